@@ -1,0 +1,93 @@
+package base
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/altimeter/altimeter/sdk"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+)
+
+// LogLevelEnv is the environment variable through which the host passes its
+// log level to plugins.
+const LogLevelEnv = "ALTIMETER_PLUGIN_LOG_LEVEL"
+
+// NewLogger returns the logger a plugin logs through: hclog JSON on stderr,
+// which go-plugin merges into the host's log under the plugin's name.
+func NewLogger(name string, w io.Writer) hclog.Logger {
+	lvl := hclog.LevelFromString(os.Getenv(LogLevelEnv))
+	if lvl == hclog.NoLevel {
+		lvl = hclog.Info
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: name, Output: w, JSONFormat: true, Level: lvl})
+}
+
+// Serve runs a plugin process: the end of every plugin's main. Started by the
+// host (magic cookie set) it serves gRPC until the host goes away; run by hand
+// it prints its Describe as JSON on stdout and exits, so tools can lint
+// binaries. Register adds the kind's service next to Base.
+func Serve(info Info, log hclog.Logger, register func(*grpc.Server, hclog.Logger)) {
+	if os.Getenv(sdk.Handshake.MagicCookieKey) != sdk.Handshake.MagicCookieValue {
+		if err := PrintDescribe(os.Stdout, &info); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "This is an Altimeter %s plugin; the altimeter agent starts it.\n", info.Kind)
+		os.Exit(0)
+	}
+	go exitWithParent(log)
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: sdk.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			sdk.ProtocolVersion: {sdk.PluginKey: &GRPCPlugin{Register: func(s *grpc.Server) { register(s, log) }}},
+		},
+		GRPCServer: plugin.DefaultGRPCServer,
+		Logger:     log,
+	})
+}
+
+// PrintDescribe writes info as indented JSON.
+func PrintDescribe(w io.Writer, info *Info) error {
+	p, err := info.ToProto()
+	if err != nil {
+		return err
+	}
+	raw, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}.Marshal(p)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(raw))
+	return err
+}
+
+// DescribeFromJSON parses what PrintDescribe wrote.
+func DescribeFromJSON(raw []byte) (*Info, error) {
+	var p pb.DescribeResponse
+	if err := protojson.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("parse describe output: %w", err)
+	}
+	return InfoFromProto(&p)
+}
+
+// exitWithParent ends the process soon after the host is gone, even if the
+// host was killed with SIGKILL and could not stop its plugins: the parent pid
+// changes when the process is re-parented.
+func exitWithParent(log hclog.Logger) {
+	ppid := os.Getppid()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != ppid {
+			log.Warn("host process is gone; exiting", "host_pid", ppid)
+			os.Exit(3)
+		}
+	}
+}
+

@@ -1,0 +1,9 @@
+// Package sdk is what an Altimeter plugin author imports: the handshake and
+// protocol version shared with the host. The plugin kinds live in the
+// sub-packages pollster, listener, transformer and publisher; the Go types
+// for samples and events in sample; config schemas in schema; and sdktest
+// runs a plugin in a test over real gRPC.
+//
+// sdk never imports the host (a test in this module enforces it) and keeps
+// its dependencies small: go-plugin, gRPC, protobuf, hclog and hcl/cty.
+package sdk

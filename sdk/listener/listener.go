@@ -1,0 +1,229 @@
+// Package listener is the listener plugin kind: a long-running source that
+// streams deliveries (batches of samples and events) to the host and learns,
+// per delivery, once every sink has handled it, so it can ack its broker
+// then (end-to-end acknowledgement).
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+
+	"github.com/altimeter/altimeter/sdk/base"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/altimeter/altimeter/sdk/wire"
+)
+
+// Emit hands a delivery to the host and waits until every sink has handled
+// it. It returns nil when the delivery was accepted, an error wrapping
+// ErrRejected when it never will be (dead-letter it), an error wrapping
+// ErrRetry when the host could not take it now (requeue it), or ctx's error.
+// Emit may be called from several goroutines; at most Spec.MaxInFlight
+// deliveries are outstanding at once, and further calls wait (backpressure).
+type Emit func(ctx context.Context, b sample.Batch) error
+
+// Listener runs until ctx is done, emitting what it receives. Listen is
+// called once per stream; a returned error ends the stream and the host
+// restarts it with backoff.
+type Listener interface {
+	Listen(ctx context.Context, emit Emit) error
+}
+
+// ErrRejected and ErrRetry classify Emit's errors (errors.Is).
+var (
+	ErrRejected = errors.New("delivery rejected")
+	ErrRetry    = errors.New("delivery not handled; retry")
+)
+
+// DefaultMaxInFlight bounds outstanding deliveries when a Spec leaves it zero.
+const DefaultMaxInFlight = 16
+
+// Spec declares a listener plugin; C is its config struct (hcl tags).
+type Spec[C any] struct {
+	Name        string
+	Version     string
+	Description string
+	// Meters the listener can produce, for routing and validation.
+	Meters      []sample.MeterInfo
+	Defaults    C
+	MaxInFlight int
+	New         func(c C, log hclog.Logger) (Listener, error)
+}
+
+// Info returns what the plugin reports in Describe.
+func (s *Spec[C]) Info() base.Info {
+	i := base.NewInfo(base.Listener, s.Name, s.Version, s.Description, s.Defaults)
+	i.Meters = s.Meters
+	return i
+}
+
+// Register returns the function that adds this plugin's services to a gRPC server.
+func (s Spec[C]) Register() func(*grpc.Server, hclog.Logger) {
+	info := s.Info()
+	window := s.MaxInFlight
+	if window <= 0 {
+		window = DefaultMaxInFlight
+	}
+	return func(g *grpc.Server, log hclog.Logger) {
+		b := base.NewServer(info, base.Build(info.Schema, s.Defaults, s.New), log)
+		pb.RegisterBaseServer(g, b)
+		pb.RegisterListenerServer(g, &server{base: b, window: window, log: log})
+	}
+}
+
+// Serve runs the plugin; call it from main.
+func Serve[C any](s Spec[C]) {
+	base.Serve(s.Info(), base.NewLogger(s.Name, nil), s.Register())
+}
+
+type server struct {
+	pb.UnimplementedListenerServer
+	base   *base.Server[Listener]
+	window int
+	log    hclog.Logger
+}
+
+type ackResult struct {
+	outcome base.Outcome
+	reason  string
+}
+
+func (s *server) Listen(stream pb.Listener_ListenServer) error {
+	impl, err := s.base.Impl()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+
+	var (
+		mu      sync.Mutex
+		sendMu  sync.Mutex
+		nextID  uint64
+		pending = map[uint64]chan ackResult{}
+		slots   = make(chan struct{}, s.window)
+	)
+	recvDone := make(chan error, 1)
+	go func() {
+		for {
+			a, err := stream.Recv()
+			if err != nil {
+				recvDone <- err
+				cancel()
+				return
+			}
+			mu.Lock()
+			ch, ok := pending[a.GetId()]
+			delete(pending, a.GetId())
+			mu.Unlock()
+			if ok {
+				ch <- ackResult{outcome: base.OutcomeFromProto(a.GetOutcome()), reason: a.GetReason()}
+			}
+		}
+	}()
+
+	emit := func(ectx context.Context, b sample.Batch) error {
+		select {
+		case slots <- struct{}{}:
+		case <-ectx.Done():
+			return ectx.Err()
+		case <-ctx.Done():
+			return fmt.Errorf("host stream closed: %w", ErrRetry)
+		}
+		defer func() { <-slots }()
+		ch := make(chan ackResult, 1)
+		mu.Lock()
+		nextID++
+		id := nextID
+		pending[id] = ch
+		mu.Unlock()
+		forget := func() {
+			mu.Lock()
+			delete(pending, id)
+			mu.Unlock()
+		}
+		sendMu.Lock()
+		err := stream.Send(&pb.Delivery{Id: id, Batch: wire.BatchToProto(&b)})
+		sendMu.Unlock()
+		if err != nil {
+			forget()
+			return fmt.Errorf("send delivery: %v: %w", err, ErrRetry)
+		}
+		select {
+		case r := <-ch:
+			switch r.outcome {
+			case base.Accepted:
+				return nil
+			case base.Rejected:
+				return fmt.Errorf("%s: %w", r.reason, ErrRejected)
+			default:
+				return fmt.Errorf("%s: %w", r.reason, ErrRetry)
+			}
+		case <-ectx.Done():
+			forget()
+			return ectx.Err()
+		case <-ctx.Done():
+			forget()
+			return fmt.Errorf("host stream closed: %w", ErrRetry)
+		}
+	}
+	err = impl.Listen(ctx, emit)
+	if err != nil && ctx.Err() == nil {
+		return base.StatusError("listen", err)
+	}
+	return nil
+}
+
+// Client is the host's view of a listener plugin.
+type Client struct {
+	*base.Client
+	c pb.ListenerClient
+}
+
+// NewClient wraps a connection to a listener plugin.
+func NewClient(conn grpc.ClientConnInterface) *Client {
+	return &Client{Client: base.NewClient(conn), c: pb.NewListenerClient(conn)}
+}
+
+// Stream is one Listen call seen from the host: Recv deliveries, Ack each.
+type Stream struct {
+	s  pb.Listener_ListenClient
+	mu sync.Mutex
+}
+
+// Listen opens the stream; it ends when ctx is done or the plugin stops.
+func (c *Client) Listen(ctx context.Context) (*Stream, error) {
+	s, err := c.c.Listen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{s: s}, nil
+}
+
+// Recv waits for the next delivery.
+func (s *Stream) Recv() (uint64, sample.Batch, error) {
+	d, err := s.s.Recv()
+	if err != nil {
+		return 0, sample.Batch{}, err
+	}
+	return d.GetId(), wire.BatchFromProto(d.GetBatch()), nil
+}
+
+// Ack tells the listener how delivery id was handled. Safe for concurrent use.
+func (s *Stream) Ack(id uint64, o base.Outcome, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.s.Send(&pb.Ack{Id: id, Outcome: o.ToProto(), Reason: reason})
+}
+
+// CloseSend ends the host's side of the stream.
+func (s *Stream) CloseSend() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.s.CloseSend()
+}

@@ -1,0 +1,93 @@
+package sample
+
+import (
+	"fmt"
+	"time"
+)
+
+// Type says how a sample's volume evolves over time.
+type Type uint8
+
+// The sample types, as in Ceilometer.
+const (
+	TypeUnspecified Type = iota
+	Gauge
+	Delta
+	Cumulative
+)
+
+// String returns the Ceilometer name of t.
+func (t Type) String() string {
+	switch t {
+	case Gauge:
+		return "gauge"
+	case Delta:
+		return "delta"
+	case Cumulative:
+		return "cumulative"
+	}
+	return "unspecified"
+}
+
+// ParseType parses "gauge", "delta" or "cumulative".
+func ParseType(s string) (Type, error) {
+	switch s {
+	case "gauge":
+		return Gauge, nil
+	case "delta":
+		return Delta, nil
+	case "cumulative":
+		return Cumulative, nil
+	}
+	return TypeUnspecified, fmt.Errorf("unknown sample type %q (want gauge, delta or cumulative)", s)
+}
+
+// Sample is one measurement.
+type Sample struct {
+	Name       string
+	Type       Type
+	Unit       string
+	Volume     float64
+	ResourceID string
+	ProjectID  string
+	UserID     string
+	Timestamp  time.Time
+	Source     string
+	// MessageID is unique per sample; it is the deduplication key.
+	MessageID string
+	// MonotonicTime is optional (zero when unset); rates prefer it to Timestamp.
+	MonotonicTime time.Duration
+	// Metadata is resource metadata as a flat map with dotted keys
+	// (flavor.name, host, state).
+	Metadata map[string]string
+	// Signature is the optional HMAC-SHA256 of the sample (see package sign).
+	Signature string
+}
+
+// Batch is what crosses process boundaries: many samples and events at once.
+type Batch struct {
+	Samples []Sample
+	Events  []Event
+}
+
+// Len returns the number of items in b.
+func (b *Batch) Len() int { return len(b.Samples) + len(b.Events) }
+
+// MeterInfo describes a meter a pollster or listener can produce.
+type MeterInfo struct {
+	Name        string
+	Type        Type
+	Unit        string
+	Description string
+}
+
+// Resource is something a pollster polls: an instance, an SNMP target, a URL.
+type Resource struct {
+	ID        string
+	ProjectID string
+	UserID    string
+	// Endpoint is where to reach the resource, for central pollsters
+	// (snmp://host:161, https://...); empty for local ones.
+	Endpoint string
+	Metadata map[string]string
+}

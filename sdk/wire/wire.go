@@ -1,0 +1,239 @@
+package wire
+
+import (
+	"time"
+
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+	"github.com/altimeter/altimeter/sdk/sample"
+)
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func splitMap(m map[string]string) (keys, values []string) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	keys = make([]string, 0, len(m))
+	values = make([]string, 0, len(m))
+	for k, v := range m {
+		keys = append(keys, k)
+		values = append(values, v)
+	}
+	return keys, values
+}
+
+func joinMap(keys, values []string) map[string]string {
+	if len(keys) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(keys))
+	for i, k := range keys {
+		if i < len(values) {
+			m[k] = values[i]
+		}
+	}
+	return m
+}
+
+// SampleToProto converts one sample into dst, reusing its storage.
+func SampleToProto(s *sample.Sample, dst *pb.Sample) {
+	keys, values := splitMap(s.Metadata)
+	*dst = pb.Sample{
+		Name:             s.Name,
+		Type:             pb.SampleType(s.Type),
+		Unit:             s.Unit,
+		Volume:           s.Volume,
+		ResourceId:       s.ResourceID,
+		ProjectId:        s.ProjectID,
+		UserId:           s.UserID,
+		Timestamp:        unixNano(s.Timestamp),
+		Source:           s.Source,
+		MessageId:        s.MessageID,
+		MonotonicTime:    int64(s.MonotonicTime),
+		MetadataKeys:     keys,
+		MetadataValues:   values,
+		MessageSignature: s.Signature,
+	}
+}
+
+// SampleFromProto converts one sample.
+func SampleFromProto(p *pb.Sample, dst *sample.Sample) {
+	*dst = sample.Sample{
+		Name:          p.GetName(),
+		Type:          sample.Type(p.GetType()),
+		Unit:          p.GetUnit(),
+		Volume:        p.GetVolume(),
+		ResourceID:    p.GetResourceId(),
+		ProjectID:     p.GetProjectId(),
+		UserID:        p.GetUserId(),
+		Timestamp:     fromUnixNano(p.GetTimestamp()),
+		Source:        p.GetSource(),
+		MessageID:     p.GetMessageId(),
+		MonotonicTime: time.Duration(p.GetMonotonicTime()),
+		Metadata:      joinMap(p.GetMetadataKeys(), p.GetMetadataValues()),
+		Signature:     p.GetMessageSignature(),
+	}
+}
+
+// SamplesToProto converts a slice of samples with one allocation for the
+// messages.
+func SamplesToProto(in []sample.Sample) []*pb.Sample {
+	if len(in) == 0 {
+		return nil
+	}
+	store := make([]pb.Sample, len(in))
+	out := make([]*pb.Sample, len(in))
+	for i := range in {
+		SampleToProto(&in[i], &store[i])
+		out[i] = &store[i]
+	}
+	return out
+}
+
+// SamplesFromProto converts a slice of samples.
+func SamplesFromProto(in []*pb.Sample) []sample.Sample {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]sample.Sample, len(in))
+	for i, p := range in {
+		SampleFromProto(p, &out[i])
+	}
+	return out
+}
+
+// EventToProto converts one event.
+func EventToProto(e *sample.Event) *pb.Event {
+	traits := make([]*pb.Trait, len(e.Traits))
+	for i, t := range e.Traits {
+		pt := &pb.Trait{Name: t.Name}
+		switch t.Type {
+		case sample.TraitInt:
+			pt.Value = &pb.Trait_Int{Int: t.Int}
+		case sample.TraitFloat:
+			pt.Value = &pb.Trait_Float{Float: t.Float}
+		case sample.TraitDatetime:
+			pt.Value = &pb.Trait_Datetime{Datetime: unixNano(t.Datetime)}
+		default:
+			pt.Value = &pb.Trait_Text{Text: t.Text}
+		}
+		traits[i] = pt
+	}
+	return &pb.Event{
+		MessageId: e.MessageID,
+		EventType: e.EventType,
+		Generated: unixNano(e.Generated),
+		Traits:    traits,
+		Raw:       e.Raw,
+	}
+}
+
+// EventFromProto converts one event.
+func EventFromProto(p *pb.Event) sample.Event {
+	traits := make([]sample.Trait, len(p.GetTraits()))
+	for i, pt := range p.GetTraits() {
+		t := sample.Trait{Name: pt.GetName()}
+		switch v := pt.GetValue().(type) {
+		case *pb.Trait_Int:
+			t.Type, t.Int = sample.TraitInt, v.Int
+		case *pb.Trait_Float:
+			t.Type, t.Float = sample.TraitFloat, v.Float
+		case *pb.Trait_Datetime:
+			t.Type, t.Datetime = sample.TraitDatetime, fromUnixNano(v.Datetime)
+		default:
+			t.Type, t.Text = sample.TraitText, pt.GetText()
+		}
+		traits[i] = t
+	}
+	return sample.Event{
+		MessageID: p.GetMessageId(),
+		EventType: p.GetEventType(),
+		Generated: fromUnixNano(p.GetGenerated()),
+		Traits:    traits,
+		Raw:       p.GetRaw(),
+	}
+}
+
+// BatchToProto converts a batch.
+func BatchToProto(b *sample.Batch) *pb.Batch {
+	if b == nil {
+		return &pb.Batch{}
+	}
+	out := &pb.Batch{Samples: SamplesToProto(b.Samples)}
+	if len(b.Events) > 0 {
+		out.Events = make([]*pb.Event, len(b.Events))
+		for i := range b.Events {
+			out.Events[i] = EventToProto(&b.Events[i])
+		}
+	}
+	return out
+}
+
+// BatchFromProto converts a batch.
+func BatchFromProto(p *pb.Batch) sample.Batch {
+	b := sample.Batch{Samples: SamplesFromProto(p.GetSamples())}
+	if n := len(p.GetEvents()); n > 0 {
+		b.Events = make([]sample.Event, n)
+		for i, e := range p.GetEvents() {
+			b.Events[i] = EventFromProto(e)
+		}
+	}
+	return b
+}
+
+// ResourceToProto converts a resource.
+func ResourceToProto(r *sample.Resource) *pb.Resource {
+	keys, values := splitMap(r.Metadata)
+	return &pb.Resource{
+		Id: r.ID, ProjectId: r.ProjectID, UserId: r.UserID, Endpoint: r.Endpoint,
+		MetadataKeys: keys, MetadataValues: values,
+	}
+}
+
+// ResourceFromProto converts a resource.
+func ResourceFromProto(p *pb.Resource) sample.Resource {
+	return sample.Resource{
+		ID: p.GetId(), ProjectID: p.GetProjectId(), UserID: p.GetUserId(), Endpoint: p.GetEndpoint(),
+		Metadata: joinMap(p.GetMetadataKeys(), p.GetMetadataValues()),
+	}
+}
+
+// ResourcesToProto converts resources.
+func ResourcesToProto(in []sample.Resource) []*pb.Resource {
+	out := make([]*pb.Resource, len(in))
+	for i := range in {
+		out[i] = ResourceToProto(&in[i])
+	}
+	return out
+}
+
+// ResourcesFromProto converts resources.
+func ResourcesFromProto(in []*pb.Resource) []sample.Resource {
+	out := make([]sample.Resource, len(in))
+	for i, p := range in {
+		out[i] = ResourceFromProto(p)
+	}
+	return out
+}
+
+// MeterToProto converts a meter description.
+func MeterToProto(m sample.MeterInfo) *pb.MeterInfo {
+	return &pb.MeterInfo{Name: m.Name, Type: pb.SampleType(m.Type), Unit: m.Unit, Description: m.Description}
+}
+
+// MeterFromProto converts a meter description.
+func MeterFromProto(p *pb.MeterInfo) sample.MeterInfo {
+	return sample.MeterInfo{Name: p.GetName(), Type: sample.Type(p.GetType()), Unit: p.GetUnit(), Description: p.GetDescription()}
+}
