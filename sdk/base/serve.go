@@ -90,4 +90,3 @@ func exitWithParent(log hclog.Logger) {
 		}
 	}
 }
-

@@ -56,7 +56,7 @@ type Spec[C any] struct {
 }
 
 // Info returns what the plugin reports in Describe.
-func (s *Spec[C]) Info() base.Info {
+func (s Spec[C]) Info() base.Info {
 	i := base.NewInfo(base.Listener, s.Name, s.Version, s.Description, s.Defaults)
 	i.Meters = s.Meters
 	return i

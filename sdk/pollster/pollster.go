@@ -68,7 +68,7 @@ type Spec[C any] struct {
 }
 
 // Info returns what the plugin reports in Describe.
-func (s *Spec[C]) Info() base.Info {
+func (s Spec[C]) Info() base.Info {
 	i := base.NewInfo(base.Pollster, s.Name, s.Version, s.Description, s.Defaults)
 	i.Meters, i.Discovery = s.Meters, s.Discovery
 	return i
@@ -139,14 +139,27 @@ func (s *server) Poll(ctx context.Context, req *pb.PollRequest) (*pb.PollRespons
 	return resp, nil
 }
 
+// walk calls fn for each leaf of err's tree, looking through joined errors
+// and through wrapping (fmt.Errorf("...: %w", errors.Join(...))) down to
+// each ResourceError.
 func walk(err error, fn func(error)) {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
+	switch u := err.(type) {
+	case *ResourceError:
+		fn(err)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
 			walk(e, fn)
 		}
-		return
+	case interface{ Unwrap() error }:
+		var re *ResourceError
+		if inner := u.Unwrap(); inner != nil && errors.As(inner, &re) {
+			walk(inner, fn)
+			return
+		}
+		fn(err)
+	default:
+		fn(err)
 	}
-	fn(err)
 }
 
 // Client is the host's view of a pollster plugin.

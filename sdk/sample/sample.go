@@ -60,7 +60,8 @@ type Sample struct {
 	// Metadata is resource metadata as a flat map with dotted keys
 	// (flavor.name, host, state).
 	Metadata map[string]string
-	// Signature is the optional HMAC-SHA256 of the sample (see package sign).
+	// Signature is the optional HMAC-SHA256 of the sample, as Ceilometer
+	// computes it (see ComputeSignature).
 	Signature string
 }
 

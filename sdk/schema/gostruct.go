@@ -1,8 +1,11 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -23,6 +26,10 @@ func Unmarshal(data []byte, s *Schema, dst any) error {
 	}
 	v, err := ctyjson.Unmarshal(data, s.ImpliedType())
 	if err != nil {
+		var pe cty.PathError
+		if errors.As(err, &pe) {
+			return &AttributeError{Attribute: pathString(pe.Path), Summary: "Invalid value", Detail: err.Error()}
+		}
 		return fmt.Errorf("decode config: %w", err)
 	}
 	return ToStruct(v, dst)
@@ -99,4 +106,23 @@ func fillBlock(av cty.Value, fv reflect.Value, path string) error {
 		return fill(av, fv, path+".")
 	}
 	return nil
+}
+
+// pathString renders a cty path in the dotted form Decoded.Ranges uses.
+func pathString(p cty.Path) string {
+	parts := make([]string, 0, len(p))
+	for _, step := range p {
+		switch s := step.(type) {
+		case cty.GetAttrStep:
+			parts = append(parts, s.Name)
+		case cty.IndexStep:
+			if s.Key.Type() == cty.Number {
+				i, _ := s.Key.AsBigFloat().Int64()
+				parts = append(parts, strconv.FormatInt(i, 10))
+			} else if s.Key.Type() == cty.String {
+				parts = append(parts, s.Key.AsString())
+			}
+		}
+	}
+	return strings.Join(parts, ".")
 }

@@ -19,7 +19,7 @@ func (s *Schema) ToProto() (*pb.Schema, error) {
 			return nil, fmt.Errorf("attribute %s: %w", a.Name, err)
 		}
 		out.Attributes = append(out.Attributes, &pb.SchemaAttribute{
-			Name: a.Name, Type: tj, Required: a.Required, Description: a.Description,
+			Name: a.Name, Type: string(tj), Required: a.Required, Description: a.Description,
 		})
 	}
 	for _, b := range s.Blocks {
@@ -39,7 +39,7 @@ func (s *Schema) ToProto() (*pb.Schema, error) {
 func FromProto(p *pb.Schema) (*Schema, error) {
 	s := &Schema{}
 	for _, a := range p.GetAttributes() {
-		ty, err := ctyjson.UnmarshalType(a.GetType())
+		ty, err := ctyjson.UnmarshalType([]byte(a.GetType()))
 		if err != nil {
 			return nil, fmt.Errorf("attribute %s: %w", a.GetName(), err)
 		}

@@ -38,7 +38,7 @@ type Spec[C any] struct {
 }
 
 // Info returns what the plugin reports in Describe.
-func (s *Spec[C]) Info() base.Info {
+func (s Spec[C]) Info() base.Info {
 	return base.NewInfo(base.Transformer, s.Name, s.Version, s.Description, s.Defaults)
 }
 

@@ -337,7 +337,7 @@ func (x *Schema) GetBlocks() []*SchemaBlock {
 type SchemaAttribute struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Type          []byte                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"` // cty type, JSON encoded
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"` // cty type, JSON encoded
 	Required      bool                   `protobuf:"varint,3,opt,name=required,proto3" json:"required,omitempty"`
 	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -381,11 +381,11 @@ func (x *SchemaAttribute) GetName() string {
 	return ""
 }
 
-func (x *SchemaAttribute) GetType() []byte {
+func (x *SchemaAttribute) GetType() string {
 	if x != nil {
 		return x.Type
 	}
-	return nil
+	return ""
 }
 
 func (x *SchemaAttribute) GetRequired() bool {
@@ -837,7 +837,7 @@ const file_altimeter_v1_base_proto_rawDesc = "" +
 	"\x06blocks\x18\x02 \x03(\v2\x19.altimeter.v1.SchemaBlockR\x06blocks\"w\n" +
 	"\x0fSchemaAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04type\x18\x02 \x01(\fR\x04type\x12\x1a\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xb9\x01\n" +
 	"\vSchemaBlock\x12\x1b\n" +
