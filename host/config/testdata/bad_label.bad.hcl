@@ -1,0 +1,5 @@
+sink "my.sink" {
+  publish "file" {
+    path = "out.jsonl"
+  }
+}

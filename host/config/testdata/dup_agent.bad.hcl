@@ -1,0 +1,5 @@
+agent {}
+
+agent {
+  log_level = "debug"
+}

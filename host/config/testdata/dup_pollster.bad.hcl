@@ -1,0 +1,19 @@
+pollster "host" {}
+
+pollster "libvirt" {
+  # second pollster
+}
+
+pollster "host" {}
+
+polling "host" {
+  interval = "10s"
+  meters   = ["hardware.*"]
+  sinks    = ["out"]
+}
+
+sink "out" {
+  publish "file" {
+    path = "out.jsonl"
+  }
+}

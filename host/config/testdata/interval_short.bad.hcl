@@ -1,0 +1,13 @@
+pollster "host" {}
+
+polling "host" {
+  meters   = ["hardware.*"]
+  interval = "500ms"
+  sinks    = ["out"]
+}
+
+sink "out" {
+  publish "file" {
+    path = "out.jsonl"
+  }
+}

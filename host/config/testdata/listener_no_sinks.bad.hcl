@@ -1,0 +1,3 @@
+listener "socket" "local" {
+  tcp = "127.0.0.1:8094"
+}

@@ -1,0 +1,7 @@
+pollster "host" {}
+
+polling "host" {
+  interval = "30s"
+  meters   = ["hardware.*"]
+  sinks    = ["out"]
+}

@@ -1,0 +1,9 @@
+agent {
+  log_level = "warn"
+}
+
+sink "out" {
+  publish "file" {
+    path = "out.jsonl"
+  }
+}

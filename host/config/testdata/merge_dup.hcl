@@ -1,0 +1,5 @@
+sink "out" {
+  publish "file" {
+    path = "again.jsonl"
+  }
+}

@@ -1,0 +1,13 @@
+pollster "host" {}
+
+polling "host" {
+  interval = "10s"
+  meters   = ["hardware.[cpu"]
+  sinks    = ["out"]
+}
+
+sink "out" {
+  publish "file" {
+    path = "out.jsonl"
+  }
+}

@@ -1,0 +1,12 @@
+pollster "host" {}
+
+polling "host" {
+  interval = "10s"
+  meters   = ["hardware.*"]
+  sinks    = ["out"]
+}
+
+sink "out" {
+  publish "file" {
+  }
+}

@@ -1,0 +1,5 @@
+pollster "host" {
+  root = "/host"
+
+polling "host" {
+  interval = "10s"

@@ -1,0 +1,5 @@
+pollster "host" {}
+
+pipeline "host" {
+  sources = ["host"]
+}

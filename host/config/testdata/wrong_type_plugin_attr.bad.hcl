@@ -1,0 +1,15 @@
+pollster "host" {
+  devices = "sda"
+}
+
+polling "host" {
+  interval = "10s"
+  meters   = ["hardware.*"]
+  sinks    = ["out"]
+}
+
+sink "out" {
+  publish "file" {
+    path = "out.jsonl"
+  }
+}
