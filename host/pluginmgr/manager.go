@@ -1,0 +1,232 @@
+package pluginmgr
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/altimeter/altimeter/sdk/base"
+)
+
+// Options configures a Manager. Zero durations and counts take the defaults
+// documented on each field.
+type Options struct {
+	// Dir is the plugin directory Scan lists.
+	Dir string
+	// Logger is the host logger; the manager logs under Named("pluginmgr")
+	// and each instance's plugin output under a further Named(instance ID).
+	// Nil discards logs.
+	Logger hclog.Logger
+	// Registerer receives altimeter_plugin_up, altimeter_plugin_starts_total,
+	// altimeter_plugin_restarts_total and
+	// altimeter_plugin_unexpected_exits_total, labelled plugin=<instance ID>.
+	// Nil registers nothing.
+	Registerer prometheus.Registerer
+	// MaxRestarts exits (or failed starts) within RestartWindow put an
+	// instance in state failed. Defaults: 5 within 1m.
+	MaxRestarts   int
+	RestartWindow time.Duration
+	// BackoffMin and BackoffMax bound the exponential restart delay.
+	// Defaults: 250ms and 30s.
+	BackoffMin, BackoffMax time.Duration
+	// StartTimeout bounds the go-plugin handshake and the Configure call of
+	// each start. Default 10s.
+	StartTimeout time.Duration
+}
+
+const (
+	defaultMaxRestarts   = 5
+	defaultRestartWindow = time.Minute
+	defaultBackoffMin    = 250 * time.Millisecond
+	defaultBackoffMax    = 30 * time.Second
+	defaultStartTimeout  = 10 * time.Second
+	describeTimeout      = 5 * time.Second
+	closeTimeout         = 2 * time.Second
+)
+
+// Binary is one fingerprinted plugin executable.
+type Binary struct {
+	Kind   base.Kind
+	Name   string
+	Path   string
+	SHA256 string // hex
+	Info   *base.Info
+}
+
+// Manager discovers plugin binaries and runs plugin instances.
+type Manager struct {
+	opts    Options
+	log     hclog.Logger
+	metrics *metrics
+
+	scanMu sync.Mutex // serialises Scan
+	cache  map[string]cacheEntry
+
+	mu        sync.Mutex
+	bins      map[binKey]*Binary
+	scanned   bool
+	instances map[string]*Instance
+	closed    bool
+}
+
+type binKey struct {
+	kind base.Kind
+	name string
+}
+
+// New returns a Manager. It starts nothing until Launch.
+func New(o Options) *Manager {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.MaxRestarts <= 0 {
+		o.MaxRestarts = defaultMaxRestarts
+	}
+	if o.RestartWindow <= 0 {
+		o.RestartWindow = defaultRestartWindow
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = defaultBackoffMin
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = defaultBackoffMax
+	}
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = o.BackoffMin
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = defaultStartTimeout
+	}
+	return &Manager{
+		opts:      o,
+		log:       o.Logger.Named("pluginmgr"),
+		metrics:   newMetrics(o.Registerer),
+		cache:     map[string]cacheEntry{},
+		bins:      map[binKey]*Binary{},
+		instances: map[string]*Instance{},
+	}
+}
+
+// Binaries returns the binaries found by the last Scan, sorted by kind and
+// name.
+func (m *Manager) Binaries() []*Binary {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Binary, 0, len(m.bins))
+	for _, b := range m.bins {
+		out = append(out, b)
+	}
+	sortBinaries(out)
+	return out
+}
+
+// Describe returns the Describe output of plugin kind/name as fingerprinted
+// by the last Scan. When there is no such plugin the error wraps
+// ErrPluginNotFound and lists the plugins of that kind that exist.
+func (m *Manager) Describe(_ context.Context, kind base.Kind, name string) (*base.Info, error) {
+	b, err := m.binary(kind, name)
+	if err != nil {
+		return nil, err
+	}
+	return b.Info, nil
+}
+
+func (m *Manager) binary(kind base.Kind, name string) (*Binary, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b, ok := m.bins[binKey{kind, name}]; ok {
+		return b, nil
+	}
+	if !m.scanned {
+		return nil, fmt.Errorf("%s %q: %w (plugin directory not scanned yet)", kind, name, ErrPluginNotFound)
+	}
+	var have []string
+	for k := range m.bins {
+		if k.kind == kind {
+			have = append(have, k.name)
+		}
+	}
+	if len(have) == 0 {
+		return nil, fmt.Errorf("%s %q: %w (no %s plugins in %s)", kind, name, ErrPluginNotFound, kind, m.opts.Dir)
+	}
+	sort.Strings(have)
+	return nil, fmt.Errorf("%s %q: %w (have %v in %s)", kind, name, ErrPluginNotFound, have, m.opts.Dir)
+}
+
+// Launch starts a process for instance id of plugin kind/name, configures
+// it with config (cty JSON, as produced by schema.Marshal) and returns once
+// it is running. From then on the instance is supervised: an unexpected exit
+// leads to a restart with the same config. A rejected config comes back as
+// a *ConfigError. On error no process is left running and the ID is free.
+func (m *Manager) Launch(ctx context.Context, id string, kind base.Kind, name string, config []byte) (*Instance, error) {
+	b, err := m.binary(kind, name)
+	if err != nil {
+		return nil, fmt.Errorf("launch %s: %w", id, err)
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("launch %s: %w (plugin manager shut down)", id, ErrStopped)
+	}
+	if _, ok := m.instances[id]; ok {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("launch %s: %w", id, ErrDuplicateInstance)
+	}
+	i := newInstance(m, id, b, config)
+	m.instances[id] = i
+	m.mu.Unlock()
+
+	first := make(chan error, 1)
+	go i.run(ctx, first)
+	if err := <-first; err != nil {
+		<-i.done
+		m.remove(i)
+		return nil, fmt.Errorf("launch %s: %w", id, err)
+	}
+	return i, nil
+}
+
+func (m *Manager) remove(i *Instance) {
+	m.mu.Lock()
+	if m.instances[i.id] == i {
+		delete(m.instances, i.id)
+	}
+	m.mu.Unlock()
+	m.metrics.forget(i.id)
+}
+
+// Instances returns the launched, not yet stopped instances sorted by ID.
+func (m *Manager) Instances() []*Instance {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Instance, 0, len(m.instances))
+	for _, i := range m.instances {
+		out = append(out, i)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].id < out[b].id })
+	return out
+}
+
+// Shutdown stops every instance in parallel (Close RPC, then kill) and
+// waits for their processes and goroutines. Launch fails afterwards.
+// It is safe to call more than once.
+func (m *Manager) Shutdown(ctx context.Context) {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	insts := m.Instances()
+	var wg sync.WaitGroup
+	for _, i := range insts {
+		wg.Go(func() {
+			if err := i.Stop(ctx); err != nil {
+				m.log.Warn("stop plugin", "plugin", i.id, "error", err)
+			}
+		})
+	}
+	wg.Wait()
+}
