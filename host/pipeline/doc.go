@@ -1,0 +1,19 @@
+// Package pipeline is the runtime graph that moves samples: polling sources
+// (one timer per distinct interval, startup poll after a small random delay,
+// jitter, per-call deadlines, static and discovered resources) and listener
+// streams feed sinks; each sink runs its ordered transformer chain and fans
+// the result out to its publishers, each behind its own bounded queue, so a
+// slow or failing publisher never stalls another.
+//
+// Delivery guarantees: a listener's delivery is acknowledged only once every
+// publisher of every sink it reached has accepted it (Rejected if any
+// rejected it, Retry if any could not take it), so a listener acks its
+// broker end to end. Polled samples have no broker behind them: when a
+// publisher's queue is full, the oldest polled batches are dropped and
+// counted; a listener's deliveries are never dropped, they are answered
+// Retry instead.
+//
+// The package talks to plugins through the narrow interfaces in this file's
+// package (Poller, Transformer, Publisher, ListenerSource), not through the
+// plugin manager; it must not import other host packages or plugins.
+package pipeline

@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/altimeter/altimeter/sdk/base"
+)
+
+// ListenerSpec is one listener instance and the sinks it feeds.
+type ListenerSpec struct {
+	ID     string
+	Source ListenerSource
+	Sinks  []string
+}
+
+// runListener keeps a stream open while ctx lasts, reopening it with backoff,
+// and acknowledges each delivery once every sink's publishers handled it.
+func runListener(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics, log hclog.Logger) {
+	log = log.With("listener", spec.ID)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		started := time.Now()
+		err := serveStream(ctx, spec, sinks, m)
+		if ctx.Err() != nil {
+			return
+		}
+		m.sourceErrors.WithLabelValues(spec.ID, spec.ID, "stream").Inc()
+		if time.Since(started) > time.Minute {
+			backoff = 100 * time.Millisecond
+		}
+		log.Warn("listener stream ended; reopening", "error", err, "backoff", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := spec.Source.Listen(sctx)
+	if err != nil {
+		return err
+	}
+	for {
+		id, b, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		m.sourceSamples.WithLabelValues(spec.ID).Add(float64(len(b.Samples)))
+		t := newTracker(func(o base.Outcome, reason string) {
+			m.deliveries.WithLabelValues(spec.ID, o.String()).Inc()
+			// A failed ack means the stream is gone; the listener's broker
+			// redelivers what was not acknowledged.
+			_ = st.Ack(id, o, reason)
+		})
+		t.add(len(spec.Sinks))
+		for _, name := range spec.Sinks {
+			if !sinks[name].send(ctx, job{batch: b, t: t}) {
+				t.resolve(base.Retry, "agent is stopping")
+			}
+		}
+		t.seal()
+	}
+}

@@ -1,0 +1,259 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/altimeter/altimeter/sdk/base"
+	"github.com/altimeter/altimeter/sdk/pollster"
+	"github.com/altimeter/altimeter/sdk/publisher"
+	"github.com/altimeter/altimeter/sdk/sample"
+)
+
+type fakePoller struct{ polls atomic.Int64 }
+
+func (p *fakePoller) Poll(_ context.Context, req pollster.Request) (*pollster.Result, error) {
+	n := p.polls.Add(1)
+	out := make([]sample.Sample, 0, len(req.Meters))
+	for _, m := range req.Meters {
+		out = append(out, sample.Sample{Name: m, Volume: float64(n)})
+	}
+	return &pollster.Result{Samples: out}, nil
+}
+
+func (p *fakePoller) Discover(context.Context, string, string) ([]sample.Resource, error) {
+	return []sample.Resource{{ID: "r1"}, {ID: "r2"}}, nil
+}
+
+type fakePublisher struct {
+	mu      sync.Mutex
+	samples []sample.Sample
+	outcome base.Outcome
+	err     error
+	block   chan struct{}
+}
+
+func (p *fakePublisher) Publish(ctx context.Context, b *sample.Batch) (publisher.Result, error) {
+	if p.block != nil {
+		select {
+		case <-p.block:
+		case <-ctx.Done():
+			return publisher.Result{}, ctx.Err()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return publisher.Result{}, p.err
+	}
+	o := p.outcome
+	if o == base.OutcomeUnspecified {
+		o = base.Accepted
+	}
+	if o == base.Accepted {
+		p.samples = append(p.samples, b.Samples...)
+	}
+	return publisher.Result{Outcome: o, Reason: o.String()}, nil
+}
+
+func (p *fakePublisher) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.samples)
+}
+
+type suffixTransformer struct{ suffix string }
+
+func (s suffixTransformer) Transform(_ context.Context, b *sample.Batch) (sample.Batch, error) {
+	for i := range b.Samples {
+		b.Samples[i].Name += s.suffix
+	}
+	return *b, nil
+}
+
+func (suffixTransformer) Flush(context.Context) ([]sample.Sample, error) { return nil, nil }
+
+type fakeStream struct {
+	ctx  context.Context
+	in   chan sample.Batch
+	next uint64
+	acks chan ack
+}
+
+type ack struct {
+	id uint64
+	o  base.Outcome
+}
+
+func (s *fakeStream) Recv() (uint64, sample.Batch, error) {
+	var b sample.Batch
+	select {
+	case b = <-s.in:
+	case <-s.ctx.Done():
+		return 0, sample.Batch{}, s.ctx.Err()
+	}
+	s.next++
+	return s.next, b, nil
+}
+
+func (s *fakeStream) Ack(id uint64, o base.Outcome, _ string) error {
+	s.acks <- ack{id: id, o: o}
+	return nil
+}
+
+type fakeListener struct{ s *fakeStream }
+
+func (l fakeListener) Listen(ctx context.Context) (Stream, error) {
+	l.s.ctx = ctx
+	return l.s, nil
+}
+
+func start(t *testing.T, spec Spec) (*Graph, *Metrics) {
+	t.Helper()
+	m := NewMetrics(prometheus.NewRegistry())
+	g, err := New(spec, m, hclog.NewNullLogger())
+	require.NoError(t, err)
+	g.Start(t.Context())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		g.Stop(ctx)
+	})
+	return g, m
+}
+
+func waitFor(t *testing.T, cond func() bool, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestDeliveryOutcome(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		a, b       base.Outcome
+		want       base.Outcome
+		transformB bool
+	}{
+		{"both accept", base.Accepted, base.Accepted, base.Accepted, false},
+		{"one rejects", base.Accepted, base.Rejected, base.Rejected, false},
+		{"one retries", base.Retry, base.Accepted, base.Retry, true},
+		{"reject beats retry", base.Retry, base.Rejected, base.Rejected, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := &fakeStream{in: make(chan sample.Batch), acks: make(chan ack, 1)}
+			pa, pb := &fakePublisher{outcome: tc.a}, &fakePublisher{outcome: tc.b}
+			var tr []NamedTransformer
+			if tc.transformB {
+				tr = []NamedTransformer{{ID: "transformer.x", Transformer: suffixTransformer{".x"}}}
+			}
+			start(t, Spec{
+				Sinks: []SinkSpec{
+					{Name: "a", Publishers: []NamedPublisher{{ID: "publisher.a", Publisher: pa}}},
+					{Name: "b", Transformers: tr, Publishers: []NamedPublisher{{ID: "publisher.b", Publisher: pb}}},
+				},
+				Listeners: []ListenerSpec{{ID: "listener.l", Source: fakeListener{st}, Sinks: []string{"a", "b"}}},
+				Queue:     QueueOptions{RetryMin: time.Millisecond},
+			})
+			st.in <- sample.Batch{Samples: []sample.Sample{{Name: "m"}}}
+			select {
+			case a := <-st.acks:
+				require.Equal(t, uint64(1), a.id)
+				require.Equal(t, tc.want, a.o)
+			case <-time.After(5 * time.Second):
+				t.Fatal("no ack")
+			}
+		})
+	}
+}
+
+func TestFailingPublisherDoesNotStallAnother(t *testing.T) {
+	t.Parallel()
+	down := &fakePublisher{err: errors.New("connection refused")}
+	up := &fakePublisher{}
+	st := &fakeStream{in: make(chan sample.Batch), acks: make(chan ack, 100)}
+	_, m := start(t, Spec{
+		Sinks: []SinkSpec{{Name: "s", Publishers: []NamedPublisher{
+			{ID: "publisher.down", Publisher: down}, {ID: "publisher.up", Publisher: up},
+		}}},
+		Polling: []PollingSpec{{Name: "p", Interval: 20 * time.Millisecond, Sinks: []string{"s"},
+			Tasks: []PollTask{{PollsterID: "pollster.f", Poller: &fakePoller{}, Meters: []string{"a", "b", "c", "d", "e"}}}}},
+		Listeners:    []ListenerSpec{{ID: "listener.l", Source: fakeListener{st}, Sinks: []string{"s"}}},
+		Queue:        QueueOptions{MaxSamples: 20, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond},
+		StartupDelay: time.Millisecond,
+	})
+	// Polled samples keep reaching the healthy publisher while the other's
+	// queue is full and drops the oldest.
+	waitFor(t, func() bool { return up.count() >= 100 }, 10*time.Second)
+	waitFor(t, func() bool { return testutil.ToFloat64(m.pubDropped.WithLabelValues("publisher.down")) > 0 }, 5*time.Second)
+	require.LessOrEqual(t, testutil.ToFloat64(m.pubQueued.WithLabelValues("publisher.down")), 20.0)
+	// Deliveries are not stuck behind the failing publisher: they come back
+	// Retry, so the listener's broker keeps them.
+	for range 5 {
+		st.in <- sample.Batch{Samples: []sample.Sample{{Name: "l"}}}
+		select {
+		case a := <-st.acks:
+			require.Equal(t, base.Retry, a.o)
+		case <-time.After(5 * time.Second):
+			t.Fatal("delivery stalled behind a failing publisher")
+		}
+	}
+}
+
+func TestTransformerOrderAndDiscovery(t *testing.T) {
+	t.Parallel()
+	pub := &fakePublisher{}
+	poller := &fakePoller{}
+	start(t, Spec{
+		Sinks: []SinkSpec{{Name: "s",
+			Transformers: []NamedTransformer{{ID: "t1", Transformer: suffixTransformer{".1"}}, {ID: "t2", Transformer: suffixTransformer{".2"}}},
+			Publishers:   []NamedPublisher{{ID: "p", Publisher: pub}}}},
+		Polling: []PollingSpec{{Name: "p", Interval: time.Hour, Sinks: []string{"s"},
+			Tasks: []PollTask{{PollsterID: "pollster.f", Poller: poller, Meters: []string{"m"}, Discovery: []string{"local"}}}}},
+		StartupDelay: time.Millisecond,
+	})
+	waitFor(t, func() bool { return pub.count() == 1 }, 5*time.Second)
+	require.Equal(t, "m.1.2", pub.samples[0].Name)
+	require.Equal(t, int64(1), poller.polls.Load(), "one startup poll, then the interval")
+}
+
+func TestStopAnswersPendingDeliveries(t *testing.T) {
+	t.Parallel()
+	blocked := &fakePublisher{block: make(chan struct{})}
+	st := &fakeStream{in: make(chan sample.Batch), acks: make(chan ack, 10)}
+	m := NewMetrics(prometheus.NewRegistry())
+	g, err := New(Spec{
+		Sinks:     []SinkSpec{{Name: "s", Publishers: []NamedPublisher{{ID: "p", Publisher: blocked}}}},
+		Listeners: []ListenerSpec{{ID: "listener.l", Source: fakeListener{st}, Sinks: []string{"s"}}},
+	}, m, hclog.NewNullLogger())
+	require.NoError(t, err)
+	g.Start(t.Context())
+	st.in <- sample.Batch{Samples: []sample.Sample{{Name: "m"}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	g.Stop(ctx)
+	select {
+	case a := <-st.acks:
+		require.Equal(t, base.Retry, a.o, "an unpublished delivery goes back to its broker")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ack after stop")
+	}
+	g.Stop(ctx) // twice is fine
+}

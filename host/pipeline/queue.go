@@ -1,0 +1,317 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/altimeter/altimeter/sdk/base"
+	"github.com/altimeter/altimeter/sdk/sample"
+)
+
+// QueueOptions bound a publisher's queue and its retries.
+type QueueOptions struct {
+	// MaxSamples bounds the samples waiting for one publisher.
+	MaxSamples int
+	// MaxBatch bounds the samples sent in one Publish call; small queued
+	// batches are merged up to it.
+	MaxBatch int
+	// Timeout bounds one Publish call.
+	Timeout time.Duration
+	// RetryMin and RetryMax bound the backoff between failed attempts.
+	RetryMin, RetryMax time.Duration
+}
+
+func (o *QueueOptions) defaults() {
+	if o.MaxSamples <= 0 {
+		o.MaxSamples = 100_000
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 2_000
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = 100 * time.Millisecond
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = 30 * time.Second
+	}
+}
+
+type entry struct {
+	batch sample.Batch
+	t     *tracker // nil for polled samples
+}
+
+// queue holds one publisher's pending batches; one worker drains it.
+type queue struct {
+	id   string
+	pub  Publisher
+	opts QueueOptions
+	log  hclog.Logger
+	m    *Metrics
+
+	mu      sync.Mutex
+	entries []entry
+	size    int
+	closed  bool
+	wake    chan struct{}
+}
+
+func newQueue(id string, pub Publisher, opts QueueOptions, m *Metrics, log hclog.Logger) *queue {
+	opts.defaults()
+	return &queue{id: id, pub: pub, opts: opts, m: m, log: log.With("publisher", id), wake: make(chan struct{}, 1)}
+}
+
+// offer queues b without blocking. Polled batches (t == nil) push out the
+// oldest polled batches when the queue is full; a delivery that does not fit
+// is answered Retry at once.
+func (q *queue) offer(b sample.Batch, t *tracker) {
+	n := b.Len()
+	if n == 0 {
+		t.resolve(base.Accepted, "")
+		return
+	}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		q.refuse(b, t, "agent is stopping")
+		return
+	}
+	if q.size+n > q.opts.MaxSamples {
+		if t != nil {
+			q.mu.Unlock()
+			q.refuse(b, t, fmt.Sprintf("publisher %s queue is full", q.id))
+			return
+		}
+		q.evictPolled(q.size + n - q.opts.MaxSamples)
+		if q.size+n > q.opts.MaxSamples {
+			q.mu.Unlock()
+			q.m.pubDropped.WithLabelValues(q.id).Add(float64(n))
+			return
+		}
+	}
+	q.entries = append(q.entries, entry{batch: b, t: t})
+	q.size += n
+	q.m.pubIn.WithLabelValues(q.id).Add(float64(n))
+	q.m.pubQueued.WithLabelValues(q.id).Set(float64(q.size))
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) refuse(b sample.Batch, t *tracker, reason string) {
+	if t == nil {
+		q.m.pubDropped.WithLabelValues(q.id).Add(float64(b.Len()))
+		return
+	}
+	t.resolve(base.Retry, reason)
+}
+
+// evictPolled drops the oldest polled entries (never the one being sent,
+// which is no longer in entries) until need samples are freed. Caller holds mu.
+func (q *queue) evictPolled(need int) {
+	kept := q.entries[:0]
+	for _, e := range q.entries {
+		if need > 0 && e.t == nil {
+			need -= e.batch.Len()
+			q.size -= e.batch.Len()
+			q.m.pubDropped.WithLabelValues(q.id).Add(float64(e.batch.Len()))
+			continue
+		}
+		kept = append(kept, e)
+	}
+	q.entries = kept
+}
+
+// take removes up to MaxBatch samples' worth of whole entries from the head.
+func (q *queue) take() []entry {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.entries) == 0 {
+		return nil
+	}
+	n, total := 0, 0
+	for n < len(q.entries) {
+		l := q.entries[n].batch.Len()
+		if n > 0 && total+l > q.opts.MaxBatch {
+			break
+		}
+		total += l
+		n++
+	}
+	out := make([]entry, n)
+	copy(out, q.entries[:n])
+	q.entries = append(q.entries[:0], q.entries[n:]...)
+	q.size -= total
+	q.m.pubQueued.WithLabelValues(q.id).Set(float64(q.size))
+	return out
+}
+
+func merge(es []entry) *sample.Batch {
+	if len(es) == 1 {
+		return &es[0].batch
+	}
+	var ns, ne int
+	for _, e := range es {
+		ns += len(e.batch.Samples)
+		ne += len(e.batch.Events)
+	}
+	b := &sample.Batch{Samples: make([]sample.Sample, 0, ns)}
+	if ne > 0 {
+		b.Events = make([]sample.Event, 0, ne)
+	}
+	for _, e := range es {
+		b.Samples = append(b.Samples, e.batch.Samples...)
+		b.Events = append(b.Events, e.batch.Events...)
+	}
+	return b
+}
+
+// run drains the queue until ctx is done and the queue is closed and empty,
+// or until stop's deadline passes.
+func (q *queue) run(ctx context.Context) {
+	for {
+		es := q.take()
+		if es == nil {
+			q.mu.Lock()
+			closed := q.closed
+			q.mu.Unlock()
+			if closed {
+				return
+			}
+			select {
+			case <-q.wake:
+			case <-ctx.Done():
+				q.abandon(nil)
+				return
+			}
+			continue
+		}
+		if !q.publish(ctx, es) {
+			q.abandon(es)
+			return
+		}
+	}
+}
+
+// publish sends es until it is accepted or rejected; false means ctx ended first.
+func (q *queue) publish(ctx context.Context, es []entry) bool {
+	b := merge(es)
+	backoff := q.opts.RetryMin
+	failing := false
+	for {
+		cctx, cancel := context.WithTimeout(ctx, q.opts.Timeout)
+		start := time.Now()
+		r, err := q.pub.Publish(cctx, b)
+		cancel()
+		q.m.pubDuration.WithLabelValues(q.id).Observe(time.Since(start).Seconds())
+		if err == nil && r.Outcome != base.Retry {
+			if failing {
+				q.log.Info("publisher recovered")
+			}
+			q.settle(es, b, r.Outcome, r.Reason, len(r.Items))
+			return true
+		}
+		reason := r.Reason
+		if err != nil {
+			reason = err.Error()
+		}
+		q.m.pubFailures.WithLabelValues(q.id).Inc()
+		if !failing {
+			q.log.Warn("publish failed; retrying", "error", reason, "samples", b.Len())
+			failing = true
+		}
+		// A delivery should not wait on a retry loop: hand it back to its
+		// listener's broker and keep the polled samples.
+		es = q.returnDeliveries(es, reason)
+		if len(es) == 0 {
+			return true
+		}
+		b = merge(es)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return false
+		}
+		backoff = min(backoff*2, q.opts.RetryMax)
+	}
+}
+
+func (q *queue) returnDeliveries(es []entry, reason string) []entry {
+	q.mu.Lock()
+	waiting := q.entries[:0]
+	var back []entry
+	for _, e := range q.entries {
+		if e.t != nil {
+			back = append(back, e)
+			q.size -= e.batch.Len()
+			continue
+		}
+		waiting = append(waiting, e)
+	}
+	q.entries = waiting
+	q.m.pubQueued.WithLabelValues(q.id).Set(float64(q.size))
+	q.mu.Unlock()
+	for _, e := range back {
+		e.t.resolve(base.Retry, reason)
+	}
+	kept := es[:0]
+	for _, e := range es {
+		if e.t != nil {
+			e.t.resolve(base.Retry, reason)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept
+}
+
+func (q *queue) settle(es []entry, b *sample.Batch, o base.Outcome, reason string, rejectedItems int) {
+	n := b.Len()
+	switch o {
+	case base.Rejected:
+		q.m.pubRejected.WithLabelValues(q.id).Add(float64(n))
+		q.log.Warn("publisher rejected a batch", "error", reason, "samples", n)
+	default:
+		q.m.pubOut.WithLabelValues(q.id).Add(float64(n - rejectedItems))
+		if rejectedItems > 0 {
+			q.m.pubRejected.WithLabelValues(q.id).Add(float64(rejectedItems))
+		}
+	}
+	for _, e := range es {
+		e.t.resolve(o, reason)
+	}
+}
+
+// abandon answers what is left when the agent stops before it was sent:
+// deliveries get Retry (their broker keeps them), polled samples are counted
+// as dropped.
+func (q *queue) abandon(inFlight []entry) {
+	q.mu.Lock()
+	rest := append(inFlight, q.entries...)
+	q.entries, q.size, q.closed = nil, 0, true
+	q.m.pubQueued.WithLabelValues(q.id).Set(0)
+	q.mu.Unlock()
+	for _, e := range rest {
+		q.refuse(e.batch, e.t, "agent is stopping")
+	}
+}
+
+// close stops accepting; run returns once the queue is empty.
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
