@@ -1,0 +1,463 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/altimeter/altimeter/plugins/internal/influx"
+	"github.com/altimeter/altimeter/sdk/listener"
+	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/altimeter/altimeter/sdk/schema"
+)
+
+const (
+	formatInflux = "influx"
+	formatJSON   = "json"
+
+	// maxUDPPayload is the largest datagram UDP can carry.
+	maxUDPPayload = 65535
+	// warnEvery rate-limits warnings about bad input: the first, then every
+	// warnEvery-th of each kind.
+	warnEvery = 1000
+)
+
+type config struct {
+	TCP          string `hcl:"tcp,optional" desc:"TCP listen address (host:port), e.g. \"127.0.0.1:8094\"; empty to not listen on TCP"`
+	UDP          string `hcl:"udp,optional" desc:"UDP listen address (host:port); empty to not listen on UDP"`
+	Format       string `hcl:"format,optional" desc:"\"influx\" (line protocol) or \"json\" (Ceilometer metering messages, one object or array per line or datagram)"`
+	Secret       string `hcl:"secret,optional" desc:"when set, JSON samples must carry a valid Ceilometer message_signature made with this secret"`
+	BatchSize    int    `hcl:"batch_size,optional" desc:"samples per emitted batch at most"`
+	BatchTimeout string `hcl:"batch_timeout,optional" desc:"how long a partial batch may wait before it is emitted (duration)"`
+	MaxLineBytes int    `hcl:"max_line_bytes,optional" desc:"longest accepted line (TCP) or datagram (UDP), in bytes"`
+	Precision    string `hcl:"precision,optional" desc:"unit of Influx timestamps: ns, us, ms or s"`
+}
+
+func defaultConfig() config {
+	return config{Format: formatInflux, BatchSize: 1000, BatchTimeout: "200ms", MaxLineBytes: 64 << 10, Precision: "ns"}
+}
+
+// stats counts what the listener dropped and emitted. Safe for concurrent use.
+type stats struct {
+	samples       atomic.Uint64 // accepted by the host
+	badLines      atomic.Uint64 // undecodable lines, datagrams or objects
+	badSignatures atomic.Uint64
+	tooLong       atomic.Uint64
+	rejected      atomic.Uint64 // samples the host rejected
+	// listening counts Listen calls that have bound their sockets, for tests.
+	listening atomic.Int64
+}
+
+type socket struct {
+	cfg       config
+	timeout   time.Duration
+	precision time.Duration
+	log       hclog.Logger
+	stats     stats
+	now       func() time.Time
+}
+
+var _ listener.Listener = (*socket)(nil)
+
+func newSocket(c config, log hclog.Logger) (*socket, error) {
+	var errs []error
+	if c.TCP == "" && c.UDP == "" {
+		errs = append(errs, schema.AttrError("tcp", "set tcp, udp or both to a listen address such as \"127.0.0.1:8094\""))
+	}
+	for _, a := range []struct{ name, addr string }{{"tcp", c.TCP}, {"udp", c.UDP}} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, schema.AttrError(a.name, fmt.Sprintf("must be host:port such as \"127.0.0.1:8094\" (%v)", err)))
+		}
+	}
+	if c.Format != formatInflux && c.Format != formatJSON {
+		errs = append(errs, schema.AttrError("format", "must be \"influx\" or \"json\""))
+	}
+	if c.Secret != "" && c.Format != formatJSON {
+		errs = append(errs, schema.AttrError("secret", "applies only to format = \"json\" (line protocol carries no signature)"))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, schema.AttrError("batch_size", "must be at least 1"))
+	}
+	timeout, err := time.ParseDuration(c.BatchTimeout)
+	if err != nil || timeout <= 0 {
+		errs = append(errs, schema.AttrError("batch_timeout", "must be a positive duration such as \"200ms\""))
+	}
+	if c.MaxLineBytes < 16 || c.MaxLineBytes > 16<<20 {
+		errs = append(errs, schema.AttrError("max_line_bytes", "must be between 16 and 16777216"))
+	}
+	prec, err := influx.ParsePrecision(c.Precision)
+	if err != nil {
+		errs = append(errs, schema.AttrError("precision", "must be ns, us, ms or s"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &socket{cfg: c, timeout: timeout, precision: prec, log: log, now: time.Now}, nil
+}
+
+// Listen binds the configured sockets and serves them until ctx is done. It
+// returns only once every goroutine it started has ended.
+func (s *socket) Listen(ctx context.Context, emit listener.Emit) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var lc net.ListenConfig
+	var (
+		tcp net.Listener
+		udp net.PacketConn
+		err error
+	)
+	if s.cfg.TCP != "" {
+		if tcp, err = lc.Listen(ctx, "tcp", s.cfg.TCP); err != nil {
+			return fmt.Errorf("listen tcp %s: %w", s.cfg.TCP, err)
+		}
+		s.log.Info("listening", "network", "tcp", "address", tcp.Addr().String(), "format", s.cfg.Format)
+	}
+	if s.cfg.UDP != "" {
+		if udp, err = lc.ListenPacket(ctx, "udp", s.cfg.UDP); err != nil {
+			if tcp != nil {
+				_ = tcp.Close()
+			}
+			return fmt.Errorf("listen udp %s: %w", s.cfg.UDP, err)
+		}
+		s.log.Info("listening", "network", "udp", "address", udp.LocalAddr().String(), "format", s.cfg.Format)
+	}
+
+	s.stats.listening.Add(1)
+	defer s.stats.listening.Add(-1)
+	var wg sync.WaitGroup
+	if tcp != nil {
+		stop := context.AfterFunc(ctx, func() { _ = tcp.Close() })
+		defer stop()
+		wg.Go(func() { s.acceptLoop(ctx, tcp, emit, &wg) })
+	}
+	if udp != nil {
+		stop := context.AfterFunc(ctx, func() { _ = udp.Close() })
+		defer stop()
+		wg.Go(func() { s.serveUDP(ctx, udp, emit) })
+	}
+	<-ctx.Done()
+	wg.Wait()
+	s.log.Info("stopped", "samples", s.stats.samples.Load(), "bad_lines", s.stats.badLines.Load(),
+		"bad_signatures", s.stats.badSignatures.Load(), "too_long", s.stats.tooLong.Load(), "rejected", s.stats.rejected.Load())
+	return nil
+}
+
+func (s *socket) acceptLoop(ctx context.Context, l net.Listener, emit listener.Emit, wg *sync.WaitGroup) {
+	backoff := 5 * time.Millisecond
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait, then try again.
+			s.log.Warn("accept connection", "error", err, "retry_in", backoff)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		wg.Go(func() { s.serveConn(ctx, conn, emit) })
+	}
+}
+
+// serveConn reads lines from one TCP connection. A reader goroutine decodes
+// lines and hands the samples over an unbuffered channel; while a batch is
+// being emitted nobody receives, so reading stops and TCP pushes back.
+func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emit) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	defer conn.Close()
+	log := s.log.With("remote", conn.RemoteAddr().String())
+	log.Debug("connection opened")
+
+	chunks := make(chan []sample.Sample)
+	go func() {
+		defer close(chunks)
+		r := bufio.NewReaderSize(conn, s.cfg.MaxLineBytes)
+		for {
+			line, err := readLine(r)
+			if errors.Is(err, bufio.ErrBufferFull) {
+				s.bad(log, &s.stats.tooLong, "line too long", fmt.Errorf("line longer than %d bytes", s.cfg.MaxLineBytes))
+				continue
+			}
+			if len(line) > 0 {
+				if got := s.decode(log, line); len(got) > 0 {
+					select {
+					case chunks <- got:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+					log.Debug("read connection", "error", err)
+				}
+				return
+			}
+		}
+	}()
+	s.batchLoop(ctx, chunks, emit, log)
+	cancel()
+	for range chunks { // let the reader see ctx and end
+	}
+	log.Debug("connection closed")
+}
+
+// readLine returns the next line without its line ending. A line longer than
+// the reader's buffer is skipped to its end and reported as
+// bufio.ErrBufferFull. err is set (io.EOF at the end) with the last,
+// unterminated line, if any.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
+		}
+		if err != nil {
+			return nil, err
+		}
+		return nil, bufio.ErrBufferFull
+	}
+	return bytes.TrimRight(line, "\r\n"), err
+}
+
+func (s *socket) serveUDP(ctx context.Context, pc net.PacketConn, emit listener.Emit) {
+	log := s.log.With("network", "udp")
+	chunks := make(chan []sample.Sample)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.batchLoop(ctx, chunks, emit, log)
+	}()
+	defer func() {
+		close(chunks)
+		<-done
+	}()
+	buf := make([]byte, maxUDPPayload+1)
+	for {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			log.Warn("read datagram", "error", err)
+			continue
+		}
+		if n > s.cfg.MaxLineBytes {
+			s.bad(log, &s.stats.tooLong, "datagram too long", fmt.Errorf("%d bytes, more than %d", n, s.cfg.MaxLineBytes))
+			continue
+		}
+		if got := s.decode(log, buf[:n]); len(got) > 0 {
+			select {
+			case chunks <- got:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// batchLoop groups chunks into batches of at most batch_size samples and
+// emits a batch once it is full or batch_timeout after its first sample.
+// It returns when chunks is closed (after emitting what it holds) or ctx is
+// done (dropping it: the host is gone).
+func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, emit listener.Emit, log hclog.Logger) {
+	size := s.cfg.BatchSize
+	batch := make([]sample.Sample, 0, min(size, 4096))
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	flush := func(n int) {
+		s.emit(ctx, emit, batch[:n], log)
+		rest := copy(batch, batch[n:])
+		clear(batch[rest:])
+		batch = batch[:rest]
+	}
+	for {
+		select {
+		case got, ok := <-chunks:
+			if !ok {
+				for len(batch) > 0 && ctx.Err() == nil {
+					flush(min(len(batch), size))
+				}
+				return
+			}
+			if len(batch) == 0 {
+				timer.Reset(s.timeout)
+			}
+			batch = append(batch, got...)
+			for len(batch) >= size && ctx.Err() == nil {
+				flush(size)
+			}
+			if len(batch) == 0 {
+				timer.Stop()
+			}
+		case <-timer.C:
+			for len(batch) > 0 && ctx.Err() == nil {
+				flush(min(len(batch), size))
+			}
+		case <-ctx.Done():
+			if len(batch) > 0 {
+				log.Debug("dropping partial batch at shutdown", "samples", len(batch))
+			}
+			return
+		}
+	}
+}
+
+// emit hands one batch to the host. A batch the host asks to retry is
+// emitted again with backoff (holding up this source: backpressure) until it
+// is accepted, rejected, or ctx is done; there is no sender to requeue to.
+func (s *socket) emit(ctx context.Context, emit listener.Emit, samples []sample.Sample, log hclog.Logger) {
+	backoff := 50 * time.Millisecond
+	for {
+		err := emit(ctx, sample.Batch{Samples: samples})
+		switch {
+		case err == nil:
+			s.stats.samples.Add(uint64(len(samples)))
+			return
+		case errors.Is(err, listener.ErrRejected):
+			s.bad(log, &s.stats.rejected, "host rejected batch", err)
+			return
+		case ctx.Err() != nil:
+			return
+		}
+		log.Debug("host asked to retry batch", "samples", len(samples), "retry_in", backoff, "error", err)
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// bad counts one dropped input and warns about the first and every
+// warnEvery-th of its kind.
+func (s *socket) bad(log hclog.Logger, c *atomic.Uint64, msg string, err error) {
+	if n := c.Add(1); n == 1 || n%warnEvery == 0 {
+		log.Warn(msg, "count", n, "error", err)
+	}
+}
+
+// decode turns one line or datagram into samples, counting what it drops.
+// The returned slice is freshly allocated (it crosses goroutines).
+func (s *socket) decode(log hclog.Logger, data []byte) []sample.Sample {
+	var out []sample.Sample
+	if s.cfg.Format == formatInflux {
+		var errs []error
+		out, errs = influx.Decode(data, influx.Options{Precision: s.precision, Now: s.now})
+		for _, err := range errs {
+			s.bad(log, &s.stats.badLines, "dropped bad line", err)
+		}
+	} else {
+		out = s.decodeJSON(log, data)
+	}
+	for i := range out {
+		if out[i].MessageID == "" {
+			out[i].MessageID = newMessageID()
+		}
+	}
+	return out
+}
+
+// decodeJSON reads Ceilometer metering messages: JSON objects, or arrays of
+// them, one after another.
+func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var out []sample.Sample
+	var now time.Time
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			s.bad(log, &s.stats.badLines, "dropped bad json", fmt.Errorf("decode json: %w", err))
+			return out
+		}
+		var objs []any
+		switch x := v.(type) {
+		case []any:
+			objs = x
+		default:
+			objs = []any{x}
+		}
+		for _, o := range objs {
+			m, ok := o.(map[string]any)
+			if !ok {
+				s.bad(log, &s.stats.badLines, "dropped bad json", fmt.Errorf("want a sample object, got %T", o))
+				continue
+			}
+			if s.cfg.Secret != "" && !sample.VerifySignature(m, s.cfg.Secret) {
+				s.bad(log, &s.stats.badSignatures, "dropped sample with bad signature",
+					fmt.Errorf("message_id %v: signature does not match", m[sample.CeilometerMessageID]))
+				continue
+			}
+			smp, err := sample.FromCeilometer(m)
+			if err != nil {
+				s.bad(log, &s.stats.badLines, "dropped bad json", err)
+				continue
+			}
+			if smp.Timestamp.IsZero() {
+				if now.IsZero() {
+					now = s.now().UTC()
+				}
+				smp.Timestamp = now
+			}
+			out = append(out, smp)
+		}
+	}
+}
+
+// newMessageID returns a random (version 4) UUID, as Ceilometer uses.
+func newMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// sleep waits for d or ctx, reporting whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

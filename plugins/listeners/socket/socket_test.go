@@ -1,0 +1,379 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/altimeter/altimeter/sdk/base"
+	"github.com/altimeter/altimeter/sdk/listener"
+	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/altimeter/altimeter/sdk/sdktest"
+)
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T, network string) string {
+	t.Helper()
+	switch network {
+	case "udp":
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer pc.Close()
+		return pc.LocalAddr().String()
+	default:
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		return l.Addr().String()
+	}
+}
+
+// dial connects once the listener has bound, polling for at most 5s.
+func dial(t *testing.T, network, addr string) net.Conn {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial(network, addr)
+		if err == nil {
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial %s %s: %v", network, addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// started runs the plugin over gRPC, keeping a handle on the instance so
+// tests can read its counters.
+type started struct {
+	stream *listener.Stream
+	impl   atomic.Pointer[socket]
+}
+
+func start(t *testing.T, src string) *started {
+	t.Helper()
+	st := &started{}
+	sp := spec()
+	newFn := sp.New
+	sp.New = func(c config, log hclog.Logger) (listener.Listener, error) {
+		l, err := newFn(c, log)
+		if err == nil {
+			st.impl.Store(l.(*socket))
+		}
+		return l, err
+	}
+	client := sdktest.Listener(t, sp, src)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stream, err := client.Listen(ctx)
+	require.NoError(t, err)
+	st.stream = stream
+	return st
+}
+
+// recv waits for the next delivery and acks it with o.
+func (st *started) recv(t *testing.T, o base.Outcome) []sample.Sample {
+	t.Helper()
+	type res struct {
+		b   sample.Batch
+		id  uint64
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		id, b, err := st.stream.Recv()
+		ch <- res{b, id, err}
+	}()
+	select {
+	case r := <-ch:
+		require.NoError(t, r.err)
+		require.NoError(t, st.stream.Ack(r.id, o, "test"))
+		return r.b.Samples
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery within 10s")
+		return nil
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func names(ss []sample.Sample) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Name
+	}
+	return out
+}
+
+func signed(t *testing.T, secret string, m map[string]any) map[string]any {
+	t.Helper()
+	raw, err := json.Marshal(m)
+	require.NoError(t, err)
+	var back map[string]any
+	d := json.NewDecoder(strings.NewReader(string(raw)))
+	d.UseNumber()
+	require.NoError(t, d.Decode(&back))
+	back["message_signature"] = sample.ComputeSignature(back, secret)
+	return back
+}
+
+func jsonLine(t *testing.T, v any) string {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(raw) + "\n"
+}
+
+func ceilo(name string, vol float64) map[string]any {
+	s := sample.Sample{Name: name, Type: sample.Gauge, Volume: vol, ResourceID: "r", MessageID: "id-" + name,
+		Timestamp: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Metadata: map[string]string{"flavor.name": "m1"}}
+	return sample.ToCeilometer(&s)
+}
+
+func TestListen(t *testing.T) {
+	const secret = "s3cret"
+	tests := []struct {
+		name    string
+		network string
+		conf    string // extra config
+		send    []string
+		want    []string
+		check   func(t *testing.T, got []sample.Sample, s *socket)
+	}{
+		{
+			name: "influx over tcp", network: "tcp",
+			send: []string{"cpu,resource_id=r1,unit=%,host=h value=1.5,idle=98i 1700000000000000000\nmem value=2\n"},
+			want: []string{"cpu", "cpu.idle", "mem"},
+			check: func(t *testing.T, got []sample.Sample, _ *socket) {
+				require.Equal(t, "r1", got[0].ResourceID)
+				require.Equal(t, "%", got[0].Unit)
+				require.Equal(t, map[string]string{"host": "h"}, got[0].Metadata)
+				require.Equal(t, time.Unix(1700000000, 0).UTC(), got[0].Timestamp)
+				require.False(t, got[2].Timestamp.IsZero())
+				for _, s := range got {
+					require.Len(t, s.MessageID, 36)
+				}
+			},
+		},
+		{
+			name: "influx over udp, several lines per datagram", network: "udp",
+			send: []string{"a value=1\nb value=2\n"},
+			want: []string{"a", "b"},
+		},
+		{
+			name: "influx seconds precision", network: "tcp", conf: `precision = "s"`,
+			send: []string{"a value=1 1700000000\n"},
+			want: []string{"a"},
+			check: func(t *testing.T, got []sample.Sample, _ *socket) {
+				require.Equal(t, time.Unix(1700000000, 0).UTC(), got[0].Timestamp)
+			},
+		},
+		{
+			name: "json object and array per line over tcp", network: "tcp", conf: `format = "json"`,
+			send: []string{jsonLine(t, ceilo("a", 1)), jsonLine(t, []any{ceilo("b", 2), ceilo("c", 3)})},
+			want: []string{"a", "b", "c"},
+			check: func(t *testing.T, got []sample.Sample, _ *socket) {
+				require.Equal(t, "id-a", got[0].MessageID)
+				require.Equal(t, map[string]string{"flavor.name": "m1"}, got[0].Metadata)
+				require.Equal(t, 3.0, got[2].Volume)
+			},
+		},
+		{
+			name: "json over udp", network: "udp", conf: `format = "json"`,
+			send: []string{jsonLine(t, []any{ceilo("a", 1), ceilo("b", 2)})},
+			want: []string{"a", "b"},
+		},
+		{
+			name: "signed json, good and bad signatures", network: "tcp", conf: fmt.Sprintf("format = \"json\"\nsecret = %q", secret),
+			send: []string{
+				jsonLine(t, signed(t, secret, ceilo("good", 1))),
+				jsonLine(t, signed(t, "wrong", ceilo("forged", 1))),
+				jsonLine(t, ceilo("unsigned", 1)),
+				jsonLine(t, func() map[string]any { m := signed(t, secret, ceilo("tampered", 1)); m["counter_volume"] = 9; return m }()),
+				jsonLine(t, signed(t, secret, ceilo("good2", 1))),
+			},
+			want: []string{"good", "good2"},
+			check: func(t *testing.T, _ []sample.Sample, s *socket) {
+				require.Equal(t, uint64(3), s.stats.badSignatures.Load())
+			},
+		},
+		{
+			name: "malformed lines are counted and the stream goes on", network: "tcp",
+			send: []string{"a value=1\nnot line protocol\nb,type=bogus value=1\n" + strings.Repeat("x", 100) + " value=1\nc value=3\n"},
+			conf: "max_line_bytes = 64",
+			want: []string{"a", "c"},
+			check: func(t *testing.T, _ []sample.Sample, s *socket) {
+				require.Equal(t, uint64(2), s.stats.badLines.Load())
+				require.Equal(t, uint64(1), s.stats.tooLong.Load())
+			},
+		},
+		{
+			name: "bad json is counted", network: "tcp", conf: `format = "json"`,
+			send: []string{"{not json\n", `{"counter_name":"x"}` + "\n", "[1]\n", jsonLine(t, ceilo("ok", 1))},
+			want: []string{"ok"},
+			check: func(t *testing.T, _ []sample.Sample, s *socket) {
+				require.Equal(t, uint64(3), s.stats.badLines.Load())
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := freeAddr(t, tc.network)
+			st := start(t, fmt.Sprintf("%s = %q\nbatch_timeout = \"50ms\"\n%s\n", tc.network, addr, tc.conf))
+			waitFor(t, "bind", func() bool { return st.impl.Load() != nil && st.impl.Load().stats.listening.Load() > 0 })
+			conn := dial(t, tc.network, addr)
+			for _, s := range tc.send {
+				_, err := conn.Write([]byte(s))
+				require.NoError(t, err)
+			}
+			var got []sample.Sample
+			for len(got) < len(tc.want) {
+				got = append(got, st.recv(t, base.Accepted)...)
+			}
+			require.Equal(t, tc.want, names(got))
+			impl := st.impl.Load()
+			waitFor(t, "accepted count", func() bool { return impl.stats.samples.Load() == uint64(len(tc.want)) })
+			if tc.check != nil {
+				tc.check(t, got, impl)
+			}
+		})
+	}
+}
+
+func TestBatching(t *testing.T) {
+	t.Run("by size", func(t *testing.T) {
+		addr := freeAddr(t, "tcp")
+		st := start(t, fmt.Sprintf("tcp = %q\nbatch_size = 3\nbatch_timeout = \"1h\"\n", addr))
+		conn := dial(t, "tcp", addr)
+		var lines strings.Builder
+		for i := range 7 {
+			fmt.Fprintf(&lines, "m%d value=%d\n", i, i)
+		}
+		_, err := conn.Write([]byte(lines.String()))
+		require.NoError(t, err)
+		require.Equal(t, []string{"m0", "m1", "m2"}, names(st.recv(t, base.Accepted)))
+		require.Equal(t, []string{"m3", "m4", "m5"}, names(st.recv(t, base.Accepted)))
+		// The 7th waits for the hour-long timeout or the connection's end.
+		require.NoError(t, conn.Close())
+		require.Equal(t, []string{"m6"}, names(st.recv(t, base.Accepted)))
+	})
+	t.Run("by timeout", func(t *testing.T) {
+		addr := freeAddr(t, "tcp")
+		st := start(t, fmt.Sprintf("tcp = %q\nbatch_size = 1000\nbatch_timeout = \"100ms\"\n", addr))
+		conn := dial(t, "tcp", addr)
+		begin := time.Now()
+		_, err := conn.Write([]byte("a value=1\nb value=2\n"))
+		require.NoError(t, err)
+		require.Equal(t, []string{"a", "b"}, names(st.recv(t, base.Accepted)))
+		require.GreaterOrEqual(t, time.Since(begin), 90*time.Millisecond)
+	})
+	t.Run("retry is emitted again, reject is dropped", func(t *testing.T) {
+		addr := freeAddr(t, "tcp")
+		st := start(t, fmt.Sprintf("tcp = %q\nbatch_size = 1\n", addr))
+		conn := dial(t, "tcp", addr)
+		_, err := conn.Write([]byte("a value=1\nb value=2\n"))
+		require.NoError(t, err)
+		require.Equal(t, []string{"a"}, names(st.recv(t, base.Retry)))
+		require.Equal(t, []string{"a"}, names(st.recv(t, base.Rejected)))
+		require.Equal(t, []string{"b"}, names(st.recv(t, base.Accepted)))
+		impl := st.impl.Load()
+		waitFor(t, "counts", func() bool { return impl.stats.samples.Load() == 1 && impl.stats.rejected.Load() == 1 })
+	})
+}
+
+// TestListenStops checks that cancelling ctx ends Listen, with connections
+// open and an emit blocked, and that Listen waits for its goroutines.
+func TestListenStops(t *testing.T) {
+	addr := freeAddr(t, "tcp")
+	uaddr := freeAddr(t, "udp")
+	c := defaultConfig()
+	c.TCP, c.UDP, c.BatchSize = addr, uaddr, 1
+	s, err := newSocket(c, sdktest.Logger(t))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	blocked := make(chan struct{}, 1)
+	emit := func(ctx context.Context, b sample.Batch) error {
+		blocked <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Listen(ctx, emit) }()
+	conn := dial(t, "tcp", addr)
+	_ = dial(t, "tcp", addr) // an idle connection
+	_, err = conn.Write([]byte("a value=1\nb value=2\n"))
+	require.NoError(t, err)
+	<-blocked
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Listen did not return after cancel")
+	}
+	// The ports are free again.
+	l, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+}
+
+func TestConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		src   string
+		wants []string // substrings of the diagnostics; none: valid
+	}{
+		{name: "tcp only", src: `tcp = "127.0.0.1:0"`},
+		{name: "udp json signed", src: "udp = \"[::1]:0\"\nformat = \"json\"\nsecret = \"x\""},
+		{name: "nothing to listen on", src: ``, wants: []string{"tcp"}},
+		{name: "bad address", src: `tcp = "localhost"`, wants: []string{"host:port"}},
+		{name: "bad values", src: "tcp = \"127.0.0.1:0\"\nformat = \"xml\"\nbatch_size = 0\nbatch_timeout = \"soon\"\nmax_line_bytes = 1\nprecision = \"h\"",
+			wants: []string{"format", "batch_size", "batch_timeout", "max_line_bytes", "precision"}},
+		{name: "secret needs json", src: "tcp = \"127.0.0.1:0\"\nsecret = \"x\"", wants: []string{"secret"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sp := spec()
+			p := sdktest.Start(t, sp.Info(), sp.Register())
+			diags := p.Configure(t, tc.src)
+			if len(tc.wants) == 0 {
+				require.False(t, diags.HasErrors(), diags.Error())
+				return
+			}
+			require.True(t, diags.HasErrors())
+			var all strings.Builder
+			for _, d := range diags {
+				fmt.Fprintf(&all, "%s: %s\n", d.Summary, d.Detail)
+			}
+			for _, w := range tc.wants {
+				require.Contains(t, all.String(), w)
+			}
+		})
+	}
+}
+
+func TestExample(t *testing.T) {
+	sp := spec()
+	sdktest.CheckExample(t, "example.hcl", sp.Info(), sp.Register())
+}

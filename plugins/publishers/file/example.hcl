@@ -1,0 +1,5 @@
+sink "files" {
+  publish "file" {
+    path = "data/samples.jsonl"
+  }
+}
