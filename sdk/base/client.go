@@ -38,6 +38,15 @@ func (c *Client) Configure(ctx context.Context, instance string, config []byte) 
 	return resp.GetErrors(), nil
 }
 
+// Counters reads the plugin's own event counters.
+func (c *Client) Counters(ctx context.Context) (map[string]uint64, error) {
+	resp, err := c.c.Counters(ctx, &pb.CountersRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("counters: %w", err)
+	}
+	return resp.GetCounters(), nil
+}
+
 // Close asks the plugin to release its resources.
 func (c *Client) Close(ctx context.Context) error {
 	if _, err := c.c.Close(ctx, &pb.CloseRequest{}); err != nil {

@@ -20,6 +20,15 @@ type Closer interface {
 	Close(ctx context.Context) error
 }
 
+// CounterReporter is optional for every kind: a plugin that counts what it
+// drops or skips reports the running totals here, by snake_case name
+// ("bad_lines"), and the host exposes them on /metrics as
+// altimeter_plugin_events_total{plugin, event}. Called concurrently with
+// the kind's methods.
+type CounterReporter interface {
+	Counters() map[string]uint64
+}
+
 // BuildFunc builds a plugin value from its decoded config bytes.
 type BuildFunc[T any] func(config []byte, instance string, log hclog.Logger) (T, error)
 
@@ -112,6 +121,18 @@ func (s *Server[T]) Close(ctx context.Context, _ *pb.CloseRequest) (*pb.CloseRes
 		}
 	}
 	return &pb.CloseResponse{}, nil
+}
+
+// Counters implements pb.BaseServer.
+func (s *Server[T]) Counters(context.Context, *pb.CountersRequest) (*pb.CountersResponse, error) {
+	impl, err := s.Impl()
+	if err != nil {
+		return &pb.CountersResponse{}, nil
+	}
+	if r, ok := any(impl).(CounterReporter); ok {
+		return &pb.CountersResponse{Counters: r.Counters()}, nil
+	}
+	return &pb.CountersResponse{}, nil
 }
 
 // ConfigErrors turns a constructor's error into wire config errors: one per

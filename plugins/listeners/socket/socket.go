@@ -461,3 +461,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// Counters implements base.CounterReporter: what the listener dropped, for
+// the host's /metrics.
+func (s *socket) Counters() map[string]uint64 {
+	return map[string]uint64{
+		"samples_accepted": s.stats.samples.Load(),
+		"bad_lines":        s.stats.badLines.Load(),
+		"bad_signatures":   s.stats.badSignatures.Load(),
+		"too_long":         s.stats.tooLong.Load(),
+		"samples_rejected": s.stats.rejected.Load(),
+	}
+}

@@ -289,3 +289,10 @@ func (p *file) Close(context.Context) error {
 	}
 	return nil
 }
+
+// Counters implements base.CounterReporter.
+func (p *file) Counters() map[string]uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return map[string]uint64{"skipped_samples": p.skippedSamples, "skipped_events": p.skippedEvents}
+}

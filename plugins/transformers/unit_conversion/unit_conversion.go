@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -68,7 +69,7 @@ type converter struct {
 	matches map[string]bool
 	renames map[string]string
 
-	dropped uint64
+	dropped atomic.Uint64
 	logged  map[string]struct{}
 }
 
@@ -165,16 +166,16 @@ func (c *converter) Transform(ctx context.Context, in []sample.Sample) ([]sample
 		}
 	}
 	if dropped > 0 {
-		c.dropped += uint64(dropped)
-		c.log.Debug("dropped samples whose scale failed", "dropped", dropped, "dropped_total", c.dropped)
+		total := c.dropped.Add(uint64(dropped))
+		c.log.Debug("dropped samples whose scale failed", "dropped", dropped, "dropped_total", total)
 	}
 	return out, nil
 }
 
 // Close reports how many samples were dropped over the plugin's life.
 func (c *converter) Close(context.Context) error {
-	if c.dropped > 0 {
-		c.log.Info("samples dropped because scale failed", "dropped_total", c.dropped)
+	if n := c.dropped.Load(); n > 0 {
+		c.log.Info("samples dropped because scale failed", "dropped_total", n)
 	}
 	return nil
 }
@@ -268,4 +269,9 @@ func (c *converter) fail(s *sample.Sample, err error) {
 		return
 	}
 	c.logged[msg] = struct{}{}
+}
+
+// Counters implements base.CounterReporter.
+func (c *converter) Counters() map[string]uint64 {
+	return map[string]uint64{"scale_failed": c.dropped.Load()}
 }

@@ -196,7 +196,7 @@ func TestWarnOncePerError(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, out, 1)
 	}
-	require.Equal(t, uint64(6), c.dropped)
+	require.Equal(t, uint64(6), c.dropped.Load())
 	require.Equal(t, 1, strings.Count(buf.String(), "scale failed"), buf.String())
 }
 

@@ -816,6 +816,87 @@ func (*CloseResponse) Descriptor() ([]byte, []int) {
 	return file_altimeter_v1_base_proto_rawDescGZIP(), []int{11}
 }
 
+type CountersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountersRequest) Reset() {
+	*x = CountersRequest{}
+	mi := &file_altimeter_v1_base_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountersRequest) ProtoMessage() {}
+
+func (x *CountersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_altimeter_v1_base_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountersRequest.ProtoReflect.Descriptor instead.
+func (*CountersRequest) Descriptor() ([]byte, []int) {
+	return file_altimeter_v1_base_proto_rawDescGZIP(), []int{12}
+}
+
+type CountersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Monotonic counts by snake_case name, e.g. "bad_lines".
+	Counters      map[string]uint64 `protobuf:"bytes,1,rep,name=counters,proto3" json:"counters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountersResponse) Reset() {
+	*x = CountersResponse{}
+	mi := &file_altimeter_v1_base_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountersResponse) ProtoMessage() {}
+
+func (x *CountersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_altimeter_v1_base_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountersResponse.ProtoReflect.Descriptor instead.
+func (*CountersResponse) Descriptor() ([]byte, []int) {
+	return file_altimeter_v1_base_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CountersResponse) GetCounters() map[string]uint64 {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
 var File_altimeter_v1_base_proto protoreflect.FileDescriptor
 
 const file_altimeter_v1_base_proto_rawDesc = "" +
@@ -867,7 +948,13 @@ const file_altimeter_v1_base_proto_rawDesc = "" +
 	"\x11ConfigureResponse\x121\n" +
 	"\x06errors\x18\x01 \x03(\v2\x19.altimeter.v1.ConfigErrorR\x06errors\"\x0e\n" +
 	"\fCloseRequest\"\x0f\n" +
-	"\rCloseResponse*l\n" +
+	"\rCloseResponse\"\x11\n" +
+	"\x0fCountersRequest\"\x99\x01\n" +
+	"\x10CountersResponse\x12H\n" +
+	"\bcounters\x18\x01 \x03(\v2,.altimeter.v1.CountersResponse.CountersEntryR\bcounters\x1a;\n" +
+	"\rCountersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01*l\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_POLLSTER\x10\x01\x12\x11\n" +
@@ -877,11 +964,12 @@ const file_altimeter_v1_base_proto_rawDesc = "" +
 	"\aNesting\x12\x17\n" +
 	"\x13NESTING_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eNESTING_SINGLE\x10\x01\x12\x10\n" +
-	"\fNESTING_LIST\x10\x022\xe1\x01\n" +
+	"\fNESTING_LIST\x10\x022\xac\x02\n" +
 	"\x04Base\x12I\n" +
 	"\bDescribe\x12\x1d.altimeter.v1.DescribeRequest\x1a\x1e.altimeter.v1.DescribeResponse\x12L\n" +
 	"\tConfigure\x12\x1e.altimeter.v1.ConfigureRequest\x1a\x1f.altimeter.v1.ConfigureResponse\x12@\n" +
-	"\x05Close\x12\x1a.altimeter.v1.CloseRequest\x1a\x1b.altimeter.v1.CloseResponseBCZAgithub.com/altimeter/altimeter/sdk/proto/altimeter/v1;altimeterv1b\x06proto3"
+	"\x05Close\x12\x1a.altimeter.v1.CloseRequest\x1a\x1b.altimeter.v1.CloseResponse\x12I\n" +
+	"\bCounters\x12\x1d.altimeter.v1.CountersRequest\x1a\x1e.altimeter.v1.CountersResponseBCZAgithub.com/altimeter/altimeter/sdk/proto/altimeter/v1;altimeterv1b\x06proto3"
 
 var (
 	file_altimeter_v1_base_proto_rawDescOnce sync.Once
@@ -896,7 +984,7 @@ func file_altimeter_v1_base_proto_rawDescGZIP() []byte {
 }
 
 var file_altimeter_v1_base_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_altimeter_v1_base_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_altimeter_v1_base_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_altimeter_v1_base_proto_goTypes = []any{
 	(Kind)(0),                 // 0: altimeter.v1.Kind
 	(Nesting)(0),              // 1: altimeter.v1.Nesting
@@ -912,10 +1000,13 @@ var file_altimeter_v1_base_proto_goTypes = []any{
 	(*ConfigureResponse)(nil), // 11: altimeter.v1.ConfigureResponse
 	(*CloseRequest)(nil),      // 12: altimeter.v1.CloseRequest
 	(*CloseResponse)(nil),     // 13: altimeter.v1.CloseResponse
-	(SampleType)(0),           // 14: altimeter.v1.SampleType
+	(*CountersRequest)(nil),   // 14: altimeter.v1.CountersRequest
+	(*CountersResponse)(nil),  // 15: altimeter.v1.CountersResponse
+	nil,                       // 16: altimeter.v1.CountersResponse.CountersEntry
+	(SampleType)(0),           // 17: altimeter.v1.SampleType
 }
 var file_altimeter_v1_base_proto_depIdxs = []int32{
-	14, // 0: altimeter.v1.MeterInfo.type:type_name -> altimeter.v1.SampleType
+	17, // 0: altimeter.v1.MeterInfo.type:type_name -> altimeter.v1.SampleType
 	6,  // 1: altimeter.v1.Schema.attributes:type_name -> altimeter.v1.SchemaAttribute
 	7,  // 2: altimeter.v1.Schema.blocks:type_name -> altimeter.v1.SchemaBlock
 	1,  // 3: altimeter.v1.SchemaBlock.nesting:type_name -> altimeter.v1.Nesting
@@ -925,17 +1016,20 @@ var file_altimeter_v1_base_proto_depIdxs = []int32{
 	4,  // 7: altimeter.v1.DescribeResponse.discovery:type_name -> altimeter.v1.DiscoveryInfo
 	5,  // 8: altimeter.v1.DescribeResponse.config_schema:type_name -> altimeter.v1.Schema
 	10, // 9: altimeter.v1.ConfigureResponse.errors:type_name -> altimeter.v1.ConfigError
-	2,  // 10: altimeter.v1.Base.Describe:input_type -> altimeter.v1.DescribeRequest
-	9,  // 11: altimeter.v1.Base.Configure:input_type -> altimeter.v1.ConfigureRequest
-	12, // 12: altimeter.v1.Base.Close:input_type -> altimeter.v1.CloseRequest
-	8,  // 13: altimeter.v1.Base.Describe:output_type -> altimeter.v1.DescribeResponse
-	11, // 14: altimeter.v1.Base.Configure:output_type -> altimeter.v1.ConfigureResponse
-	13, // 15: altimeter.v1.Base.Close:output_type -> altimeter.v1.CloseResponse
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	16, // 10: altimeter.v1.CountersResponse.counters:type_name -> altimeter.v1.CountersResponse.CountersEntry
+	2,  // 11: altimeter.v1.Base.Describe:input_type -> altimeter.v1.DescribeRequest
+	9,  // 12: altimeter.v1.Base.Configure:input_type -> altimeter.v1.ConfigureRequest
+	12, // 13: altimeter.v1.Base.Close:input_type -> altimeter.v1.CloseRequest
+	14, // 14: altimeter.v1.Base.Counters:input_type -> altimeter.v1.CountersRequest
+	8,  // 15: altimeter.v1.Base.Describe:output_type -> altimeter.v1.DescribeResponse
+	11, // 16: altimeter.v1.Base.Configure:output_type -> altimeter.v1.ConfigureResponse
+	13, // 17: altimeter.v1.Base.Close:output_type -> altimeter.v1.CloseResponse
+	15, // 18: altimeter.v1.Base.Counters:output_type -> altimeter.v1.CountersResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_altimeter_v1_base_proto_init() }
@@ -950,7 +1044,7 @@ func file_altimeter_v1_base_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_altimeter_v1_base_proto_rawDesc), len(file_altimeter_v1_base_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

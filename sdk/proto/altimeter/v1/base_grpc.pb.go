@@ -22,6 +22,7 @@ const (
 	Base_Describe_FullMethodName  = "/altimeter.v1.Base/Describe"
 	Base_Configure_FullMethodName = "/altimeter.v1.Base/Configure"
 	Base_Close_FullMethodName     = "/altimeter.v1.Base/Close"
+	Base_Counters_FullMethodName  = "/altimeter.v1.Base/Counters"
 )
 
 // BaseClient is the client API for Base service.
@@ -37,6 +38,10 @@ type BaseClient interface {
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
 	// Close releases what Configure built. Safe without Configure.
 	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error)
+	// Counters reports the plugin's own event counts (bad input dropped,
+	// samples skipped), which the host exposes on /metrics. Empty when the
+	// plugin keeps none.
+	Counters(ctx context.Context, in *CountersRequest, opts ...grpc.CallOption) (*CountersResponse, error)
 }
 
 type baseClient struct {
@@ -77,6 +82,16 @@ func (c *baseClient) Close(ctx context.Context, in *CloseRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *baseClient) Counters(ctx context.Context, in *CountersRequest, opts ...grpc.CallOption) (*CountersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CountersResponse)
+	err := c.cc.Invoke(ctx, Base_Counters_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BaseServer is the server API for Base service.
 // All implementations must embed UnimplementedBaseServer
 // for forward compatibility.
@@ -90,6 +105,10 @@ type BaseServer interface {
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
 	// Close releases what Configure built. Safe without Configure.
 	Close(context.Context, *CloseRequest) (*CloseResponse, error)
+	// Counters reports the plugin's own event counts (bad input dropped,
+	// samples skipped), which the host exposes on /metrics. Empty when the
+	// plugin keeps none.
+	Counters(context.Context, *CountersRequest) (*CountersResponse, error)
 	mustEmbedUnimplementedBaseServer()
 }
 
@@ -108,6 +127,9 @@ func (UnimplementedBaseServer) Configure(context.Context, *ConfigureRequest) (*C
 }
 func (UnimplementedBaseServer) Close(context.Context, *CloseRequest) (*CloseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedBaseServer) Counters(context.Context, *CountersRequest) (*CountersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Counters not implemented")
 }
 func (UnimplementedBaseServer) mustEmbedUnimplementedBaseServer() {}
 func (UnimplementedBaseServer) testEmbeddedByValue()              {}
@@ -184,6 +206,24 @@ func _Base_Close_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Base_Counters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CountersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BaseServer).Counters(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Base_Counters_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BaseServer).Counters(ctx, req.(*CountersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Base_ServiceDesc is the grpc.ServiceDesc for Base service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -202,6 +242,10 @@ var Base_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Close",
 			Handler:    _Base_Close_Handler,
+		},
+		{
+			MethodName: "Counters",
+			Handler:    _Base_Counters_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

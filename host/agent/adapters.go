@@ -1,0 +1,83 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/altimeter/altimeter/host/pipeline"
+	"github.com/altimeter/altimeter/host/pluginmgr"
+	"github.com/altimeter/altimeter/sdk/listener"
+	"github.com/altimeter/altimeter/sdk/pollster"
+	"github.com/altimeter/altimeter/sdk/publisher"
+	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/altimeter/altimeter/sdk/transformer"
+)
+
+// The adapters turn a supervised instance into the engine's narrow
+// interfaces: each call takes the live connection (waiting out a restart,
+// within ctx) and maps transport errors of a dead process to
+// pluginmgr.ErrPluginExited.
+
+type pollerOf struct{ i *pluginmgr.Instance }
+
+func (a pollerOf) Poll(ctx context.Context, req pollster.Request) (*pollster.Result, error) {
+	conn, err := a.i.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := pollster.NewClient(conn).Poll(ctx, req)
+	return r, a.i.Err(err)
+}
+
+func (a pollerOf) Discover(ctx context.Context, method, param string) ([]sample.Resource, error) {
+	conn, err := a.i.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := pollster.NewClient(conn).Discover(ctx, method, param)
+	return r, a.i.Err(err)
+}
+
+type transformerOf struct{ i *pluginmgr.Instance }
+
+func (a transformerOf) Transform(ctx context.Context, b *sample.Batch) (sample.Batch, error) {
+	conn, err := a.i.Conn(ctx)
+	if err != nil {
+		return sample.Batch{}, err
+	}
+	out, err := transformer.NewClient(conn).Transform(ctx, b)
+	return out, a.i.Err(err)
+}
+
+func (a transformerOf) Flush(ctx context.Context) ([]sample.Sample, error) {
+	conn, err := a.i.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := transformer.NewClient(conn).Flush(ctx)
+	return out, a.i.Err(err)
+}
+
+type publisherOf struct{ i *pluginmgr.Instance }
+
+func (a publisherOf) Publish(ctx context.Context, b *sample.Batch) (publisher.Result, error) {
+	conn, err := a.i.Conn(ctx)
+	if err != nil {
+		return publisher.Result{}, err
+	}
+	r, err := publisher.NewClient(conn).Publish(ctx, b)
+	return r, a.i.Err(err)
+}
+
+type listenerOf struct{ i *pluginmgr.Instance }
+
+func (a listenerOf) Listen(ctx context.Context) (pipeline.Stream, error) {
+	conn, err := a.i.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := listener.NewClient(conn).Listen(ctx)
+	if err != nil {
+		return nil, a.i.Err(err)
+	}
+	return s, nil
+}

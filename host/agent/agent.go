@@ -1,0 +1,270 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/altimeter/altimeter/host/api"
+	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/host/pipeline"
+	"github.com/altimeter/altimeter/host/pluginmgr"
+	"github.com/altimeter/altimeter/sdk/base"
+)
+
+// ErrInvalidConfig is returned when the pipelines do not validate; the
+// diagnostics were already written to the log.
+var ErrInvalidConfig = errors.New("invalid configuration")
+
+// Options configure an agent run.
+type Options struct {
+	// ConfigFiles are the pipeline files, merged.
+	ConfigFiles []string
+	Logger      hclog.Logger
+	// APIAddress overrides the config's agent.api.address when set.
+	APIAddress string
+	// Ready, if set, is called with the API's bound address once the first
+	// graph runs.
+	Ready func(apiAddr string)
+}
+
+// Agent is the running daemon.
+type Agent struct {
+	opts    Options
+	log     hclog.Logger
+	reg     *prometheus.Registry
+	mgr     *pluginmgr.Manager
+	metrics *pipeline.Metrics
+	reloads *prometheus.CounterVec
+
+	mu    sync.Mutex // guards cfg, insts, graph (reload vs shutdown)
+	cfg   *config.Config
+	insts instances
+	graph *pipeline.Graph
+}
+
+// Run loads the config and runs the agent until ctx is done or SIGINT or
+// SIGTERM arrives; SIGHUP reloads the config.
+func Run(ctx context.Context, o Options) error {
+	log := o.Logger
+	cfg, diags := config.Load(o.ConfigFiles...)
+	if diags.HasErrors() {
+		logDiags(log, diags)
+		return ErrInvalidConfig
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := &Agent{
+		opts: o, log: log, reg: reg,
+		metrics: pipeline.NewMetrics(reg),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "altimeter_config_reloads_total", Help: "Config reloads by result.",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(a.reloads)
+	if err := os.MkdirAll(cfg.Agent.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	pluginDir, err := filepath.Abs(cfg.Agent.PluginDir)
+	if err != nil {
+		return fmt.Errorf("plugin dir: %w", err)
+	}
+	a.mgr = pluginmgr.New(pluginmgr.Options{Dir: pluginDir, Logger: log, Registerer: reg})
+	reg.MustRegister(newPluginCounters(a.mgr))
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.mgr.Shutdown(sctx)
+	}()
+
+	addr := cfg.Agent.APIAddress
+	if o.APIAddress != "" {
+		addr = o.APIAddress
+	}
+	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a})
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := a.start(ctx, cfg); err != nil {
+		return err
+	}
+	defer a.stopGraph()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	apiErr := make(chan error, 1)
+	go func() { apiErr <- srv.Serve(ctx) }()
+	if o.Ready != nil {
+		o.Ready(srv.Addr())
+	}
+	log.Info("agent started", "api", srv.Addr(), "plugins", len(a.insts), "config", o.ConfigFiles)
+	for {
+		select {
+		case <-hup:
+			a.Reload(ctx)
+		case err := <-apiErr:
+			return err
+		case <-ctx.Done():
+			log.Info("stopping")
+			a.stopGraph()
+			return <-apiErr
+		}
+	}
+}
+
+// start scans, resolves, launches and runs the first graph.
+func (a *Agent) start(ctx context.Context, cfg *config.Config) error {
+	if diags := a.resolve(ctx, cfg); diags.HasErrors() {
+		logDiags(a.log, diags)
+		return ErrInvalidConfig
+	}
+	insts, _, diags, err := launchAll(ctx, a.mgr, cfg, instances{})
+	if diags.HasErrors() {
+		logDiags(a.log, diags)
+		return ErrInvalidConfig
+	}
+	if err != nil {
+		return err
+	}
+	g, err := pipeline.New(graphSpec(cfg, insts), a.metrics, a.log)
+	if err != nil {
+		return fmt.Errorf("build pipeline: %w", err)
+	}
+	g.Start(ctx)
+	a.mu.Lock()
+	a.cfg, a.insts, a.graph = cfg, insts, g
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *Agent) resolve(ctx context.Context, cfg *config.Config) hcl.Diagnostics {
+	_, errs := a.mgr.Scan(ctx)
+	for _, err := range errs {
+		a.log.Warn("ignoring plugin binary", "error", err)
+	}
+	return cfg.Resolve(func(k base.Kind, name string) (*base.Info, error) {
+		return a.mgr.Describe(ctx, k, name)
+	})
+}
+
+// Reload re-reads the config files and swaps in a new graph. Everything that
+// can fail without touching the running graph is checked first (syntax,
+// schemas, plugins present); then the old graph is drained and the new one
+// built, re-using unchanged plugin instances. If the new graph cannot be
+// built, the old config is restored.
+func (a *Agent) Reload(ctx context.Context) {
+	log := a.log.With("config", a.opts.ConfigFiles)
+	log.Info("reloading")
+	cfg, diags := config.Load(a.opts.ConfigFiles...)
+	if !diags.HasErrors() {
+		diags = append(diags, a.resolve(ctx, cfg)...)
+	}
+	if diags.HasErrors() {
+		logDiags(log, diags)
+		log.Error("reload failed; the running pipelines are unchanged")
+		a.reloads.WithLabelValues("failure").Inc()
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.cfg
+	stopGraph(a.graph)
+	next, unused, diags, err := launchAll(ctx, a.mgr, cfg, a.insts)
+	if diags.HasErrors() || err != nil {
+		logDiags(log, diags)
+		log.Error("reload failed; restoring the previous pipelines", "error", err)
+		a.reloads.WithLabelValues("failure").Inc()
+		// Put back what the old config needs; unchanged instances are
+		// still running.
+		next, unused, _, err = launchAll(ctx, a.mgr, old, next)
+		cfg = old
+		if err != nil {
+			log.Error("restore previous pipelines", "error", err)
+		}
+	} else {
+		a.reloads.WithLabelValues("success").Inc()
+	}
+	for _, r := range unused {
+		if err := r.inst.Stop(ctx); err != nil {
+			log.Warn("stop unused plugin", "plugin", r.inst.ID(), "error", err)
+		}
+	}
+	g, err := pipeline.New(graphSpec(cfg, next), a.metrics, a.log)
+	if err != nil {
+		log.Error("build pipeline", "error", err)
+		return
+	}
+	g.Start(ctx)
+	a.cfg, a.insts, a.graph = cfg, next, g
+	log.Info("reloaded", "plugins", len(next))
+}
+
+func (a *Agent) stopGraph() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.graph != nil {
+		stopGraph(a.graph)
+	}
+}
+
+// drainTimeout bounds how long a stopping graph may spend publishing what
+// it holds.
+const drainTimeout = 10 * time.Second
+
+func stopGraph(g *pipeline.Graph) {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	g.Stop(ctx)
+}
+
+// Plugins implements api.PluginLister.
+func (a *Agent) Plugins() []api.Plugin {
+	insts := a.mgr.Instances()
+	out := make([]api.Plugin, 0, len(insts))
+	for _, i := range insts {
+		s := i.Status()
+		meters := s.Meters
+		if meters == nil {
+			meters = []string{}
+		}
+		out = append(out, api.Plugin{
+			ID: s.ID, Name: s.Name, Kind: s.Kind, Version: s.Version, State: string(s.State), PID: s.PID,
+			Restarts: s.Restarts, Since: s.Since, LastError: s.LastError, StderrTail: s.StderrTail, Meters: meters,
+		})
+	}
+	return out
+}
+
+func logDiags(log hclog.Logger, diags hcl.Diagnostics) {
+	for _, d := range diags {
+		line := config.Format(hcl.Diagnostics{d})
+		if d.Severity == hcl.DiagError {
+			log.Error("config", "diagnostic", trimNL(line))
+		} else {
+			log.Warn("config", "diagnostic", trimNL(line))
+		}
+	}
+}
+
+func trimNL(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	return s
+}

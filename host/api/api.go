@@ -1,0 +1,154 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Plugin is one plugin instance as /v2/plugins shows it.
+type Plugin struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"`
+	Version    string    `json:"version"`
+	State      string    `json:"state"`
+	PID        int       `json:"pid"`
+	Restarts   int       `json:"restarts"`
+	Since      time.Time `json:"since"`
+	LastError  string    `json:"last_error,omitempty"`
+	StderrTail []string  `json:"stderr_tail,omitempty"`
+	Meters     []string  `json:"meters"`
+}
+
+// PluginLister lists the running plugin instances (local state).
+type PluginLister interface {
+	Plugins() []Plugin
+}
+
+// Options configure the server.
+type Options struct {
+	Address  string
+	Logger   hclog.Logger
+	Gatherer prometheus.Gatherer
+	Plugins  PluginLister
+}
+
+// Server is the agent's HTTP server.
+type Server struct {
+	opts Options
+	log  hclog.Logger
+	srv  *http.Server
+	ln   net.Listener
+}
+
+// New builds the router; Serve starts it.
+func New(o Options) *Server {
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{opts: o, log: o.Logger.Named("api")}
+	r := gin.New()
+	r.Use(s.recovery(), s.accessLog())
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) {
+		abort(c, fmt.Errorf("%s %s: %w", c.Request.Method, c.Request.URL.Path, ErrNotFound))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error_message": gin.H{"faultcode": "Client", "faultstring": "method not allowed"}})
+	})
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	v2 := r.Group("/v2")
+	v2.GET("/plugins", s.listPlugins)
+	v2.GET("/plugins/:id", s.getPlugin)
+	s.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	return s
+}
+
+// Handler exposes the router, for tests.
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
+
+// Listen binds the address; Addr then reports it (useful with port 0).
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.opts.Address)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.opts.Address, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.log.Info("serving", "address", s.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down http: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) listPlugins(c *gin.Context) {
+	ps := s.opts.Plugins.Plugins()
+	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+	c.JSON(http.StatusOK, ps)
+}
+
+func (s *Server) getPlugin(c *gin.Context) {
+	id := c.Param("id")
+	for _, p := range s.opts.Plugins.Plugins() {
+		if p.ID == id {
+			c.JSON(http.StatusOK, p)
+			return
+		}
+	}
+	abort(c, fmt.Errorf("plugin %q: %w", id, ErrNotFound))
+}
+
+func (s *Server) accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", c.Writer.Status(), "duration", time.Since(start), "remote", c.ClientIP())
+	}
+}
+
+func (s *Server) recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("handler panicked", "path", c.Request.URL.Path, "error", fmt.Sprint(r))
+				abort(c, fmt.Errorf("internal error"))
+			}
+		}()
+		c.Next()
+	}
+}
