@@ -1,0 +1,287 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// binDir holds altimeter and plugins/altimeter-<kind>-<name>, built once.
+var binDir string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "altimeter-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	err = build(dir)
+	code := 1
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+	} else {
+		code = m.Run()
+	}
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// build compiles the agent and every plugin in one go build (parallel
+// compiles), then names the plugins as the plugin manager expects.
+func build(dir string) error {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return err
+	}
+	mains, err := filepath.Glob(filepath.Join(root, "plugins", "*", "*", "main.go"))
+	if err != nil {
+		return err
+	}
+	pkgs := []string{"./cmd/altimeter", "./e2e/testdata/plugins/crashy"}
+	names := map[string]string{"crashy": "altimeter-publisher-crashy"}
+	for _, m := range mains {
+		rel, _ := filepath.Rel(root, filepath.Dir(m))
+		parts := strings.Split(rel, string(filepath.Separator)) // plugins/<kinds>/<name>
+		pkgs = append(pkgs, "./"+rel)
+		names[parts[2]] = "altimeter-" + strings.TrimSuffix(parts[1], "s") + "-" + parts[2]
+	}
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command("go", append([]string{"build", "-o", out + "/"}, pkgs...)...)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, b)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(out, "altimeter"), filepath.Join(dir, "altimeter")); err != nil {
+		return err
+	}
+	for short, full := range names {
+		if err := os.Rename(filepath.Join(out, short), filepath.Join(dir, "plugins", full)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs real processes; run without -short")
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// agentProc is a running bin/altimeter agent.
+type agentProc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	dir     string
+	cfgPath string
+	api     string
+	log     *bytes.Buffer
+	exited  chan struct{}
+	seen    map[int]bool // every plugin pid seen, to be sure none outlives the test
+}
+
+// startAgent writes cfg (with {{API}}, {{DATA}} and {{PLUGINS}} filled in)
+// and runs the agent on it until /healthz answers.
+func startAgent(t *testing.T, cfg string) *agentProc {
+	t.Helper()
+	dir := t.TempDir()
+	a := &agentProc{t: t, dir: dir, cfgPath: filepath.Join(dir, "pipelines.hcl"),
+		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &bytes.Buffer{}, exited: make(chan struct{}), seen: map[int]bool{}}
+	a.writeConfig(cfg)
+	a.cmd = exec.Command(filepath.Join(binDir, "altimeter"), "agent", "-config", a.cfgPath, "-log-level", "debug")
+	a.cmd.Dir = dir
+	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	require.NoError(t, a.cmd.Start())
+	go func() {
+		_ = a.cmd.Wait()
+		close(a.exited)
+	}()
+	t.Cleanup(a.stop)
+	waitFor(t, 20*time.Second, "agent /healthz", func() bool {
+		select {
+		case <-a.exited:
+			t.Fatalf("agent exited during startup:\n%s", a.log.String())
+		default:
+		}
+		resp, err := http.Get("http://" + a.api + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return a
+}
+
+func (a *agentProc) writeConfig(cfg string) {
+	r := strings.NewReplacer("{{API}}", a.api, "{{DATA}}", filepath.Join(a.dir, "data"), "{{PLUGINS}}", filepath.Join(binDir, "plugins"))
+	require.NoError(a.t, os.WriteFile(a.cfgPath, []byte(r.Replace(cfg)), 0o644))
+}
+
+func (a *agentProc) path(name string) string { return filepath.Join(a.dir, "data", name) }
+
+// stop ends the agent (SIGTERM, then SIGKILL) and kills by PID any plugin
+// that outlived it. It logs the agent's output if the test failed.
+func (a *agentProc) stop() {
+	a.pluginPIDs()
+	select {
+	case <-a.exited:
+	default:
+		_ = a.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-a.exited:
+		case <-time.After(15 * time.Second):
+			_ = a.cmd.Process.Kill()
+			<-a.exited
+		}
+	}
+	for pid := range a.seen {
+		if alive(pid) {
+			a.t.Errorf("plugin pid %d outlived the agent", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if a.t.Failed() {
+		a.t.Logf("agent output:\n%s", a.log.String())
+	}
+}
+
+type plugin struct {
+	ID         string   `json:"id"`
+	Kind       string   `json:"kind"`
+	State      string   `json:"state"`
+	PID        int      `json:"pid"`
+	Restarts   int      `json:"restarts"`
+	LastError  string   `json:"last_error"`
+	StderrTail []string `json:"stderr_tail"`
+	Meters     []string `json:"meters"`
+}
+
+func (a *agentProc) plugins() map[string]plugin {
+	a.t.Helper()
+	resp, err := http.Get("http://" + a.api + "/v2/plugins")
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	require.Equal(a.t, http.StatusOK, resp.StatusCode)
+	var ps []plugin
+	require.NoError(a.t, json.NewDecoder(resp.Body).Decode(&ps))
+	out := map[string]plugin{}
+	for _, p := range ps {
+		out[p.ID] = p
+		if p.PID > 0 {
+			a.seen[p.PID] = true
+		}
+	}
+	return out
+}
+
+func (a *agentProc) pluginPIDs() []int {
+	resp, err := http.Get("http://" + a.api + "/v2/plugins")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var ps []plugin
+	if json.NewDecoder(resp.Body).Decode(&ps) != nil {
+		return nil
+	}
+	var pids []int
+	for _, p := range ps {
+		if p.PID > 0 {
+			a.seen[p.PID] = true
+			pids = append(pids, p.PID)
+		}
+	}
+	return pids
+}
+
+func (a *agentProc) metrics() string {
+	a.t.Helper()
+	resp, err := http.Get("http://" + a.api + "/metrics")
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(a.t, err)
+	return string(b)
+}
+
+// metric returns the value of the exposition line that starts with series
+// (name and labels as exposed), or -1.
+func metric(exposition, series string) float64 {
+	sc := bufio.NewScanner(strings.NewReader(exposition))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// alive reports whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// state is the field after the parenthesised command name
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func countLines(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	require.NoError(t, err)
+	return bytes.Count(b, []byte("\n"))
+}
+
+// waitFor polls cond every 50 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,11 @@
+pollster "host" {}
+
+polling "host" {
+  interval = "10s"
+  meters   = ["hardware.*"]
+  sinks    = ["out"]
+}
+
+sink "out" {
+  publish "kafka" { topic = "samples" }
+}

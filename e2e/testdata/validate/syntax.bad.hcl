@@ -1,0 +1,7 @@
+pollster "host" {}
+
+polling "host" {
+  interval = "10s"
+  meters   = ["hardware.*"
+  sinks    = ["out"]
+}

@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestIntegrationValidate runs `altimeter validate` on fixtures against the
+// real plugin binaries: each bad file must give the FILE:LINE:COL diagnostic
+// a user would act on, and exit non-zero.
+func TestIntegrationValidate(t *testing.T) {
+	skipShort(t)
+	cases := []struct{ file, want string }{
+		{"good.hcl", ""},
+		{"unknown_attribute.bad.hcl", "unknown_attribute.bad.hcl:12:5: Unsupported argument"},
+		{"wrong_type.bad.hcl", "wrong_type.bad.hcl:12:17: Incorrect attribute value type"},
+		{"duplicate_block.bad.hcl", "duplicate_block.bad.hcl:9:1: Duplicate pollster block"},
+		{"undefined_sink.bad.hcl", "undefined_sink.bad.hcl:6:22: Reference to undefined sink"},
+		{"bad_meter_pattern.bad.hcl", "bad_meter_pattern.bad.hcl:5:33: Both included and excluded meters specified"},
+		{"no_such_meter.bad.hcl", "no_such_meter.bad.hcl:5:33: No pollster provides meter"},
+		{"syntax.bad.hcl", "syntax.bad.hcl:6:3: Missing item separator"},
+		{"plugin_check.bad.hcl", "plugin_check.bad.hcl:11:13: Invalid value for scale"},
+		{"missing_plugin.bad.hcl", "missing_plugin.bad.hcl:10:11: Plugin not found"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("testdata", "validate", tc.file)
+			cmd := exec.Command(filepath.Join(binDir, "altimeter"), "validate", "-plugin-dir", filepath.Join(binDir, "plugins"), path)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if tc.want == "" {
+				require.NoError(t, err, stderr.String())
+				require.Contains(t, stdout.String(), "ok")
+				return
+			}
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, "validate must exit non-zero")
+			require.Equal(t, 1, ee.ExitCode())
+			found := false
+			for _, line := range strings.Split(stderr.String(), "\n") {
+				found = found || strings.HasPrefix(line, filepath.Join("testdata", "validate", tc.want))
+			}
+			require.True(t, found, "want a line starting with %q, got:\n%s", tc.want, stderr.String())
+		})
+	}
+}
