@@ -36,7 +36,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/altimeter/altimeter/bench/internal/gen"
-	"github.com/altimeter/altimeter/bench/internal/influx"
+	"github.com/altimeter/altimeter/internal/influx"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -62,6 +62,10 @@ type Result struct {
 	CPUByProcess     map[string]float64 `json:"cpu_by_process,omitempty"`
 	PeakRSSMiB       float64            `json:"peak_rss_mib,omitempty"`
 	PeakRSSByProcess map[string]float64 `json:"peak_rss_mib_by_process,omitempty"`
+
+	// Context switches (voluntary + involuntary, all threads) of the agent
+	// and plugins over the run.
+	ContextSwitches int64 `json:"context_switches,omitempty"`
 
 	// The load generator's own CPU (sending, and watching the output file).
 	LoadgenCPUSeconds float64 `json:"loadgen_cpu_seconds,omitempty"`
@@ -383,6 +387,10 @@ sink "bench" {
 			return fail(err)
 		}
 	}
+	var cs0 int64
+	for _, pid := range pids {
+		cs0 += ctxSwitches(pid)
+	}
 	self0 := selfCPU()
 	t0 := time.Now()
 	sent := make(chan error, len(cs))
@@ -467,6 +475,10 @@ sink "bench" {
 		res.CPUSeconds += c - cpu0[id]
 	}
 	res.LoadgenCPUSeconds = selfCPU() - self0
+	for _, pid := range pids {
+		res.ContextSwitches += ctxSwitches(pid)
+	}
+	res.ContextSwitches -= cs0
 	if !sendDone.IsZero() {
 		res.SendSeconds = sendDone.Sub(t0).Seconds()
 	}
@@ -612,6 +624,29 @@ func selfCPU() float64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// ctxSwitches sums voluntary and involuntary context switches over the
+// threads of pid.
+func ctxSwitches(pid int) int64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				v, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+				n += v
+			} else if rest, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
+				v, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+				n += v
+			}
+		}
+	}
+	return n
 }
 
 // procHWM is VmHWM of pid in kB.

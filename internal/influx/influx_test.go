@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 
-	"github.com/altimeter/altimeter/plugins/internal/influx"
+	"github.com/altimeter/altimeter/internal/influx"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 

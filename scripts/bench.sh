@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Benchmarks (`make bench`, after `make dev`). Writes raw figures and
+# bench/out/report.md: the end-to-end pipeline against an in-process
+# baseline run in the same invocation, one batch through a plugin process
+# against the wire encoding alone, and the repo's Go micro-benchmarks.
+#
+# Environment:
+#   BENCH_RUNS=5          end-to-end runs (and baseline runs)
+#   BENCH_SAMPLES=2000000 samples per end-to-end run
+#   BENCH_COUNT=6         go test -count for the Go benchmarks
+#   BENCH_PERF=1          one extra profiled pipeline run with perf (0 to skip)
+#
+# Every process it starts it stops by PID (the pipeline program SIGTERMs the
+# agent it started; the agent stops its plugins). Traffic stays on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+RUNS=${BENCH_RUNS:-5}
+SAMPLES=${BENCH_SAMPLES:-2000000}
+COUNT=${BENCH_COUNT:-6}
+PERF=${BENCH_PERF:-1}
+OUT=bench/out
+start=$(date +%s)
+
+[[ -x bin/altimeter && -d bin/plugins ]] || { echo "bench: run make dev first" >&2; exit 1; }
+rm -rf "$OUT"
+mkdir -p "$OUT/bin"
+
+$GO build -o "$OUT/bin/pipeline" ./bench/pipeline
+$GO build -o "$OUT/bin/report" ./bench/report
+
+echo "== end-to-end pipeline and in-process baseline: $RUNS runs x $SAMPLES samples (interleaved)"
+for i in $(seq 1 "$RUNS"); do
+	"$OUT/bin/pipeline" -mode agent -samples "$SAMPLES" >"$OUT/pipeline-agent-$i.json" 2>"$OUT/pipeline-agent-$i.err" ||
+		{ cat "$OUT/pipeline-agent-$i.err" >&2; exit 1; }
+	"$OUT/bin/pipeline" -mode baseline -samples "$SAMPLES" >"$OUT/pipeline-baseline-$i.json" 2>"$OUT/pipeline-baseline-$i.err" ||
+		{ cat "$OUT/pipeline-baseline-$i.err" >&2; exit 1; }
+	"$OUT/bin/pipeline" -mode baseline -msgid -samples "$SAMPLES" >"$OUT/pipeline-baseline+msgid-$i.json" 2>"$OUT/pipeline-baseline+msgid-$i.err" ||
+		{ cat "$OUT/pipeline-baseline+msgid-$i.err" >&2; exit 1; }
+	python3 - "$OUT" "$i" <<'EOF' 2>/dev/null || true
+import json, sys
+d, i = sys.argv[1], sys.argv[2]
+for m in ("agent", "baseline", "baseline+msgid"):
+    r = json.load(open(f"{d}/pipeline-{m}-{i}.json"))
+    print(f"   run {i} {m:15s} {r['samples_per_second']:10.0f} samples/s  {r['cpu_s_per_million']:6.2f} CPU-s/M  ok={r['verify']['ok']}")
+EOF
+done
+
+echo "== round trip of one 1,000-sample batch (count $COUNT)"
+$GO test -run '^$' -bench . -benchmem -count "$COUNT" ./bench/roundtrip/ | tee "$OUT/roundtrip.txt"
+# A CPU profile of the in-process wire work, to name its costs.
+$GO test -run '^$' -bench 'WireOnly/transformer' -benchtime 2s -count 1 \
+	-cpuprofile "$OUT/wire.pprof" -o "$OUT/bin/roundtrip.test" ./bench/roundtrip/ >/dev/null
+$GO tool pprof -top -cum -nodecount 40 "$OUT/bin/roundtrip.test" "$OUT/wire.pprof" >"$OUT/wire-pprof.txt" 2>/dev/null || true
+
+echo "== existing micro-benchmarks: ./plugins/... (count $COUNT)"
+$GO test -run '^$' -bench . -benchmem -count "$COUNT" ./plugins/... | tee "$OUT/plugins-bench.txt"
+
+# benchstat when the module proxy lets us have it; the report computes its
+# own medians either way.
+BENCHSTAT=""
+if command -v benchstat >/dev/null; then
+	BENCHSTAT=benchstat
+elif [[ -x "$($GO env GOPATH)/bin/benchstat" ]]; then
+	BENCHSTAT="$($GO env GOPATH)/bin/benchstat"
+fi
+if [[ -n $BENCHSTAT ]]; then
+	"$BENCHSTAT" "$OUT/roundtrip.txt" "$OUT/plugins-bench.txt" >"$OUT/benchstat.txt" 2>&1 || true
+elif timeout 120 $GO run golang.org/x/perf/cmd/benchstat@latest "$OUT/roundtrip.txt" "$OUT/plugins-bench.txt" >"$OUT/benchstat.txt" 2>/dev/null; then
+	:
+else
+	rm -f "$OUT/benchstat.txt"
+	echo "bench: benchstat unavailable; the report computes medians itself" >&2
+fi
+
+if [[ $PERF != 0 ]] && command -v perf >/dev/null; then
+	echo "== profiled pipeline run (perf; not part of the figures)"
+	if "$OUT/bin/pipeline" -mode agent -samples "$SAMPLES" -perf "$OUT/perf.data" >"$OUT/perf-run.json" 2>"$OUT/perf-run.err"; then
+		perf report -i "$OUT/perf.data" --children --sort sym --stdio -g none --percent-limit 0.5 >"$OUT/perf-children.txt" 2>/dev/null || true
+		perf report -i "$OUT/perf.data" --no-children --sort comm,dso --stdio -g none >"$OUT/perf-comm.txt" 2>/dev/null || true
+		perf report -i "$OUT/perf.data" --no-children --sort comm,sym --stdio -g none --percent-limit 0.5 >"$OUT/perf-self.txt" 2>/dev/null || true
+		perf report -i "$OUT/perf.data" --no-children --stdio -G -S pvm_irq_enable --percent-limit 1.5 >"$OUT/perf-kernel-callers.txt" 2>/dev/null || true
+	else
+		echo "bench: profiled run failed (see $OUT/perf-run.err); no profile in the report" >&2
+	fi
+fi
+
+elapsed=$(($(date +%s) - start))
+dirty=""
+[[ -z $(git status --porcelain 2>/dev/null) ]] || dirty=" (working tree has uncommitted changes)"
+"$OUT/bin/report" -dir "$OUT" \
+	-commit "$(git rev-parse HEAD 2>/dev/null || echo unknown)$dirty" \
+	-date "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
+	-nproc "$(nproc)" \
+	-cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
+	-kernel "$(uname -r)" \
+	-go "$($GO version)" \
+	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
+echo "== wrote $OUT/report.md"
