@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ type agentProc struct {
 	dir     string
 	cfgPath string
 	api     string
-	log     *bytes.Buffer
+	log     *syncBuffer
 	exited  chan struct{}
 	seen    map[int]bool // every plugin pid seen, to be sure none outlives the test
 }
@@ -118,7 +119,7 @@ func startAgent(t *testing.T, cfg string) *agentProc {
 	t.Helper()
 	dir := t.TempDir()
 	a := &agentProc{t: t, dir: dir, cfgPath: filepath.Join(dir, "pipelines.hcl"),
-		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &bytes.Buffer{}, exited: make(chan struct{}), seen: map[int]bool{}}
+		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &syncBuffer{}, exited: make(chan struct{}), seen: map[int]bool{}}
 	a.writeConfig(cfg)
 	a.cmd = exec.Command(filepath.Join(binDir, "altimeter"), "agent", "-config", a.cfgPath, "-log-level", "debug")
 	a.cmd.Dir = dir
@@ -143,6 +144,25 @@ func startAgent(t *testing.T, cfg string) *agentProc {
 		return resp.StatusCode == http.StatusOK
 	})
 	return a
+}
+
+// syncBuffer is the agent's output: written by exec's copier while the test
+// reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (a *agentProc) writeConfig(cfg string) {

@@ -7,6 +7,7 @@ import (
 	"github.com/altimeter/altimeter/host/pluginmgr"
 	"github.com/altimeter/altimeter/sdk/listener"
 	"github.com/altimeter/altimeter/sdk/pollster"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/transformer"
@@ -39,12 +40,12 @@ func (a pollerOf) Discover(ctx context.Context, method, param string) ([]sample.
 
 type transformerOf struct{ i *pluginmgr.Instance }
 
-func (a transformerOf) Transform(ctx context.Context, b *sample.Batch) (sample.Batch, error) {
+func (a transformerOf) Transform(ctx context.Context, b *pb.Batch) (*pb.Batch, error) {
 	conn, err := a.i.Conn(ctx)
 	if err != nil {
-		return sample.Batch{}, err
+		return nil, err
 	}
-	out, err := transformer.NewClient(conn).Transform(ctx, b)
+	out, err := transformer.NewClient(conn).TransformProto(ctx, b)
 	return out, a.i.Err(err)
 }
 
@@ -59,12 +60,12 @@ func (a transformerOf) Flush(ctx context.Context) ([]sample.Sample, error) {
 
 type publisherOf struct{ i *pluginmgr.Instance }
 
-func (a publisherOf) Publish(ctx context.Context, b *sample.Batch) (publisher.Result, error) {
+func (a publisherOf) Publish(ctx context.Context, b *pb.Batch) (publisher.Result, error) {
 	conn, err := a.i.Conn(ctx)
 	if err != nil {
 		return publisher.Result{}, err
 	}
-	r, err := publisher.NewClient(conn).Publish(ctx, b)
+	r, err := publisher.NewClient(conn).PublishProto(ctx, b)
 	return r, a.i.Err(err)
 }
 
@@ -79,5 +80,10 @@ func (a listenerOf) Listen(ctx context.Context) (pipeline.Stream, error) {
 	if err != nil {
 		return nil, a.i.Err(err)
 	}
-	return s, nil
+	return protoStream{s}, nil
 }
+
+// protoStream hands the engine deliveries in their wire form.
+type protoStream struct{ *listener.Stream }
+
+func (s protoStream) Recv() (uint64, *pb.Batch, error) { return s.RecvProto() }

@@ -53,7 +53,7 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 		if err != nil {
 			return err
 		}
-		m.sourceSamples.WithLabelValues(spec.ID).Add(float64(len(b.Samples)))
+		m.sourceSamples.WithLabelValues(spec.ID).Add(float64(len(b.GetSamples())))
 		t := newTracker(func(o base.Outcome, reason string) {
 			m.deliveries.WithLabelValues(spec.ID, o.String()).Inc()
 			// A failed ack means the stream is gone; the listener's broker

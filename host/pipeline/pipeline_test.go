@@ -12,11 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/pollster"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 type fakePoller struct{ polls atomic.Int64 }
@@ -42,7 +45,7 @@ type fakePublisher struct {
 	block   chan struct{}
 }
 
-func (p *fakePublisher) Publish(ctx context.Context, b *sample.Batch) (publisher.Result, error) {
+func (p *fakePublisher) Publish(ctx context.Context, b *pb.Batch) (publisher.Result, error) {
 	if p.block != nil {
 		select {
 		case <-p.block:
@@ -60,7 +63,7 @@ func (p *fakePublisher) Publish(ctx context.Context, b *sample.Batch) (publisher
 		o = base.Accepted
 	}
 	if o == base.Accepted {
-		p.samples = append(p.samples, b.Samples...)
+		p.samples = append(p.samples, wire.SamplesFromProto(b.GetSamples())...)
 	}
 	return publisher.Result{Outcome: o, Reason: o.String()}, nil
 }
@@ -73,18 +76,21 @@ func (p *fakePublisher) count() int {
 
 type suffixTransformer struct{ suffix string }
 
-func (s suffixTransformer) Transform(_ context.Context, b *sample.Batch) (sample.Batch, error) {
-	for i := range b.Samples {
-		b.Samples[i].Name += s.suffix
+func (s suffixTransformer) Transform(_ context.Context, b *pb.Batch) (*pb.Batch, error) {
+	out := &pb.Batch{Events: b.GetEvents()}
+	for _, x := range b.GetSamples() {
+		c := proto.Clone(x).(*pb.Sample)
+		c.Name += s.suffix
+		out.Samples = append(out.Samples, c)
 	}
-	return *b, nil
+	return out, nil
 }
 
 func (suffixTransformer) Flush(context.Context) ([]sample.Sample, error) { return nil, nil }
 
 type fakeStream struct {
 	ctx  context.Context
-	in   chan sample.Batch
+	in   chan *pb.Batch
 	next uint64
 	acks chan ack
 }
@@ -94,12 +100,12 @@ type ack struct {
 	o  base.Outcome
 }
 
-func (s *fakeStream) Recv() (uint64, sample.Batch, error) {
-	var b sample.Batch
+func (s *fakeStream) Recv() (uint64, *pb.Batch, error) {
+	var b *pb.Batch
 	select {
 	case b = <-s.in:
 	case <-s.ctx.Done():
-		return 0, sample.Batch{}, s.ctx.Err()
+		return 0, nil, s.ctx.Err()
 	}
 	s.next++
 	return s.next, b, nil
@@ -158,21 +164,21 @@ func TestDeliveryOutcome(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			st := &fakeStream{in: make(chan sample.Batch), acks: make(chan ack, 1)}
-			pa, pb := &fakePublisher{outcome: tc.a}, &fakePublisher{outcome: tc.b}
+			st := &fakeStream{in: make(chan *pb.Batch), acks: make(chan ack, 1)}
+			pubA, pubB := &fakePublisher{outcome: tc.a}, &fakePublisher{outcome: tc.b}
 			var tr []NamedTransformer
 			if tc.transformB {
 				tr = []NamedTransformer{{ID: "transformer.x", Transformer: suffixTransformer{".x"}}}
 			}
 			start(t, Spec{
 				Sinks: []SinkSpec{
-					{Name: "a", Publishers: []NamedPublisher{{ID: "publisher.a", Publisher: pa}}},
-					{Name: "b", Transformers: tr, Publishers: []NamedPublisher{{ID: "publisher.b", Publisher: pb}}},
+					{Name: "a", Publishers: []NamedPublisher{{ID: "publisher.a", Publisher: pubA}}},
+					{Name: "b", Transformers: tr, Publishers: []NamedPublisher{{ID: "publisher.b", Publisher: pubB}}},
 				},
 				Listeners: []ListenerSpec{{ID: "listener.l", Source: fakeListener{st}, Sinks: []string{"a", "b"}}},
 				Queue:     QueueOptions{RetryMin: time.Millisecond},
 			})
-			st.in <- sample.Batch{Samples: []sample.Sample{{Name: "m"}}}
+			st.in <- &pb.Batch{Samples: []*pb.Sample{{Name: "m"}}}
 			select {
 			case a := <-st.acks:
 				require.Equal(t, uint64(1), a.id)
@@ -188,7 +194,7 @@ func TestFailingPublisherDoesNotStallAnother(t *testing.T) {
 	t.Parallel()
 	down := &fakePublisher{err: errors.New("connection refused")}
 	up := &fakePublisher{}
-	st := &fakeStream{in: make(chan sample.Batch), acks: make(chan ack, 100)}
+	st := &fakeStream{in: make(chan *pb.Batch), acks: make(chan ack, 100)}
 	_, m := start(t, Spec{
 		Sinks: []SinkSpec{{Name: "s", Publishers: []NamedPublisher{
 			{ID: "publisher.down", Publisher: down}, {ID: "publisher.up", Publisher: up},
@@ -207,7 +213,7 @@ func TestFailingPublisherDoesNotStallAnother(t *testing.T) {
 	// Deliveries are not stuck behind the failing publisher: they come back
 	// Retry, so the listener's broker keeps them.
 	for range 5 {
-		st.in <- sample.Batch{Samples: []sample.Sample{{Name: "l"}}}
+		st.in <- &pb.Batch{Samples: []*pb.Sample{{Name: "l"}}}
 		select {
 		case a := <-st.acks:
 			require.Equal(t, base.Retry, a.o)
@@ -237,7 +243,7 @@ func TestTransformerOrderAndDiscovery(t *testing.T) {
 func TestStopAnswersPendingDeliveries(t *testing.T) {
 	t.Parallel()
 	blocked := &fakePublisher{block: make(chan struct{})}
-	st := &fakeStream{in: make(chan sample.Batch), acks: make(chan ack, 10)}
+	st := &fakeStream{in: make(chan *pb.Batch), acks: make(chan ack, 10)}
 	m := NewMetrics(prometheus.NewRegistry())
 	g, err := New(Spec{
 		Sinks:     []SinkSpec{{Name: "s", Publishers: []NamedPublisher{{ID: "p", Publisher: blocked}}}},
@@ -245,7 +251,7 @@ func TestStopAnswersPendingDeliveries(t *testing.T) {
 	}, m, hclog.NewNullLogger())
 	require.NoError(t, err)
 	g.Start(t.Context())
-	st.in <- sample.Batch{Samples: []sample.Sample{{Name: "m"}}}
+	st.in <- &pb.Batch{Samples: []*pb.Sample{{Name: "m"}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	g.Stop(ctx)

@@ -12,7 +12,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/altimeter/altimeter/sdk/pollster"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // PollTask is one pollster's share of a polling source: the meters routed to
@@ -145,7 +147,7 @@ func (s *scheduler) pollTask(ctx context.Context, spec *PollingSpec, task *PollT
 		return
 	}
 	s.m.sourceSamples.WithLabelValues(spec.Name).Add(float64(len(res.Samples)))
-	b := sample.Batch{Samples: res.Samples}
+	b := &pb.Batch{Samples: wire.SamplesToProto(res.Samples)}
 	for _, name := range spec.Sinks {
 		if !s.sinks[name].send(pctx, job{batch: b}) {
 			log.Warn("sink busy past the poll deadline; samples dropped", "sink", name, "samples", len(res.Samples))

@@ -9,7 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/altimeter/altimeter/sdk/base"
-	"github.com/altimeter/altimeter/sdk/sample"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 )
 
 // QueueOptions bound a publisher's queue and its retries.
@@ -44,7 +44,7 @@ func (o *QueueOptions) defaults() {
 }
 
 type entry struct {
-	batch sample.Batch
+	batch *pb.Batch
 	t     *tracker // nil for polled samples
 }
 
@@ -71,8 +71,8 @@ func newQueue(id string, pub Publisher, opts QueueOptions, m *Metrics, log hclog
 // offer queues b without blocking. Polled batches (t == nil) push out the
 // oldest polled batches when the queue is full; a delivery that does not fit
 // is answered Retry at once.
-func (q *queue) offer(b sample.Batch, t *tracker) {
-	n := b.Len()
+func (q *queue) offer(b *pb.Batch, t *tracker) {
+	n := batchLen(b)
 	if n == 0 {
 		t.resolve(base.Accepted, "")
 		return
@@ -107,9 +107,9 @@ func (q *queue) offer(b sample.Batch, t *tracker) {
 	}
 }
 
-func (q *queue) refuse(b sample.Batch, t *tracker, reason string) {
+func (q *queue) refuse(b *pb.Batch, t *tracker, reason string) {
 	if t == nil {
-		q.m.pubDropped.WithLabelValues(q.id).Add(float64(b.Len()))
+		q.m.pubDropped.WithLabelValues(q.id).Add(float64(batchLen(b)))
 		return
 	}
 	t.resolve(base.Retry, reason)
@@ -121,9 +121,9 @@ func (q *queue) evictPolled(need int) {
 	kept := q.entries[:0]
 	for _, e := range q.entries {
 		if need > 0 && e.t == nil {
-			need -= e.batch.Len()
-			q.size -= e.batch.Len()
-			q.m.pubDropped.WithLabelValues(q.id).Add(float64(e.batch.Len()))
+			need -= batchLen(e.batch)
+			q.size -= batchLen(e.batch)
+			q.m.pubDropped.WithLabelValues(q.id).Add(float64(batchLen(e.batch)))
 			continue
 		}
 		kept = append(kept, e)
@@ -140,7 +140,7 @@ func (q *queue) take() []entry {
 	}
 	n, total := 0, 0
 	for n < len(q.entries) {
-		l := q.entries[n].batch.Len()
+		l := batchLen(q.entries[n].batch)
 		if n > 0 && total+l > q.opts.MaxBatch {
 			break
 		}
@@ -155,18 +155,23 @@ func (q *queue) take() []entry {
 	return out
 }
 
-func merge(es []entry) *sample.Batch {
+// batchLen is the number of items (samples and events) in b.
+func batchLen(b *pb.Batch) int { return len(b.GetSamples()) + len(b.GetEvents()) }
+
+// merge joins queued batches for one Publish; the messages are shared, not
+// copied.
+func merge(es []entry) *pb.Batch {
 	if len(es) == 1 {
-		return &es[0].batch
+		return es[0].batch
 	}
 	var ns, ne int
 	for _, e := range es {
-		ns += len(e.batch.Samples)
-		ne += len(e.batch.Events)
+		ns += len(e.batch.GetSamples())
+		ne += len(e.batch.GetEvents())
 	}
-	b := &sample.Batch{Samples: make([]sample.Sample, 0, ns)}
+	b := &pb.Batch{Samples: make([]*pb.Sample, 0, ns)}
 	if ne > 0 {
-		b.Events = make([]sample.Event, 0, ne)
+		b.Events = make([]*pb.Event, 0, ne)
 	}
 	for _, e := range es {
 		b.Samples = append(b.Samples, e.batch.Samples...)
@@ -226,7 +231,7 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 		}
 		q.m.pubFailures.WithLabelValues(q.id).Inc()
 		if !failing {
-			q.log.Warn("publish failed; retrying", "error", reason, "samples", b.Len())
+			q.log.Warn("publish failed; retrying", "error", reason, "samples", batchLen(b))
 			failing = true
 		}
 		// A delivery should not wait on a retry loop: hand it back to its
@@ -252,7 +257,7 @@ func (q *queue) returnDeliveries(es []entry, reason string) []entry {
 	for _, e := range q.entries {
 		if e.t != nil {
 			back = append(back, e)
-			q.size -= e.batch.Len()
+			q.size -= batchLen(e.batch)
 			continue
 		}
 		waiting = append(waiting, e)
@@ -274,8 +279,8 @@ func (q *queue) returnDeliveries(es []entry, reason string) []entry {
 	return kept
 }
 
-func (q *queue) settle(es []entry, b *sample.Batch, o base.Outcome, reason string, rejectedItems int) {
-	n := b.Len()
+func (q *queue) settle(es []entry, b *pb.Batch, o base.Outcome, reason string, rejectedItems int) {
+	n := batchLen(b)
 	switch o {
 	case base.Rejected:
 		q.m.pubRejected.WithLabelValues(q.id).Add(float64(n))

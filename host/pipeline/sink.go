@@ -8,7 +8,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/altimeter/altimeter/sdk/base"
-	"github.com/altimeter/altimeter/sdk/sample"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // NamedTransformer is a transformer instance with its ID.
@@ -31,7 +32,7 @@ type SinkSpec struct {
 }
 
 type job struct {
-	batch sample.Batch
+	batch *pb.Batch
 	t     *tracker
 }
 
@@ -91,22 +92,22 @@ func (s *sink) run(ctx, qctx context.Context) {
 func (s *sink) process(ctx context.Context, j job) {
 	b := j.batch
 	for _, tr := range s.spec.Transformers {
-		if len(b.Samples) == 0 {
+		if len(b.GetSamples()) == 0 {
 			break
 		}
 		tctx, cancel := context.WithTimeout(ctx, s.transformTimeout)
 		start := time.Now()
-		out, err := tr.Transform(tctx, &b)
+		out, err := tr.Transform(tctx, b)
 		cancel()
 		s.m.transformDur.WithLabelValues(tr.ID).Observe(time.Since(start).Seconds())
 		if err != nil {
 			s.m.transformErrors.WithLabelValues(tr.ID).Inc()
-			s.log.Warn("transform failed", "transformer", tr.ID, "samples", len(b.Samples), "error", err)
+			s.log.Warn("transform failed", "transformer", tr.ID, "samples", len(b.GetSamples()), "error", err)
 			if j.t != nil {
 				j.t.resolve(base.Retry, "transform "+tr.ID+": "+err.Error())
 			} else {
 				for _, q := range s.queues {
-					q.m.pubDropped.WithLabelValues(q.id).Add(float64(b.Len()))
+					q.m.pubDropped.WithLabelValues(q.id).Add(float64(batchLen(b)))
 				}
 			}
 			return
@@ -119,7 +120,7 @@ func (s *sink) process(ctx context.Context, j job) {
 	j.t.resolve(base.Accepted, "")
 }
 
-func (s *sink) fanout(b sample.Batch, t *tracker) {
+func (s *sink) fanout(b *pb.Batch, t *tracker) {
 	t.add(len(s.queues))
 	for _, q := range s.queues {
 		// Publishers never modify a batch, so they may share it.
@@ -139,14 +140,14 @@ func (s *sink) flush(ctx context.Context) {
 		if len(out) == 0 {
 			continue
 		}
-		b := sample.Batch{Samples: out}
+		b := &pb.Batch{Samples: wire.SamplesToProto(out)}
 		for _, next := range s.spec.Transformers[i+1:] {
 			tctx, cancel := context.WithTimeout(ctx, s.transformTimeout)
-			nb, err := next.Transform(tctx, &b)
+			nb, err := next.Transform(tctx, b)
 			cancel()
 			if err != nil {
 				s.log.Warn("transform failed", "transformer", next.ID, "error", err)
-				b = sample.Batch{}
+				b = &pb.Batch{}
 				break
 			}
 			b = nb

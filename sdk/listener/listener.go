@@ -214,6 +214,16 @@ func (s *Stream) Recv() (uint64, sample.Batch, error) {
 	return d.GetId(), wire.BatchFromProto(d.GetBatch()), nil
 }
 
+// RecvProto is Recv on the wire form, for a host that forwards batches
+// without decoding them.
+func (s *Stream) RecvProto() (uint64, *pb.Batch, error) {
+	d, err := s.s.Recv()
+	if err != nil {
+		return 0, nil, err
+	}
+	return d.GetId(), d.GetBatch(), nil
+}
+
 // Ack tells the listener how delivery id was handled. Safe for concurrent use.
 func (s *Stream) Ack(id uint64, o base.Outcome, reason string) error {
 	s.mu.Lock()

@@ -110,6 +110,16 @@ func (c *Client) Transform(ctx context.Context, b *sample.Batch) (sample.Batch, 
 	return wire.BatchFromProto(resp.GetBatch()), nil
 }
 
+// TransformProto is Transform on the wire form, for a host that forwards
+// batches without decoding them.
+func (c *Client) TransformProto(ctx context.Context, b *pb.Batch) (*pb.Batch, error) {
+	resp, err := c.c.Transform(ctx, &pb.TransformRequest{Batch: b})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetBatch(), nil
+}
+
 // Flush asks for what the transformer holds.
 func (c *Client) Flush(ctx context.Context) ([]sample.Sample, error) {
 	resp, err := c.c.Flush(ctx, &pb.FlushRequest{})

@@ -43,10 +43,11 @@ type config struct {
 	BatchTimeout string `hcl:"batch_timeout,optional" desc:"how long a partial batch may wait before it is emitted (duration)"`
 	MaxLineBytes int    `hcl:"max_line_bytes,optional" desc:"longest accepted line (TCP) or datagram (UDP), in bytes"`
 	Precision    string `hcl:"precision,optional" desc:"unit of Influx timestamps: ns, us, ms or s"`
+	MaxInFlight  int    `hcl:"max_in_flight,optional" desc:"batches per connection waiting for the host's ack at once; reading stops beyond it (backpressure)"`
 }
 
 func defaultConfig() config {
-	return config{Format: formatInflux, BatchSize: 1000, BatchTimeout: "200ms", MaxLineBytes: 64 << 10, Precision: "ns"}
+	return config{Format: formatInflux, BatchSize: 1000, BatchTimeout: "200ms", MaxLineBytes: 64 << 10, Precision: "ns", MaxInFlight: 4}
 }
 
 // stats counts what the listener dropped and emitted. Safe for concurrent use.
@@ -99,6 +100,9 @@ func newSocket(c config, log hclog.Logger) (*socket, error) {
 	}
 	if c.MaxLineBytes < 16 || c.MaxLineBytes > 16<<20 {
 		errs = append(errs, schema.AttrError("max_line_bytes", "must be between 16 and 16777216"))
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 64 {
+		errs = append(errs, schema.AttrError("max_in_flight", "must be between 1 and 64"))
 	}
 	prec, err := influx.ParsePrecision(c.Precision)
 	if err != nil {
@@ -280,7 +284,10 @@ func (s *socket) serveUDP(ctx context.Context, pc net.PacketConn, emit listener.
 
 // batchLoop groups chunks into batches of at most batch_size samples and
 // emits a batch once it is full or batch_timeout after its first sample.
-// It returns when chunks is closed (after emitting what it holds) or ctx is
+// Up to max_in_flight batches wait for the host's ack at once, so one
+// connection keeps every stage of the pipeline busy; beyond that the loop
+// (and so the reading of the connection) waits. It returns when chunks is
+// closed (after emitting what it holds and waiting for the acks) or ctx is
 // done (dropping it: the host is gone).
 func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, emit listener.Emit, log hclog.Logger) {
 	size := s.cfg.BatchSize
@@ -288,8 +295,23 @@ func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, e
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	slots := make(chan struct{}, s.cfg.MaxInFlight)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
 	flush := func(n int) {
-		s.emit(ctx, emit, batch[:n], log)
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		out := make([]sample.Sample, n)
+		copy(out, batch[:n])
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-slots }()
+			s.emit(ctx, emit, out, log)
+		}()
 		rest := copy(batch, batch[n:])
 		clear(batch[rest:])
 		batch = batch[:rest]
