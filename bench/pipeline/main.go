@@ -14,7 +14,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -29,8 +28,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"crypto/rand"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -199,7 +196,7 @@ func runBaseline(shape gen.Shape, chunks [][]byte, batch int, out string, msgID 
 			for i := range samples {
 				s := &samples[i]
 				if msgID {
-					s.MessageID = newMessageID()
+					s.MessageID = sample.NewMessageID()
 				}
 				e = env{Volume: s.Volume, Name: s.Name, Unit: s.Unit, ResourceID: s.ResourceID, ProjectID: s.ProjectID, UserID: s.UserID, Metadata: s.Metadata}
 				v, err := machine.Run(prog, &e)
@@ -222,25 +219,6 @@ func runBaseline(shape gen.Shape, chunks [][]byte, batch int, out string, msgID 
 		m = "baseline+msgid"
 	}
 	return &Result{Mode: m, Seconds: elapsed.Seconds(), CPUSeconds: cpu}, f.Close()
-}
-
-// newMessageID is the socket listener's random v4 UUID.
-func newMessageID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
 }
 
 // ---- the agent ----

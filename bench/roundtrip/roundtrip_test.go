@@ -19,9 +19,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/altimeter/altimeter/bench/internal/gen"
-	"github.com/altimeter/altimeter/internal/influx"
 	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/host/pluginmgr"
+	"github.com/altimeter/altimeter/internal/influx"
 	"github.com/altimeter/altimeter/sdk/base"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -396,7 +394,7 @@ func (s *socket) decode(log hclog.Logger, data []byte) []sample.Sample {
 	}
 	for i := range out {
 		if out[i].MessageID == "" {
-			out[i].MessageID = newMessageID()
+			out[i].MessageID = sample.NewMessageID()
 		}
 	}
 	return out
@@ -451,25 +449,6 @@ func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
 			out = append(out, smp)
 		}
 	}
-}
-
-// newMessageID returns a random (version 4) UUID, as Ceilometer uses.
-func newMessageID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
 }
 
 // sleep waits for d or ctx, reporting whether d passed.

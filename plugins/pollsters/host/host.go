@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -249,16 +247,10 @@ func (h *host) emit(r *round, name string, volume float64, rid string, md map[st
 	})
 }
 
-// stampIDs gives every sample a random 128-bit hex MessageID, drawing the
-// randomness for the whole round at once.
+// stampIDs gives every sample its MessageID.
 func stampIDs(out []sample.Sample) {
-	if len(out) == 0 {
-		return
-	}
-	buf := make([]byte, 16*len(out))
-	_, _ = rand.Read(buf) // crypto/rand.Read never fails (Go 1.24+)
 	for i := range out {
-		out[i].MessageID = hex.EncodeToString(buf[16*i : 16*i+16])
+		out[i].MessageID = sample.NewMessageID()
 	}
 }
 

@@ -358,7 +358,7 @@ func TestPollFixture(t *testing.T) {
 			require.ElementsMatch(t, tt.wantErrs, resourceErrors(t, err))
 			for _, s := range got {
 				require.Equal(t, "altimeter", s.Source)
-				require.Len(t, s.MessageID, 32)
+				require.Len(t, s.MessageID, 36, "a v4 UUID")
 				require.False(t, s.Timestamp.Before(before))
 				require.Equal(t, time.UTC, s.Timestamp.Location())
 			}

@@ -1,0 +1,27 @@
+package sample
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// NewMessageID returns a random (version 4) UUID, the form Ceilometer gives
+// message_id: every sample a plugin makes needs one, as it is the key
+// publishers and stores deduplicate by.
+func NewMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
