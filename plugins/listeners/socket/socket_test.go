@@ -262,7 +262,7 @@ func TestListen(t *testing.T) {
 func TestBatching(t *testing.T) {
 	t.Run("by size", func(t *testing.T) {
 		addr := freeAddr(t, "tcp")
-		st := start(t, fmt.Sprintf("tcp = %q\nbatch_size = 3\nbatch_timeout = \"1h\"\n", addr))
+		st := start(t, fmt.Sprintf("tcp = %q\nbatch_size = 3\nbatch_timeout = \"1h\"\nmax_in_flight = 1\n", addr))
 		conn := dial(t, "tcp", addr)
 		var lines strings.Builder
 		for i := range 7 {
