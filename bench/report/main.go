@@ -204,7 +204,7 @@ var perfGroups = []struct{ label, sym string }{
 	{"sdk/wire SamplesFromProto", "github.com/altimeter/altimeter/sdk/wire.SamplesFromProto"},
 	{"sdk/wire SamplesToProto", "github.com/altimeter/altimeter/sdk/wire.SamplesToProto"},
 	{"listener: line protocol decode (influx.AppendDecode)", "github.com/altimeter/altimeter/internal/influx.AppendDecode"},
-	{"listener: newMessageID (crypto/rand UUID)", "main.newMessageID"},
+	{"sample.NewMessageID (crypto/rand UUID per sample)", "github.com/altimeter/altimeter/sdk/sample.NewMessageID"},
 	{"transformer: expr VM (vm.(*VM).Run)", "github.com/expr-lang/expr/vm.(*VM).Run"},
 	{"publisher: line protocol encode (Encoder.Append)", "github.com/altimeter/altimeter/internal/influx.(*Encoder).Append"},
 	{"gRPC HTTP/2 transport loopy writer", "google.golang.org/grpc/internal/transport.(*loopyWriter).run"},
