@@ -183,13 +183,19 @@ func (a *agentProc) stop() {
 		select {
 		case <-a.exited:
 		case <-time.After(15 * time.Second):
+			a.t.Errorf("agent did not stop within 15s of SIGTERM")
 			_ = a.cmd.Process.Kill()
 			<-a.exited
 		}
 	}
+	// Plugins exit within 5 s of their host, however it ended.
+	deadline := time.Now().Add(5 * time.Second)
 	for pid := range a.seen {
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
 		if alive(pid) {
-			a.t.Errorf("plugin pid %d outlived the agent", pid)
+			a.t.Errorf("plugin pid %d outlived the agent by 5s", pid)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}

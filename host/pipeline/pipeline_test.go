@@ -263,3 +263,26 @@ func TestStopAnswersPendingDeliveries(t *testing.T) {
 	}
 	g.Stop(ctx) // twice is fine
 }
+
+func TestStopDoesNotWaitOnAFailedPublisher(t *testing.T) {
+	t.Parallel()
+	down := &fakePublisher{err: errors.New("plugin instance failed")}
+	m := NewMetrics(prometheus.NewRegistry())
+	g, err := New(Spec{
+		Sinks: []SinkSpec{{Name: "s", Publishers: []NamedPublisher{{ID: "publisher.down", Publisher: down}}}},
+		Polling: []PollingSpec{{Name: "p", Interval: time.Hour, Sinks: []string{"s"},
+			Tasks: []PollTask{{PollsterID: "pollster.f", Poller: &fakePoller{}, Meters: []string{"a"}}}}},
+		StartupDelay: time.Millisecond,
+		// A long backoff: stop must not wait it out.
+		Queue: QueueOptions{RetryMin: time.Minute, RetryMax: time.Minute},
+	}, m, hclog.NewNullLogger())
+	require.NoError(t, err)
+	g.Start(t.Context())
+	waitFor(t, func() bool { return testutil.ToFloat64(m.pubFailures.WithLabelValues("publisher.down")) > 0 }, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	g.Stop(ctx)
+	require.Less(t, time.Since(start), 5*time.Second, "stop must not spend the drain window on a publisher that is down")
+	require.Equal(t, 1.0, testutil.ToFloat64(m.pubDropped.WithLabelValues("publisher.down")))
+}

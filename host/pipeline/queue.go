@@ -61,11 +61,15 @@ type queue struct {
 	size    int
 	closed  bool
 	wake    chan struct{}
+	// closing is closed by close, waking a worker that sleeps between
+	// retries so a stopping graph does not wait out a backoff.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 func newQueue(id string, pub Publisher, opts QueueOptions, m *Metrics, log hclog.Logger) *queue {
 	opts.defaults()
-	return &queue{id: id, pub: pub, opts: opts, m: m, log: log.With("publisher", id), wake: make(chan struct{}, 1)}
+	return &queue{id: id, pub: pub, opts: opts, m: m, log: log.With("publisher", id), wake: make(chan struct{}, 1), closing: make(chan struct{})}
 }
 
 // offer queues b without blocking. Polled batches (t == nil) push out the
@@ -240,9 +244,16 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 		if len(es) == 0 {
 			return true
 		}
+		if q.draining() {
+			// Stopping: do not spend the drain window retrying a publisher
+			// that is down; what it holds is counted as dropped.
+			return false
+		}
 		b = merge(es)
 		select {
 		case <-time.After(backoff):
+		case <-q.closing:
+			return false
 		case <-ctx.Done():
 			return false
 		}
@@ -310,11 +321,18 @@ func (q *queue) abandon(inFlight []entry) {
 	}
 }
 
+func (q *queue) draining() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
 // close stops accepting; run returns once the queue is empty.
 func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.mu.Unlock()
+	q.closeOnce.Do(func() { close(q.closing) })
 	select {
 	case q.wake <- struct{}{}:
 	default:
