@@ -29,8 +29,8 @@ const helperEnv = "ALTIMETER_PLUGINMGR_HELPER_DIR"
 var echoBin string
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) != "" {
-		os.Exit(m.Run())
+	if dir := os.Getenv(helperEnv); dir != "" {
+		os.Exit(runHelperHost(dir))
 	}
 	dir, err := os.MkdirTemp("", "pluginmgr-bin-")
 	if err != nil {

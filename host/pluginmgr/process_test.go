@@ -20,25 +20,24 @@ import (
 	"github.com/altimeter/altimeter/sdk/pollster"
 )
 
-// TestHelperHost is not a test: run by TestHostKilledPluginsExit as a mini
-// host, it launches the echo plugin from $ALTIMETER_PLUGINMGR_HELPER_DIR,
-// prints its pid and blocks until killed.
-func TestHelperHost(t *testing.T) {
-	dir := os.Getenv(helperEnv)
-	if dir == "" {
-		t.Skip("helper process for TestHostKilledPluginsExit")
-	}
+// runHelperHost is what this test binary does when TestHostKilledPluginsExit
+// re-executes it as a mini host (TestMain sees $ALTIMETER_PLUGINMGR_HELPER_DIR):
+// it launches the echo plugin from dir, prints its pid and blocks until killed.
+func runHelperHost(dir string) int {
 	m := New(Options{Dir: dir})
 	if _, errs := m.Scan(context.Background()); len(errs) > 0 {
-		t.Fatal(errs)
+		fmt.Fprintln(os.Stderr, errs)
+		return 1
 	}
 	i, err := m.Launch(context.Background(), "publisher.echo.orphan", base.Publisher, "echo", []byte(`{}`))
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	fmt.Printf("PLUGINPID %d\n", i.Status().PID)
 	time.Sleep(time.Minute) // the parent test SIGKILLs us long before
-	t.Fatal("helper host was not killed")
+	fmt.Fprintln(os.Stderr, "helper host was not killed")
+	return 1
 }
 
 // setSubreaper makes this test process the reaper of orphaned descendants,
@@ -53,12 +52,12 @@ func setSubreaper(t *testing.T) {
 
 func TestHostKilledPluginsExit(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("uses /proc and prctl")
+		t.Skip("Linux only: Pdeathsig, /proc and PR_SET_CHILD_SUBREAPER do not exist on " + runtime.GOOS)
 	}
 	t.Parallel()
 	setSubreaper(t)
 	dir := pluginDir(t, "altimeter-publisher-echo")
-	host := exec.Command(os.Args[0], "-test.run=^TestHelperHost$", "-test.count=1")
+	host := exec.Command(os.Args[0])
 	host.Env = append(os.Environ(), helperEnv+"="+dir)
 	host.Stderr = os.Stderr
 	out, err := host.StdoutPipe()
