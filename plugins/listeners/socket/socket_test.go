@@ -378,12 +378,8 @@ func TestConfig(t *testing.T) {
 				return
 			}
 			require.True(t, diags.HasErrors())
-			var all strings.Builder
-			for _, d := range diags {
-				fmt.Fprintf(&all, "%s: %s\n", d.Summary, d.Detail)
-			}
 			for _, w := range tc.wants {
-				require.Contains(t, all.String(), w)
+				require.Contains(t, sdktest.Text(diags), w)
 			}
 		})
 	}

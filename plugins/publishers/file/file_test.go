@@ -177,12 +177,8 @@ func TestConfig(t *testing.T) {
 				require.False(t, diags.HasErrors(), diags.Error())
 				return
 			}
-			var all bytes.Buffer
-			for _, d := range diags {
-				fmt.Fprintf(&all, "%s: %s\n", d.Summary, d.Detail)
-			}
 			for _, w := range tc.wants {
-				require.Contains(t, all.String(), w)
+				require.Contains(t, sdktest.Text(diags), w)
 			}
 		})
 	}

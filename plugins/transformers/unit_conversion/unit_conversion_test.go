@@ -164,11 +164,7 @@ func TestConfigErrors(t *testing.T) {
 			s := spec()
 			p := sdktest.Start(t, s.Info(), s.Register())
 			diags := p.Configure(t, tt.src)
-			var got []string
-			for _, d := range diags {
-				got = append(got, fmt.Sprintf("%d: %s", d.Subject.Start.Line, d.Summary))
-			}
-			require.ElementsMatch(t, tt.want, got, "diagnostics: %v", diags)
+			require.ElementsMatch(t, tt.want, sdktest.Summaries(diags), "diagnostics: %v", diags)
 			if tt.detail != "" {
 				require.Contains(t, diags[0].Detail, tt.detail)
 			}
