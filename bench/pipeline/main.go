@@ -39,40 +39,6 @@ import (
 
 const scaleExpr = "volume / 1024"
 
-// Result is one run's figures.
-type Result struct {
-	Mode      string `json:"mode"`
-	Samples   int    `json:"samples"`
-	Conns     int    `json:"conns,omitempty"`
-	BatchSize int    `json:"batch_size"`
-
-	// Seconds is first byte sent (or, in-process, first line decoded) to
-	// last sample written.
-	Seconds          float64 `json:"seconds"`
-	SendSeconds      float64 `json:"send_seconds,omitempty"`
-	SamplesPerSecond float64 `json:"samples_per_second"`
-
-	// CPU of the system under test: the agent and every plugin process (or
-	// this process for the baseline), user+system, over the run.
-	CPUSeconds       float64            `json:"cpu_seconds"`
-	CPUPerMillion    float64            `json:"cpu_s_per_million"`
-	CPUByProcess     map[string]float64 `json:"cpu_by_process,omitempty"`
-	PeakRSSMiB       float64            `json:"peak_rss_mib,omitempty"`
-	PeakRSSByProcess map[string]float64 `json:"peak_rss_mib_by_process,omitempty"`
-
-	// Context switches (voluntary + involuntary, all threads) of the agent
-	// and plugins over the run.
-	ContextSwitches int64 `json:"context_switches,omitempty"`
-
-	// The load generator's own CPU (sending, and watching the output file).
-	LoadgenCPUSeconds float64 `json:"loadgen_cpu_seconds,omitempty"`
-
-	PublisherOutSamples float64 `json:"publisher_out_samples_total,omitempty"`
-	SourceSamples       float64 `json:"source_samples_total,omitempty"`
-
-	Verify gen.Result `json:"verify"`
-}
-
 func main() {
 	var (
 		mode      = flag.String("mode", "agent", "agent or baseline")
@@ -106,7 +72,7 @@ func run(mode string, shape gen.Shape, conns, batch int, bin, plugins, workdir s
 	}
 	chunks := shape.Chunks(conns)
 	out := filepath.Join(workdir, "out.lp")
-	var res *Result
+	var res *gen.Run
 	var err error
 	switch mode {
 	case "agent":
@@ -152,7 +118,7 @@ type env struct {
 	Metadata   map[string]string `expr:"metadata"`
 }
 
-func runBaseline(shape gen.Shape, chunks [][]byte, batch int, out string, msgID bool) (*Result, error) {
+func runBaseline(shape gen.Shape, chunks [][]byte, batch int, out string, msgID bool) (*gen.Run, error) {
 	prog, err := expr.Compile(scaleExpr, expr.Env(env{}), expr.AsFloat64())
 	if err != nil {
 		return nil, err
@@ -218,7 +184,7 @@ func runBaseline(shape gen.Shape, chunks [][]byte, batch int, out string, msgID 
 	if msgID {
 		m = "baseline+msgid"
 	}
-	return &Result{Mode: m, Seconds: elapsed.Seconds(), CPUSeconds: cpu}, f.Close()
+	return &gen.Run{Mode: m, Seconds: elapsed.Seconds(), CPUSeconds: cpu}, f.Close()
 }
 
 // ---- the agent ----
@@ -229,7 +195,7 @@ type pluginInfo struct {
 	PID   int    `json:"pid"`
 }
 
-func runAgent(shape gen.Shape, chunks [][]byte, batch int, bin, plugins, workdir, out string, timeout time.Duration, perfOut, keepLog string) (*Result, error) {
+func runAgent(shape gen.Shape, chunks [][]byte, batch int, bin, plugins, workdir, out string, timeout time.Duration, perfOut, keepLog string) (*gen.Run, error) {
 	absBin, err := filepath.Abs(bin)
 	if err != nil {
 		return nil, err
@@ -301,7 +267,7 @@ sink "bench" {
 			}
 		}
 	}()
-	fail := func(err error) (*Result, error) {
+	fail := func(err error) (*gen.Run, error) {
 		b, _ := os.ReadFile(logPath)
 		return nil, fmt.Errorf("%w\nagent log:\n%s", err, tail(b, 30))
 	}
@@ -443,7 +409,7 @@ sink "bench" {
 			return fail(fmt.Errorf("stalled: %d of %d lines after %s", lines, shape.N, time.Since(t0).Round(time.Millisecond)))
 		}
 	}
-	res := &Result{Mode: "agent", Conns: len(cs), Seconds: end.Sub(t0).Seconds(), CPUByProcess: map[string]float64{}, PeakRSSByProcess: map[string]float64{}}
+	res := &gen.Run{Mode: "agent", Conns: len(cs), Seconds: end.Sub(t0).Seconds(), CPUByProcess: map[string]float64{}, PeakRSSByProcess: map[string]float64{}}
 	for id, pid := range pids {
 		c, err := procCPU(pid)
 		if err != nil {

@@ -17,31 +17,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-)
 
-type run struct {
-	Mode              string             `json:"mode"`
-	Samples           int                `json:"samples"`
-	Conns             int                `json:"conns"`
-	BatchSize         int                `json:"batch_size"`
-	Seconds           float64            `json:"seconds"`
-	SendSeconds       float64            `json:"send_seconds"`
-	SamplesPerSecond  float64            `json:"samples_per_second"`
-	CPUSeconds        float64            `json:"cpu_seconds"`
-	CPUPerMillion     float64            `json:"cpu_s_per_million"`
-	CPUByProcess      map[string]float64 `json:"cpu_by_process"`
-	PeakRSSMiB        float64            `json:"peak_rss_mib"`
-	PeakRSSByProcess  map[string]float64 `json:"peak_rss_mib_by_process"`
-	LoadgenCPUSeconds float64            `json:"loadgen_cpu_seconds"`
-	ContextSwitches   float64            `json:"context_switches"`
-	PublisherOut      float64            `json:"publisher_out_samples_total"`
-	SourceSamples     float64            `json:"source_samples_total"`
-	Verify            struct {
-		Lines, Unique, Duplicates, Missing, Bad int
-		OK                                      bool
-		OutputBytes                             int64 `json:"output_bytes"`
-	} `json:"verify"`
-}
+	"github.com/altimeter/altimeter/bench/internal/gen"
+)
 
 type stat struct{ med, min, max float64 }
 
@@ -85,15 +63,15 @@ func num(v float64, prec int) string {
 	return out
 }
 
-func loadRuns(dir, mode string) ([]run, error) {
+func loadRuns(dir, mode string) ([]gen.Run, error) {
 	files, _ := filepath.Glob(filepath.Join(dir, "pipeline-"+mode+"-*.json"))
-	var out []run
+	var out []gen.Run
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		var r run
+		var r gen.Run
 		if err := json.Unmarshal(b, &r); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
@@ -102,7 +80,7 @@ func loadRuns(dir, mode string) ([]run, error) {
 	return out, nil
 }
 
-func col(rs []run, f func(run) float64) stat {
+func col(rs []gen.Run, f func(gen.Run) float64) stat {
 	var xs []float64
 	for _, r := range rs {
 		xs = append(xs, f(r))
@@ -304,7 +282,7 @@ func write(dir, commit, date, nproc, cpuModel, kernel, goVer, elapsed string) er
 	p("Baseline: the same lines, decoded with the same codec (`internal/influx`), scaled by the same expr program (compiled once, reused VM), encoded with `influx.Encoder` and written to a file, in batches of %d, in one goroutine of one process. `baseline+msgid` also gives each sample a crypto-random UUID `message_id`, as the socket listener does (work the pipeline does that is not a process-boundary cost).\n\n", base[0].BatchSize)
 
 	allOK := true
-	for _, rs := range [][]run{agent, base, baseID} {
+	for _, rs := range [][]gen.Run{agent, base, baseID} {
 		for _, r := range rs {
 			if !r.Verify.OK || r.Verify.Lines != r.Samples {
 				allOK = false
@@ -312,7 +290,7 @@ func write(dir, commit, date, nproc, cpuModel, kernel, goVer, elapsed string) er
 		}
 	}
 	for _, r := range agent {
-		if r.PublisherOut != float64(r.Samples) {
+		if r.PublisherOutSamples != float64(r.Samples) {
 			allOK = false
 		}
 	}
@@ -322,21 +300,21 @@ func write(dir, commit, date, nproc, cpuModel, kernel, goVer, elapsed string) er
 	}
 	p("Runs: %d pipeline, %d baseline, %d baseline+msgid; %s.\n\n", len(agent), len(base), len(baseID), check)
 
-	tput := func(r run) float64 { return r.SamplesPerSecond }
-	cpuM := func(r run) float64 { return r.CPUPerMillion }
-	secs := func(r run) float64 { return r.Seconds }
+	tput := func(r gen.Run) float64 { return r.SamplesPerSecond }
+	cpuM := func(r gen.Run) float64 { return r.CPUPerMillion }
+	secs := func(r gen.Run) float64 { return r.Seconds }
 	at, ac := col(agent, tput), col(agent, cpuM)
 	bt, bc := col(base, tput), col(base, cpuM)
 	p("| figure | pipeline (4 processes) | in-process baseline | ratio pipeline / baseline |\n|---|---:|---:|---:|\n")
 	p("| samples/s | %s | %s | **%.3f×** (baseline is %.1f× faster) |\n", at.fmt(0), bt.fmt(0), at.med/bt.med, bt.med/at.med)
 	p("| CPU-s per million samples | %s | %s | **%.1f×** |\n", ac.fmt(2), bc.fmt(2), ac.med/bc.med)
 	p("| seconds per run | %s | %s | %.1f× |\n", col(agent, secs).fmt(2), col(base, secs).fmt(2), col(agent, secs).med/col(base, secs).med)
-	p("| peak RSS, host + plugins (sum of VmHWM), MiB | %s | — | |\n", col(agent, func(r run) float64 { return r.PeakRSSMiB }).fmt(1))
+	p("| peak RSS, host + plugins (sum of VmHWM), MiB | %s | — | |\n", col(agent, func(r gen.Run) float64 { return r.PeakRSSMiB }).fmt(1))
 	if a0.ContextSwitches > 0 {
-		p("| context switches of host + plugins (all threads) per 1,000-sample batch | %s | — | |\n", col(agent, func(r run) float64 { return r.ContextSwitches / (float64(r.Samples) / 1000) }).fmt(0))
+		p("| context switches of host + plugins (all threads) per 1,000-sample batch | %s | — | |\n", col(agent, func(r gen.Run) float64 { return float64(r.ContextSwitches) / (float64(r.Samples) / 1000) }).fmt(0))
 	}
-	p("| load generator's own CPU-s per run (send + watch output) | %s | — | |\n", col(agent, func(r run) float64 { return r.LoadgenCPUSeconds }).fmt(2))
-	p("| load generator: seconds until all bytes were sent | %s | — | |\n", col(agent, func(r run) float64 { return r.SendSeconds }).fmt(2))
+	p("| load generator's own CPU-s per run (send + watch output) | %s | — | |\n", col(agent, func(r gen.Run) float64 { return r.LoadgenCPUSeconds }).fmt(2))
+	p("| load generator: seconds until all bytes were sent | %s | — | |\n", col(agent, func(r gen.Run) float64 { return r.SendSeconds }).fmt(2))
 	if len(baseID) > 0 {
 		it, ic := col(baseID, tput), col(baseID, cpuM)
 		p("\n| baseline+msgid | samples/s %s | CPU-s/M %s | pipeline / it: throughput %.3f×, CPU %.1f× |\n|---|---|---|---|\n", it.fmt(0), ic.fmt(2), at.med/it.med, ac.med/ic.med)
@@ -352,9 +330,9 @@ func write(dir, commit, date, nproc, cpuModel, kernel, goVer, elapsed string) er
 	sort.Strings(ids)
 	p("Per process (median over runs):\n\n| process | CPU-s per million samples | share of CPU | peak RSS MiB |\n|---|---:|---:|---:|\n")
 	for _, id := range ids {
-		c := col(agent, func(r run) float64 { return r.CPUByProcess[id] / (float64(r.Samples) / 1e6) })
-		share := col(agent, func(r run) float64 { return r.CPUByProcess[id] / r.CPUSeconds })
-		rss := col(agent, func(r run) float64 { return r.PeakRSSByProcess[id] })
+		c := col(agent, func(r gen.Run) float64 { return r.CPUByProcess[id] / (float64(r.Samples) / 1e6) })
+		share := col(agent, func(r gen.Run) float64 { return r.CPUByProcess[id] / r.CPUSeconds })
+		rss := col(agent, func(r gen.Run) float64 { return r.PeakRSSByProcess[id] })
 		p("| %s | %s | %.0f%% | %s |\n", id, c.fmt(2), share.med*100, num(rss.med, 1))
 	}
 	p("\nFor scale (the issue's figures, quoted as text, not measured here): a well-known in-process agent moves ~170k samples/s at 8.8 CPU-s per million on this 2-core machine; goal: twice that throughput at half that CPU.\n\n")

@@ -156,3 +156,38 @@ func (s Shape) Describe() string {
 	return fmt.Sprintf("%d samples = %d resources x %d meters x %d rounds; 4 tags + 1 field + ns timestamp per line, ~%d bytes/line",
 		s.N, s.Resources, len(Meters), s.N/(s.Resources*len(Meters)), len(s.AppendLine(nil, s.N/2)))
 }
+
+// Run is one pipeline or baseline run's figures, written by bench/pipeline
+// as JSON and read by bench/report.
+type Run struct {
+	Mode      string `json:"mode"`
+	Samples   int    `json:"samples"`
+	Conns     int    `json:"conns,omitempty"`
+	BatchSize int    `json:"batch_size"`
+
+	// Seconds is first byte sent (or, in-process, first line decoded) to
+	// last sample written.
+	Seconds          float64 `json:"seconds"`
+	SendSeconds      float64 `json:"send_seconds,omitempty"`
+	SamplesPerSecond float64 `json:"samples_per_second"`
+
+	// CPU of the system under test: the agent and every plugin process (or
+	// this process for the baseline), user+system, over the run.
+	CPUSeconds       float64            `json:"cpu_seconds"`
+	CPUPerMillion    float64            `json:"cpu_s_per_million"`
+	CPUByProcess     map[string]float64 `json:"cpu_by_process,omitempty"`
+	PeakRSSMiB       float64            `json:"peak_rss_mib,omitempty"`
+	PeakRSSByProcess map[string]float64 `json:"peak_rss_mib_by_process,omitempty"`
+
+	// Context switches (voluntary + involuntary, all threads) of the agent
+	// and plugins over the run.
+	ContextSwitches int64 `json:"context_switches,omitempty"`
+
+	// The load generator's own CPU (sending, and watching the output file).
+	LoadgenCPUSeconds float64 `json:"loadgen_cpu_seconds,omitempty"`
+
+	PublisherOutSamples float64 `json:"publisher_out_samples_total,omitempty"`
+	SourceSamples       float64 `json:"source_samples_total,omitempty"`
+
+	Verify Result `json:"verify"`
+}
