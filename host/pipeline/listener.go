@@ -48,12 +48,13 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 	if err != nil {
 		return err
 	}
+	received := m.sourceSamples.WithLabelValues(spec.ID)
 	for {
 		id, b, err := st.Recv()
 		if err != nil {
 			return err
 		}
-		m.sourceSamples.WithLabelValues(spec.ID).Add(float64(len(b.GetSamples())))
+		received.Add(float64(len(b.GetSamples())))
 		t := newTracker(func(o base.Outcome, reason string) {
 			m.deliveries.WithLabelValues(spec.ID, o.String()).Inc()
 			// A failed ack means the stream is gone; the listener's broker

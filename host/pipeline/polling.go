@@ -152,7 +152,7 @@ func (s *scheduler) pollTask(ctx context.Context, spec *PollingSpec, task *PollT
 		if !s.sinks[name].send(pctx, job{batch: b}) {
 			log.Warn("sink busy past the poll deadline; samples dropped", "sink", name, "samples", len(res.Samples))
 			for _, q := range s.sinks[name].queues {
-				s.m.pubDropped.WithLabelValues(q.id).Add(float64(len(res.Samples)))
+				q.m.dropped.Add(float64(len(res.Samples)))
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/altimeter/altimeter/sdk/base"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
@@ -54,7 +55,7 @@ type queue struct {
 	pub  Publisher
 	opts QueueOptions
 	log  hclog.Logger
-	m    *Metrics
+	m    pubSeries
 
 	mu      sync.Mutex
 	entries []entry
@@ -67,9 +68,22 @@ type queue struct {
 	closeOnce sync.Once
 }
 
+// pubSeries are one publisher's metric series, resolved once so the batch
+// path does no label lookups.
+type pubSeries struct {
+	in, out, dropped, rejected, failures prometheus.Counter
+	queued                               prometheus.Gauge
+	duration                             prometheus.Observer
+}
+
 func newQueue(id string, pub Publisher, opts QueueOptions, m *Metrics, log hclog.Logger) *queue {
 	opts.defaults()
-	return &queue{id: id, pub: pub, opts: opts, m: m, log: log.With("publisher", id), wake: make(chan struct{}, 1), closing: make(chan struct{})}
+	series := pubSeries{
+		in: m.pubIn.WithLabelValues(id), out: m.pubOut.WithLabelValues(id), dropped: m.pubDropped.WithLabelValues(id),
+		rejected: m.pubRejected.WithLabelValues(id), failures: m.pubFailures.WithLabelValues(id),
+		queued: m.pubQueued.WithLabelValues(id), duration: m.pubDuration.WithLabelValues(id),
+	}
+	return &queue{id: id, pub: pub, opts: opts, m: series, log: log.With("publisher", id), wake: make(chan struct{}, 1), closing: make(chan struct{})}
 }
 
 // offer queues b without blocking. Polled batches (t == nil) push out the
@@ -96,14 +110,14 @@ func (q *queue) offer(b *pb.Batch, t *tracker) {
 		q.evictPolled(q.size + n - q.opts.MaxSamples)
 		if q.size+n > q.opts.MaxSamples {
 			q.mu.Unlock()
-			q.m.pubDropped.WithLabelValues(q.id).Add(float64(n))
+			q.m.dropped.Add(float64(n))
 			return
 		}
 	}
 	q.entries = append(q.entries, entry{batch: b, t: t})
 	q.size += n
-	q.m.pubIn.WithLabelValues(q.id).Add(float64(n))
-	q.m.pubQueued.WithLabelValues(q.id).Set(float64(q.size))
+	q.m.in.Add(float64(n))
+	q.m.queued.Set(float64(q.size))
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -113,7 +127,7 @@ func (q *queue) offer(b *pb.Batch, t *tracker) {
 
 func (q *queue) refuse(b *pb.Batch, t *tracker, reason string) {
 	if t == nil {
-		q.m.pubDropped.WithLabelValues(q.id).Add(float64(batchLen(b)))
+		q.m.dropped.Add(float64(batchLen(b)))
 		return
 	}
 	t.resolve(base.Retry, reason)
@@ -127,7 +141,7 @@ func (q *queue) evictPolled(need int) {
 		if need > 0 && e.t == nil {
 			need -= batchLen(e.batch)
 			q.size -= batchLen(e.batch)
-			q.m.pubDropped.WithLabelValues(q.id).Add(float64(batchLen(e.batch)))
+			q.m.dropped.Add(float64(batchLen(e.batch)))
 			continue
 		}
 		kept = append(kept, e)
@@ -155,7 +169,7 @@ func (q *queue) take() []entry {
 	copy(out, q.entries[:n])
 	q.entries = append(q.entries[:0], q.entries[n:]...)
 	q.size -= total
-	q.m.pubQueued.WithLabelValues(q.id).Set(float64(q.size))
+	q.m.queued.Set(float64(q.size))
 	return out
 }
 
@@ -221,7 +235,7 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 		start := time.Now()
 		r, err := q.pub.Publish(cctx, b)
 		cancel()
-		q.m.pubDuration.WithLabelValues(q.id).Observe(time.Since(start).Seconds())
+		q.m.duration.Observe(time.Since(start).Seconds())
 		if err == nil && r.Outcome != base.Retry {
 			if failing {
 				q.log.Info("publisher recovered")
@@ -233,7 +247,7 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 		if err != nil {
 			reason = err.Error()
 		}
-		q.m.pubFailures.WithLabelValues(q.id).Inc()
+		q.m.failures.Inc()
 		if !failing {
 			q.log.Warn("publish failed; retrying", "error", reason, "samples", batchLen(b))
 			failing = true
@@ -274,7 +288,7 @@ func (q *queue) returnDeliveries(es []entry, reason string) []entry {
 		waiting = append(waiting, e)
 	}
 	q.entries = waiting
-	q.m.pubQueued.WithLabelValues(q.id).Set(float64(q.size))
+	q.m.queued.Set(float64(q.size))
 	q.mu.Unlock()
 	for _, e := range back {
 		e.t.resolve(base.Retry, reason)
@@ -294,12 +308,12 @@ func (q *queue) settle(es []entry, b *pb.Batch, o base.Outcome, reason string, r
 	n := batchLen(b)
 	switch o {
 	case base.Rejected:
-		q.m.pubRejected.WithLabelValues(q.id).Add(float64(n))
+		q.m.rejected.Add(float64(n))
 		q.log.Warn("publisher rejected a batch", "error", reason, "samples", n)
 	default:
-		q.m.pubOut.WithLabelValues(q.id).Add(float64(n - rejectedItems))
+		q.m.out.Add(float64(n - rejectedItems))
 		if rejectedItems > 0 {
-			q.m.pubRejected.WithLabelValues(q.id).Add(float64(rejectedItems))
+			q.m.rejected.Add(float64(rejectedItems))
 		}
 	}
 	for _, e := range es {
@@ -314,7 +328,7 @@ func (q *queue) abandon(inFlight []entry) {
 	q.mu.Lock()
 	rest := append(inFlight, q.entries...)
 	q.entries, q.size, q.closed = nil, 0, true
-	q.m.pubQueued.WithLabelValues(q.id).Set(0)
+	q.m.queued.Set(0)
 	q.mu.Unlock()
 	for _, e := range rest {
 		q.refuse(e.batch, e.t, "agent is stopping")

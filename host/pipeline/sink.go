@@ -107,7 +107,7 @@ func (s *sink) process(ctx context.Context, j job) {
 				j.t.resolve(base.Retry, "transform "+tr.ID+": "+err.Error())
 			} else {
 				for _, q := range s.queues {
-					q.m.pubDropped.WithLabelValues(q.id).Add(float64(batchLen(b)))
+					q.m.dropped.Add(float64(batchLen(b)))
 				}
 			}
 			return
