@@ -146,7 +146,8 @@ func (a *Agent) start(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("build pipeline: %w", err)
 	}
-	g.Start(ctx)
+	// The graph is drained by stopGraph, not cut off by the signal.
+	g.Start(context.WithoutCancel(ctx))
 	a.mu.Lock()
 	a.cfg, a.insts, a.graph = cfg, insts, g
 	a.mu.Unlock()
@@ -210,7 +211,7 @@ func (a *Agent) Reload(ctx context.Context) {
 		log.Error("build pipeline", "error", err)
 		return
 	}
-	g.Start(ctx)
+	g.Start(context.WithoutCancel(ctx))
 	a.cfg, a.insts, a.graph = cfg, next, g
 	log.Info("reloaded", "plugins", len(next))
 }

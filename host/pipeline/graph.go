@@ -33,11 +33,12 @@ type Graph struct {
 	sourcesDone   sync.WaitGroup
 	sinksDone     sync.WaitGroup
 	stopOnce      sync.Once
+	stopped       chan struct{}
 }
 
 // New checks spec and builds a graph; Start runs it.
 func New(spec Spec, m *Metrics, log hclog.Logger) (*Graph, error) {
-	g := &Graph{spec: spec, sinks: map[string]*sink{}, m: m, log: log.Named("pipeline")}
+	g := &Graph{spec: spec, sinks: map[string]*sink{}, m: m, log: log.Named("pipeline"), stopped: make(chan struct{})}
 	for _, s := range spec.Sinks {
 		if _, dup := g.sinks[s.Name]; dup {
 			return nil, fmt.Errorf("duplicate sink %q", s.Name)
@@ -77,8 +78,9 @@ func New(spec Spec, m *Metrics, log hclog.Logger) (*Graph, error) {
 	return g, nil
 }
 
-// Start runs the graph's sinks and sources. ctx bounds the whole run; Stop
-// ends it gracefully.
+// Start runs the graph's sinks and sources. Stop ends it gracefully; ctx
+// ending is a hard stop (sources stop, queues are abandoned at once), so
+// callers that drain on shutdown pass a ctx that outlives their signal.
 func (g *Graph) Start(ctx context.Context) {
 	qctx, cancelQueues := context.WithCancel(context.WithoutCancel(ctx))
 	sctx, cancelSources := context.WithCancel(ctx)
@@ -108,10 +110,12 @@ func (g *Graph) Start(ctx context.Context) {
 			runListener(sctx, l, g.sinks, g.m, g.log)
 		}()
 	}
-	// ctx ending is a hard stop for the queues too, after the sources.
 	go func() {
-		<-ctx.Done()
-		g.Stop(context.Background())
+		select {
+		case <-ctx.Done():
+			g.Stop(ctx)
+		case <-g.stopped:
+		}
 	}()
 }
 
@@ -140,5 +144,6 @@ func (g *Graph) Stop(ctx context.Context) {
 			<-done
 		}
 		g.cancelQueues()
+		close(g.stopped)
 	})
 }
