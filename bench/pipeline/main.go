@@ -29,11 +29,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/altimeter/altimeter/bench/internal/gen"
 	"github.com/altimeter/altimeter/internal/influx"
+	"github.com/altimeter/altimeter/internal/scale"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -107,19 +105,8 @@ func run(mode string, shape gen.Shape, conns, batch int, bin, plugins, workdir s
 
 // ---- in-process baseline ----
 
-// env mirrors the unit_conversion transformer's expression environment.
-type env struct {
-	Volume     float64           `expr:"volume"`
-	Name       string            `expr:"name"`
-	Unit       string            `expr:"unit"`
-	ResourceID string            `expr:"resource_id"`
-	ProjectID  string            `expr:"project_id"`
-	UserID     string            `expr:"user_id"`
-	Metadata   map[string]string `expr:"metadata"`
-}
-
 func runBaseline(shape gen.Shape, chunks [][]byte, batch int, out string, msgID bool) (*gen.Run, error) {
-	prog, err := expr.Compile(scaleExpr, expr.Env(env{}), expr.AsFloat64())
+	sc, err := scale.Compile(scaleExpr)
 	if err != nil {
 		return nil, err
 	}
@@ -129,8 +116,6 @@ func runBaseline(shape gen.Shape, chunks [][]byte, batch int, out string, msgID 
 	}
 	defer f.Close()
 	var (
-		machine vm.VM
-		e       env
 		enc     influx.Encoder
 		samples []sample.Sample
 		buf     []byte
@@ -164,12 +149,11 @@ func runBaseline(shape gen.Shape, chunks [][]byte, batch int, out string, msgID 
 				if msgID {
 					s.MessageID = sample.NewMessageID()
 				}
-				e = env{Volume: s.Volume, Name: s.Name, Unit: s.Unit, ResourceID: s.ResourceID, ProjectID: s.ProjectID, UserID: s.UserID, Metadata: s.Metadata}
-				v, err := machine.Run(prog, &e)
+				v, err := sc.Eval(s)
 				if err != nil {
 					return nil, err
 				}
-				s.Volume = v.(float64)
+				s.Volume = v
 				s.Unit = unit
 				buf = enc.Append(buf, s)
 			}

@@ -9,10 +9,9 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/altimeter/altimeter/internal/scale"
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
@@ -29,18 +28,6 @@ type config struct {
 	MapTo   *string  `hcl:"map_to,optional" desc:"Replacement for map_from's match; $1 or ${1} is the first group."`
 }
 
-// env is what a scale expression sees. One value per converter is reused for
-// every sample, so evaluating allocates nothing for the environment.
-type env struct {
-	Volume     float64           `expr:"volume"`
-	Name       string            `expr:"name"`
-	Unit       string            `expr:"unit"`
-	ResourceID string            `expr:"resource_id"`
-	ProjectID  string            `expr:"project_id"`
-	UserID     string            `expr:"user_id"`
-	Metadata   map[string]string `expr:"metadata"`
-}
-
 // Limits on the caches and the error log, so a stream of distinct names or
 // errors cannot grow memory without bound.
 const (
@@ -49,7 +36,7 @@ const (
 )
 
 // converter is the transformer. Transform is never called concurrently on one
-// value (SDK contract), so its VM, env and caches need no lock.
+// value (SDK contract), so its scale and caches need no lock.
 type converter struct {
 	log hclog.Logger
 
@@ -59,9 +46,7 @@ type converter struct {
 	name, unit *string
 	typ        sample.Type
 
-	prog *vm.Program
-	vm   vm.VM
-	env  env
+	scale *scale.Scale
 
 	mapFrom *regexp.Regexp
 	mapTo   string
@@ -116,11 +101,11 @@ func newConverter(c config, log hclog.Logger) (*converter, error) {
 		cv.typ = t
 	}
 	if c.Scale != nil {
-		p, err := expr.Compile(*c.Scale, expr.Env(env{}), expr.AsFloat64())
+		sc, err := scale.Compile(*c.Scale)
 		if err != nil {
 			errs = append(errs, schema.AttrError("scale", "must be an expression giving a number: "+err.Error()))
 		}
-		cv.prog = p
+		cv.scale = sc
 	}
 	switch {
 	case (c.MapFrom == nil) != (c.MapTo == nil):
@@ -207,20 +192,10 @@ func matchAny(globs []string, s string) bool {
 // convert rewrites s; it reports false if s must be dropped. The scale sees
 // the sample as it arrived (old name and unit).
 func (c *converter) convert(s *sample.Sample) bool {
-	if c.prog != nil {
-		c.env = env{
-			Volume: s.Volume, Name: s.Name, Unit: s.Unit, ResourceID: s.ResourceID,
-			ProjectID: s.ProjectID, UserID: s.UserID, Metadata: s.Metadata,
-		}
-		v, err := c.vm.Run(c.prog, &c.env)
-		c.env.Metadata = nil // do not pin the batch
+	if c.scale != nil {
+		f, err := c.scale.Eval(s)
 		if err != nil {
 			c.fail(s, err)
-			return false
-		}
-		f, ok := v.(float64)
-		if !ok { // AsFloat64 makes this unreachable; keep the sample safe anyway
-			c.fail(s, fmt.Errorf("scale gave %T, not a number", v))
 			return false
 		}
 		s.Volume = f
