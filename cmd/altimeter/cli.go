@@ -28,6 +28,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(longFlags(args))
 	var code int
 	root.AddCommand(agentCmd(stderr), validateCmd(stdout, stderr, &code), versionCmd(stdout))
+	root.AddCommand(apiCommands(stdout, stderr)...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "altimeter:", err)
 		return 1
