@@ -12,3 +12,9 @@ var Handshake = plugin.HandshakeConfig{
 
 // PluginKey is the single go-plugin dispense name every plugin serves.
 const PluginKey = "altimeter"
+
+// MaxMessageBytes bounds one gRPC message between host and plugin, both
+// ways. gRPC's default of 4 MiB receives is too small for a full poll of a
+// few hundred instances (each ~22 KB of samples); a batch should stay far
+// below this.
+const MaxMessageBytes = 256 << 20

@@ -108,11 +108,12 @@ func hostOwnedInSchema(p *Plugin, s *schema.Schema) *hcl.Diagnostic {
 
 // checkMeters requires every inclusion pattern of a polling block to match a
 // meter of a declared pollster, and every polling block to select at least
-// one. It is skipped when a pollster could not be described: that pollster
-// might provide the meters.
+// one. It is skipped when a pollster could not be described, or provides
+// meters its configuration defines (DynamicMeters): that pollster might
+// provide the meters.
 func (c *Config) checkMeters() hcl.Diagnostics {
 	for _, p := range c.Pollsters {
-		if p.Info == nil {
+		if p.Info == nil || p.Info.DynamicMeters {
 			return nil
 		}
 	}

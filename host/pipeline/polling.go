@@ -28,6 +28,10 @@ type PollTask struct {
 	Discovery []string
 	// Resources are static resources (endpoints from the config).
 	Resources []sample.Resource
+	// Keep, when set, selects the returned samples to keep by meter name:
+	// the polling block's rules, for a pollster whose meters come from its
+	// config (Meters then holds the block's patterns).
+	Keep func(meter string) bool
 }
 
 // PollingSpec is one polling source.
@@ -142,6 +146,15 @@ func (s *scheduler) pollTask(ctx context.Context, spec *PollingSpec, task *PollT
 	if len(res.Errors) > 0 {
 		s.m.sourceErrors.WithLabelValues(spec.Name, task.PollsterID, "resource").Add(float64(len(res.Errors)))
 		log.Debug("poll had per-resource errors", "count", len(res.Errors), "first", res.Errors[0].Error())
+	}
+	if task.Keep != nil {
+		kept := res.Samples[:0]
+		for _, sm := range res.Samples {
+			if task.Keep(sm.Name) {
+				kept = append(kept, sm)
+			}
+		}
+		res.Samples = kept
 	}
 	if len(res.Samples) == 0 {
 		return

@@ -133,7 +133,9 @@ func (m *Manager) start(ctx context.Context, i *Instance) (*process, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     timeout,
-		Logger:           i.log,
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
+		Logger: i.log,
 		// Every stderr line (hclog JSON from the SDK logger, panics) is also
 		// logged by go-plugin under Logger; keep the tail for errors.
 		Stderr: &lineWriter{fn: i.tail.add},

@@ -73,6 +73,11 @@ type Info struct {
 	Meters          []sample.MeterInfo
 	Discovery       []Discovery
 	Schema          *schema.Schema
+	// DynamicMeters says a pollster also provides meters its configuration
+	// defines (SNMP OIDs, HTTP definitions), beyond Meters. The host then
+	// sends it the polling block's patterns (Request.Meters holds globs) and
+	// keeps only the samples those patterns select.
+	DynamicMeters bool
 }
 
 // ToProto converts i for the wire.
@@ -84,7 +89,7 @@ func (i *Info) ToProto() (*pb.DescribeResponse, error) {
 	out := &pb.DescribeResponse{
 		Kind: pb.Kind(i.Kind), Name: i.Name, Version: i.Version,
 		SdkVersion: i.SDKVersion, ProtocolVersion: i.ProtocolVersion,
-		Description: i.Description, ConfigSchema: s,
+		Description: i.Description, ConfigSchema: s, DynamicMeters: i.DynamicMeters,
 	}
 	for _, m := range i.Meters {
 		out.Meters = append(out.Meters, wire.MeterToProto(m))
@@ -104,7 +109,7 @@ func InfoFromProto(p *pb.DescribeResponse) (*Info, error) {
 	i := &Info{
 		Kind: Kind(p.GetKind()), Name: p.GetName(), Version: p.GetVersion(),
 		SDKVersion: p.GetSdkVersion(), ProtocolVersion: p.GetProtocolVersion(),
-		Description: p.GetDescription(), Schema: s,
+		Description: p.GetDescription(), Schema: s, DynamicMeters: p.GetDynamicMeters(),
 	}
 	for _, m := range p.GetMeters() {
 		i.Meters = append(i.Meters, wire.MeterFromProto(m))

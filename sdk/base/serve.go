@@ -48,8 +48,11 @@ func Serve(info Info, log hclog.Logger, register func(*grpc.Server, hclog.Logger
 		VersionedPlugins: map[int]plugin.PluginSet{
 			sdk.ProtocolVersion: {sdk.PluginKey: &GRPCPlugin{Register: func(s *grpc.Server) { register(s, log) }}},
 		},
-		GRPCServer: plugin.DefaultGRPCServer,
-		Logger:     log,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return plugin.DefaultGRPCServer(append(opts,
+				grpc.MaxRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxSendMsgSize(sdk.MaxMessageBytes)))
+		},
+		Logger: log,
 	})
 }
 

@@ -63,14 +63,19 @@ type Spec[C any] struct {
 	Description string
 	Meters      []sample.MeterInfo
 	Discovery   []base.Discovery
-	Defaults    C
-	New         func(c C, log hclog.Logger) (Pollster, error)
+	// DynamicMeters: the pollster also provides meters its config defines.
+	// It then receives the polling block's patterns in Request.Meters
+	// (globs, "*" for all) and selects its configured meters with them;
+	// the host filters the returned samples by the block's rules.
+	DynamicMeters bool
+	Defaults      C
+	New           func(c C, log hclog.Logger) (Pollster, error)
 }
 
 // Info returns what the plugin reports in Describe.
 func (s Spec[C]) Info() base.Info {
 	i := base.NewInfo(base.Pollster, s.Name, s.Version, s.Description, s.Defaults)
-	i.Meters, i.Discovery = s.Meters, s.Discovery
+	i.Meters, i.Discovery, i.DynamicMeters = s.Meters, s.Discovery, s.DynamicMeters
 	return i
 }
 

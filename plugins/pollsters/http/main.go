@@ -18,9 +18,11 @@ func main() { pollster.Serve(spec()) }
 // are defined in configuration (meter blocks), so Spec.Meters is empty.
 func spec() pollster.Spec[config] {
 	return pollster.Spec[config]{
-		Name:        "http",
-		Version:     version,
-		Description: "Ceilometer's dynamic pollsters: meters read from any HTTP JSON or text API, each defined by a meter block (URL, paths to entries, value, IDs and metadata).",
+		Name: "http",
+		// Every meter of this plugin is defined in config.
+		DynamicMeters: true,
+		Version:       version,
+		Description:   "Ceilometer's dynamic pollsters: meters read from any HTTP JSON or text API, each defined by a meter block (URL, paths to entries, value, IDs and metadata).",
 		Discovery: []base.Discovery{{
 			Name:        discoveryMethod,
 			Description: "One resource per meter block (ID = the block's name), for the host's resource-ownership hook; the parameter, if any, is a glob on names.",

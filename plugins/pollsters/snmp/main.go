@@ -18,7 +18,10 @@ func spec() pollster.Spec[config] {
 		Version:     version,
 		Description: "Ceilometer's hardware.* meters over SNMP v1/v2c/v3 from the agents named by snmp:// resources; meters are declarative and operators add their own.",
 		Meters:      meterInfos(),
-		Defaults:    defaultConfig(),
+		// Operators add meters in config: the host sends the polling
+		// block's patterns and selects the meters they match.
+		DynamicMeters: true,
+		Defaults:      defaultConfig(),
 		New: func(c config, log hclog.Logger) (pollster.Pollster, error) {
 			return newSNMP(c, log)
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -227,18 +228,18 @@ func newPlan(ms []*meter) *plan {
 // the host cannot route by name) into a cached plan.
 func (p *snmpPollster) selectMeters(names []string) (*plan, []error) {
 	var errs []error
+	// names are meter names or, as the host sends them to a pollster with
+	// DynamicMeters, the polling block's patterns (globs, "*").
 	want := map[string]*meter{}
 	for _, n := range names {
-		m, ok := p.meters[n]
-		if !ok {
-			errs = append(errs, &pollster.ResourceError{Meter: n, Err: errUnknownMeter})
-			continue
+		found := false
+		for name, m := range p.meters {
+			if ok, _ := path.Match(n, name); ok || n == name {
+				want[name], found = m, true
+			}
 		}
-		want[n] = m
-	}
-	if len(want) > 0 {
-		for _, m := range p.custom {
-			want[m.info.Name] = m
+		if !found && !strings.ContainsAny(n, "*?[") {
+			errs = append(errs, &pollster.ResourceError{Meter: n, Err: errUnknownMeter})
 		}
 	}
 	keys := make([]string, 0, len(want))

@@ -336,7 +336,7 @@ func TestEvaluate(t *testing.T) {
 }
 
 // TestCustomMeter: an operator's table meter with vars, metadata and a
-// resource suffix, decoded from HCL, polled in every round.
+// resource suffix, decoded from HCL, selected by the block's patterns.
 func TestCustomMeter(t *testing.T) {
 	t.Parallel()
 	c := defaultConfig()
@@ -349,7 +349,10 @@ func TestCustomMeter(t *testing.T) {
 	require.NoError(t, err)
 	pl, errs := p.selectMeters([]string{mMemTotal})
 	require.Empty(t, errs)
-	require.Len(t, pl.meters, 2, "custom meters ride along with any request")
+	require.Len(t, pl.meters, 1, "a name selects that meter only")
+	pl, errs = p.selectMeters([]string{mMemTotal, "hardware.storage.*"})
+	require.Empty(t, errs)
+	require.Len(t, pl.meters, 2, "a glob selects configured meters too")
 	require.ElementsMatch(t, []string{".1.3.6.1.2.1.25.2.3.1.6", ".1.3.6.1.2.1.25.2.3.1.4", ".1.3.6.1.2.1.25.2.3.1.3"}, pl.columns)
 	require.Equal(t, []string{"." + oidMemTotalReal}, pl.scalars)
 	tg, _ := parseTarget("snmp://n", testDefaults())

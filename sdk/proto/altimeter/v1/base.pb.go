@@ -489,8 +489,12 @@ type DescribeResponse struct {
 	Discovery       []*DiscoveryInfo       `protobuf:"bytes,7,rep,name=discovery,proto3" json:"discovery,omitempty"`
 	ConfigSchema    *Schema                `protobuf:"bytes,8,opt,name=config_schema,json=configSchema,proto3" json:"config_schema,omitempty"`
 	Description     string                 `protobuf:"bytes,9,opt,name=description,proto3" json:"description,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// dynamic_meters: the pollster also provides meters its configuration
+	// defines (not listed in meters). The host sends it the polling block's
+	// meter patterns and filters what it returns by them.
+	DynamicMeters bool `protobuf:"varint,10,opt,name=dynamic_meters,json=dynamicMeters,proto3" json:"dynamic_meters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -584,6 +588,13 @@ func (x *DescribeResponse) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *DescribeResponse) GetDynamicMeters() bool {
+	if x != nil {
+		return x.DynamicMeters
+	}
+	return false
 }
 
 type ConfigureRequest struct {
@@ -926,7 +937,7 @@ const file_altimeter_v1_base_proto_rawDesc = "" +
 	"\x06labels\x18\x02 \x03(\tR\x06labels\x12/\n" +
 	"\anesting\x18\x03 \x01(\x0e2\x15.altimeter.v1.NestingR\anesting\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequired\x12(\n" +
-	"\x04body\x18\x05 \x01(\v2\x14.altimeter.v1.SchemaR\x04body\"\xfd\x02\n" +
+	"\x04body\x18\x05 \x01(\v2\x14.altimeter.v1.SchemaR\x04body\"\xa4\x03\n" +
 	"\x10DescribeResponse\x12&\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x12.altimeter.v1.KindR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -937,7 +948,9 @@ const file_altimeter_v1_base_proto_rawDesc = "" +
 	"\x06meters\x18\x06 \x03(\v2\x17.altimeter.v1.MeterInfoR\x06meters\x129\n" +
 	"\tdiscovery\x18\a \x03(\v2\x1b.altimeter.v1.DiscoveryInfoR\tdiscovery\x129\n" +
 	"\rconfig_schema\x18\b \x01(\v2\x14.altimeter.v1.SchemaR\fconfigSchema\x12 \n" +
-	"\vdescription\x18\t \x01(\tR\vdescription\"F\n" +
+	"\vdescription\x18\t \x01(\tR\vdescription\x12%\n" +
+	"\x0edynamic_meters\x18\n" +
+	" \x01(\bR\rdynamicMeters\"F\n" +
 	"\x10ConfigureRequest\x12\x16\n" +
 	"\x06config\x18\x01 \x01(\fR\x06config\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\tR\binstance\"]\n" +
