@@ -1,0 +1,117 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/require"
+)
+
+const benchBatch = 1000
+
+func benchDB(b *testing.B) *DB {
+	b.Helper()
+	db, err := Open(context.Background(), b.TempDir()+"/index.db", hclog.NewNullLogger())
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, db.Close()) })
+	return db
+}
+
+// cpuTime returns the CPU time this process has used: on a machine shared
+// with other work it says more than wall time.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportRows reports wall and CPU time per row.
+func reportRows(b *testing.B, cpu0 time.Duration, rows int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(rows), "cpu-ns/row")
+}
+
+func benchMetadata(state string) map[string]string {
+	return map[string]string{
+		"flavor.name": "m1.small", "flavor.vcpus": "1", "flavor.ram": "2048",
+		"host": "compute-1", "image_ref": "5d2d3c3a-fe0e-4a2b-8b4a-1f0a5e6d7c8b", "state": state,
+	}
+}
+
+// BenchmarkUpsert upserts batches of one update for each of 1000 resources
+// with a new sample time per batch; ns/row is per update.
+func BenchmarkUpsert(b *testing.B) {
+	for _, mode := range []string{"unchanged", "changed", "new"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			db := benchDB(b)
+			mds := []map[string]string{benchMetadata("active"), benchMetadata("paused")}
+			ups := make([]ResourceUpdate, benchBatch)
+			for i := range ups {
+				ups[i] = ResourceUpdate{ResourceID: fmt.Sprintf("instance-%06d", i), ProjectID: "project", UserID: "user",
+					Source: "openstack", Meter: "cpu", Type: "cumulative", Unit: "ns", T: base, Metadata: mds[0]}
+			}
+			require.NoError(b, db.Upsert(ctx, ups)) // the resources exist (and are cached)
+			b.ResetTimer()
+			cpu0 := cpuTime(b)
+			for n := range b.N {
+				t := base.Add(time.Duration(n+1) * time.Second)
+				for i := range ups {
+					ups[i].T = t
+					switch mode {
+					case "changed":
+						ups[i].Metadata = mds[(n+1)%2]
+					case "new":
+						ups[i].ResourceID = fmt.Sprintf("instance-%d-%06d", n, i)
+					}
+				}
+				if err := db.Upsert(ctx, ups); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportRows(b, cpu0, b.N*benchBatch)
+		})
+	}
+}
+
+// BenchmarkInsertEvents inserts batches of 1000 new events with eight
+// traits of every type; ns/row is per event.
+func BenchmarkInsertEvents(b *testing.B) {
+	ctx := context.Background()
+	db := benchDB(b)
+	evs := make([]sample.Event, benchBatch)
+	for i := range evs {
+		evs[i] = sample.Event{
+			EventType: "compute.instance.update",
+			Traits: []sample.Trait{
+				text("tenant_id", "project"), text("user_id", "user"),
+				text("instance_id", fmt.Sprintf("instance-%06d", i)), text("state", "active"),
+				integer("memory_mb", 2048), integer("vcpus", 1),
+				float("progress", 0.5), datetime("launched_at", base),
+			},
+		}
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for n := range b.N {
+		for i := range evs {
+			evs[i].MessageID = fmt.Sprintf("msg-%d-%d", n, i)
+			evs[i].Generated = base.Add(time.Duration(n*benchBatch+i) * time.Millisecond)
+		}
+		got, err := db.InsertEvents(ctx, evs, tenant)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != benchBatch {
+			b.Fatalf("inserted %d, want %d", got, benchBatch)
+		}
+	}
+	reportRows(b, cpu0, b.N*benchBatch)
+}

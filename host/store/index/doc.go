@@ -1,0 +1,25 @@
+// Package index is the relational half of Altimeter's embedded store: the
+// resource index (first and last sample, project, user, source, the meters
+// each resource has), the resource metadata history as validity intervals,
+// and events with typed traits (Panko semantics). It keeps them in one SQLite
+// file through the pure-Go driver modernc.org/sqlite (database/sql, driver
+// name "sqlite"), in WAL mode.
+//
+// The time series themselves live in the series engine; the facade in
+// host/store writes samples there first and then calls Upsert with one
+// ResourceUpdate per sample (or per distinct resource, meter and time).
+// Every write here is idempotent, so the facade can rebuild lost index rows
+// by upserting the same samples again.
+//
+// Writes are serialised (one writer connection, one write lock); reads use a
+// separate pool of query-only connections and see a consistent snapshot per
+// call. The package keeps an in-memory cache of each resource's current
+// state (row id, first and last sample time, attributes, metadata hash and
+// meters), so an update that changes nothing but the last sample time costs
+// no statement of its own: the sample times of all the resources of a call
+// are written by a few multi-row statements at the end.
+//
+// This package must not import host/store (which imports it), host/api,
+// host/pipeline or plugins. Its errors are its own (ErrNotFound, ErrInvalid);
+// the facade maps them to the store's.
+package index

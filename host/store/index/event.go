@@ -1,0 +1,531 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/altimeter/altimeter/sdk/sample"
+)
+
+// InsertEvents stores events in one transaction and returns how many were
+// new: an event whose message_id is already stored is skipped (also within
+// evs). project, when not nil, names the project an event belongs to (the
+// facade reads its tenant_id or project_id trait); it scopes the reads.
+// Raw payloads are kept when set.
+func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func(sample.Event) string) (int, error) {
+	for i := range evs {
+		if err := checkEvent(&evs[i]); err != nil {
+			return 0, fmt.Errorf("insert events: event %d: %w", i, err)
+		}
+	}
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	newTypes := make(map[string]int64)
+	inserted := 0
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		ts := &txStmts{ctx: ctx, tx: tx, ws: &db.ws}
+		for i := range evs {
+			ev := &evs[i]
+			typeID, err := db.eventTypeID(ts, ev.EventType, newTypes)
+			if err != nil {
+				return fmt.Errorf("event type %q: %w", ev.EventType, err)
+			}
+			proj := ""
+			if project != nil {
+				proj = project(*ev)
+			}
+			var raw any
+			if ev.Raw != nil {
+				raw = ev.Raw
+			}
+			res, err := ts.exec(stEventInsert, ev.MessageID, typeID, ev.Generated.UnixNano(), proj, raw)
+			if err != nil {
+				return fmt.Errorf("event %q: %w", ev.MessageID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("event %q: %w", ev.MessageID, err)
+			}
+			if n == 0 {
+				continue // duplicate message_id
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return fmt.Errorf("event %q: %w", ev.MessageID, err)
+			}
+			for _, tr := range ev.Traits {
+				var text, integer, float, datetime any
+				switch tr.Type {
+				case sample.TraitText:
+					text = tr.Text
+				case sample.TraitInt:
+					integer = tr.Int
+				case sample.TraitFloat:
+					float = tr.Float
+				case sample.TraitDatetime:
+					datetime = tr.Datetime.UnixNano()
+				}
+				if _, err := ts.exec(stTraitInsert, id, tr.Name, int64(tr.Type), text, integer, float, datetime); err != nil {
+					return fmt.Errorf("event %q: trait %q: %w", ev.MessageID, tr.Name, err)
+				}
+			}
+			inserted++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("insert events: %w", err)
+	}
+	for name, id := range newTypes {
+		db.types[name] = id
+	}
+	return inserted, nil
+}
+
+func checkEvent(ev *sample.Event) error {
+	if ev.MessageID == "" {
+		return fmt.Errorf("%w: empty message id", ErrInvalid)
+	}
+	if ev.EventType == "" {
+		return fmt.Errorf("event %q: %w: empty event type", ev.MessageID, ErrInvalid)
+	}
+	if err := checkTime(ev.Generated); err != nil {
+		return fmt.Errorf("event %q: generated: %w", ev.MessageID, err)
+	}
+	for _, tr := range ev.Traits {
+		if tr.Name == "" {
+			return fmt.Errorf("event %q: %w: trait without a name", ev.MessageID, ErrInvalid)
+		}
+		switch tr.Type {
+		case sample.TraitText, sample.TraitInt, sample.TraitFloat:
+		case sample.TraitDatetime:
+			if err := checkTime(tr.Datetime); err != nil {
+				return fmt.Errorf("event %q: trait %q: %w", ev.MessageID, tr.Name, err)
+			}
+		default:
+			return fmt.Errorf("event %q: trait %q: %w: unknown trait type %d", ev.MessageID, tr.Name, ErrInvalid, tr.Type)
+		}
+	}
+	return nil
+}
+
+// eventTypeID returns the id of the event type name, creating it; ids
+// created in this transaction go to fresh and reach the cache after commit.
+func (db *DB) eventTypeID(ts *txStmts, name string, fresh map[string]int64) (int64, error) {
+	if id, ok := db.types[name]; ok {
+		return id, nil
+	}
+	if id, ok := fresh[name]; ok {
+		return id, nil
+	}
+	var id int64
+	err := ts.queryRow(stTypeGet, name).Scan(&id)
+	switch {
+	case err == nil:
+	case errors.Is(err, sql.ErrNoRows):
+		res, err := ts.exec(stTypeInsert, name)
+		if err != nil {
+			return 0, err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, err
+	}
+	fresh[name] = id
+	return id, nil
+}
+
+// EventFilter selects events. Zero fields do not filter.
+type EventFilter struct {
+	// EventType is an exact type or a glob pattern (*, ?, [...]).
+	EventType string
+	// Start is inclusive, End exclusive (on the generated time).
+	Start, End time.Time
+	MessageID  string
+	Project    string
+	// Traits must all hold.
+	Traits []TraitFilter
+	// Marker is the message_id of the last event of the previous page: the
+	// listing resumes after it. An unknown marker is ErrInvalid.
+	Marker string
+	// Limit caps the events returned; 0 means no limit.
+	Limit int
+}
+
+// TraitFilter is one trait condition: the event has a trait Name of type
+// Type whose value compares to Value by Op.
+type TraitFilter struct {
+	Name string
+	// Op is eq, ne, lt, le, gt or ge; empty means eq.
+	Op string
+	// Type is the trait type; zero means text.
+	Type sample.TraitType
+	// Value is parsed by Type: text as is, integer (base 10), float,
+	// datetime (RFC 3339, or without a zone as UTC).
+	Value string
+}
+
+var traitOps = map[string]string{"": "=", "eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+// traitCond returns the SQL column and operator of tf (both from fixed
+// sets) and its parsed value.
+func traitCond(tf TraitFilter) (string, string, any, error) {
+	if tf.Name == "" {
+		return "", "", nil, fmt.Errorf("%w: trait filter without a name", ErrInvalid)
+	}
+	op, ok := traitOps[tf.Op]
+	if !ok {
+		return "", "", nil, fmt.Errorf("trait %q: %w: unknown operator %q (want eq, ne, lt, le, gt or ge)", tf.Name, ErrInvalid, tf.Op)
+	}
+	switch tf.Type {
+	case 0, sample.TraitText:
+		return "t_text", op, tf.Value, nil
+	case sample.TraitInt:
+		v, err := strconv.ParseInt(strings.TrimSpace(tf.Value), 10, 64)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("trait %q: %w: %q is not an integer", tf.Name, ErrInvalid, tf.Value)
+		}
+		return "t_int", op, v, nil
+	case sample.TraitFloat:
+		v, err := strconv.ParseFloat(strings.TrimSpace(tf.Value), 64)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("trait %q: %w: %q is not a float", tf.Name, ErrInvalid, tf.Value)
+		}
+		return "t_float", op, v, nil
+	case sample.TraitDatetime:
+		t, err := parseDatetime(tf.Value)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("trait %q: %w: %q is not a datetime (RFC 3339)", tf.Name, ErrInvalid, tf.Value)
+		}
+		if err := checkTime(t); err != nil {
+			return "", "", nil, fmt.Errorf("trait %q: %w", tf.Name, err)
+		}
+		return "t_datetime", op, t.UnixNano(), nil
+	}
+	return "", "", nil, fmt.Errorf("trait %q: %w: unknown trait type %d", tf.Name, ErrInvalid, tf.Type)
+}
+
+// parseDatetime parses RFC 3339 with or without a zone (no zone is UTC), as
+// Ceilometer and Panko write datetimes.
+func parseDatetime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC)
+}
+
+// Events lists the events f selects, ordered by generated time, then
+// message_id, each with its traits ordered by name.
+func (db *DB) Events(ctx context.Context, f EventFilter) ([]sample.Event, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("list events: %w: negative limit %d", ErrInvalid, f.Limit)
+	}
+	var q strings.Builder
+	var args []any
+	q.WriteString(`SELECT e.id, e.message_id, t.name, e.generated_ns, e.raw
+FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
+	if f.EventType != "" {
+		if strings.ContainsAny(f.EventType, "*?[") {
+			q.WriteString(" AND e.event_type_id IN (SELECT id FROM event_type WHERE name GLOB ?)")
+		} else {
+			q.WriteString(" AND e.event_type_id = (SELECT id FROM event_type WHERE name = ?)")
+		}
+		args = append(args, f.EventType)
+	}
+	if !f.Start.IsZero() {
+		q.WriteString(" AND e.generated_ns >= ?")
+		args = append(args, bound(f.Start, 0))
+	}
+	if !f.End.IsZero() {
+		q.WriteString(" AND e.generated_ns < ?")
+		args = append(args, bound(f.End, 0))
+	}
+	if f.MessageID != "" {
+		q.WriteString(" AND e.message_id = ?")
+		args = append(args, f.MessageID)
+	}
+	if f.Project != "" {
+		q.WriteString(" AND e.project_id = ?")
+		args = append(args, f.Project)
+	}
+	for _, tf := range f.Traits {
+		col, op, v, err := traitCond(tf)
+		if err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		q.WriteString(" AND EXISTS (SELECT 1 FROM trait tr WHERE tr.event_id = e.id AND tr.name = ? AND tr." + col + " " + op + " ?)")
+		args = append(args, tf.Name, v)
+	}
+	var out []sample.Event
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		if f.Marker != "" {
+			var gen int64
+			rows, err := db.query(ctx, tx, `SELECT generated_ns FROM event WHERE message_id = ?`, f.Marker)
+			if err != nil {
+				return err
+			}
+			found := rows.Next()
+			if found {
+				err = rows.Scan(&gen)
+			}
+			_ = rows.Close()
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("%w: unknown marker %q", ErrInvalid, f.Marker)
+			}
+			q.WriteString(" AND (e.generated_ns > ? OR (e.generated_ns = ? AND e.message_id > ?))")
+			args = append(args, gen, gen, f.Marker)
+		}
+		q.WriteString(" ORDER BY e.generated_ns, e.message_id")
+		if f.Limit > 0 {
+			q.WriteString(" LIMIT ?")
+			args = append(args, f.Limit)
+		}
+		rows, err := db.query(ctx, tx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		pos := make(map[int64]int)
+		var ids []int64
+		for rows.Next() {
+			var ev sample.Event
+			var id, gen int64
+			var raw []byte
+			if err := rows.Scan(&id, &ev.MessageID, &ev.EventType, &gen, &raw); err != nil {
+				return err
+			}
+			ev.Generated = fromNanos(gen)
+			if raw != nil {
+				ev.Raw = raw
+			}
+			pos[id] = len(out)
+			ids = append(ids, id)
+			out = append(out, ev)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		_ = rows.Close()
+		if len(ids) == 0 {
+			return nil
+		}
+		trows, err := db.query(ctx, tx, `SELECT event_id, name, type, t_text, t_int, t_float, t_datetime
+FROM trait WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY event_id, name`, idsJSON(ids))
+		if err != nil {
+			return err
+		}
+		defer trows.Close()
+		for trows.Next() {
+			var id int64
+			tr, err := scanTrait(trows, &id)
+			if err != nil {
+				return err
+			}
+			i := pos[id]
+			out[i].Traits = append(out[i].Traits, tr)
+		}
+		return trows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}
+
+// scanTrait scans (name, type, t_text, t_int, t_float, t_datetime),
+// preceded by the event id when id is not nil.
+func scanTrait(rows *sql.Rows, id *int64) (sample.Trait, error) {
+	var tr sample.Trait
+	var typ int64
+	var text sql.NullString
+	var integer, datetime sql.NullInt64
+	var float sql.NullFloat64
+	dest := []any{&tr.Name, &typ, &text, &integer, &float, &datetime}
+	if id != nil {
+		dest = append([]any{id}, dest...)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return tr, err
+	}
+	tr.Type = sample.TraitType(typ)
+	switch tr.Type {
+	case sample.TraitText:
+		tr.Text = text.String
+	case sample.TraitInt:
+		tr.Int = integer.Int64
+	case sample.TraitFloat:
+		tr.Float = float.Float64
+	case sample.TraitDatetime:
+		tr.Datetime = fromNanos(datetime.Int64)
+	}
+	return tr, nil
+}
+
+// EventTypes returns the event types stored (of project's events when
+// project is set), sorted.
+func (db *DB) EventTypes(ctx context.Context, project string) ([]string, error) {
+	var out []string
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		var rows *sql.Rows
+		var err error
+		if project == "" {
+			rows, err = db.query(ctx, tx, `SELECT t.name FROM event_type t
+WHERE EXISTS (SELECT 1 FROM event e WHERE e.event_type_id = t.id) ORDER BY t.name`)
+		} else {
+			rows, err = db.query(ctx, tx, `SELECT DISTINCT t.name FROM event e JOIN event_type t ON t.id = e.event_type_id
+WHERE e.project_id = ? ORDER BY t.name`, project)
+		}
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				return err
+			}
+			out = append(out, name)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list event types: %w", err)
+	}
+	return out, nil
+}
+
+// TraitDesc names one trait, with its type, that events of a type carry.
+type TraitDesc struct {
+	Name string
+	Type sample.TraitType
+}
+
+// TraitDescriptions returns the distinct trait names and types of the events
+// of eventType (of every type when empty; of project's events when project
+// is set), sorted by name and type.
+func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string) ([]TraitDesc, error) {
+	q := `SELECT DISTINCT tr.name, tr.type FROM event e JOIN trait tr ON tr.event_id = e.id WHERE 1`
+	var args []any
+	if eventType != "" {
+		q += " AND e.event_type_id = (SELECT id FROM event_type WHERE name = ?)"
+		args = append(args, eventType)
+	}
+	if project != "" {
+		q += " AND e.project_id = ?"
+		args = append(args, project)
+	}
+	q += " ORDER BY tr.name, tr.type"
+	var out []TraitDesc
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := db.query(ctx, tx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d TraitDesc
+			var typ int64
+			if err := rows.Scan(&d.Name, &typ); err != nil {
+				return err
+			}
+			d.Type = sample.TraitType(typ)
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list trait descriptions of %q: %w", eventType, err)
+	}
+	return out, nil
+}
+
+// Traits returns the values of trait on the events of eventType (of every
+// type when empty; of project's events when project is set), in event order
+// (generated, then message_id).
+func (db *DB) Traits(ctx context.Context, eventType, trait, project string) ([]sample.Trait, error) {
+	if trait == "" {
+		return nil, fmt.Errorf("list traits: %w: empty trait name", ErrInvalid)
+	}
+	q := `SELECT tr.name, tr.type, tr.t_text, tr.t_int, tr.t_float, tr.t_datetime
+FROM event e JOIN trait tr ON tr.event_id = e.id AND tr.name = ? WHERE 1`
+	args := []any{trait}
+	if eventType != "" {
+		q += " AND e.event_type_id = (SELECT id FROM event_type WHERE name = ?)"
+		args = append(args, eventType)
+	}
+	if project != "" {
+		q += " AND e.project_id = ?"
+		args = append(args, project)
+	}
+	q += " ORDER BY e.generated_ns, e.message_id"
+	var out []sample.Trait
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := db.query(ctx, tx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			tr, err := scanTrait(rows, nil)
+			if err != nil {
+				return err
+			}
+			out = append(out, tr)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list traits %q of %q: %w", trait, eventType, err)
+	}
+	return out, nil
+}
+
+// ExpireEvents deletes the events generated before before, with their
+// traits (and the event types left without events), and returns how many
+// events it deleted.
+func (db *DB) ExpireEvents(ctx context.Context, before time.Time) (int64, error) {
+	if before.IsZero() {
+		return 0, nil
+	}
+	cut := bound(before, 0)
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	var n int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM trait WHERE event_id IN (SELECT id FROM event WHERE generated_ns < ?)`, cut); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM event WHERE generated_ns < ?`, cut)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM event_type
+WHERE NOT EXISTS (SELECT 1 FROM event e WHERE e.event_type_id = event_type.id)`)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expire events before %s: %w", before.Format(time.RFC3339), err)
+	}
+	clear(db.types) // some types may be gone; the cache refills on demand
+	if n > 0 {
+		db.log.Debug("events expired", "count", n, "before", before)
+	}
+	return n, nil
+}

@@ -1,0 +1,371 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+func text(name, v string) sample.Trait {
+	return sample.Trait{Name: name, Type: sample.TraitText, Text: v}
+}
+func integer(name string, v int64) sample.Trait {
+	return sample.Trait{Name: name, Type: sample.TraitInt, Int: v}
+}
+func float(name string, v float64) sample.Trait {
+	return sample.Trait{Name: name, Type: sample.TraitFloat, Float: v}
+}
+func datetime(name string, v time.Time) sample.Trait {
+	return sample.Trait{Name: name, Type: sample.TraitDatetime, Datetime: v}
+}
+
+// tenant is the project callback the facade passes: the tenant_id or
+// project_id trait.
+func tenant(ev sample.Event) string {
+	for _, tr := range ev.Traits {
+		if tr.Name == "tenant_id" || tr.Name == "project_id" {
+			return tr.Text
+		}
+	}
+	return ""
+}
+
+// events are three compute events and one image event, one per value of
+// each trait type, generated 10 s apart.
+func events() []sample.Event {
+	var out []sample.Event
+	for i := 1; i <= 3; i++ {
+		out = append(out, sample.Event{
+			MessageID: fmt.Sprintf("m%d", i),
+			EventType: "compute.instance.create.end",
+			Generated: at(10 * i),
+			Traits: []sample.Trait{
+				text("tenant_id", fmt.Sprint("p", i%2)),
+				text("name", fmt.Sprint("vm", i)),
+				integer("n", int64(i)),
+				float("f", float64(i)+0.5),
+				datetime("d", at(100*i)),
+			},
+		})
+	}
+	out = append(out, sample.Event{
+		MessageID: "m4", EventType: "image.upload", Generated: at(40),
+		Traits: []sample.Trait{text("project_id", "p1"), text("name", "img")},
+		Raw:    []byte(`{"event_type":"image.upload"}`),
+	})
+	return out
+}
+
+func TestInsertEventsDedup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, path := openTest(t)
+	n, err := db.InsertEvents(ctx, events(), tenant)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+
+	again := append(events()[:2], sample.Event{MessageID: "m5", EventType: "image.delete", Generated: at(50)})
+	again = append(again, again[2]) // a duplicate inside the batch too
+	n, err = db.InsertEvents(ctx, again, tenant)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	check := func(db *DB) {
+		t.Helper()
+		evs, err := db.Events(ctx, EventFilter{})
+		require.NoError(t, err)
+		want := append(events(), sample.Event{MessageID: "m5", EventType: "image.delete", Generated: at(50)})
+		for i := range want { // stored traits come back sorted by name
+			slices.SortFunc(want[i].Traits, func(a, b sample.Trait) int { return strings.Compare(a.Name, b.Name) })
+		}
+		require.Empty(t, cmp.Diff(want, evs))
+	}
+	check(db)
+	require.NoError(t, db.Close())
+	db = openAt(t, path)
+	check(db)
+}
+
+func TestInsertEventsInvalid(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		ev   sample.Event
+		msg  string
+	}{
+		{"no message id", sample.Event{EventType: "x", Generated: at(0)}, "empty message id"},
+		{"no type", sample.Event{MessageID: "a", Generated: at(0)}, "empty event type"},
+		{"no time", sample.Event{MessageID: "a", EventType: "x"}, "generated: invalid request: time"},
+		{"trait without name", sample.Event{MessageID: "a", EventType: "x", Generated: at(0),
+			Traits: []sample.Trait{{Type: sample.TraitText}}}, "trait without a name"},
+		{"unknown trait type", sample.Event{MessageID: "a", EventType: "x", Generated: at(0),
+			Traits: []sample.Trait{{Name: "t", Type: 9}}}, "unknown trait type 9"},
+		{"zero datetime trait", sample.Event{MessageID: "a", EventType: "x", Generated: at(0),
+			Traits: []sample.Trait{{Name: "t", Type: sample.TraitDatetime}}}, `trait "t": invalid request: time`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, _ := openTest(t)
+			_, err := db.InsertEvents(ctx, append(events(), tc.ev), tenant)
+			require.ErrorIs(t, err, ErrInvalid)
+			require.ErrorContains(t, err, tc.msg)
+			evs, err := db.Events(ctx, EventFilter{})
+			require.NoError(t, err)
+			require.Empty(t, evs, "a rejected batch writes nothing")
+		})
+	}
+}
+
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	_, err := db.InsertEvents(ctx, events(), tenant)
+	require.NoError(t, err)
+	tr := func(name, op string, typ sample.TraitType, v string) TraitFilter {
+		return TraitFilter{Name: name, Op: op, Type: typ, Value: v}
+	}
+	ts := func(s int) string { return at(s).Format(time.RFC3339Nano) }
+	cases := []struct {
+		name string
+		f    EventFilter
+		want []string
+	}{
+		{"all", EventFilter{}, []string{"m1", "m2", "m3", "m4"}},
+		{"type", EventFilter{EventType: "image.upload"}, []string{"m4"}},
+		{"type glob", EventFilter{EventType: "compute.*"}, []string{"m1", "m2", "m3"}},
+		{"type glob class", EventFilter{EventType: "[ci]*.*a*"}, []string{"m1", "m2", "m3", "m4"}},
+		{"type is not a prefix", EventFilter{EventType: "compute"}, nil},
+		{"start inclusive", EventFilter{Start: at(20)}, []string{"m2", "m3", "m4"}},
+		{"end exclusive", EventFilter{End: at(30)}, []string{"m1", "m2"}},
+		{"message id", EventFilter{MessageID: "m3"}, []string{"m3"}},
+		{"project", EventFilter{Project: "p1"}, []string{"m1", "m3", "m4"}},
+		{"project and type", EventFilter{Project: "p1", EventType: "compute.*"}, []string{"m1", "m3"}},
+		{"limit", EventFilter{Limit: 2}, []string{"m1", "m2"}},
+		{"marker", EventFilter{Marker: "m2"}, []string{"m3", "m4"}},
+		{"marker and limit", EventFilter{Marker: "m1", Limit: 2}, []string{"m2", "m3"}},
+
+		{"text eq (default op)", EventFilter{Traits: []TraitFilter{tr("name", "", 0, "vm2")}}, []string{"m2"}},
+		{"text eq", EventFilter{Traits: []TraitFilter{tr("name", "eq", sample.TraitText, "vm2")}}, []string{"m2"}},
+		{"text ne", EventFilter{Traits: []TraitFilter{tr("name", "ne", sample.TraitText, "vm2")}}, []string{"m1", "m3", "m4"}},
+		{"text lt", EventFilter{Traits: []TraitFilter{tr("name", "lt", sample.TraitText, "vm2")}}, []string{"m1", "m4"}},
+		{"text le", EventFilter{Traits: []TraitFilter{tr("name", "le", sample.TraitText, "vm2")}}, []string{"m1", "m2", "m4"}},
+		{"text gt", EventFilter{Traits: []TraitFilter{tr("name", "gt", sample.TraitText, "vm2")}}, []string{"m3"}},
+		{"text ge", EventFilter{Traits: []TraitFilter{tr("name", "ge", sample.TraitText, "vm2")}}, []string{"m2", "m3"}},
+		{"text is not a pattern", EventFilter{Traits: []TraitFilter{tr("name", "eq", sample.TraitText, "vm%")}}, nil},
+
+		{"int eq", EventFilter{Traits: []TraitFilter{tr("n", "eq", sample.TraitInt, "2")}}, []string{"m2"}},
+		{"int ne", EventFilter{Traits: []TraitFilter{tr("n", "ne", sample.TraitInt, "2")}}, []string{"m1", "m3"}},
+		{"int lt", EventFilter{Traits: []TraitFilter{tr("n", "lt", sample.TraitInt, "2")}}, []string{"m1"}},
+		{"int le", EventFilter{Traits: []TraitFilter{tr("n", "le", sample.TraitInt, "2")}}, []string{"m1", "m2"}},
+		{"int gt", EventFilter{Traits: []TraitFilter{tr("n", "gt", sample.TraitInt, "2")}}, []string{"m3"}},
+		{"int ge", EventFilter{Traits: []TraitFilter{tr("n", "ge", sample.TraitInt, " 2 ")}}, []string{"m2", "m3"}},
+		{"int compares numerically", EventFilter{Traits: []TraitFilter{tr("n", "lt", sample.TraitInt, "10")}}, []string{"m1", "m2", "m3"}},
+
+		{"float eq", EventFilter{Traits: []TraitFilter{tr("f", "eq", sample.TraitFloat, "2.5")}}, []string{"m2"}},
+		{"float ne", EventFilter{Traits: []TraitFilter{tr("f", "ne", sample.TraitFloat, "2.5")}}, []string{"m1", "m3"}},
+		{"float lt", EventFilter{Traits: []TraitFilter{tr("f", "lt", sample.TraitFloat, "2.5")}}, []string{"m1"}},
+		{"float le", EventFilter{Traits: []TraitFilter{tr("f", "le", sample.TraitFloat, "2.5")}}, []string{"m1", "m2"}},
+		{"float gt", EventFilter{Traits: []TraitFilter{tr("f", "gt", sample.TraitFloat, "2.5")}}, []string{"m3"}},
+		{"float ge", EventFilter{Traits: []TraitFilter{tr("f", "ge", sample.TraitFloat, "2")}}, []string{"m2", "m3"}},
+
+		{"datetime eq", EventFilter{Traits: []TraitFilter{tr("d", "eq", sample.TraitDatetime, ts(200))}}, []string{"m2"}},
+		{"datetime ne", EventFilter{Traits: []TraitFilter{tr("d", "ne", sample.TraitDatetime, ts(200))}}, []string{"m1", "m3"}},
+		{"datetime lt", EventFilter{Traits: []TraitFilter{tr("d", "lt", sample.TraitDatetime, ts(200))}}, []string{"m1"}},
+		{"datetime le", EventFilter{Traits: []TraitFilter{tr("d", "le", sample.TraitDatetime, ts(200))}}, []string{"m1", "m2"}},
+		{"datetime gt", EventFilter{Traits: []TraitFilter{tr("d", "gt", sample.TraitDatetime, ts(200))}}, []string{"m3"}},
+		{"datetime ge", EventFilter{Traits: []TraitFilter{tr("d", "ge", sample.TraitDatetime, ts(200))}}, []string{"m2", "m3"}},
+		{"datetime without zone is UTC", EventFilter{Traits: []TraitFilter{tr("d", "eq", sample.TraitDatetime,
+			at(300).Format("2006-01-02T15:04:05"))}}, []string{"m3"}},
+		{"datetime with zone", EventFilter{Traits: []TraitFilter{tr("d", "eq", sample.TraitDatetime,
+			at(100).In(time.FixedZone("x", 3600)).Format(time.RFC3339))}}, []string{"m1"}},
+
+		{"type must match", EventFilter{Traits: []TraitFilter{tr("n", "eq", sample.TraitText, "2")}}, nil},
+		{"unknown trait", EventFilter{Traits: []TraitFilter{tr("nope", "ne", sample.TraitText, "x")}}, nil},
+		{"traits and", EventFilter{Traits: []TraitFilter{tr("n", "ge", sample.TraitInt, "2"), tr("f", "lt", sample.TraitFloat, "3")}}, []string{"m2"}},
+		{"traits and project", EventFilter{Project: "p1", Traits: []TraitFilter{tr("n", "ge", sample.TraitInt, "2")}}, []string{"m3"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			evs, err := db.Events(ctx, tc.f)
+			require.NoError(t, err)
+			var got []string
+			for _, ev := range evs {
+				got = append(got, ev.MessageID)
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+
+	bad := []struct {
+		name string
+		f    EventFilter
+		msg  string
+	}{
+		{"unknown op", EventFilter{Traits: []TraitFilter{tr("n", "like", sample.TraitInt, "1")}}, `unknown operator "like"`},
+		{"bad int", EventFilter{Traits: []TraitFilter{tr("n", "eq", sample.TraitInt, "1.5")}}, `"1.5" is not an integer`},
+		{"bad float", EventFilter{Traits: []TraitFilter{tr("f", "eq", sample.TraitFloat, "x")}}, `"x" is not a float`},
+		{"bad datetime", EventFilter{Traits: []TraitFilter{tr("d", "eq", sample.TraitDatetime, "yesterday")}}, "is not a datetime"},
+		{"unknown type", EventFilter{Traits: []TraitFilter{tr("d", "eq", 7, "x")}}, "unknown trait type 7"},
+		{"no trait name", EventFilter{Traits: []TraitFilter{tr("", "eq", 0, "x")}}, "trait filter without a name"},
+		{"unknown marker", EventFilter{Marker: "nope"}, `unknown marker "nope"`},
+		{"negative limit", EventFilter{Limit: -3}, "negative limit -3"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := db.Events(ctx, tc.f)
+			require.ErrorIs(t, err, ErrInvalid)
+			require.ErrorContains(t, err, tc.msg)
+		})
+	}
+}
+
+func TestEventsPagination(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	var evs []sample.Event
+	var want []string
+	for i := range 45 {
+		// Groups of five share a generated time, so markers must break ties
+		// by message_id.
+		id := fmt.Sprintf("e%02d", i)
+		evs = append(evs, sample.Event{MessageID: id, EventType: "t", Generated: at(i / 5)})
+		want = append(want, id)
+	}
+	_, err := db.InsertEvents(ctx, evs, nil)
+	require.NoError(t, err)
+	for _, limit := range []int{1, 4, 5, 45} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			marker := ""
+			for pages := 0; ; pages++ {
+				require.Less(t, pages, 50, "pagination does not end")
+				page, err := db.Events(ctx, EventFilter{Marker: marker, Limit: limit})
+				require.NoError(t, err)
+				if len(page) == 0 {
+					break
+				}
+				for _, ev := range page {
+					got = append(got, ev.MessageID)
+				}
+				marker = page[len(page)-1].MessageID
+			}
+			require.Equal(t, want, got)
+		})
+	}
+}
+
+func TestEventTypesAndTraits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	_, err := db.InsertEvents(ctx, events(), tenant)
+	require.NoError(t, err)
+
+	t.Run("event types", func(t *testing.T) {
+		t.Parallel()
+		got, err := db.EventTypes(ctx, "")
+		require.NoError(t, err)
+		require.Equal(t, []string{"compute.instance.create.end", "image.upload"}, got)
+		got, err = db.EventTypes(ctx, "p0")
+		require.NoError(t, err)
+		require.Equal(t, []string{"compute.instance.create.end"}, got)
+		got, err = db.EventTypes(ctx, "nobody")
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
+	t.Run("trait descriptions", func(t *testing.T) {
+		t.Parallel()
+		got, err := db.TraitDescriptions(ctx, "compute.instance.create.end", "")
+		require.NoError(t, err)
+		require.Equal(t, []TraitDesc{{"d", sample.TraitDatetime}, {"f", sample.TraitFloat}, {"n", sample.TraitInt},
+			{"name", sample.TraitText}, {"tenant_id", sample.TraitText}}, got)
+		got, err = db.TraitDescriptions(ctx, "image.upload", "p0")
+		require.NoError(t, err)
+		require.Empty(t, got)
+		got, err = db.TraitDescriptions(ctx, "", "p1")
+		require.NoError(t, err)
+		require.Len(t, got, 6, "every trait of p1's events, project_id included")
+	})
+	t.Run("traits", func(t *testing.T) {
+		t.Parallel()
+		got, err := db.Traits(ctx, "compute.instance.create.end", "d", "")
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff([]sample.Trait{datetime("d", at(100)), datetime("d", at(200)), datetime("d", at(300))}, got))
+		got, err = db.Traits(ctx, "compute.instance.create.end", "f", "p1")
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff([]sample.Trait{float("f", 1.5), float("f", 3.5)}, got))
+		got, err = db.Traits(ctx, "", "name", "p1")
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff([]sample.Trait{text("name", "vm1"), text("name", "vm3"), text("name", "img")}, got))
+		_, err = db.Traits(ctx, "x", "", "")
+		require.ErrorIs(t, err, ErrInvalid)
+	})
+}
+
+func TestExpireEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, path := openTest(t)
+	_, err := db.InsertEvents(ctx, events(), tenant)
+	require.NoError(t, err)
+	n, err := db.ExpireEvents(ctx, at(40)) // m1..m3; m4 (at 40) stays
+	require.NoError(t, err)
+	require.Equal(t, int64(3), n)
+	check := func(db *DB) {
+		t.Helper()
+		evs, err := db.Events(ctx, EventFilter{})
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		require.Equal(t, "m4", evs[0].MessageID)
+		types, err := db.EventTypes(ctx, "")
+		require.NoError(t, err)
+		require.Equal(t, []string{"image.upload"}, types)
+		var rows int
+		require.NoError(t, db.r.QueryRow(`SELECT (SELECT count(*) FROM trait) + (SELECT count(*) FROM event_type)`).Scan(&rows))
+		require.Equal(t, 2+1, rows, "no orphan traits or types")
+	}
+	check(db)
+	require.NoError(t, db.Close())
+	db = openAt(t, path)
+	check(db)
+	// The expired type and message ids can come back.
+	n2, err := db.InsertEvents(ctx, events()[:1], tenant)
+	require.NoError(t, err)
+	require.Equal(t, 1, n2)
+	types, err := db.EventTypes(ctx, "")
+	require.NoError(t, err)
+	require.Equal(t, []string{"compute.instance.create.end", "image.upload"}, types)
+}
+
+// TestExpireEventsTypeCache expires a type while its id is cached and then
+// inserts it again on the same handle.
+func TestExpireEventsTypeCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	_, err := db.InsertEvents(ctx, []sample.Event{{MessageID: "a", EventType: "x", Generated: at(1)}}, nil)
+	require.NoError(t, err)
+	_, err = db.ExpireEvents(ctx, at(2))
+	require.NoError(t, err)
+	_, err = db.InsertEvents(ctx, []sample.Event{{MessageID: "b", EventType: "y", Generated: at(3)},
+		{MessageID: "c", EventType: "x", Generated: at(4)}}, nil)
+	require.NoError(t, err)
+	evs, err := db.Events(ctx, EventFilter{EventType: "x"})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	require.Equal(t, "c", evs[0].MessageID)
+}

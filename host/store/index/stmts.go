@@ -1,0 +1,179 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// The write statements, prepared once on the writer connection.
+const (
+	sqlResGet = `SELECT r.id, r.project_id, r.user_id, r.source, s.first_ns, s.last_ns, r.cur_from_ns, r.cur_hash
+FROM resource r JOIN resource_span s ON s.id = r.id WHERE r.resource_id = ?`
+	sqlResMeters = `SELECT name, type, unit FROM resource_meter WHERE rid = ? ORDER BY name, type, unit`
+	sqlResInsert = `INSERT INTO resource
+(resource_id, project_id, user_id, source, cur_from_ns, cur_hash, metadata)
+VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlSpanInsert     = `INSERT INTO resource_span (id, first_ns, last_ns) VALUES (?, ?, ?)`
+	sqlResUpdateAttrs = `UPDATE resource SET project_id = ?, user_id = ?, source = ? WHERE id = ?`
+	sqlResUpdateCur   = `UPDATE resource SET cur_from_ns = ?, cur_hash = ?, metadata = ? WHERE id = ?`
+	sqlMeterInsert    = `INSERT OR IGNORE INTO resource_meter (rid, name, type, unit) VALUES (?, ?, ?, ?)`
+	sqlVerClose       = `UPDATE metadata_version SET to_ns = ?, seen_ns = ? WHERE rid = ? AND from_ns = ?`
+	sqlVerInsert      = `INSERT INTO metadata_version (rid, from_ns, to_ns, seen_ns, hash, metadata) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlVerLoad        = `SELECT from_ns, to_ns, seen_ns, hash, metadata FROM metadata_version WHERE rid = ? ORDER BY from_ns`
+	sqlVerDelete      = `DELETE FROM metadata_version WHERE rid = ?`
+	sqlKVInsert       = `INSERT OR IGNORE INTO metadata_kv (key, value, rid) VALUES (?, ?, ?)`
+
+	sqlTypeGet     = `SELECT id FROM event_type WHERE name = ?`
+	sqlTypeInsert  = `INSERT INTO event_type (name) VALUES (?)`
+	sqlEventInsert = `INSERT OR IGNORE INTO event (message_id, event_type_id, generated_ns, project_id, raw) VALUES (?, ?, ?, ?, ?)`
+	sqlTraitInsert = `INSERT OR REPLACE INTO trait (event_id, name, type, t_text, t_int, t_float, t_datetime) VALUES (?, ?, ?, ?, ?, ?, ?)`
+)
+
+type stmtID int
+
+const (
+	stResGet stmtID = iota
+	stResMeters
+	stResInsert
+	stSpanInsert
+	stResUpdateAttrs
+	stResUpdateCur
+	stMeterInsert
+	stVerClose
+	stVerInsert
+	stVerLoad
+	stVerDelete
+	stKVInsert
+	stTypeGet
+	stTypeInsert
+	stEventInsert
+	stTraitInsert
+	numStmts
+)
+
+var writeSQL = [numStmts]string{
+	stResGet:         sqlResGet,
+	stResMeters:      sqlResMeters,
+	stResInsert:      sqlResInsert,
+	stSpanInsert:     sqlSpanInsert,
+	stResUpdateAttrs: sqlResUpdateAttrs,
+	stResUpdateCur:   sqlResUpdateCur,
+	stMeterInsert:    sqlMeterInsert,
+	stVerClose:       sqlVerClose,
+	stVerInsert:      sqlVerInsert,
+	stVerLoad:        sqlVerLoad,
+	stVerDelete:      sqlVerDelete,
+	stKVInsert:       sqlKVInsert,
+	stTypeGet:        sqlTypeGet,
+	stTypeInsert:     sqlTypeInsert,
+	stEventInsert:    sqlEventInsert,
+	stTraitInsert:    sqlTraitInsert,
+}
+
+// writeStmts are the statements prepared on the writer connection.
+type writeStmts [numStmts]*sql.Stmt
+
+func (ws *writeStmts) prepare(ctx context.Context, w *sql.DB) error {
+	for i, q := range writeSQL {
+		s, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		ws[i] = s
+	}
+	return nil
+}
+
+func (ws *writeStmts) close() error {
+	var errs []error
+	for i, s := range ws {
+		if s != nil {
+			errs = append(errs, s.Close())
+			ws[i] = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// txStmts binds the write statements to one transaction, lazily.
+type txStmts struct {
+	ctx context.Context
+	tx  *sql.Tx
+	ws  *writeStmts
+	b   [numStmts]*sql.Stmt
+}
+
+func (t *txStmts) get(id stmtID) *sql.Stmt {
+	if t.b[id] == nil {
+		t.b[id] = t.tx.StmtContext(t.ctx, t.ws[id])
+	}
+	return t.b[id]
+}
+
+func (t *txStmts) exec(id stmtID, args ...any) (sql.Result, error) {
+	return t.get(id).ExecContext(t.ctx, args...)
+}
+
+func (t *txStmts) query(id stmtID, args ...any) (*sql.Rows, error) {
+	return t.get(id).QueryContext(t.ctx, args...)
+}
+
+func (t *txStmts) queryRow(id stmtID, args ...any) *sql.Row {
+	return t.get(id).QueryRowContext(t.ctx, args...)
+}
+
+// maxTimesBatch is the largest number of rows one times update carries.
+const maxTimesBatch = 256
+
+// prepareTimes prepares, for each power of two n up to maxTimesBatch, the
+// statement that updates the sample times of n resources:
+// UPDATE ... FROM (VALUES (id, first, last), ...). One statement per power
+// of two of rows costs less than a statement per row. (They are prepared at
+// Open: the writer pool has one connection, which a transaction holds.)
+func (db *DB) prepareTimes(ctx context.Context) error {
+	for n := 1; n <= maxTimesBatch; n *= 2 {
+		s, err := db.w.PrepareContext(ctx, timesSQL(n))
+		if err != nil {
+			return fmt.Errorf("prepare times update of %d rows: %w", n, err)
+		}
+		db.timesStmts[n] = s
+	}
+	return nil
+}
+
+func timesSQL(n int) string {
+	var q strings.Builder
+	q.WriteString("UPDATE resource_span SET first_ns = v.column2, last_ns = v.column3 FROM (VALUES ")
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?)")
+	}
+	q.WriteString(") AS v WHERE resource_span.id = v.column1")
+	return q.String()
+}
+
+// updateTimes writes the sample times of rows, [id, first, last] each, in
+// statements of decreasing powers of two.
+func (db *DB) updateTimes(ts *txStmts, rows []int64) error {
+	for len(rows) > 0 {
+		n := maxTimesBatch
+		for n*3 > len(rows) {
+			n /= 2
+		}
+		s := db.timesStmts[n]
+		args := make([]any, 3*n)
+		for i := range args {
+			args[i] = rows[i]
+		}
+		if _, err := ts.tx.StmtContext(ts.ctx, s).ExecContext(ts.ctx, args...); err != nil {
+			return err
+		}
+		rows = rows[3*n:]
+	}
+	return nil
+}
