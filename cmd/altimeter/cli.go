@@ -116,8 +116,9 @@ func versionCmd(stdout io.Writer) *cobra.Command {
 }
 
 // longFlags accepts HashiCorp-style single-dash long flags (-config FILE) by
-// rewriting them to the double-dash form cobra parses. The CLI defines no
-// one-letter flags, so nothing is ambiguous.
+// rewriting them to the double-dash form cobra parses. One-letter flags
+// keep their shorthand forms (-q x, -q=x, -ojson): only a name of two or
+// more letters before any "=" is rewritten, and no long flag is one letter.
 func longFlags(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
@@ -125,10 +126,28 @@ func longFlags(args []string) []string {
 			copy(out[i:], args[i:])
 			break
 		}
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' && (a[1] < '0' || a[1] > '9') {
+		name, _, _ := strings.Cut(a[min(1, len(a)):], "=")
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && (a[1] < '0' || a[1] > '9') && len(name) > 1 && !isShorthandJoined(a) {
 			a = "-" + a
 		}
 		out[i] = a
 	}
 	return out
+}
+
+// shorthands are the one-letter flags that take a value, so "-ojson" or
+// "-l10" is a shorthand with its value joined, not a long flag.
+var shorthands = "oqmlpgafr"
+
+func isShorthandJoined(a string) bool {
+	if len(a) < 3 || a[0] != '-' || a[1] == '-' || strings.Contains(a, "=") {
+		return false
+	}
+	// A known long flag wins: -config, -output, -limit, ...
+	for _, long := range []string{"config", "output", "limit", "log-level", "log-json", "api-address", "plugin-dir", "meter", "query", "period", "groupby", "aggregate", "filter", "orderby", "resource-id", "url", "token", "data-dir", "project", "role", "project-id", "user-id", "timestamp", "resource-metadata", "meter-name", "meter-type", "meter-unit", "sample-volume"} {
+		if a[1:] == long {
+			return false
+		}
+	}
+	return strings.IndexByte(shorthands, a[1]) >= 0
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 
@@ -24,6 +25,14 @@ func (l *loader) finish() (*Config, hcl.Diagnostics) {
 	}
 	if a.APIAddress == "" {
 		a.APIAddress = DefaultAPIAddress
+	}
+	if a.APINoAuth && !IsLoopback(a.APIAddress) {
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "API without auth on a non-loopback address",
+			Detail:   fmt.Sprintf("auth = false serves every project's data to anyone who can reach %s; it is allowed on a loopback address (127.0.0.1, ::1) only.", a.APIAddress),
+			Subject:  a.APIAuthRange.Ptr(),
+		})
 	}
 	if l.syntax {
 		return c, l.diags
@@ -113,4 +122,19 @@ func declared(what string, names []string) string {
 	names = append([]string(nil), names...)
 	sort.Strings(names)
 	return fmt.Sprintf(" Declared %ss: %s.", what, strings.Join(names, ", "))
+}
+
+// IsLoopback reports whether a host:port address binds a loopback
+// interface only ("localhost" counts; an empty host, which binds every
+// interface, does not).
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -29,6 +29,8 @@ type Config struct {
 	Listeners []*Listener
 	Polling   []*Polling
 	Sinks     []*Sink
+	// Store is the store block; nil when there is none (built-in policies).
+	Store *Store
 	// Files are the parsed files by name (hclparse.Parser.Files), for
 	// rendering diagnostics with WriteDiagnostics.
 	Files map[string]*hcl.File
@@ -37,6 +39,10 @@ type Config struct {
 // Agent is the agent block, with defaults filled in.
 type Agent struct {
 	DataDir, PluginDir, LogLevel, APIAddress string
+	// APINoAuth (api { auth = false }) serves data requests without
+	// X-Auth-Token, as an admin; allowed on a loopback address only.
+	APINoAuth    bool
+	APIAuthRange hcl.Range
 	// DefRange is the agent block's header, or a zero range when the
 	// configuration has no agent block.
 	DefRange hcl.Range

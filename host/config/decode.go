@@ -22,6 +22,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "polling", LabelNames: []string{"name"}},
 		{Type: "listener", LabelNames: []string{"plugin", "instance"}},
 		{Type: "sink", LabelNames: []string{"name"}},
+		{Type: "store"},
 	},
 }
 
@@ -35,7 +36,7 @@ var agentSchema = &hcl.BodySchema{
 }
 
 var apiSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "address"}},
+	Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "auth"}},
 }
 
 var pollingSchema = &hcl.BodySchema{
@@ -95,6 +96,8 @@ func (l *loader) addFile(f *hcl.File, diags hcl.Diagnostics) {
 			l.cfg.Listeners = append(l.cfg.Listeners, l.decodeListener(b))
 		case "sink":
 			l.cfg.Sinks = append(l.cfg.Sinks, l.decodeSink(b))
+		case "store":
+			l.decodeStore(b)
 		}
 	}
 }
@@ -173,6 +176,23 @@ func (l *loader) decodeAgent(b *hcl.Block) {
 		api = blk
 		ac, diags := blk.Body.Content(apiSchema)
 		l.diags = append(l.diags, diags...)
+		if attr, ok := ac.Attributes["auth"]; ok {
+			v, d := attr.Expr.Value(nil)
+			l.diags = append(l.diags, d...)
+			if !d.HasErrors() {
+				if v.IsNull() || !v.Type().Equals(cty.Bool) {
+					l.diags = append(l.diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Incorrect value type",
+						Detail:   "Inappropriate value for attribute \"auth\": a bool is required.",
+						Subject:  attr.Expr.Range().Ptr(),
+					})
+				} else {
+					a.APINoAuth = v.False()
+					a.APIAuthRange = attr.Expr.Range()
+				}
+			}
+		}
 		attr, ok := ac.Attributes["address"]
 		if !ok {
 			continue

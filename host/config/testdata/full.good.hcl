@@ -56,3 +56,28 @@ sink "archive" {
     path = "/srv/archive2.jsonl"
   }
 }
+
+store {
+  out_of_order    = "30m"
+  event_retention = "90d"
+  archive_policy "cpu_fine" {
+    raw_retention = "2d"
+    aggregates    = ["count", "sum", "min", "max", "mean", "stddev", "last", "p95"]
+    archive {
+      granularity = "10s"
+      points      = 8640
+    }
+    archive {
+      granularity = "1h"
+      points      = 720
+    }
+  }
+  archive_policy_rule "cpu" {
+    meters = ["cpu", "cpu_util"]
+    policy = "cpu_fine"
+  }
+  archive_policy_rule "hardware" {
+    meters = ["hardware.*"]
+    policy = "low"
+  }
+}

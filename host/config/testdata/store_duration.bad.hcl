@@ -1,0 +1,3 @@
+store {
+  event_retention = "a week"
+}

@@ -1,0 +1,6 @@
+store {
+  archive_policy_rule "cpu" {
+    meters = ["cpu*"]
+    policy = "hgih"
+  }
+}
