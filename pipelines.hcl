@@ -1,6 +1,7 @@
-# Altimeter's default pipelines: this machine's own meters, plus a socket
-# for anything that speaks Influx line protocol. Works on any Linux machine
-# with nothing else installed. Check edits with: bin/altimeter validate pipelines.hcl
+# Altimeter's default pipelines: this machine's own meters into the embedded
+# store (served by the REST API on 127.0.0.1:8777), plus a socket for anything
+# that speaks Influx line protocol. Works on any Linux machine with nothing
+# else installed. Check edits with: bin/altimeter validate pipelines.hcl
 
 agent {
   data_dir   = "data"
@@ -27,11 +28,9 @@ listener "socket" "local" {
   sinks = ["socket"]
 }
 
+# "store" is built in: the embedded store under data_dir that the API reads.
 sink "host" {
-  publish "file" {
-    path   = "data/samples.jsonl"
-    format = "jsonl"
-  }
+  publish "store" {}
 }
 
 sink "socket" {
@@ -41,8 +40,20 @@ sink "socket" {
     scale  = "volume / 1024"
     unit   = "KB"
   }
+  publish "store" {}
   publish "file" {
     path   = "data/socket.lp"
     format = "influx"
   }
 }
+
+# The store keeps raw samples for 7 days, and roll-ups per Gnocchi-style
+# archive policy: "medium" (1 min for a week, 1 h for a year) unless a rule
+# picks another, e.g.
+#
+# store {
+#   archive_policy_rule "cpu" {
+#     meters = ["hardware.cpu.*"]
+#     policy = "high"   # 1 s for an hour, 1 min for a week, 1 h for a year
+#   }
+# }

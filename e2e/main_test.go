@@ -119,17 +119,36 @@ func startAgent(t *testing.T, cfg string) *agentProc {
 	t.Helper()
 	dir := t.TempDir()
 	a := &agentProc{t: t, dir: dir, cfgPath: filepath.Join(dir, "pipelines.hcl"),
-		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &syncBuffer{}, exited: make(chan struct{}), seen: map[int]bool{}}
+		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &syncBuffer{}, seen: map[int]bool{}}
 	a.writeConfig(cfg)
+	a.run()
+	t.Cleanup(a.stop)
+	return a
+}
+
+// restart starts the agent again on the same directory, config and API
+// address, after the previous process ended (stop or kill).
+func (a *agentProc) restart() {
+	a.t.Helper()
+	<-a.exited
+	a.run()
+}
+
+// run starts the agent process and waits for /healthz.
+func (a *agentProc) run() {
+	t := a.t
+	t.Helper()
+	dir := a.dir
+	a.exited = make(chan struct{})
 	a.cmd = exec.Command(filepath.Join(binDir, "altimeter"), "agent", "-config", a.cfgPath, "-log-level", "debug")
 	a.cmd.Dir = dir
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	require.NoError(t, a.cmd.Start())
+	cmd, exited := a.cmd, a.exited
 	go func() {
-		_ = a.cmd.Wait()
-		close(a.exited)
+		_ = cmd.Wait()
+		close(exited)
 	}()
-	t.Cleanup(a.stop)
 	waitFor(t, 20*time.Second, "agent /healthz", func() bool {
 		select {
 		case <-a.exited:
@@ -143,7 +162,6 @@ func startAgent(t *testing.T, cfg string) *agentProc {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return a
 }
 
 // syncBuffer is the agent's output: written by exec's copier while the test

@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/altimeter/altimeter/host/api"
+	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
+	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/sdk/base"
 )
 
@@ -45,6 +47,7 @@ type Agent struct {
 	log     hclog.Logger
 	reg     *prometheus.Registry
 	mgr     *pluginmgr.Manager
+	store   *store.Store
 	metrics *pipeline.Metrics
 	reloads *prometheus.CounterVec
 
@@ -80,6 +83,15 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("plugin dir: %w", err)
 	}
+	// The store outlives the graph and the plugins: it closes last.
+	if a.store, err = openStore(ctx, cfg.Agent.DataDir, cfg, a); err != nil {
+		return err
+	}
+	defer a.store.Close()
+	tokens, err := auth.Open(cfg.Agent.DataDir, log)
+	if err != nil {
+		return fmt.Errorf("open tokens: %w", err)
+	}
 	a.mgr = pluginmgr.New(pluginmgr.Options{Dir: pluginDir, Logger: log, Registerer: reg})
 	reg.MustRegister(newPluginCounters(a.mgr))
 	defer func() {
@@ -92,7 +104,15 @@ func Run(ctx context.Context, o Options) error {
 	if o.APIAddress != "" {
 		addr = o.APIAddress
 	}
-	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a})
+	var authn api.Authenticator = tokens
+	if cfg.Agent.APINoAuth {
+		if !config.IsLoopback(addr) {
+			return fmt.Errorf("api address %s: auth = false is allowed on a loopback address only", addr)
+		}
+		log.Warn("api serves data without auth (auth = false)", "address", addr)
+		authn = noAuth{}
+	}
+	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Auth: authn})
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -142,7 +162,7 @@ func (a *Agent) start(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	g, err := pipeline.New(graphSpec(cfg, insts), a.metrics, a.log)
+	g, err := pipeline.New(graphSpec(cfg, insts, a.store), a.metrics, a.log)
 	if err != nil {
 		return fmt.Errorf("build pipeline: %w", err)
 	}
@@ -159,9 +179,9 @@ func (a *Agent) resolve(ctx context.Context, cfg *config.Config) hcl.Diagnostics
 	for _, err := range errs {
 		a.log.Warn("ignoring plugin binary", "error", err)
 	}
-	return cfg.Resolve(func(k base.Kind, name string) (*base.Info, error) {
+	return cfg.Resolve(describeBuiltin(func(k base.Kind, name string) (*base.Info, error) {
 		return a.mgr.Describe(ctx, k, name)
-	})
+	}))
 }
 
 // Reload re-reads the config files and swaps in a new graph. Everything that
@@ -206,7 +226,7 @@ func (a *Agent) Reload(ctx context.Context) {
 			log.Warn("stop unused plugin", "plugin", r.inst.ID(), "error", err)
 		}
 	}
-	g, err := pipeline.New(graphSpec(cfg, next), a.metrics, a.log)
+	g, err := pipeline.New(graphSpec(cfg, next, a.store), a.metrics, a.log)
 	if err != nil {
 		log.Error("build pipeline", "error", err)
 		return
@@ -268,4 +288,12 @@ func trimNL(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// noAuth serves every request as an admin: api { auth = false }, on
+// loopback only.
+type noAuth struct{}
+
+func (noAuth) Authenticate(context.Context, string) (auth.Principal, error) {
+	return auth.Principal{TokenID: "noauth", Role: auth.RoleAdmin}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
+	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -38,6 +39,9 @@ func launchAll(ctx context.Context, m *pluginmgr.Manager, cfg *config.Config, ke
 	var diags hcl.Diagnostics
 	var errs []error
 	for _, p := range cfg.AllPlugins() {
+		if isBuiltin(p) {
+			continue
+		}
 		b, err := binaryOf(m, p)
 		if err != nil {
 			errs = append(errs, err)
@@ -85,7 +89,7 @@ func binaryOf(m *pluginmgr.Manager, p *config.Plugin) (*pluginmgr.Binary, error)
 }
 
 // graphSpec turns a resolved config and its instances into the engine's spec.
-func graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
+func graphSpec(cfg *config.Config, insts instances, st *store.Store) pipeline.Spec {
 	var spec pipeline.Spec
 	for _, s := range cfg.Sinks {
 		ss := pipeline.SinkSpec{Name: s.Name}
@@ -93,7 +97,11 @@ func graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
 			ss.Transformers = append(ss.Transformers, pipeline.NamedTransformer{ID: t.ID, Transformer: transformerOf{insts[t.ID].inst}})
 		}
 		for _, p := range s.Publishers {
-			ss.Publishers = append(ss.Publishers, pipeline.NamedPublisher{ID: p.ID, Publisher: publisherOf{insts[p.ID].inst}})
+			var pub pipeline.Publisher = storePublisher{st}
+			if !isBuiltin(p) {
+				pub = publisherOf{insts[p.ID].inst}
+			}
+			ss.Publishers = append(ss.Publishers, pipeline.NamedPublisher{ID: p.ID, Publisher: pub})
 		}
 		spec.Sinks = append(spec.Sinks, ss)
 	}
@@ -109,13 +117,25 @@ func graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
 					task.Meters = append(task.Meters, m.Name)
 				}
 			}
-			if len(task.Meters) == 0 {
-				continue
-			}
 			for _, d := range pl.Discovery {
 				if owner, method, _ := strings.Cut(d.Name, "."); owner == p.Name {
 					task.Discovery = append(task.Discovery, method)
 				}
+			}
+			// A pollster with config-defined meters takes part when a
+			// declared meter matches, when the block names its discovery,
+			// or (if it offers no discovery, so static resources are how
+			// it is given targets) when the block has static resources and
+			// a pattern no declared meter matches. Its configured meters
+			// are selected by the block's patterns, and what it returns is
+			// filtered by the block's rules.
+			byResources := len(pl.Resources) > 0 && len(p.Info.Discovery) == 0 && unmatched(cfg, pl)
+			if p.Info.DynamicMeters && (len(task.Meters) > 0 || len(task.Discovery) > 0 || byResources) {
+				task.Meters = dynamicPatterns(pl)
+				task.Keep = pl.Meters.Match
+			}
+			if len(task.Meters) == 0 {
+				continue
 			}
 			for _, r := range pl.Resources {
 				task.Resources = append(task.Resources, sample.Resource{ID: r, Endpoint: r})
@@ -133,4 +153,32 @@ func refNames(refs []config.Ref) []string {
 		out[i] = r.Name
 	}
 	return out
+}
+
+// dynamicPatterns is what a DynamicMeters pollster receives as
+// Request.Meters: the block's inclusion patterns, or "*" when the block
+// selects by exclusion only.
+func dynamicPatterns(pl *config.Polling) []string {
+	if in := pl.Meters.Inclusions(); len(in) > 0 {
+		return in
+	}
+	return []string{"*"}
+}
+
+// unmatched reports whether a polling block has an inclusion pattern that
+// no pollster's declared meters match: one only a configured meter can
+// satisfy.
+func unmatched(cfg *config.Config, pl *config.Polling) bool {
+	for _, pat := range pl.Meters.Inclusions() {
+		found := false
+		for _, p := range cfg.Pollsters {
+			for _, m := range p.Info.Meters {
+				found = found || config.MatchGlob(pat, m.Name)
+			}
+		}
+		if !found {
+			return true
+		}
+	}
+	return false
 }

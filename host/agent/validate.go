@@ -36,13 +36,16 @@ func Validate(ctx context.Context, files []string, pluginDir string, log hclog.L
 	for _, err := range errs {
 		log.Warn("ignoring plugin binary", "error", err)
 	}
-	diags = append(diags, cfg.Resolve(func(k base.Kind, name string) (*base.Info, error) {
+	diags = append(diags, cfg.Resolve(describeBuiltin(func(k base.Kind, name string) (*base.Info, error) {
 		return m.Describe(ctx, k, name)
-	})...)
+	}))...)
 	if diags.HasErrors() {
 		return cfg.Files, diags
 	}
 	for _, p := range cfg.AllPlugins() {
+		if isBuiltin(p) {
+			continue
+		}
 		inst, err := m.Launch(ctx, "validate."+p.ID, p.Kind, p.Name, p.Config)
 		var ce *pluginmgr.ConfigError
 		switch {

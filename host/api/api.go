@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/altimeter/altimeter/host/store"
 )
 
 // Plugin is one plugin instance as /v2/plugins shows it.
@@ -41,6 +43,16 @@ type Options struct {
 	Logger   hclog.Logger
 	Gatherer prometheus.Gatherer
 	Plugins  PluginLister
+	// Store serves the Ceilometer v2 data endpoints (/v2/meters,
+	// /v2/samples, /v2/resources, /v2/query/samples, /v2/capabilities).
+	// When nil those endpoints are not served (404).
+	Store store.Reader
+	// Writer takes POST /v2/meters/{name}; when nil that method answers
+	// 405.
+	Writer store.Writer
+	// Auth resolves X-Auth-Token for the data endpoints; when nil every
+	// data request is refused (401).
+	Auth Authenticator
 }
 
 // Server is the agent's HTTP server.
@@ -54,21 +66,34 @@ type Server struct {
 // New builds the router; Serve starts it.
 func New(o Options) *Server {
 	gin.SetMode(gin.ReleaseMode)
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Gatherer == nil {
+		o.Gatherer = prometheus.NewRegistry()
+	}
 	s := &Server{opts: o, log: o.Logger.Named("api")}
 	r := gin.New()
+	// Match on the escaped path so an id holding %2F stays one segment.
+	r.UseRawPath = true
+	r.UnescapePathValues = true
 	r.Use(s.recovery(), s.accessLog())
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, fmt.Errorf("%s %s: %w", c.Request.Method, c.Request.URL.Path, ErrNotFound))
 	})
 	r.NoMethod(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error_message": gin.H{"faultcode": "Client", "faultstring": "method not allowed"}})
+		abort(c, fmt.Errorf("%s %s: %w", c.Request.Method, c.Request.URL.Path, ErrMethodNotAllowed))
 	})
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	v2 := r.Group("/v2")
 	v2.GET("/plugins", s.listPlugins)
 	v2.GET("/plugins/:id", s.getPlugin)
+	v2.GET("/openapi.json", serveOpenAPI)
+	if o.Store != nil {
+		s.registerData(v2)
+	}
 	s.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
@@ -115,15 +140,25 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
+func (s *Server) plugins() []Plugin {
+	if s.opts.Plugins == nil {
+		return []Plugin{}
+	}
+	if ps := s.opts.Plugins.Plugins(); ps != nil {
+		return ps
+	}
+	return []Plugin{}
+}
+
 func (s *Server) listPlugins(c *gin.Context) {
-	ps := s.opts.Plugins.Plugins()
+	ps := s.plugins()
 	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
 	c.JSON(http.StatusOK, ps)
 }
 
 func (s *Server) getPlugin(c *gin.Context) {
 	id := c.Param("id")
-	for _, p := range s.opts.Plugins.Plugins() {
+	for _, p := range s.plugins() {
 		if p.ID == id {
 			c.JSON(http.StatusOK, p)
 			return
@@ -136,6 +171,11 @@ func (s *Server) accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		if c.Writer.Status() >= http.StatusInternalServerError {
+			s.log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path,
+				"status", c.Writer.Status(), "error", c.Errors.String())
+			return
+		}
 		s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path,
 			"status", c.Writer.Status(), "duration", time.Since(start), "remote", c.ClientIP())
 	}

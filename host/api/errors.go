@@ -5,12 +5,27 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/altimeter/altimeter/host/auth"
+	"github.com/altimeter/altimeter/host/store"
 )
 
-// Sentinel errors handlers return; abort maps them to status codes.
+// Sentinel errors handlers return; abort maps them to status codes, together
+// with store.ErrNotFound (404), store.ErrInvalid (400) and
+// auth.ErrUnauthorized (401).
 var (
 	ErrNotFound   = errors.New("not found")
 	ErrBadRequest = errors.New("bad request")
+	// ErrForbidden means the token may not act on what the request names
+	// (a member naming another project).
+	ErrForbidden = errors.New("forbidden")
+	// ErrConflict means the request collides with stored state (a posted
+	// message_id that is already stored).
+	ErrConflict = errors.New("conflict")
+	// ErrTooLarge means the request body exceeds the limit.
+	ErrTooLarge = errors.New("request body too large")
+	// ErrMethodNotAllowed means the path exists but not with this method.
+	ErrMethodNotAllowed = errors.New("method not allowed")
 )
 
 // errorBody is Ceilometer's error envelope, so its clients read our errors:
@@ -22,21 +37,41 @@ type errorBody struct {
 	} `json:"error_message"`
 }
 
+// statusOf maps an error to its status code.
+func statusOf(err error) int {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrBadRequest), errors.Is(err, store.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, auth.ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, ErrTooLarge), errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrMethodNotAllowed):
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusInternalServerError
+}
+
 // abort renders err as the one error envelope: the only place an error
 // becomes a response.
 func abort(c *gin.Context, err error) {
-	code := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, ErrNotFound):
-		code = http.StatusNotFound
-	case errors.Is(err, ErrBadRequest):
-		code = http.StatusBadRequest
-	}
+	code := statusOf(err)
 	var body errorBody
 	body.ErrorMessage.FaultCode = "Server"
 	if code < 500 {
 		body.ErrorMessage.FaultCode = "Client"
 	}
 	body.ErrorMessage.FaultString = err.Error()
+	_ = c.Error(err) // for the access log
+	if code == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `X-Auth-Token realm="altimeter"`)
+	}
 	c.AbortWithStatusJSON(code, body)
 }

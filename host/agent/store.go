@@ -1,0 +1,118 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/host/store"
+	"github.com/altimeter/altimeter/host/store/series"
+	"github.com/altimeter/altimeter/sdk/base"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+	"github.com/altimeter/altimeter/sdk/publisher"
+	"github.com/altimeter/altimeter/sdk/schema"
+	"github.com/altimeter/altimeter/sdk/wire"
+)
+
+// StorePublisher is the name of the built-in publisher that writes into the
+// embedded store: `publish "store" {}` in a sink. It runs inside the host,
+// so it needs no binary.
+const StorePublisher = "store"
+
+// isBuiltin reports whether a plugin block names a built-in.
+func isBuiltin(p *config.Plugin) bool {
+	return p.Kind == base.Publisher && p.Name == StorePublisher
+}
+
+// describeBuiltin answers Describe for the built-ins, falling back to
+// describe for real plugins.
+func describeBuiltin(describe config.DescribeFunc) config.DescribeFunc {
+	return func(k base.Kind, name string) (*base.Info, error) {
+		if k == base.Publisher && name == StorePublisher {
+			s, err := schema.FromStruct(struct{}{})
+			if err != nil {
+				return nil, err
+			}
+			return &base.Info{
+				Kind: base.Publisher, Name: StorePublisher, Version: "builtin",
+				Description: "Writes samples and events into the embedded store that the REST API serves.",
+				Schema:      s,
+			}, nil
+		}
+		return describe(k, name)
+	}
+}
+
+// storeOptions turns the store block into the engines' options: the
+// built-in policies, replaced or extended by the block's, and its rules
+// followed by "*" -> medium.
+func storeOptions(cfg *config.Config) store.Options {
+	var o store.Options
+	o.Series.Sync = true
+	o.Series.Policies = series.DefaultPolicies()
+	o.Series.OutOfOrder = config.DefaultOutOfOrder
+	st := cfg.Store
+	if st != nil {
+		o.Series.OutOfOrder = st.OutOfOrder
+		o.EventRetention = st.EventRetention
+		for _, p := range st.Policies {
+			sp := series.Policy{Name: p.Name, Aggregates: p.Aggregates, RawRetention: p.RawRetention}
+			for _, a := range p.Archives {
+				sp.Archives = append(sp.Archives, series.Archive{Granularity: a.Granularity, Points: a.Points})
+			}
+			replaced := false
+			for i := range o.Series.Policies {
+				if o.Series.Policies[i].Name == p.Name {
+					o.Series.Policies[i], replaced = sp, true
+				}
+			}
+			if !replaced {
+				o.Series.Policies = append(o.Series.Policies, sp)
+			}
+		}
+		for _, r := range st.Rules {
+			for _, m := range r.Meters {
+				o.Series.Rules = append(o.Series.Rules, series.Rule{Pattern: m.Name, Policy: r.Policy.Name})
+			}
+		}
+	}
+	o.Series.Rules = append(o.Series.Rules, series.Rule{Pattern: "*", Policy: config.DefaultPolicy})
+	return o
+}
+
+// storePublisher is the built-in store publisher.
+type storePublisher struct{ s *store.Store }
+
+// Publish writes the batch's samples. Bad samples are rejected one by one
+// and the rest stored; a store failure asks for a retry of the whole batch,
+// which dedup makes safe.
+func (p storePublisher) Publish(ctx context.Context, b *pb.Batch) (publisher.Result, error) {
+	samples := wire.SamplesFromProto(b.GetSamples())
+	res := publisher.Result{Outcome: base.Accepted}
+	good := samples[:0]
+	for i := range samples {
+		if err := store.Validate(&samples[i]); err != nil {
+			res.Items = append(res.Items, publisher.ItemOutcome{Index: i, Outcome: base.Rejected, Reason: err.Error()})
+			continue
+		}
+		good = append(good, samples[i])
+	}
+	for i := range b.GetEvents() {
+		res.Items = append(res.Items, publisher.ItemOutcome{Index: len(samples) + i, Outcome: base.Rejected, Reason: "the store does not keep events yet"})
+	}
+	if err := p.s.Write(ctx, good); err != nil {
+		return publisher.Result{Outcome: base.Retry, Reason: err.Error()}, nil
+	}
+	return res, nil
+}
+
+// openStore opens the store under the data dir.
+func openStore(ctx context.Context, dataDir string, cfg *config.Config, a *Agent) (*store.Store, error) {
+	o := storeOptions(cfg)
+	o.Logger = a.log
+	s, err := store.Open(ctx, dataDir+"/store", o)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/altimeter/altimeter/host/auth"
+)
+
+// Authenticator resolves the token of a request (the X-Auth-Token header)
+// to the principal it acts as. It returns an error wrapping
+// auth.ErrUnauthorized for an unknown or revoked token; any other error is
+// a failure of the authenticator (500). It is called concurrently.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (auth.Principal, error)
+}
+
+// TokenHeader is the header a request carries its token in, as OpenStack.
+const TokenHeader = "X-Auth-Token"
+
+const principalKey = "altimeter.principal"
+
+// authenticate is the middleware of the data endpoints: it resolves the
+// token and stores the principal in the request context, or answers 401.
+// A member token without a project is refused (403): it would otherwise be
+// confined to nothing.
+func (s *Server) authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.opts.Auth == nil {
+			abort(c, fmt.Errorf("%w: no authenticator is configured", auth.ErrUnauthorized))
+			return
+		}
+		tok := c.GetHeader(TokenHeader)
+		if tok == "" {
+			abort(c, fmt.Errorf("%w: missing %s header", auth.ErrUnauthorized, TokenHeader))
+			return
+		}
+		p, err := s.opts.Auth.Authenticate(c.Request.Context(), tok)
+		if err != nil {
+			abort(c, fmt.Errorf("authenticate: %w", err))
+			return
+		}
+		if !p.IsAdmin() && p.Project == "" {
+			abort(c, fmt.Errorf("%w: token %s has role %q and no project", ErrForbidden, p.TokenID, p.Role))
+			return
+		}
+		c.Set(principalKey, p)
+		c.Next()
+	}
+}
+
+// principal returns the principal authenticate stored. A handler reached
+// without it is a routing bug: it panics (500) rather than fail open.
+func principal(c *gin.Context) auth.Principal {
+	p, ok := c.Get(principalKey)
+	pr, ok2 := p.(auth.Principal)
+	if !ok || !ok2 {
+		panic("api: data handler reached without the authenticate middleware")
+	}
+	return pr
+}
+
+// scope returns the project the request is confined to, "" for an admin.
+func scope(c *gin.Context) string { return principal(c).Scope() }

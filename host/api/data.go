@@ -1,0 +1,591 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/altimeter/altimeter/host/store"
+	"github.com/altimeter/altimeter/sdk/sample"
+)
+
+// DefaultSource is the source of a posted sample that names none, as
+// Ceilometer's sample_source default.
+const DefaultSource = "openstack"
+
+// MaxBodyBytes bounds a request body (posted samples, complex queries).
+const MaxBodyBytes = 8 << 20
+
+// registerData adds the Ceilometer v2 data endpoints to v2.
+func (s *Server) registerData(v2 *gin.RouterGroup) {
+	d := v2.Group("", s.authenticate())
+	d.GET("/meters", s.listMeters)
+	d.GET("/meters/:name", s.listMeterSamples)
+	if s.opts.Writer != nil {
+		d.POST("/meters/:name", s.postSamples)
+	}
+	d.GET("/meters/:name/statistics", s.statistics)
+	d.GET("/samples", s.listSamples)
+	d.GET("/samples/:id", s.getSample)
+	d.GET("/resources", s.listResources)
+	d.GET("/resources/:id", s.getResource)
+	d.POST("/query/samples", s.querySamples)
+	d.GET("/capabilities", s.capabilities)
+}
+
+// checkParams refuses query parameters an endpoint does not take (as WSME
+// refuses unknown arguments), so a typo is an error and not a silently
+// wider answer. q.* parameters are checked by parseSimpleQuery.
+func checkParams(c *gin.Context, allowed ...string) error {
+	for k := range c.Request.URL.Query() {
+		if strings.HasPrefix(k, "q.") || slices.Contains(allowed, k) {
+			continue
+		}
+		return fmt.Errorf("%w: unknown parameter %s", ErrBadRequest, k)
+	}
+	return nil
+}
+
+// page reads the limit and marker parameters.
+func page(c *gin.Context) (store.ListOptions, error) {
+	var o store.ListOptions
+	if v, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return o, fmt.Errorf("%w: limit must be a positive integer, got %q", ErrBadRequest, v)
+		}
+		o.Limit = n
+	}
+	o.Marker = c.Query("marker")
+	return o, nil
+}
+
+// queryPlan parses the simple query of c for an endpoint, ANDs extra leaves
+// (the meter of /v2/meters/{name}) and applies the caller's scope.
+func queryPlan(c *gin.Context, sc queryScope, extra ...*expr) (plan, simpleQuery, error) {
+	q, err := parseSimpleQuery(c.Request.URL.Query(), sc)
+	if err != nil {
+		return plan{}, q, err
+	}
+	if len(extra) > 0 {
+		kids := slices.Clone(extra)
+		if q.root != nil {
+			kids = append(kids, q.root)
+		}
+		q.root = &expr{op: opAnd, kids: kids}
+		if len(kids) == 1 {
+			q.root = kids[0]
+		}
+	}
+	p, err := planQuery(q, sc, scope(c))
+	return p, q, err
+}
+
+func meterLeaf(name string) *expr {
+	return &expr{op: opEq, field: fieldName, values: []value{{kind: valString, s: name}}}
+}
+
+func (s *Server) listMeters(c *gin.Context) {
+	if err := checkParams(c, "limit", "marker", "unique"); err != nil {
+		abort(c, err)
+		return
+	}
+	unique := false
+	if v, ok := c.GetQuery("unique"); ok {
+		b, err := parseBoolStrict(v)
+		if err != nil {
+			abort(c, fmt.Errorf("%w: unique: %v", ErrBadRequest, err))
+			return
+		}
+		unique = b
+	}
+	o, err := page(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	p, _, err := queryPlan(c, metersScope)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	ms, err := s.opts.Store.Meters(c.Request.Context(), p.filter, o)
+	if err != nil {
+		abort(c, fmt.Errorf("list meters: %w", err))
+		return
+	}
+	out := make([]meterJSON, 0, len(ms))
+	for i := range ms {
+		if unique && i > 0 && ms[i].Name == ms[i-1].Name {
+			continue // unique: one entry per meter name, as Ceilometer
+		}
+		out = append(out, renderMeter(&ms[i]))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// samples lists through the store with a plan's filter and residual.
+func (s *Server) samples(c *gin.Context, p plan, o store.ListOptions) ([]store.Sample, error) {
+	o.Match = p.match()
+	rows, err := s.opts.Store.Samples(c.Request.Context(), p.filter, o)
+	if err != nil {
+		return nil, fmt.Errorf("list samples: %w", err)
+	}
+	return rows, nil
+}
+
+func (s *Server) listMeterSamples(c *gin.Context) {
+	if err := checkParams(c, "limit", "marker"); err != nil {
+		abort(c, err)
+		return
+	}
+	o, err := page(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	p, _, err := queryPlan(c, samplesScope, meterLeaf(c.Param("name")))
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	rows, err := s.samples(c, p, o)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	out := make([]oldSampleJSON, len(rows))
+	for i := range rows {
+		out[i] = renderOldSample(&rows[i])
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) listSamples(c *gin.Context) {
+	if err := checkParams(c, "limit", "marker"); err != nil {
+		abort(c, err)
+		return
+	}
+	o, err := page(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	p, _, err := queryPlan(c, samplesScope)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	rows, err := s.samples(c, p, o)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	out := make([]sampleJSON, len(rows))
+	for i := range rows {
+		out[i] = renderSample(&rows[i])
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getSample(c *gin.Context) {
+	if err := checkParams(c); err != nil {
+		abort(c, err)
+		return
+	}
+	row, err := s.opts.Store.Sample(c.Request.Context(), c.Param("id"), scope(c))
+	if err != nil {
+		abort(c, fmt.Errorf("get sample %s: %w", c.Param("id"), err))
+		return
+	}
+	c.JSON(http.StatusOK, renderSample(&row))
+}
+
+// baseURL is Ceilometer's application URL: where the client reached us.
+func baseURL(c *gin.Context) string {
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host
+}
+
+func (s *Server) listResources(c *gin.Context) {
+	if err := checkParams(c, "limit", "marker", "meter_links"); err != nil {
+		abort(c, err)
+		return
+	}
+	o, err := page(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	links := true
+	if v, ok := c.GetQuery("meter_links"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			abort(c, fmt.Errorf("%w: meter_links must be an integer, got %q", ErrBadRequest, v))
+			return
+		}
+		links = n != 0
+	}
+	p, _, err := queryPlan(c, resourcesScope)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	rs, err := s.opts.Store.Resources(c.Request.Context(), p.filter, o)
+	if err != nil {
+		abort(c, fmt.Errorf("list resources: %w", err))
+		return
+	}
+	base := baseURL(c)
+	out := make([]resourceJSON, len(rs))
+	for i := range rs {
+		out[i] = renderResource(&rs[i], base, links)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getResource(c *gin.Context) {
+	if err := checkParams(c); err != nil {
+		abort(c, err)
+		return
+	}
+	r, err := s.opts.Store.Resource(c.Request.Context(), c.Param("id"), scope(c))
+	if err != nil {
+		abort(c, fmt.Errorf("get resource %s: %w", c.Param("id"), err))
+		return
+	}
+	c.JSON(http.StatusOK, renderResource(&r, baseURL(c), true))
+}
+
+// aggregateFuncs are the aggregates statistics accepts; true when the
+// function takes a parameter.
+var aggregateFuncs = map[string]bool{
+	"avg": false, "sum": false, "min": false, "max": false, "count": false, "stddev": false,
+	"cardinality": true,
+}
+
+var cardinalityParams = []string{"resource_id", "project_id", "user_id"}
+
+// parseAggregates pairs repeated aggregate.func and aggregate.param: params
+// go, in order, to the functions that take one (cardinality).
+func parseAggregates(params url.Values) ([]store.Aggregate, error) {
+	funcs, args := params["aggregate.func"], params["aggregate.param"]
+	out := make([]store.Aggregate, 0, len(funcs))
+	seen := map[store.Aggregate]bool{}
+	for _, f := range funcs {
+		takes, ok := aggregateFuncs[f]
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown aggregate.func %q (want avg, sum, min, max, count, stddev or cardinality)", ErrBadRequest, f)
+		}
+		a := store.Aggregate{Func: f}
+		if takes {
+			if len(args) == 0 {
+				return nil, fmt.Errorf("%w: aggregate.func %s needs an aggregate.param (resource_id, project_id or user_id)", ErrBadRequest, f)
+			}
+			a.Param, args = args[0], args[1:]
+			if !slices.Contains(cardinalityParams, a.Param) {
+				return nil, fmt.Errorf("%w: aggregate.param %q of %s (want resource_id, project_id or user_id)", ErrBadRequest, a.Param, f)
+			}
+		}
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	if len(args) > 0 {
+		return nil, fmt.Errorf("%w: aggregate.param %q has no aggregate.func that takes it", ErrBadRequest, args[0])
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// parseGroupBy validates repeated groupby parameters, without duplicates.
+func parseGroupBy(params url.Values) ([]string, error) {
+	var out []string
+	for _, g := range params["groupby"] {
+		field := canonicalField(g)
+		switch {
+		case field == fieldResource || field == fieldProject || field == fieldUser || field == fieldSource:
+		case strings.HasPrefix(field, metaPrefix):
+		default:
+			return nil, fmt.Errorf("%w: invalid groupby field %q (want resource_id, project_id, user_id, source or resource_metadata.<key>)", ErrBadRequest, g)
+		}
+		if !slices.Contains(out, field) {
+			out = append(out, field)
+		}
+	}
+	return out, nil
+}
+
+// maxPeriod bounds the period parameter (about 100 years).
+const maxPeriod = 100 * 366 * 24 * 3600
+
+func (s *Server) statistics(c *gin.Context) {
+	if err := checkParams(c, "groupby", "period", "aggregate.func", "aggregate.param"); err != nil {
+		abort(c, err)
+		return
+	}
+	params := c.Request.URL.Query()
+	var period time.Duration
+	if v, ok := c.GetQuery("period"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > maxPeriod {
+			abort(c, fmt.Errorf("%w: period must be a non-negative number of seconds, got %q", ErrBadRequest, v))
+			return
+		}
+		period = time.Duration(n) * time.Second
+	}
+	groupBy, err := parseGroupBy(params)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	aggs, err := parseAggregates(params)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	p, q, err := queryPlan(c, statisticsScope, meterLeaf(c.Param("name")))
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	stats, err := s.opts.Store.Statistics(c.Request.Context(), store.StatsQuery{
+		Filter: p.filter, Period: period, GroupBy: groupBy, Aggregates: aggs,
+	})
+	if err != nil {
+		abort(c, fmt.Errorf("statistics of %s: %w", c.Param("name"), err))
+		return
+	}
+	out := make([]statisticsJSON, len(stats))
+	for i := range stats {
+		out[i] = renderStatistics(&stats[i], aggs, q.start, q.end)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// readBody reads a request body up to MaxBodyBytes.
+func readBody(c *gin.Context) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxBodyBytes)
+		}
+		return nil, fmt.Errorf("%w: read body: %v", ErrBadRequest, err)
+	}
+	return body, nil
+}
+
+func (s *Server) querySamples(c *gin.Context) {
+	if err := checkParams(c); err != nil {
+		abort(c, err)
+		return
+	}
+	body, err := readBody(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	q, err := decodeComplexQuery(body)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	p := newPlan(q.root)
+	if err := p.confine(scope(c), q.root); err != nil {
+		abort(c, err)
+		return
+	}
+	rows, err := s.samples(c, p, store.ListOptions{Limit: q.limit, Marker: q.marker, OrderBy: q.orderBy})
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	out := make([]sampleJSON, len(rows))
+	for i := range rows {
+		out[i] = renderSample(&rows[i])
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// postKeys are the attributes of a posted OldSample; recorded_at is
+// accepted and ignored (the store stamps it).
+var postKeys = []string{
+	"source", "counter_name", "counter_type", "counter_unit", "counter_volume", "user_id",
+	"project_id", "resource_id", "timestamp", "recorded_at", "resource_metadata", "message_id",
+}
+
+// decodePosted validates the body of POST /v2/meters/{name} as Ceilometer
+// does and completes each sample: the member's project, the default
+// source, now for a missing timestamp, a new message_id when none.
+func decodePosted(body []byte, name string, scope, ownProject string, now time.Time) ([]sample.Sample, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var items []map[string]any
+	if err := dec.Decode(&items); err != nil {
+		return nil, fmt.Errorf("%w: samples: want a JSON array of samples: %v", ErrBadRequest, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: samples: trailing data after the array", ErrBadRequest)
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%w: samples should be included in request body", ErrBadRequest)
+	}
+	out := make([]sample.Sample, 0, len(items))
+	ids := map[string]int{}
+	for i, m := range items {
+		if m == nil {
+			return nil, fmt.Errorf("%w: samples[%d]: want an object", ErrBadRequest, i)
+		}
+		for k := range m {
+			if !slices.Contains(postKeys, k) {
+				return nil, fmt.Errorf("%w: samples[%d]: unknown attribute %s", ErrBadRequest, i, k)
+			}
+		}
+		delete(m, "recorded_at")
+		if got, ok := m[sample.CeilometerName].(string); !ok {
+			return nil, fmt.Errorf("%w: samples[%d].counter_name: mandatory string attribute missing", ErrBadRequest, i)
+		} else if got != name {
+			return nil, fmt.Errorf("%w: samples[%d].counter_name: %q should be %q", ErrBadRequest, i, got, name)
+		}
+		if _, ok := m[sample.CeilometerUnit].(string); !ok {
+			return nil, fmt.Errorf("%w: samples[%d].counter_unit: mandatory string attribute missing", ErrBadRequest, i)
+		}
+		if r, _ := m[sample.CeilometerResourceID].(string); r == "" {
+			return nil, fmt.Errorf("%w: samples[%d].resource_id: mandatory string attribute missing", ErrBadRequest, i)
+		}
+		if v, ok := m[sample.CeilometerVolume].(string); ok {
+			if _, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
+				return nil, fmt.Errorf("%w: samples[%d].counter_volume: %q is not a number", ErrBadRequest, i, v)
+			}
+			m[sample.CeilometerVolume] = json.Number(strings.TrimSpace(v))
+		}
+		smp, err := sample.FromCeilometer(m)
+		if err != nil {
+			return nil, fmt.Errorf("%w: samples[%d]: %v", ErrBadRequest, i, err)
+		}
+		if math.IsNaN(smp.Volume) || math.IsInf(smp.Volume, 0) {
+			return nil, fmt.Errorf("%w: samples[%d].counter_volume: must be finite", ErrBadRequest, i)
+		}
+		switch {
+		case scope != "" && smp.ProjectID == "":
+			smp.ProjectID = scope
+		case scope != "" && smp.ProjectID != scope:
+			return nil, fmt.Errorf("%w: samples[%d].project_id: cannot post samples to project %s", ErrForbidden, i, smp.ProjectID)
+		case smp.ProjectID == "":
+			smp.ProjectID = ownProject
+		}
+		if smp.Source == "" {
+			smp.Source = DefaultSource
+		}
+		if smp.Timestamp.IsZero() {
+			smp.Timestamp = now
+		}
+		smp.Timestamp = smp.Timestamp.Truncate(time.Microsecond)
+		if smp.MessageID == "" {
+			smp.MessageID = sample.NewMessageID()
+		} else if j, dup := ids[smp.MessageID]; dup {
+			return nil, fmt.Errorf("%w: samples[%d].message_id: %s repeats samples[%d]", ErrBadRequest, i, smp.MessageID, j)
+		}
+		ids[smp.MessageID] = i
+		out = append(out, smp)
+	}
+	return out, nil
+}
+
+func (s *Server) postSamples(c *gin.Context) {
+	if err := checkParams(c, "direct"); err != nil {
+		abort(c, err)
+		return
+	}
+	body, err := readBody(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	pr := principal(c)
+	smps, err := decodePosted(body, c.Param("name"), pr.Scope(), pr.Project, time.Now().UTC())
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	for i := range smps {
+		id := smps[i].MessageID
+		_, err := s.opts.Store.Sample(ctx, id, "")
+		switch {
+		case err == nil:
+			abort(c, fmt.Errorf("%w: samples[%d].message_id: %s is already stored", ErrConflict, i, id))
+			return
+		case !errors.Is(err, store.ErrNotFound):
+			abort(c, fmt.Errorf("look up message_id %s: %w", id, err))
+			return
+		}
+	}
+	if err := s.opts.Writer.Write(ctx, smps); err != nil {
+		abort(c, fmt.Errorf("write samples: %w", err))
+		return
+	}
+	out := make([]oldSampleJSON, len(smps))
+	for i := range smps {
+		out[i] = renderOldSample(&store.Sample{Sample: smps[i]})
+	}
+	c.JSON(http.StatusCreated, out)
+}
+
+// capabilitiesJSON is Ceilometer's Capabilities: flattened, colon-joined
+// keys.
+type capabilitiesJSON struct {
+	API          map[string]bool `json:"api"`
+	Storage      map[string]bool `json:"storage"`
+	EventStorage map[string]bool `json:"event_storage"`
+}
+
+func (s *Server) capabilities(c *gin.Context) {
+	c.JSON(http.StatusOK, capabilitiesJSON{
+		API: map[string]bool{
+			"meters:query:simple":                           true,
+			"meters:query:metadata":                         true,
+			"meters:query:complex":                          false,
+			"resources:query:simple":                        true,
+			"resources:query:metadata":                      true,
+			"resources:query:complex":                       false,
+			"samples:query:simple":                          true,
+			"samples:query:metadata":                        true,
+			"samples:query:complex":                         true,
+			"statistics:groupby":                            true,
+			"statistics:query:simple":                       true,
+			"statistics:query:metadata":                     true,
+			"statistics:query:complex":                      false,
+			"statistics:aggregation:standard":               true,
+			"statistics:aggregation:selectable:max":         true,
+			"statistics:aggregation:selectable:min":         true,
+			"statistics:aggregation:selectable:sum":         true,
+			"statistics:aggregation:selectable:avg":         true,
+			"statistics:aggregation:selectable:count":       true,
+			"statistics:aggregation:selectable:stddev":      true,
+			"statistics:aggregation:selectable:cardinality": true,
+			"statistics:aggregation:selectable:quartile":    false,
+			"events:query:simple":                           false,
+		},
+		Storage:      map[string]bool{"storage:production_ready": true},
+		EventStorage: map[string]bool{"storage:production_ready": false},
+	})
+}

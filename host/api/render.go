@@ -1,0 +1,258 @@
+package api
+
+import (
+	"encoding/json"
+	"maps"
+	"math"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/altimeter/altimeter/host/store"
+)
+
+// isoTime renders a time as Ceilometer's API does: ISO 8601 in UTC without
+// a zone, here always with microseconds; the zero time is null.
+type isoTime time.Time
+
+const isoLayout = "2006-01-02T15:04:05.000000"
+
+// MarshalJSON implements json.Marshaler.
+func (t isoTime) MarshalJSON() ([]byte, error) {
+	tt := time.Time(t)
+	if tt.IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(tt.UTC().Format(isoLayout))
+}
+
+// nullString renders "" as null, as Ceilometer renders a missing user or
+// project.
+type nullString string
+
+// MarshalJSON implements json.Marshaler.
+func (s nullString) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(s))
+}
+
+func metadataOf(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// meterJSON is Ceilometer's Meter.
+type meterJSON struct {
+	MeterID    string     `json:"meter_id"`
+	Name       string     `json:"name"`
+	Type       string     `json:"type"`
+	Unit       string     `json:"unit"`
+	ResourceID string     `json:"resource_id"`
+	ProjectID  nullString `json:"project_id"`
+	UserID     nullString `json:"user_id"`
+	Source     string     `json:"source"`
+}
+
+func renderMeter(m *store.Meter) meterJSON {
+	return meterJSON{
+		MeterID: m.MeterID, Name: m.Name, Type: m.Type.String(), Unit: m.Unit,
+		ResourceID: m.ResourceID, ProjectID: nullString(m.ProjectID), UserID: nullString(m.UserID), Source: m.Source,
+	}
+}
+
+// oldSampleJSON is Ceilometer's OldSample (GET and POST /v2/meters/{name}).
+type oldSampleJSON struct {
+	CounterName      string            `json:"counter_name"`
+	CounterType      string            `json:"counter_type"`
+	CounterUnit      string            `json:"counter_unit"`
+	CounterVolume    float64           `json:"counter_volume"`
+	MessageID        string            `json:"message_id"`
+	ResourceID       string            `json:"resource_id"`
+	ProjectID        nullString        `json:"project_id"`
+	UserID           nullString        `json:"user_id"`
+	Source           string            `json:"source"`
+	Timestamp        isoTime           `json:"timestamp"`
+	RecordedAt       isoTime           `json:"recorded_at"`
+	ResourceMetadata map[string]string `json:"resource_metadata"`
+}
+
+func renderOldSample(s *store.Sample) oldSampleJSON {
+	return oldSampleJSON{
+		CounterName: s.Name, CounterType: s.Type.String(), CounterUnit: s.Unit, CounterVolume: s.Volume,
+		MessageID: s.MessageID, ResourceID: s.ResourceID, ProjectID: nullString(s.ProjectID),
+		UserID: nullString(s.UserID), Source: s.Source, Timestamp: isoTime(s.Timestamp),
+		RecordedAt: isoTime(s.RecordedAt), ResourceMetadata: metadataOf(s.Metadata),
+	}
+}
+
+// sampleJSON is Ceilometer's Sample (/v2/samples, /v2/query/samples).
+type sampleJSON struct {
+	ID         string            `json:"id"`
+	Meter      string            `json:"meter"`
+	Type       string            `json:"type"`
+	Unit       string            `json:"unit"`
+	Volume     float64           `json:"volume"`
+	UserID     nullString        `json:"user_id"`
+	ProjectID  nullString        `json:"project_id"`
+	ResourceID string            `json:"resource_id"`
+	Source     string            `json:"source"`
+	Timestamp  isoTime           `json:"timestamp"`
+	RecordedAt isoTime           `json:"recorded_at"`
+	Metadata   map[string]string `json:"metadata"`
+}
+
+func renderSample(s *store.Sample) sampleJSON {
+	return sampleJSON{
+		ID: s.MessageID, Meter: s.Name, Type: s.Type.String(), Unit: s.Unit, Volume: s.Volume,
+		UserID: nullString(s.UserID), ProjectID: nullString(s.ProjectID), ResourceID: s.ResourceID,
+		Source: s.Source, Timestamp: isoTime(s.Timestamp), RecordedAt: isoTime(s.RecordedAt),
+		Metadata: metadataOf(s.Metadata),
+	}
+}
+
+// linkJSON is Ceilometer's Link.
+type linkJSON struct {
+	Href string `json:"href"`
+	Rel  string `json:"rel"`
+}
+
+// resourceJSON is Ceilometer's Resource.
+type resourceJSON struct {
+	ResourceID           string            `json:"resource_id"`
+	ProjectID            nullString        `json:"project_id"`
+	UserID               nullString        `json:"user_id"`
+	Source               string            `json:"source"`
+	FirstSampleTimestamp isoTime           `json:"first_sample_timestamp"`
+	LastSampleTimestamp  isoTime           `json:"last_sample_timestamp"`
+	Metadata             map[string]string `json:"metadata"`
+	Links                []linkJSON        `json:"links"`
+}
+
+// renderResource renders r with its self link and, when meterLinks, one
+// link per meter, as Ceilometer: base is the application URL.
+func renderResource(r *store.Resource, base string, meterLinks bool) resourceJSON {
+	links := []linkJSON{{Href: base + "/v2/resources/" + url.PathEscape(r.ResourceID), Rel: "self"}}
+	if meterLinks {
+		names := append([]string(nil), r.Meters...)
+		sort.Strings(names)
+		for _, m := range names {
+			q := url.Values{"q.field": {"resource_id"}, "q.value": {r.ResourceID}}
+			links = append(links, linkJSON{
+				Href: base + "/v2/meters/" + url.PathEscape(m) + "?" + q.Encode(),
+				Rel:  m,
+			})
+		}
+	}
+	return resourceJSON{
+		ResourceID: r.ResourceID, ProjectID: nullString(r.ProjectID), UserID: nullString(r.UserID),
+		Source: r.Source, FirstSampleTimestamp: isoTime(r.FirstSample), LastSampleTimestamp: isoTime(r.LastSample),
+		Metadata: metadataOf(r.Metadata), Links: links,
+	}
+}
+
+// statisticsJSON is Ceilometer's Statistics. The standard fields are null
+// when the request selected aggregates that do not include them.
+type statisticsJSON struct {
+	Avg           *float64           `json:"avg"`
+	Count         *int64             `json:"count"`
+	Duration      *float64           `json:"duration"`
+	DurationStart isoTime            `json:"duration_start"`
+	DurationEnd   isoTime            `json:"duration_end"`
+	GroupBy       map[string]string  `json:"groupby"`
+	Max           *float64           `json:"max"`
+	Min           *float64           `json:"min"`
+	Period        int64              `json:"period"`
+	PeriodStart   isoTime            `json:"period_start"`
+	PeriodEnd     isoTime            `json:"period_end"`
+	Sum           *float64           `json:"sum"`
+	Unit          string             `json:"unit"`
+	Aggregate     map[string]float64 `json:"aggregate"`
+}
+
+// renderStatistics renders st. aggs are the requested aggregates (nil: the
+// standard set); start and end are the query's timestamp bounds, to which
+// duration_start and duration_end are clamped as Ceilometer does.
+func renderStatistics(st *store.Statistics, aggs []store.Aggregate, start, end time.Time) statisticsJSON {
+	out := statisticsJSON{
+		GroupBy: st.GroupBy, Unit: st.Unit, Period: int64(st.Period / time.Second),
+		PeriodStart: isoTime(st.PeriodStart), PeriodEnd: isoTime(st.PeriodEnd),
+	}
+	count := st.Count
+	if len(aggs) == 0 {
+		out.Count, out.Min, out.Max, out.Sum, out.Avg = &count, finite(st.Min), finite(st.Max), finite(st.Sum), finite(st.Avg)
+	} else {
+		out.Aggregate = map[string]float64{}
+		put := func(k string, v float64) {
+			if finite(v) != nil {
+				out.Aggregate[k] = v
+			}
+		}
+		for _, a := range aggs {
+			switch a.Func {
+			case "count":
+				out.Count = &count
+				put("count", float64(count))
+			case "min":
+				out.Min = finite(st.Min)
+				put("min", st.Min)
+			case "max":
+				out.Max = finite(st.Max)
+				put("max", st.Max)
+			case "sum":
+				out.Sum = finite(st.Sum)
+				put("sum", st.Sum)
+			case "avg":
+				out.Avg = finite(st.Avg)
+				put("avg", st.Avg)
+			default:
+				key := aggregateKey(a)
+				if v, ok := st.Aggregate[key]; ok {
+					put(key, v)
+				}
+			}
+		}
+		// Anything else the store computed is shown too.
+		for k, v := range st.Aggregate {
+			if _, ok := out.Aggregate[k]; !ok {
+				put(k, v)
+			}
+		}
+	}
+	if out.GroupBy != nil {
+		out.GroupBy = maps.Clone(out.GroupBy)
+	}
+	ds, de := st.DurationStart, st.DurationEnd
+	if !start.IsZero() && !ds.IsZero() && ds.Before(start) {
+		ds = start
+	}
+	if !end.IsZero() && !de.IsZero() && de.After(end) {
+		de = end
+	}
+	if !ds.IsZero() && !de.IsZero() && !ds.After(de) {
+		d := de.Sub(ds).Seconds()
+		out.Duration, out.DurationStart, out.DurationEnd = &d, isoTime(ds), isoTime(de)
+	}
+	return out
+}
+
+// finite returns a pointer to v, or nil when v is NaN or infinite (which
+// JSON cannot carry).
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// aggregateKey is how Ceilometer keys an aggregate: "stddev",
+// "cardinality/resource_id".
+func aggregateKey(a store.Aggregate) string {
+	if a.Param == "" {
+		return a.Func
+	}
+	return a.Func + "/" + a.Param
+}

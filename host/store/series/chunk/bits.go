@@ -1,0 +1,77 @@
+package chunk
+
+import "errors"
+
+// ErrCorrupt means a chunk's bytes cannot be decoded.
+var ErrCorrupt = errors.New("corrupt chunk")
+
+// bitWriter appends bits most significant first.
+type bitWriter struct {
+	b     []byte
+	count uint8 // free bits in the last byte
+}
+
+func (w *bitWriter) writeBit(bit bool) {
+	if w.count == 0 {
+		w.b = append(w.b, 0)
+		w.count = 8
+	}
+	w.count--
+	if bit {
+		w.b[len(w.b)-1] |= 1 << w.count
+	}
+}
+
+// writeBits writes the nbits low bits of u (nbits <= 64).
+func (w *bitWriter) writeBits(u uint64, nbits int) {
+	if nbits < 64 {
+		u &= (1 << uint(nbits)) - 1
+	}
+	for nbits > 0 {
+		if w.count == 0 {
+			w.b = append(w.b, 0)
+			w.count = 8
+		}
+		n := min(int(w.count), nbits)
+		shift := nbits - n
+		chunk := byte(u >> uint(shift))
+		if n < 8 {
+			chunk &= (1 << uint(n)) - 1
+		}
+		w.b[len(w.b)-1] |= chunk << (w.count - uint8(n))
+		w.count -= uint8(n)
+		nbits -= n
+	}
+}
+
+// bitReader reads bits most significant first.
+type bitReader struct {
+	b   []byte
+	pos int // bit position
+}
+
+func (r *bitReader) readBit() (bool, error) {
+	if r.pos >= len(r.b)*8 {
+		return false, ErrCorrupt
+	}
+	bit := r.b[r.pos>>3]&(0x80>>uint(r.pos&7)) != 0
+	r.pos++
+	return bit, nil
+}
+
+func (r *bitReader) readBits(nbits int) (uint64, error) {
+	if r.pos+nbits > len(r.b)*8 {
+		return 0, ErrCorrupt
+	}
+	var u uint64
+	for nbits > 0 {
+		off := r.pos & 7
+		avail := 8 - off
+		n := min(avail, nbits)
+		byt := r.b[r.pos>>3] << uint(off) >> uint(8-n)
+		u = u<<uint(n) | uint64(byt)
+		r.pos += n
+		nbits -= n
+	}
+	return u, nil
+}

@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/altimeter/altimeter/host/store/index"
+	"github.com/altimeter/altimeter/host/store/series"
+	"github.com/altimeter/altimeter/sdk/sample"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Series configures the time-series engine: archive policies, rules,
+	// out-of-order window, fsync.
+	Series series.Options
+	// EventRetention is how long events are kept; 0 keeps them forever.
+	EventRetention time.Duration
+	Logger         hclog.Logger
+	// Now is the clock (tests); time.Now when nil.
+	Now func() time.Time
+}
+
+// Store is the embedded store: a time-series engine for samples and an
+// index for resources, metadata history and events, under one directory.
+type Store struct {
+	series *series.DB
+	index  *index.DB
+	log    hclog.Logger
+	now    func() time.Time
+	opts   Options
+}
+
+var (
+	_ Reader = (*Store)(nil)
+	_ Writer = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the store in dir: dir/series holds the
+// Pebble time series, dir/index.db the SQLite index.
+func Open(ctx context.Context, dir string, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Series.Now == nil {
+		o.Series.Now = o.Now
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	log := o.Logger.Named("store")
+	sdb, err := series.Open(filepath.Join(dir, "series"), o.Series, log)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	idb, err := index.Open(ctx, filepath.Join(dir, "index.db"), log.Named("index"))
+	if err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &Store{series: sdb, index: idb, log: log, now: o.Now, opts: o}, nil
+}
+
+// Close closes both engines. Safe to call on a nil Store.
+func (s *Store) Close() error {
+	if s == nil {
+		return nil
+	}
+	return errors.Join(s.series.Close(), s.index.Close())
+}
+
+// Write stores samples: the time series first (durable, deduplicated by
+// message_id, or by series and timestamp for samples without one), then the
+// resource index. The index update is idempotent and done for duplicates
+// too, so a batch redelivered after a failed index update repairs it.
+func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	rec := s.now().UnixMicro()
+	in := make([]series.Input, len(samples))
+	ups := make([]index.ResourceUpdate, len(samples))
+	for i := range samples {
+		sm := &samples[i]
+		if err := Validate(sm); err != nil {
+			return fmt.Errorf("write sample %d: %w", i, err)
+		}
+		k := keyOf(sm)
+		in[i] = series.Input{Key: k, T: sm.Timestamp.UnixMicro(), V: sm.Volume, MessageID: sm.MessageID, Recorded: rec}
+		ups[i] = index.ResourceUpdate{
+			ResourceID: sm.ResourceID, ProjectID: sm.ProjectID, UserID: sm.UserID, Source: sm.Source,
+			Meter: sm.Name, Type: k.Type, Unit: sm.Unit, T: sm.Timestamp.Truncate(time.Microsecond), Metadata: sm.Metadata,
+		}
+	}
+	res, err := s.series.Write(ctx, in)
+	if err != nil {
+		return fmt.Errorf("write samples: %w", err)
+	}
+	if res.TooOld > 0 {
+		s.log.Debug("samples older than the out-of-order window skipped", "count", res.TooOld)
+	}
+	if err := s.index.Upsert(ctx, ups); err != nil {
+		return fmt.Errorf("index resources: %w", err)
+	}
+	return nil
+}
+
+// Validate rejects a sample the store cannot key; the error wraps
+// ErrInvalid.
+func Validate(sm *sample.Sample) error {
+	switch {
+	case sm.Name == "":
+		return fmt.Errorf("%w: meter name is empty", ErrInvalid)
+	case sm.ResourceID == "":
+		return fmt.Errorf("%w: meter %s: resource_id is empty", ErrInvalid, sm.Name)
+	case sm.Timestamp.IsZero() || sm.Timestamp.Before(time.Unix(0, 0)) || sm.Timestamp.After(maxTime):
+		return fmt.Errorf("%w: meter %s: timestamp %v out of range", ErrInvalid, sm.Name, sm.Timestamp)
+	case math.IsNaN(sm.Volume) || math.IsInf(sm.Volume, 0):
+		return fmt.Errorf("%w: meter %s: volume %v is not a finite number", ErrInvalid, sm.Name, sm.Volume)
+	case len(sm.MessageID) > series.MaxMessageID:
+		return fmt.Errorf("%w: meter %s: message_id longer than %d bytes", ErrInvalid, sm.Name, series.MaxMessageID)
+	case sm.Type != sample.TypeUnspecified && sm.Type != sample.Gauge && sm.Type != sample.Delta && sm.Type != sample.Cumulative:
+		return fmt.Errorf("%w: meter %s: unknown type %d", ErrInvalid, sm.Name, sm.Type)
+	}
+	return nil
+}
+
+// maxTime is the latest timestamp accepted: year 9999.
+var maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+func keyOf(sm *sample.Sample) series.Key {
+	t := sm.Type
+	if t == sample.TypeUnspecified {
+		t = sample.Gauge
+	}
+	return series.Key{
+		Meter: sm.Name, Type: t.String(), Unit: sm.Unit, ResourceID: sm.ResourceID,
+		ProjectID: sm.ProjectID, UserID: sm.UserID, Source: sm.Source,
+	}
+}
+
+// Retain applies retention now: expired samples and roll-ups per archive
+// policy, events older than EventRetention, and resources whose last sample
+// is older than the longest raw retention. The engines also apply it
+// continuously.
+func (s *Store) Retain(ctx context.Context) error {
+	var errs []error
+	if err := s.series.Retain(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if s.opts.EventRetention > 0 {
+		if _, err := s.index.ExpireEvents(ctx, s.now().Add(-s.opts.EventRetention)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Compact compacts the time-series engine fully (for the benchmark's
+// bytes-per-sample figure and for operators reclaiming space at once).
+func (s *Store) Compact(ctx context.Context) error { return s.series.Compact(ctx) }
