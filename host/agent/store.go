@@ -10,6 +10,7 @@ import (
 	"github.com/altimeter/altimeter/sdk/base"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"
+	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
 	"github.com/altimeter/altimeter/sdk/wire"
 )
@@ -97,11 +98,22 @@ func (p storePublisher) Publish(ctx context.Context, b *pb.Batch) (publisher.Res
 		}
 		good = append(good, samples[i])
 	}
-	for i := range b.GetEvents() {
-		res.Items = append(res.Items, publisher.ItemOutcome{Index: len(samples) + i, Outcome: base.Rejected, Reason: "the store does not keep events yet"})
+	var events []sample.Event
+	for i, pe := range b.GetEvents() {
+		ev := wire.EventFromProto(pe)
+		if err := store.ValidateEvent(&ev); err != nil {
+			res.Items = append(res.Items, publisher.ItemOutcome{Index: len(samples) + i, Outcome: base.Rejected, Reason: err.Error()})
+			continue
+		}
+		events = append(events, ev)
 	}
 	if err := p.s.Write(ctx, good); err != nil {
 		return publisher.Result{Outcome: base.Retry, Reason: err.Error()}, nil
+	}
+	if len(events) > 0 {
+		if err := p.s.WriteEvents(ctx, events); err != nil {
+			return publisher.Result{Outcome: base.Retry, Reason: err.Error()}, nil
+		}
 	}
 	return res, nil
 }

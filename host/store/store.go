@@ -36,6 +36,8 @@ type Store struct {
 	log    hclog.Logger
 	now    func() time.Time
 	opts   Options
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 var (
@@ -68,7 +70,33 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &Store{series: sdb, index: idb, log: log, now: o.Now, opts: o}, nil
+	s := &Store{series: sdb, index: idb, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{})}
+	go s.expireEvents()
+	return s, nil
+}
+
+// expireEvents applies EventRetention hourly (the time series apply their
+// own retention).
+func (s *Store) expireEvents() {
+	defer close(s.done)
+	if s.opts.EventRetention <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := s.index.ExpireEvents(context.Background(), s.now().Add(-s.opts.EventRetention))
+		if err != nil {
+			s.log.Warn("expire events", "error", err)
+		} else if n > 0 {
+			s.log.Debug("events expired", "count", n)
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close closes both engines. Safe to call on a nil Store.
@@ -76,6 +104,12 @@ func (s *Store) Close() error {
 	if s == nil {
 		return nil
 	}
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
 	return errors.Join(s.series.Close(), s.index.Close())
 }
 

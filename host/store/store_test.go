@@ -230,3 +230,40 @@ func TestStatisticsPaths(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalid)
 	}
 }
+
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ev := func(id, typ, project string, at time.Duration) sample.Event {
+		return sample.Event{MessageID: id, EventType: typ, Generated: t0.Add(at), Traits: []sample.Trait{
+			{Name: "tenant_id", Type: sample.TraitText, Text: project},
+			{Name: "memory_mb", Type: sample.TraitInt, Int: 512},
+		}}
+	}
+	evs := []sample.Event{
+		ev("e1", "compute.instance.create.end", "p-a", 0),
+		ev("e2", "compute.instance.delete.end", "p-a", time.Minute),
+		ev("e3", "volume.create.end", "p-b", 2*time.Minute),
+	}
+	require.NoError(t, s.WriteEvents(ctx, evs))
+	require.NoError(t, s.WriteEvents(ctx, evs[:1]), "a redelivered event is skipped")
+	require.ErrorIs(t, s.WriteEvents(ctx, []sample.Event{{EventType: "x", Generated: t0}}), ErrInvalid)
+
+	all, err := s.Events(ctx, EventFilter{})
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	mine, err := s.Events(ctx, EventFilter{Project: "p-a", EventType: "compute.instance.*"})
+	require.NoError(t, err)
+	require.Len(t, mine, 2)
+	_, err = s.Event(ctx, "e3", "p-a")
+	require.ErrorIs(t, err, ErrNotFound)
+	got, err := s.Event(ctx, "e3", "p-b")
+	require.NoError(t, err)
+	require.Equal(t, "volume.create.end", got.EventType)
+	types, err := s.EventTypes(ctx, "p-b")
+	require.NoError(t, err)
+	require.Equal(t, []string{"volume.create.end"}, types)
+	require.Equal(t, "p-a", EventProject(evs[0]))
+}
