@@ -48,11 +48,13 @@ func overlaps(first, last, start, end int64) bool {
 func (s *Store) candidates(ctx context.Context, f *Filter) ([]series.Info, map[string][]index.Interval, error) {
 	start, end := micros(f.Start), micros(f.End)
 	var out []series.Info
-	for _, in := range s.series.SeriesList() {
-		if matchKey(f, &in.Key) && in.Count > 0 && overlaps(in.First, in.Last, start, end) {
+	for _, in := range s.series.Select(f.Meter, f.ResourceID, func(k *series.Key) bool { return matchKey(f, k) }) {
+		if in.Count > 0 && overlaps(in.First, in.Last, start, end) {
 			out = append(out, in)
 		}
 	}
+	// Series IDs grow with creation: a stable order for groups and pages.
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	if len(f.Metadata) == 0 || len(out) == 0 {
 		return out, nil, nil
 	}

@@ -85,6 +85,7 @@ type DB struct {
 	byKey   map[Key]*series
 	byID    map[ID]*series
 	byMeter map[string][]*series
+	byRes   map[string][]*series
 	scopes  map[scopeKey]*scope
 	nextID  ID
 	// nextEpoch numbers the distinct record times of writes: samples store
@@ -140,6 +141,7 @@ func Open(dir string, o Options, log hclog.Logger) (*DB, error) {
 		byKey:      map[Key]*series{},
 		byID:       map[ID]*series{},
 		byMeter:    map[string][]*series{},
+		byRes:      map[string][]*series{},
 		scopes:     map[scopeKey]*scope{},
 		nextID:     1,
 		epochCache: map[int64]int64{},
@@ -270,6 +272,7 @@ func (db *DB) addSeries(id ID, k Key) *series {
 	db.byKey[k] = s
 	db.byID[id] = s
 	db.byMeter[k.Meter] = append(db.byMeter[k.Meter], s)
+	db.byRes[k.ResourceID] = append(db.byRes[k.ResourceID], s)
 	db.nextID = max(db.nextID, id+1)
 	return s
 }
@@ -435,6 +438,34 @@ func (db *DB) SeriesList() []Info {
 	}
 	db.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Info) int { return cmpID(a.ID, b.ID) })
+	return out
+}
+
+// Select returns the series of meter and resource (either empty means
+// any) that match passes (nil passes all), in no particular order. It reads
+// the catalog's per-meter and per-resource lists, so a query naming a meter
+// or resource does not walk every series.
+func (db *DB) Select(meter, resource string, match func(*Key) bool) []Info {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	var from []*series
+	switch {
+	case resource != "":
+		from = db.byRes[resource]
+	case meter != "":
+		from = db.byMeter[meter]
+	default:
+		from = make([]*series, 0, len(db.byID))
+		for _, s := range db.byID {
+			from = append(from, s)
+		}
+	}
+	var out []Info
+	for _, s := range from {
+		if (meter == "" || s.key.Meter == meter) && (match == nil || match(&s.key)) {
+			out = append(out, s.info())
+		}
+	}
 	return out
 }
 

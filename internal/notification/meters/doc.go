@@ -1,0 +1,35 @@
+// Package meters turns OpenStack notifications into samples, as
+// Ceilometer's meter definitions (meters.yaml, ceilometer.meter.notifications)
+// describe them. Parse reads an operator's meters.yaml as it is; Default
+// holds the definitions Ceilometer ships (plus the legacy instance,
+// network, port, router, floating IP and stack meters older releases had).
+//
+// Semantics carried over from Ceilometer:
+//   - event_type is a Python regular expression (a list: any of them)
+//     matched at the start of the notification's event type, so
+//     "compute.instance.(?!create.start|update).*" works; a glob such as
+//     "volume.create.*" reads the same as a regular expression.
+//   - Later definitions come first and a repeated name is skipped, as
+//     Ceilometer loads the list in reverse.
+//   - Every attribute (name, type, unit, volume, resource_id, user_id,
+//     project_id, timestamp) is an expression; name, type and unit keep
+//     their literal value when the expression finds nothing. user_id and
+//     project_id fall back to the request context. metadata maps names to
+//     expressions (values that are empty are left out); user_metadata adds
+//     the "metering." keys of a mapping under user_metadata; with no
+//     metadata at all, the payload is the metadata, plus event_type and
+//     host (the publisher).
+//   - lookup names the attributes that hold one value per sample, so one
+//     notification gives several samples (Magnum, Swift).
+//   - Only info and sample priorities are metered.
+//
+// Where Ceilometer would emit a sample that its pipeline then drops (no
+// volume, a volume that is not a number) or fail the whole notification
+// (a bad timestamp), Samples skips that sample and reports a
+// *notification.MappingError. Sample message IDs are derived from the
+// notification's message ID, the meter name and the resource ID, so a
+// redelivered notification gives the same IDs.
+//
+// The package is pure: no I/O, no logging. It must not import host/ or
+// plugins/.
+package meters
