@@ -9,6 +9,7 @@
 #   BENCH_SAMPLES=2000000 samples per end-to-end run
 #   BENCH_COUNT=6         go test -count for the Go benchmarks
 #   BENCH_PERF=1          one extra profiled pipeline run with perf (0 to skip)
+#   BENCH_STORE_RUNS=3    store-vs-TSDB runs per engine, and peer benchmark count
 #
 # Every process it starts it stops by PID (the pipeline program SIGTERMs the
 # agent it started; the agent stops its plugins). Traffic stays on 127.0.0.1.
@@ -20,6 +21,7 @@ RUNS=${BENCH_RUNS:-5}
 SAMPLES=${BENCH_SAMPLES:-2000000}
 COUNT=${BENCH_COUNT:-6}
 PERF=${BENCH_PERF:-1}
+STORE_RUNS=${BENCH_STORE_RUNS:-3}
 OUT=bench/out
 start=$(date +%s)
 
@@ -55,7 +57,14 @@ $GO test -run '^$' -bench 'WireOnly/transformer' -benchtime 2s -count 1 \
 $GO tool pprof -top -cum -nodecount 40 "$OUT/bin/roundtrip.test" "$OUT/wire.pprof" >"$OUT/wire-pprof.txt" 2>/dev/null || true
 
 echo "== existing micro-benchmarks: ./plugins/... (count $COUNT)"
-$GO test -run '^$' -bench . -benchmem -count "$COUNT" ./plugins/... | tee "$OUT/plugins-bench.txt"
+$GO test -run '^$' -bench '^Benchmark([^I]|I[^n])' -benchmem -count "$COUNT" ./plugins/... | tee "$OUT/plugins-bench.txt"
+
+echo "== pollsters against their real peers (libvirtd, snmpd, ipmi_sim, Prometheus; count $STORE_RUNS)"
+$GO test -run '^$' -bench 'Integration' -count "$STORE_RUNS" -timeout 30m ./plugins/pollsters/... | tee "$OUT/peers-bench.txt"
+
+echo "== store vs Prometheus TSDB: $STORE_RUNS runs each (bench/store, its own module)"
+(cd bench/store && $GO build -o "../../$OUT/bin/storebench" .)
+"$OUT/bin/storebench" -engine all -runs "$STORE_RUNS" -out "$OUT/store"
 
 # benchstat when the module proxy lets us have it; the report computes its
 # own medians either way.
@@ -97,4 +106,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
+{ echo; cat "$OUT/store.md"; echo; echo "## Pollsters against real peers"; echo; echo '```'; grep -E '^(Benchmark|ok|PASS)' "$OUT/peers-bench.txt"; echo '```'; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"
