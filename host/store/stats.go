@@ -64,6 +64,9 @@ func (s *Store) Statistics(ctx context.Context, q StatsQuery) ([]Statistics, err
 		return nil, err
 	}
 	f := q.Filter
+	if st, ok, err := s.statsWholeMeter(ctx, &q); ok || err != nil {
+		return st, err
+	}
 	cands, ivs, err := s.candidates(ctx, &f)
 	if err != nil || len(cands) == 0 {
 		return nil, err
@@ -103,6 +106,48 @@ func (s *Store) Statistics(ctx context.Context, q StatsQuery) ([]Statistics, err
 		return nil, err
 	}
 	return render(&q, groups, start, shownEnd, period), nil
+}
+
+// statsWholeMeter answers, without listing series, a query over a whole
+// meter (or one project of it) with an explicit time range: the engine's
+// per-meter and per-(meter, project) roll-ups serve it. ok is false when
+// the query is not of that shape.
+func (s *Store) statsWholeMeter(ctx context.Context, q *StatsQuery) ([]Statistics, bool, error) {
+	f := &q.Filter
+	if len(q.GroupBy) > 0 || f.ResourceID != "" || f.UserID != "" || f.Source != "" || len(f.Metadata) > 0 ||
+		f.Start.IsZero() || f.End.IsZero() || !f.End.After(f.Start) {
+		return nil, false, nil
+	}
+	for _, a := range q.Aggregates {
+		if a.Func == "cardinality" {
+			return nil, false, nil
+		}
+	}
+	found := false
+	one := s.series.Select(f.Meter, "", func(k *series.Key) bool {
+		if found || (f.ProjectID != "" && k.ProjectID != f.ProjectID) {
+			return false
+		}
+		found = true
+		return true
+	})
+	if len(one) == 0 {
+		return nil, true, nil
+	}
+	start, end, period := f.Start.UnixMicro(), f.End.UnixMicro(), q.Period.Microseconds()
+	bs, err := s.series.Stats(ctx, series.Selector{Meter: f.Meter, Project: f.ProjectID}, start, end, period)
+	if err != nil {
+		return nil, true, fmt.Errorf("statistics of %s: %w", f.Meter, err)
+	}
+	g := &statGroup{unit: one[0].Key.Unit, buckets: map[int64]*bucketAcc{}}
+	for _, b := range bs {
+		if b.Agg.Count > 0 {
+			acc := &bucketAcc{}
+			acc.add(b.Agg)
+			g.buckets[b.Start] = acc
+		}
+	}
+	return render(q, []*statGroup{g}, start, end, period), true, nil
 }
 
 // statGroup is one group-by combination with its buckets.

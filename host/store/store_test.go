@@ -201,6 +201,30 @@ func TestStatisticsPaths(t *testing.T) {
 		require.Equal(t, want, b.Aggregate["cardinality/resource_id"])
 	}
 
+	// The whole meter over an explicit range: the per-meter roll-ups,
+	// without listing series; the same as the groups added up.
+	whole, err := s.Statistics(ctx, StatsQuery{Filter: Filter{Meter: "cpu_util", Start: t0, End: t0.Add(3 * time.Hour)}, Period: time.Hour})
+	require.NoError(t, err)
+	require.Len(t, whole, 3)
+	for _, w := range whole {
+		var n int64
+		var sum float64
+		for _, g := range rolled {
+			if g.PeriodStart.Equal(w.PeriodStart) {
+				n += g.Count
+				sum += g.Sum
+			}
+		}
+		require.Equal(t, n, w.Count)
+		require.InDelta(t, sum, w.Sum, 1e-6)
+		require.Equal(t, "%", w.Unit)
+	}
+	one, err := s.Statistics(ctx, StatsQuery{Filter: Filter{Meter: "cpu_util", ProjectID: "p-b", Start: t0, End: t0.Add(3 * time.Hour)}})
+	require.NoError(t, err)
+	require.Len(t, one, 1)
+	require.Equal(t, int64(180), one[0].Count)
+	require.Equal(t, t0.Add(3*time.Hour), one[0].PeriodEnd)
+
 	// Unaligned range and period: raw path inside the engine; same sums.
 	odd, err := s.Statistics(ctx, StatsQuery{Filter: Filter{Meter: "cpu_util", Start: t0.Add(7 * time.Minute)}, Period: 25 * time.Minute})
 	require.NoError(t, err)
