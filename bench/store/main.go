@@ -345,7 +345,7 @@ func report(all map[string][]result, runs int) string {
 	fmt.Fprintf(&sb, "| figure | altimeter | tsdb (baseline) | ratio altimeter/tsdb | goal |\n|---|---|---|---|---|\n")
 	row := func(name, unit, goal string, f func(result) float64) {
 		x, y := median(a, f), median(t, f)
-		fmt.Fprintf(&sb, "| %s | %.4g %s | %.4g %s | %.2f | %s |\n", name, x, unit, y, unit, x/y, goal)
+		fmt.Fprintf(&sb, "| %s | %.4g %s | %.4g %s | %.3g | %s |\n", name, x, unit, y, unit, x/y, goal)
 	}
 	row("ingest", "samples/s", ">= tsdb", func(r result) float64 { return r.SamplesPerSec })
 	row("ingest CPU", "s", "", func(r result) float64 { return r.IngestCPU })
