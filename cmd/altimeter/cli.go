@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/altimeter/altimeter/host/agent"
 	"github.com/altimeter/altimeter/host/config"
@@ -25,10 +26,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetArgs(longFlags(args))
 	var code int
 	root.AddCommand(agentCmd(stderr), validateCmd(stdout, stderr, &code), versionCmd(stdout))
 	root.AddCommand(apiCommands(stdout, stderr)...)
+	root.SetArgs(longFlags(args, longFlagNames(root, map[string]bool{"help": true})))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "altimeter:", err)
 		return 1
@@ -116,38 +117,37 @@ func versionCmd(stdout io.Writer) *cobra.Command {
 }
 
 // longFlags accepts HashiCorp-style single-dash long flags (-config FILE) by
-// rewriting them to the double-dash form cobra parses. One-letter flags
-// keep their shorthand forms (-q x, -q=x, -ojson): only a name of two or
-// more letters before any "=" is rewritten, and no long flag is one letter.
-func longFlags(args []string) []string {
+// rewriting "-name" and "-name=value" to the double-dash form cobra parses,
+// when name is a long flag of some command (known). Anything else is left
+// alone, so one-letter shorthands keep all their forms (-q x, -q=x, -ojson).
+func longFlags(args []string, known map[string]bool) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
 		if a == "--" {
 			copy(out[i:], args[i:])
 			break
 		}
-		name, _, _ := strings.Cut(a[min(1, len(a)):], "=")
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' && (a[1] < '0' || a[1] > '9') && len(name) > 1 && !isShorthandJoined(a) {
-			a = "-" + a
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			if name, _, _ := strings.Cut(a[1:], "="); known[name] {
+				a = "-" + a
+			}
 		}
 		out[i] = a
 	}
 	return out
 }
 
-// shorthands are the one-letter flags that take a value, so "-ojson" or
-// "-l10" is a shorthand with its value joined, not a long flag.
-var shorthands = "oqmlpgafr"
-
-func isShorthandJoined(a string) bool {
-	if len(a) < 3 || a[0] != '-' || a[1] == '-' || strings.Contains(a, "=") {
-		return false
-	}
-	// A known long flag wins: -config, -output, -limit, ...
-	for _, long := range []string{"config", "output", "limit", "log-level", "log-json", "api-address", "plugin-dir", "meter", "query", "period", "groupby", "aggregate", "filter", "orderby", "resource-id", "url", "token", "data-dir", "project", "role", "project-id", "user-id", "timestamp", "resource-metadata", "meter-name", "meter-type", "meter-unit", "sample-volume"} {
-		if a[1:] == long {
-			return false
+// longFlagNames collects the long flag names of c and its subcommands.
+func longFlagNames(c *cobra.Command, into map[string]bool) map[string]bool {
+	add := func(f *pflag.Flag) {
+		if len(f.Name) > 1 {
+			into[f.Name] = true
 		}
 	}
-	return strings.IndexByte(shorthands, a[1]) >= 0
+	c.Flags().VisitAll(add)
+	c.PersistentFlags().VisitAll(add)
+	for _, sub := range c.Commands() {
+		longFlagNames(sub, into)
+	}
+	return into
 }

@@ -50,6 +50,9 @@ type Options struct {
 	// Writer takes POST /v2/meters/{name}; when nil that method answers
 	// 405.
 	Writer store.Writer
+	// Events serves the Panko v2 event endpoints (/v2/events,
+	// /v2/event_types); when nil those endpoints are not served (404).
+	Events store.EventReader
 	// Auth resolves X-Auth-Token for the data endpoints; when nil every
 	// data request is refused (401).
 	Auth Authenticator
@@ -93,6 +96,9 @@ func New(o Options) *Server {
 	v2.GET("/openapi.json", serveOpenAPI)
 	if o.Store != nil {
 		s.registerData(v2)
+	}
+	if o.Events != nil {
+		s.registerEvents(v2)
 	}
 	s.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	return s

@@ -526,19 +526,10 @@ func (s *Server) postSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
+	// A message_id already stored is skipped by the store: a client may
+	// retry a POST whose answer it lost (after a timeout or an agent
+	// restart) and no sample is stored twice.
 	ctx := c.Request.Context()
-	for i := range smps {
-		id := smps[i].MessageID
-		_, err := s.opts.Store.Sample(ctx, id, "")
-		switch {
-		case err == nil:
-			abort(c, fmt.Errorf("%w: samples[%d].message_id: %s is already stored", ErrConflict, i, id))
-			return
-		case !errors.Is(err, store.ErrNotFound):
-			abort(c, fmt.Errorf("look up message_id %s: %w", id, err))
-			return
-		}
-	}
 	if err := s.opts.Writer.Write(ctx, smps); err != nil {
 		abort(c, fmt.Errorf("write samples: %w", err))
 		return
@@ -583,9 +574,9 @@ func (s *Server) capabilities(c *gin.Context) {
 			"statistics:aggregation:selectable:stddev":      true,
 			"statistics:aggregation:selectable:cardinality": true,
 			"statistics:aggregation:selectable:quartile":    false,
-			"events:query:simple":                           false,
+			"events:query:simple":                           s.opts.Events != nil,
 		},
 		Storage:      map[string]bool{"storage:production_ready": true},
-		EventStorage: map[string]bool{"storage:production_ready": false},
+		EventStorage: map[string]bool{"storage:production_ready": s.opts.Events != nil},
 	})
 }

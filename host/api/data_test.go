@@ -345,7 +345,11 @@ func TestPostSamples(t *testing.T) {
 		require.Equal(t, http.StatusOK, rec.Code)
 		require.Equal(t, "m-given", decodeObject(t, rec.Body.Bytes())["id"])
 
-		requireError(t, call(t, srv, "POST", "/v2/meters/cpu_util", tokA, `[`+good+`,"message_id":"m-given"}]`), http.StatusConflict, "m-given")
+		// A retried POST is idempotent: the stored sample stays as it was.
+		require.Equal(t, http.StatusCreated, call(t, srv, "POST", "/v2/meters/cpu_util", tokA, `[`+good+`,"message_id":"m-given"}]`).Code)
+		again, err := fs.Sample(t.Context(), "m-given", projectA)
+		require.NoError(t, err)
+		require.Equal(t, 7.0, again.Volume)
 		requireError(t, call(t, srv, "GET", "/v2/samples/m-given", tokB, ""), http.StatusNotFound, "m-given")
 	})
 	t.Run("admin keeps the posted project", func(t *testing.T) {
@@ -379,7 +383,6 @@ func TestPostSamples(t *testing.T) {
 		{"null item", `[null]`, 400, "samples[0]"},
 		{"trailing data", `[` + good + `}] []`, 400, "trailing"},
 		{"duplicate message_id", `[` + good + `,"message_id":"x"},` + good + `,"message_id":"x"}]`, 400, "samples[1].message_id"},
-		{"stored message_id", `[` + good + `,"message_id":"a1-0"}]`, 409, "a1-0"},
 		{"other project", `[` + good + `,"project_id":"proj-b"}]`, 403, "proj-b"},
 		{"unknown parameter", ``, 400, "unknown parameter"},
 	} {

@@ -1,17 +1,19 @@
 // Package api is the agent's HTTP server (gin): /healthz, /metrics
 // (Prometheus exposition), /v2/plugins, /v2/openapi.json and the Ceilometer
 // v2 data endpoints (/v2/meters, /v2/meters/{name}, its statistics,
-// /v2/samples, /v2/resources, /v2/query/samples, /v2/capabilities) with
-// Ceilometer's paths, query syntax and JSON shapes, so its clients keep
-// working.
+// /v2/samples, /v2/resources, /v2/query/samples, /v2/capabilities) and the
+// Panko v2 event endpoints (/v2/events, /v2/event_types; events.go) with
+// Ceilometer's and Panko's paths, query syntax and JSON shapes, so their
+// clients keep working.
 //
 // Handlers are thin: they read through the narrow interfaces they are given
-// (store.Reader, store.Writer, Authenticator, PluginLister) and render;
-// errors become responses in exactly one function (errors.go), in
-// Ceilometer's envelope. Queries, simple and complex, are decoded into one
-// expression tree (expr.go); the conditions the store indexes become a
-// store.Filter and the rest a ListOptions.Match predicate. A member token
-// is confined to its project on every data endpoint.
+// (store.Reader, store.Writer, store.EventReader, Authenticator,
+// PluginLister) and render; errors become responses in exactly one function
+// (errors.go), in Ceilometer's envelope. Queries, simple and complex, are
+// decoded into one expression tree (expr.go); the conditions the store
+// indexes become a store.Filter and the rest a ListOptions.Match predicate.
+// Event queries become a store.EventFilter. A member token is confined to
+// its project on every data and event endpoint.
 //
 // It must not import pluginmgr or pipeline directly; the agent adapts them.
 package api

@@ -206,7 +206,7 @@ func TestOpenAPIConformance(t *testing.T) {
 
 // realStoreServer serves the fixture from the real embedded store, so the
 // shapes it returns are checked too.
-func realStoreServer(t *testing.T) *Server {
+func realStoreServer(t testing.TB) *Server {
 	t.Helper()
 	st, err := store.Open(t.Context(), t.TempDir(), store.Options{Logger: hclog.NewNullLogger()})
 	require.NoError(t, err)
@@ -217,7 +217,8 @@ func realStoreServer(t *testing.T) *Server {
 		smps[i] = rows[i].Sample
 	}
 	require.NoError(t, st.Write(t.Context(), smps))
-	return New(Options{Store: st, Writer: st, Auth: testAuth,
+	require.NoError(t, st.WriteEvents(t.Context(), eventFixture()))
+	return New(Options{Store: st, Writer: st, Events: st, Auth: testAuth,
 		Plugins: fakePlugins{{ID: "pollster.host.main", Name: "host", Kind: "pollster", Version: "1.0.0", State: "running", PID: 42, Since: t0}}})
 }
 
@@ -266,7 +267,6 @@ func conformance(t *testing.T, srv *Server) {
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `[{}]`, 400},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", "", post, 401},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokB, strings.Replace(post, `"r"`, `"r","project_id":"proj-a"`, 1), 403},
-		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, strings.Replace(post, `"r"`, `"r","message_id":"a1-0"`, 1), 409},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `["` + strings.Repeat("x", MaxBodyBytes) + `"]`, 413},
 		{"GET", "/v2/meters/{name}/statistics", "/v2/meters/cpu_util/statistics", tokA, "", 200},
 		{"GET", "/v2/meters/{name}/statistics", "/v2/meters/cpu_util/statistics?groupby=resource_id&period=60&aggregate.func=cardinality&aggregate.param=user_id&aggregate.func=avg", tokAdmin, "", 200},
@@ -296,6 +296,24 @@ func conformance(t *testing.T, srv *Server) {
 		{"POST", "/v2/query/samples", "/v2/query/samples", tokA, `{"filter": "` + strings.Repeat(" ", MaxBodyBytes) + `"}`, 413},
 		{"GET", "/v2/capabilities", "/v2/capabilities", tokA, "", 200},
 		{"GET", "/v2/capabilities", "/v2/capabilities", "", "", 401},
+		{"GET", "/v2/events", "/v2/events", tokAdmin, "", 200},
+		{"GET", "/v2/events", "/v2/events?q.field=event_type&q.op=eq&q.type=string&q.value=compute.*&q.field=memory_mb&q.op=ge&q.type=integer&q.value=512&limit=1&marker=ev-a1", tokA, "", 200},
+		{"GET", "/v2/events", "/v2/events?q.field=start_timestamp&q.op=gt&q.type=datetime&q.value=2024-01-02T03:00:00&q.field=end_timestamp&q.op=le&q.type=&q.value=2024-01-02T03:04:00", tokB, "", 200},
+		{"GET", "/v2/events", "/v2/events?q.field=memory_mb&q.type=integer&q.value=lots", tokA, "", 400},
+		{"GET", "/v2/events", "/v2/events", "", "", 401},
+		{"GET", "/v2/events", "/v2/events?q.field=project_id&q.value=proj-b", tokA, "", 403},
+		{"GET", "/v2/events/{message_id}", "/v2/events/ev-a1", tokA, "", 200},
+		{"GET", "/v2/events/{message_id}", "/v2/events/ev-a1", "", "", 401},
+		{"GET", "/v2/events/{message_id}", "/v2/events/ev-a1", tokB, "", 404},
+		{"GET", "/v2/event_types", "/v2/event_types", tokAdmin, "", 200},
+		{"GET", "/v2/event_types", "/v2/event_types", "", "", 401},
+		{"GET", "/v2/event_types/{event_type}/traits", "/v2/event_types/compute.instance.create.end/traits", tokA, "", 200},
+		{"GET", "/v2/event_types/{event_type}/traits", "/v2/event_types//traits", tokA, "", 400},
+		{"GET", "/v2/event_types/{event_type}/traits", "/v2/event_types/compute.instance.create.end/traits", "", "", 401},
+		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types/compute.instance.create.end/traits/launched_at", tokAdmin, "", 200},
+		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types/compute.instance.create.end/traits/disk_gb", tokA, "", 200},
+		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types/none/traits/host", "", "", 401},
+		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types//traits/host", tokAdmin, "", 400},
 	}
 	exercised := map[string]bool{}
 	for _, tc := range cases {

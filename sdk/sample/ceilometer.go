@@ -239,10 +239,10 @@ func ToCeilometer(s *Sample) map[string]any {
 	if math.IsNaN(s.Volume) || math.IsInf(s.Volume, 0) {
 		m[CeilometerVolume] = s.Volume
 	} else {
-		m[CeilometerVolume] = json.Number(pyFloat(s.Volume))
+		m[CeilometerVolume] = json.Number(PythonFloat(s.Volume))
 	}
 	if s.MonotonicTime != 0 {
-		m[CeilometerMonotonicTime] = json.Number(pyFloat(s.MonotonicTime.Seconds()))
+		m[CeilometerMonotonicTime] = json.Number(PythonFloat(s.MonotonicTime.Seconds()))
 	}
 	if !s.Timestamp.IsZero() {
 		m[CeilometerTimestamp] = FormatISOTime(s.Timestamp)
@@ -400,9 +400,9 @@ func appendPyScalar(dst []byte, v any) []byte {
 		}
 		return append(dst, "False"...)
 	case float64:
-		return append(dst, pyFloat(x)...)
+		return append(dst, PythonFloat(x)...)
 	case float32:
-		return append(dst, pyFloat(float64(x))...)
+		return append(dst, PythonFloat(float64(x))...)
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10)
 	case int8:
@@ -510,14 +510,15 @@ func pyNumber(s string) string {
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return s
 	}
-	return pyFloat(f)
+	return PythonFloat(f)
 }
 
-// pyFloat renders f as Python's repr(float): the shortest round-tripping
+// PythonFloat renders f as Python's repr(float) (how Ceilometer and Panko
+// write floats as text): the shortest round-tripping
 // digits, in positional form with at least one decimal when the decimal
 // exponent is in [-4, 16), in scientific form with a two-digit exponent
 // otherwise.
-func pyFloat(f float64) string {
+func PythonFloat(f float64) string {
 	switch {
 	case math.IsNaN(f):
 		return "nan"

@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/altimeter/altimeter/internal/peer"
+)
+
+const notifyTmpl = `
+agent {
+  data_dir   = "{{DATA}}"
+  plugin_dir = "{{PLUGINS}}"
+  api { address = "{{API}}" }
+}
+
+listener "oslo" "openstack" {
+  transport_urls = ["%s"]
+  exchanges      = ["nova"]
+  pool           = "altimeter"
+  batch_size     = 200
+  batch_timeout  = "50ms"
+  sinks          = ["bus"]
+}
+
+sink "bus" {
+  publish "store" {}
+}
+`
+
+// notifications builds n compute.instance.exists notifications (oslo v2
+// envelopes) from the shared fixture: distinct message ids, 100 instances,
+// distinct timestamps.
+func notifications(t *testing.T, n int) [][]byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "internal", "notification", "testdata", "compute.instance.exists.json"))
+	require.NoError(t, err)
+	base := time.Now().Add(-time.Hour).UTC()
+	out := make([][]byte, n)
+	for i := range out {
+		var msg map[string]any
+		require.NoError(t, json.Unmarshal(raw, &msg))
+		msg["message_id"] = fmt.Sprintf("30000000-0000-4000-8000-%012d", i)
+		msg["timestamp"] = base.Add(time.Duration(i) * time.Millisecond).Format("2006-01-02 15:04:05.000000")
+		msg["payload"].(map[string]any)["instance_id"] = fmt.Sprintf("40000000-0000-4000-8000-%012d", i%100)
+		inner, err := json.Marshal(msg)
+		require.NoError(t, err)
+		out[i], err = json.Marshal(map[string]any{"oslo.version": "2.0", "oslo.message": string(inner)})
+		require.NoError(t, err)
+	}
+	return out
+}
+
+func publishAll(t *testing.T, url string, bodies [][]byte) {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	require.NoError(t, ch.Confirm(false))
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, len(bodies)))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, b := range bodies {
+		require.NoError(t, ch.PublishWithContext(ctx, "nova", "notifications.info", false, false, amqp.Publishing{
+			ContentType: "application/json", ContentEncoding: "utf-8", DeliveryMode: amqp.Persistent, Body: b,
+		}))
+	}
+	for range bodies {
+		select {
+		case c := <-confirms:
+			require.True(t, c.Ack, "broker nacked a publish")
+		case <-ctx.Done():
+			t.Fatal("no publisher confirms")
+		}
+	}
+}
+
+// TestIntegrationNotifications is the notification agent's user path:
+// 10,000 notifications on RabbitMQ, the agent SIGKILLed while they are in
+// flight and restarted; every notification is reflected exactly once in the
+// API as an event and as its samples (redelivery plus dedup by message_id).
+func TestIntegrationNotifications(t *testing.T) {
+	skipShort(t)
+	r := peer.NeedRabbitMQ(t)
+	url := peer.VHost(t, r)
+	a := startAgent(t, fmt.Sprintf(notifyTmpl, url))
+	admin := &client{t: t, base: "http://" + a.api, token: a.adminToken()}
+	// The listener declares the exchange and its queue when it connects.
+	declared := func() bool {
+		conn, err := amqp.Dial(url)
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err != nil {
+			return false
+		}
+		_, err = ch.QueueDeclarePassive("altimeter", false, false, false, false, nil)
+		return err == nil
+	}
+	waitFor(t, 20*time.Second, "pool queue declared", declared)
+
+	const n = 10_000
+	publishAll(t, url, notifications(t, n))
+	events := func() int {
+		code, body := admin.do("GET", fmt.Sprintf("/v2/events?q.field=event_type&q.op=eq&q.value=compute.instance.exists&limit=%d", 2*n), nil)
+		require.Equal(t, 200, code, string(body))
+		var evs []map[string]any
+		require.NoError(t, json.Unmarshal(body, &evs))
+		seen := map[string]bool{}
+		for _, e := range evs {
+			id := e["message_id"].(string)
+			require.False(t, seen[id], "event %s twice", id)
+			seen[id] = true
+		}
+		return len(evs)
+	}
+	start := time.Now()
+	waitFor(t, 60*time.Second, "some events stored", func() bool { return events() >= 500 })
+	a.pluginPIDs()
+	require.NoError(t, a.cmd.Process.Kill())
+	before := events()
+	a.restart()
+	waitFor(t, 120*time.Second, "all events stored", func() bool { return events() >= n })
+	t.Logf("%d of %d notifications stored when the agent was SIGKILLed; all %d stored once %.1fs after the first publish",
+		before, n, n, time.Since(start).Seconds())
+	require.Equal(t, n, events())
+	stats := admin.list("/v2/meters/memory/statistics")
+	require.Len(t, stats, 1)
+	require.Equal(t, float64(n), stats[0]["count"], "one memory sample per notification")
+	require.Equal(t, float64(8192), stats[0]["max"])
+}

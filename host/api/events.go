@@ -1,0 +1,416 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/altimeter/altimeter/host/store"
+	"github.com/altimeter/altimeter/sdk/sample"
+)
+
+// The Panko v2 event endpoints: GET /v2/events (simple query over the
+// event fields and traits), GET /v2/events/{message_id}, GET
+// /v2/event_types and the trait descriptions and values of a type. A member
+// token is confined to the events of its project (store.EventProject:
+// the project_id trait, else tenant_id).
+
+// registerEvents adds the event endpoints to v2.
+func (s *Server) registerEvents(v2 *gin.RouterGroup) {
+	e := v2.Group("", s.authenticate())
+	e.GET("/events", s.listEvents)
+	e.GET("/events/:message_id", s.getEvent)
+	e.GET("/event_types", s.listEventTypes)
+	e.GET("/event_types/:event_type/traits", s.listTraitDescriptions)
+	e.GET("/event_types/:event_type/traits/:trait_name", s.listTraits)
+}
+
+// The fields of an event query that are not trait names, as Panko.
+const (
+	evFieldType    = "event_type"
+	evFieldMessage = "message_id"
+	evFieldStart   = "start_timestamp"
+	evFieldEnd     = "end_timestamp"
+)
+
+// eventOps are the operators each event field takes; trait filters take
+// every simple operator. eq on start_timestamp and end_timestamp is Panko's
+// form (generated >= start, generated <= end).
+var eventOps = map[string][]string{
+	evFieldType:    {"eq"},
+	evFieldMessage: {"eq"},
+	evFieldStart:   {"eq", "ge", "gt"},
+	evFieldEnd:     {"eq", "le", "lt"},
+}
+
+// traitTypes are the q.type values of a trait filter, as Panko's
+// EventQuery; empty means string.
+var traitTypes = map[string]sample.TraitType{
+	"": sample.TraitText, "string": sample.TraitText, "integer": sample.TraitInt,
+	"float": sample.TraitFloat, "datetime": sample.TraitDatetime,
+}
+
+// projectTraits are the traits store.EventProject reads the project from: a
+// member filtering on one of them names a project.
+var projectTraits = []string{"project_id", "tenant_id"}
+
+// Event times the store can hold (its index keeps nanoseconds since 1970).
+var (
+	minEventTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxEventTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// parseEventQuery decodes the q.field/q.op/q.value/q.type lists of GET
+// /v2/events into a filter confined to scope ("" for an admin). A trait
+// filter naming another project than scope on project_id or tenant_id is
+// ErrForbidden; anything malformed is ErrBadRequest naming the field.
+func parseEventQuery(params url.Values, scope string) (store.EventFilter, error) {
+	f := store.EventFilter{Project: scope}
+	fields, ops, values, types := params["q.field"], params["q.op"], params["q.value"], params["q.type"]
+	for k := range params {
+		if strings.HasPrefix(k, "q.") && k != "q.field" && k != "q.op" && k != "q.value" && k != "q.type" {
+			return f, fmt.Errorf("%w: unknown query parameter %s", ErrBadRequest, k)
+		}
+	}
+	if len(values) != len(fields) {
+		return f, fmt.Errorf("%w: %d q.field but %d q.value parameters", ErrBadRequest, len(fields), len(values))
+	}
+	if len(ops) != 0 && len(ops) != len(fields) {
+		return f, fmt.Errorf("%w: %d q.field but %d q.op parameters", ErrBadRequest, len(fields), len(ops))
+	}
+	if len(types) != 0 && len(types) != len(fields) {
+		return f, fmt.Errorf("%w: %d q.field but %d q.type parameters", ErrBadRequest, len(fields), len(types))
+	}
+	seen := map[string]bool{}
+	for i, name := range fields {
+		op, typ, raw := "eq", "", values[i]
+		if len(ops) > 0 && ops[i] != "" {
+			op = ops[i]
+		}
+		if len(types) > 0 {
+			typ = types[i]
+		}
+		if name == "" {
+			return f, fmt.Errorf("%w: q.field %d is empty", ErrBadRequest, i+1)
+		}
+		if _, ok := simpleOps[op]; !ok {
+			return f, fmt.Errorf("%w: field %s: unknown operator %q (want eq, ne, lt, le, gt or ge)", ErrBadRequest, name, op)
+		}
+		allowed, isEventField := eventOps[name]
+		if !isEventField {
+			tf, err := traitFilter(name, op, typ, raw, scope)
+			if err != nil {
+				return f, err
+			}
+			f.Traits = append(f.Traits, tf)
+			continue
+		}
+		if !slices.Contains(allowed, op) {
+			return f, fmt.Errorf("%w: field %s: operator %s is not supported (want %s)", ErrBadRequest, name, op, strings.Join(allowed, ", "))
+		}
+		if seen[name] {
+			return f, fmt.Errorf("%w: field %s is given more than once", ErrBadRequest, name)
+		}
+		seen[name] = true
+		switch name {
+		case evFieldType, evFieldMessage:
+			if typ != "" && typ != "string" {
+				return f, fmt.Errorf("%w: field %s: type %q is not supported (want string)", ErrBadRequest, name, typ)
+			}
+			if raw == "" {
+				return f, fmt.Errorf("%w: field %s: empty value", ErrBadRequest, name)
+			}
+			if name == evFieldType {
+				f.EventType = raw
+			} else {
+				f.MessageID = raw
+			}
+		case evFieldStart, evFieldEnd:
+			if typ != "" && typ != "string" && typ != "datetime" {
+				return f, fmt.Errorf("%w: field %s: type %q is not supported (want datetime)", ErrBadRequest, name, typ)
+			}
+			t, err := sample.ParseISOTime(raw)
+			if err != nil {
+				return f, fmt.Errorf("%w: field %s: %v", ErrBadRequest, name, err)
+			}
+			// The store's range is [Start, End) in nanoseconds: gt and le
+			// move the bound by one nanosecond.
+			switch op {
+			case "gt":
+				t = t.Add(time.Nanosecond)
+			case "eq", "le":
+				if name == evFieldEnd {
+					t = t.Add(time.Nanosecond)
+				}
+			}
+			// Clamped to the store's range, so year 1 is a bound and not
+			// the zero time (no bound).
+			if t.Before(minEventTime) {
+				t = minEventTime
+			} else if t.After(maxEventTime) {
+				t = maxEventTime
+			}
+			if name == evFieldStart {
+				f.Start = t
+			} else {
+				f.End = t
+			}
+		}
+	}
+	return f, nil
+}
+
+// traitFilter validates one trait condition and gives the store its value
+// in canonical form (so the store's parser agrees with ours).
+func traitFilter(name, op, typ, raw, scope string) (store.TraitFilter, error) {
+	tt, ok := traitTypes[typ]
+	if !ok {
+		return store.TraitFilter{}, fmt.Errorf("%w: field %s: type %q is not supported (want string, integer, float or datetime)", ErrBadRequest, name, typ)
+	}
+	tf := store.TraitFilter{Name: name, Op: op, Type: tt, Value: raw}
+	switch tt {
+	case sample.TraitInt:
+		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			return tf, fmt.Errorf("%w: field %s: unable to convert %q to integer", ErrBadRequest, name, raw)
+		}
+		tf.Value = strconv.FormatInt(n, 10)
+	case sample.TraitFloat:
+		x, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return tf, fmt.Errorf("%w: field %s: unable to convert %q to float", ErrBadRequest, name, raw)
+		}
+		tf.Value = strconv.FormatFloat(x, 'g', -1, 64)
+	case sample.TraitDatetime:
+		t, err := sample.ParseISOTime(raw)
+		if err != nil {
+			return tf, fmt.Errorf("%w: field %s: %v", ErrBadRequest, name, err)
+		}
+		if t.Before(minEventTime) || !t.Before(maxEventTime) {
+			return tf, fmt.Errorf("%w: field %s: %s is outside 1678..2261", ErrBadRequest, name, raw)
+		}
+		tf.Value = t.Format(time.RFC3339Nano)
+	}
+	if scope != "" && slices.Contains(projectTraits, name) && raw != scope {
+		return tf, fmt.Errorf("%w: project %s is not yours", ErrForbidden, raw)
+	}
+	return tf, nil
+}
+
+func (s *Server) listEvents(c *gin.Context) {
+	if err := checkParams(c, "limit", "marker"); err != nil {
+		abort(c, err)
+		return
+	}
+	o, err := page(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	sc := scope(c)
+	f, err := parseEventQuery(c.Request.URL.Query(), sc)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	f.Limit, f.Marker = o.Limit, o.Marker
+	ctx := c.Request.Context()
+	if f.Marker != "" && sc != "" {
+		// The store finds a marker among every project's events: a member
+		// may only page from its own, and must not learn of the others.
+		if _, err := s.opts.Events.Event(ctx, f.Marker, sc); errors.Is(err, store.ErrNotFound) {
+			abort(c, fmt.Errorf("%w: marker: unknown event %s", ErrBadRequest, f.Marker))
+			return
+		} else if err != nil {
+			abort(c, fmt.Errorf("look up marker %s: %w", f.Marker, err))
+			return
+		}
+	}
+	evs, err := s.opts.Events.Events(ctx, f)
+	if err != nil {
+		abort(c, fmt.Errorf("list events: %w", err))
+		return
+	}
+	out := make([]eventJSON, len(evs))
+	for i := range evs {
+		out[i] = renderEvent(&evs[i])
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getEvent(c *gin.Context) {
+	if err := checkParams(c); err != nil {
+		abort(c, err)
+		return
+	}
+	id := c.Param("message_id")
+	ev, err := s.opts.Events.Event(c.Request.Context(), id, scope(c))
+	if err != nil {
+		abort(c, fmt.Errorf("get event %s: %w", id, err))
+		return
+	}
+	c.JSON(http.StatusOK, renderEvent(&ev))
+}
+
+func (s *Server) listEventTypes(c *gin.Context) {
+	if err := checkParams(c); err != nil {
+		abort(c, err)
+		return
+	}
+	ts, err := s.opts.Events.EventTypes(c.Request.Context(), scope(c))
+	if err != nil {
+		abort(c, fmt.Errorf("list event types: %w", err))
+		return
+	}
+	if ts == nil {
+		ts = []string{}
+	}
+	c.JSON(http.StatusOK, ts)
+}
+
+// eventTypeParam is the event type of the path; the store reads an empty
+// type as every type, which the path cannot mean.
+func eventTypeParam(c *gin.Context) (string, error) {
+	t := c.Param("event_type")
+	if t == "" {
+		return "", fmt.Errorf("%w: event_type: empty", ErrBadRequest)
+	}
+	return t, nil
+}
+
+func (s *Server) listTraitDescriptions(c *gin.Context) {
+	if err := checkParams(c); err != nil {
+		abort(c, err)
+		return
+	}
+	et, err := eventTypeParam(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	ds, err := s.opts.Events.TraitDescriptions(c.Request.Context(), et, scope(c))
+	if err != nil {
+		abort(c, fmt.Errorf("list traits of %s: %w", et, err))
+		return
+	}
+	out := make([]traitDescJSON, len(ds))
+	for i, d := range ds {
+		out[i] = traitDescJSON{Name: d.Name, Type: d.Type.String()}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) listTraits(c *gin.Context) {
+	if err := checkParams(c); err != nil {
+		abort(c, err)
+		return
+	}
+	et, err := eventTypeParam(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	name := c.Param("trait_name")
+	if name == "" {
+		abort(c, fmt.Errorf("%w: trait_name: empty", ErrBadRequest))
+		return
+	}
+	ts, err := s.opts.Events.Traits(c.Request.Context(), et, name, scope(c))
+	if err != nil {
+		abort(c, fmt.Errorf("list trait %s of %s: %w", name, et, err))
+		return
+	}
+	out := make([]traitJSON, len(ts))
+	for i := range ts {
+		out[i] = renderTrait(&ts[i])
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// eventJSON is Panko's Event.
+type eventJSON struct {
+	MessageID string      `json:"message_id"`
+	EventType string      `json:"event_type"`
+	Generated isoTime     `json:"generated"`
+	Traits    []traitJSON `json:"traits"`
+	// Raw is the notification as kept, {} when it was not.
+	Raw json.RawMessage `json:"raw"`
+}
+
+// traitJSON is Panko's Trait: the value in string form.
+type traitJSON struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// traitDescJSON is Panko's TraitDescription.
+type traitDescJSON struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+func renderEvent(ev *sample.Event) eventJSON {
+	out := eventJSON{
+		MessageID: ev.MessageID, EventType: ev.EventType, Generated: isoTime(ev.Generated),
+		Traits: make([]traitJSON, len(ev.Traits)), Raw: rawJSON(ev.Raw),
+	}
+	for i := range ev.Traits {
+		out.Traits[i] = renderTrait(&ev.Traits[i])
+	}
+	return out
+}
+
+// rawJSON is the raw payload as JSON: as kept when it is JSON, {} when
+// none was kept, a JSON string of the bytes otherwise.
+func rawJSON(raw []byte) json.RawMessage {
+	b := bytes.TrimSpace(raw)
+	switch {
+	case len(b) == 0:
+		return json.RawMessage("{}")
+	case json.Valid(b):
+		var out bytes.Buffer
+		if json.Compact(&out, b) == nil {
+			return out.Bytes()
+		}
+	}
+	s, _ := json.Marshal(string(raw)) // invalid UTF-8 becomes U+FFFD
+	return s
+}
+
+// renderTrait gives the value as Panko does: str() of integers and floats
+// (Python's float repr), isoformat() of naive UTC datetimes.
+func renderTrait(t *sample.Trait) traitJSON {
+	out := traitJSON{Name: t.Name, Type: t.Type.String()}
+	switch t.Type {
+	case sample.TraitInt:
+		out.Value = strconv.FormatInt(t.Int, 10)
+	case sample.TraitFloat:
+		out.Value = sample.PythonFloat(t.Float)
+	case sample.TraitDatetime:
+		out.Value = pyISOFormat(t.Datetime)
+	default:
+		out.Value = t.Text
+	}
+	return out
+}
+
+// pyISOFormat is Python's isoformat() of a naive UTC datetime:
+// microseconds only when not zero.
+func pyISOFormat(t time.Time) string {
+	t = t.UTC().Truncate(time.Microsecond)
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02T15:04:05")
+	}
+	return t.Format(isoLayout)
+}
