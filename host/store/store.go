@@ -75,21 +75,48 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// expireEvents applies EventRetention hourly (the time series apply their
-// own retention).
+// keepResources is how long a resource stays in the index after its last
+// sample: as long as any policy keeps anything of it (raw samples or the
+// longest archive).
+func keepResources(o *series.Options) time.Duration {
+	pols := o.Policies
+	if len(pols) == 0 {
+		pols = series.DefaultPolicies()
+	}
+	var keep time.Duration
+	for _, p := range pols {
+		keep = max(keep, p.RawRetention)
+		for _, a := range p.Archives {
+			keep = max(keep, a.Granularity*time.Duration(a.Points))
+		}
+	}
+	return keep
+}
+
+// expireEvents applies EventRetention, and removes resources no policy
+// keeps anything of, hourly (the time series apply their own retention).
 func (s *Store) expireEvents() {
 	defer close(s.done)
-	if s.opts.EventRetention <= 0 {
-		return
-	}
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
+	keep := keepResources(&s.opts.Series)
 	for {
-		n, err := s.index.ExpireEvents(context.Background(), s.now().Add(-s.opts.EventRetention))
-		if err != nil {
-			s.log.Warn("expire events", "error", err)
-		} else if n > 0 {
-			s.log.Debug("events expired", "count", n)
+		ctx := context.Background()
+		if s.opts.EventRetention > 0 {
+			n, err := s.index.ExpireEvents(ctx, s.now().Add(-s.opts.EventRetention))
+			if err != nil {
+				s.log.Warn("expire events", "error", err)
+			} else if n > 0 {
+				s.log.Debug("events expired", "count", n)
+			}
+		}
+		if keep > 0 {
+			n, err := s.index.ExpireResources(ctx, s.now().Add(-keep))
+			if err != nil {
+				s.log.Warn("expire resources", "error", err)
+			} else if n > 0 {
+				s.log.Debug("resources expired", "count", n)
+			}
 		}
 		select {
 		case <-s.stop:
