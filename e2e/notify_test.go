@@ -128,12 +128,12 @@ func TestIntegrationNotifications(t *testing.T) {
 	}
 	start := time.Now()
 	waitFor(t, 60*time.Second, "some events stored", func() bool { return events() >= 500 })
+	before := events()
 	a.pluginPIDs()
 	require.NoError(t, a.cmd.Process.Kill())
-	before := events()
 	a.restart()
 	waitFor(t, 120*time.Second, "all events stored", func() bool { return events() >= n })
-	t.Logf("%d of %d notifications stored when the agent was SIGKILLed; all %d stored once %.1fs after the first publish",
+	t.Logf("%d of %d notifications stored just before the agent was SIGKILLed; all %d stored once %.1fs after the first publish",
 		before, n, n, time.Since(start).Seconds())
 	require.Equal(t, n, events())
 	stats := admin.list("/v2/meters/memory/statistics")
