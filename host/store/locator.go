@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/hex"
 	"strings"
+
+	"github.com/altimeter/altimeter/sdk/sample"
 )
 
 // A sample written without a message_id gets a canonical one derived from
@@ -24,17 +26,7 @@ func locatorID(series uint64, t int64) string {
 		b[i] = byte(hi >> (56 - 8*i))
 		b[8+i] = byte(lo >> (56 - 8*i))
 	}
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	return sample.FormatUUID(b)
 }
 
 // parseLocator reverses locatorID; ok is false for any other string

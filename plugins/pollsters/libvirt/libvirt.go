@@ -439,7 +439,7 @@ func (p *lv) Poll(ctx context.Context, req pollster.Request) ([]sample.Sample, e
 	}
 	byKey := make(map[string]libvirt.Domain, 2*len(doms))
 	for _, d := range doms {
-		byKey[formatUUID(d.UUID)] = d
+		byKey[sample.FormatUUID(d.UUID)] = d
 		byKey[d.Name] = d
 	}
 	targets := make([]*target, 0, len(req.Resources))
