@@ -59,6 +59,9 @@ $GO tool pprof -top -cum -nodecount 40 "$OUT/bin/roundtrip.test" "$OUT/wire.ppro
 echo "== existing micro-benchmarks: ./plugins/... (count $COUNT)"
 $GO test -run '^$' -bench '^Benchmark([^I]|I[^n])' -benchmem -count "$COUNT" ./plugins/... | tee "$OUT/plugins-bench.txt"
 
+echo "== POST /v2/meters into the real store, 1,000 samples a request (count $STORE_RUNS)"
+$GO test -run '^$' -bench PostSamples -benchtime 30x -count "$STORE_RUNS" ./host/api/ | tee "$OUT/api-bench.txt"
+
 echo "== pollsters against their real peers (libvirtd, snmpd, ipmi_sim, Prometheus; count $STORE_RUNS)"
 $GO test -run '^$' -bench 'Integration' -count "$STORE_RUNS" -timeout 30m ./plugins/pollsters/... | tee "$OUT/peers-bench.txt"
 
@@ -106,5 +109,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/store.md"; echo; echo "## Pollsters against real peers"; echo; echo '```'; grep -E '^(Benchmark|ok|PASS)' "$OUT/peers-bench.txt"; echo '```'; } >>"$OUT/report.md"
+{ echo; cat "$OUT/store.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"
