@@ -26,8 +26,13 @@ var _ mapper = (*definitions)(nil)
 func loadMapper(s *settings) (mapper, error) {
 	d := &definitions{}
 	var errs []error
-	if len(s.MeterDefinitions) == 0 {
+	if len(s.MeterDefinitions) == 0 && len(s.Meters) == 0 {
 		d.meters = []*meters.Definitions{meters.Default()}
+	}
+	if hm, err := compileMeterBlocks(s.Meters); err != nil {
+		errs = append(errs, err)
+	} else {
+		d.meters = append(d.meters, hm...)
 	}
 	for _, path := range s.MeterDefinitions {
 		src, err := os.ReadFile(path)
