@@ -93,6 +93,10 @@ func Text(v any) string {
 		return x
 	case nil:
 		return "None"
+	case json.Number: // as writePy, without a builder
+		return string(x)
+	case float64:
+		return formatNumber(x)
 	}
 	var b strings.Builder
 	writePy(&b, v, false)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -29,6 +30,18 @@ type Notification struct {
 	// (_context_user_id, _context_request_id, ...), publisher_id, payload
 	// and the rest. It may be nil.
 	Raw map[string]any
+
+	// doc is the Document PrepareDocument computed, or nil.
+	doc map[string]any
+}
+
+// PrepareDocument computes n's Document once, so that the engines that
+// read n (meters, events) share it instead of each building its own. Call
+// it once n is complete and before handing n to them; n must not be
+// modified afterwards (its fields are then ignored by Document).
+func (n *Notification) PrepareDocument() {
+	n.doc = nil
+	n.doc = n.Document()
 }
 
 // ErrNoMatch says that no definition applies to a notification (its
@@ -97,6 +110,9 @@ const rawKey = "\x00raw"
 // ($._context_user) keep working. The result shares Payload and Raw's
 // values; do not modify it.
 func (n *Notification) Document() map[string]any {
+	if n.doc != nil {
+		return n.doc
+	}
 	payload := n.Payload
 	if payload == nil {
 		payload = n.Raw["payload"]
@@ -120,7 +136,7 @@ func (n *Notification) Document() map[string]any {
 // as its raw form): ctxt, event_type, metadata, payload, priority and
 // publisher_id.
 func (n *Notification) Body() map[string]any {
-	d := n.Document()
+	d := maps.Clone(n.Document())
 	delete(d, rawKey)
 	return d
 }

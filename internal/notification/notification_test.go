@@ -369,6 +369,16 @@ func TestNotification(t *testing.T) {
 	require.Len(t, n.Body(), 6)
 	require.NotContains(t, n.Body(), "_context_user_id")
 
+	// A prepared document is the same, shared, and Body leaves it whole.
+	fresh := n.Document()
+	n.PrepareDocument()
+	require.Equal(t, fresh, n.Document())
+	require.Len(t, n.Body(), 6)
+	require.Len(t, n.Document(), len(fresh), "Body does not modify the shared document")
+	n.Document()["probe"] = 1
+	require.Contains(t, n.Document(), "probe", "one map, computed once")
+	delete(n.Document(), "probe")
+
 	// A message carrying ctxt as an object (the split form).
 	n2 := &notification.Notification{EventType: "e", Raw: map[string]any{"ctxt": map[string]any{"user": "x"}, "timestamp": "2012-05-08T20:23:48Z", "payload": "p"}}
 	require.Equal(t, map[string]any{"user": "x"}, n2.Document()["ctxt"])

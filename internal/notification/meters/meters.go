@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -356,6 +357,10 @@ type conv struct {
 	when    time.Time
 	whenErr error
 	metas   []computedMeta
+	// fb holds the fallback user_id and project_id (nil when none), the
+	// same for every definition, once fbDone.
+	fb     [2]any
+	fbDone bool
 }
 
 // computedMeta is metadata computed for one notification, by metaKey.
@@ -402,11 +407,20 @@ func (def *definition) one(c *conv, out []sample.Sample) ([]sample.Sample, error
 // fallbacks sets user_id and project_id from the request context, as
 // Ceilometer does before reading the definition's own.
 func (def *definition) fallbacks(c *conv, v *values) {
-	if x, ok, err := fallbackUser.First(c.doc); err == nil && ok {
-		v[attrUserID] = x
+	if !c.fbDone {
+		if x, ok, err := fallbackUser.First(c.doc); err == nil && ok {
+			c.fb[0] = x
+		}
+		if x, ok, err := fallbackProject.First(c.doc); err == nil && ok {
+			c.fb[1] = x
+		}
+		c.fbDone = true
 	}
-	if x, ok, err := fallbackProject.First(c.doc); err == nil && ok {
-		v[attrProjectID] = x
+	if c.fb[0] != nil {
+		v[attrUserID] = c.fb[0]
+	}
+	if c.fb[1] != nil {
+		v[attrProjectID] = c.fb[1]
 	}
 }
 
@@ -485,15 +499,23 @@ func (def *definition) meta(c *conv) (map[string]string, error) {
 
 func (def *definition) computeMeta(c *conv) (map[string]string, error) {
 	md := make(map[string]string, len(def.metadata)+2)
-	top := make(map[string]bool, len(def.metadata))
-	for _, m := range def.metadata {
+	// set[i] says def.metadata[i] gave a value; any says something did.
+	var buf [64]bool
+	set := buf[:0]
+	if len(def.metadata) <= len(buf) {
+		set = buf[:len(def.metadata)]
+	} else {
+		set = make([]bool, len(def.metadata))
+	}
+	anySet := false
+	for i, m := range def.metadata {
 		x, ok, err := m.field.First(c.doc)
 		if err != nil {
 			return nil, def.fail("metadata."+m.name, "%s: %v", m.field, err)
 		}
 		if ok && notification.Truthy(x) {
 			notification.Flatten(md, m.name, x)
-			top[m.name] = true
+			set[i], anySet = true, true
 		}
 	}
 	if def.userMeta != nil {
@@ -509,7 +531,7 @@ func (def *definition) computeMeta(c *conv) (map[string]string, error) {
 					continue
 				}
 				key = strings.ReplaceAll(key, ".", "_")
-				if top[key] {
+				if i, found := slices.BinarySearchFunc(def.metadata, key, func(m metaField, k string) int { return strings.Compare(m.name, k) }); found && set[i] {
 					continue
 				}
 				if s, isStr := v.(string); isStr {
@@ -519,11 +541,11 @@ func (def *definition) computeMeta(c *conv) (map[string]string, error) {
 			}
 			if len(user) > 0 {
 				notification.Flatten(md, "user_metadata", user)
-				top["user_metadata"] = true
+				anySet = true
 			}
 		}
 	}
-	if len(top) > 0 {
+	if anySet {
 		return md, nil
 	}
 	if p, ok := c.doc["payload"].(map[string]any); ok {

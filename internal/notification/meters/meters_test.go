@@ -745,3 +745,32 @@ func TestJSONNumbers(t *testing.T) {
 		require.Equal(t, want, got, f)
 	}
 }
+
+// TestUserMetadataCollision: a "metering." key whose name a metadata field
+// of the definition already set is left out of user_metadata; one whose
+// field gave nothing is kept.
+func TestUserMetadataCollision(t *testing.T) {
+	t.Parallel()
+	d, err := meters.Parse([]byte(`
+metric:
+  - name: m
+    event_type: x.y
+    type: gauge
+    unit: B
+    volume: $.payload.size
+    resource_id: $.payload.id
+    user_metadata: $.payload.metadata
+    metadata:
+      a: $.payload.a
+      b: $.payload.b
+      zz: $.payload.zz
+`), "collide.yaml")
+	require.NoError(t, err)
+	n := &notification.Notification{EventType: "x.y", MessageID: "m-1", Timestamp: ts("2024-03-02T08:15:21Z"),
+		Payload: map[string]any{"size": 1.0, "id": "r", "a": "set", "b": "",
+			"metadata": map[string]any{"metering.a": "user-a", "metering.b": "user-b", "metering.c": "user-c", "other": "x"}}}
+	got, err := d.Samples(n)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, map[string]string{"a": "set", "user_metadata.b": "user-b", "user_metadata.c": "user-c"}, got[0].Metadata)
+}

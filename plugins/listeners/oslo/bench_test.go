@@ -69,7 +69,7 @@ func BenchmarkConsume(b *testing.B) {
 }
 
 // declareOnly declares o's topology on url without consuming.
-func declareOnly(b *testing.B, o *oslo, url string) {
+func declareOnly(b testing.TB, o *oslo, url string) {
 	b.Helper()
 	conn, err := amqp.Dial(url)
 	require.NoError(b, err)
@@ -150,6 +150,23 @@ func BenchmarkProcess(b *testing.B) {
 	b.Run("events", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
+			if _, _, err := mp.Event(&n.Notification); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// All of it, as process does it per delivery.
+	b.Run("all", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n, err := decodeNotice(body, "info", now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n.PrepareDocument()
+			if _, err := mp.Samples(&n.Notification); err != nil {
+				b.Fatal(err)
+			}
 			if _, _, err := mp.Event(&n.Notification); err != nil {
 				b.Fatal(err)
 			}

@@ -54,7 +54,7 @@ func decodeErr(reason string, format string, args ...any) error {
 // a v2 envelope) and that message's JSON text.
 type notice struct {
 	notification.Notification
-	RawJSON []byte
+	RawJSON string
 }
 
 // decodeNotice reads an oslo notification, bare (v1) or in the v2 envelope
@@ -64,7 +64,7 @@ type notice struct {
 // none; a missing message_id is derived from the body, so that redeliveries
 // keep it (the store deduplicates by it); a missing timestamp is now.
 func decodeNotice(body []byte, fallbackPriority string, now time.Time) (*notice, error) {
-	// The common case, a v2 envelope, without building a map of it.
+	// A v2 envelope, without building a map of it.
 	var env struct {
 		Version *string `json:"oslo.version"`
 		Message *string `json:"oslo.message"`
@@ -78,13 +78,13 @@ func decodeNotice(body []byte, fallbackPriority string, now time.Time) (*notice,
 			}
 			return nil, err
 		}
-		return fromMessage(msg, []byte(*env.Message), fallbackPriority, now)
+		return fromMessage(msg, *env.Message, fallbackPriority, now)
 	}
 	top, err := decodeObject(body)
 	if err != nil {
 		return nil, err
 	}
-	msg, raw := top, body
+	msg, raw := top, string(body)
 	if v, ok := top[envelopeVersion]; ok {
 		if _, ok := v.(string); !ok {
 			return nil, decodeErr(reasonBadEnvelope, "%s: want a string, got %s", envelopeVersion, jsonType(v))
@@ -93,8 +93,8 @@ func decodeNotice(body []byte, fallbackPriority string, now time.Time) (*notice,
 		if !ok {
 			return nil, decodeErr(reasonBadEnvelope, "%s: want a JSON string, got %s", envelopeMessage, jsonType(top[envelopeMessage]))
 		}
-		raw = []byte(inner)
-		if msg, err = decodeObject(raw); err != nil {
+		raw = inner
+		if msg, err = decodeObject([]byte(raw)); err != nil {
 			var de *decodeError
 			if errors.As(err, &de) {
 				de.err = fmt.Errorf("%s: %w", envelopeMessage, de.err)
@@ -107,7 +107,7 @@ func decodeNotice(body []byte, fallbackPriority string, now time.Time) (*notice,
 
 // fromMessage reads the fields of a decoded oslo message whose JSON text
 // is raw.
-func fromMessage(msg map[string]any, raw []byte, fallbackPriority string, now time.Time) (*notice, error) {
+func fromMessage(msg map[string]any, raw string, fallbackPriority string, now time.Time) (*notice, error) {
 	var err error
 	n := &notice{RawJSON: raw}
 	n.Raw = msg
@@ -142,7 +142,7 @@ func fromMessage(msg map[string]any, raw []byte, fallbackPriority string, now ti
 		n.Priority = fallbackPriority
 	}
 	if n.MessageID == "" {
-		sum := sha256.Sum256(raw)
+		sum := sha256.Sum256([]byte(raw))
 		n.MessageID = "sha256-" + hex.EncodeToString(sum[:16])
 	}
 	var ts string

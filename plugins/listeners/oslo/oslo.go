@@ -176,7 +176,9 @@ func (o *oslo) process(ctx context.Context, d *delivery, log hclog.Logger) *unit
 		}
 	}
 	// The engines decide which priorities they take: meters info and
-	// sample, events info and error (as Ceilometer's endpoints).
+	// sample, events info and error (as Ceilometer's endpoints). Both read
+	// the same document, built once.
+	n.PrepareDocument()
 	var mapErrs []error
 	if u.samples, err = o.m.Samples(&n.Notification); err != nil && !errors.Is(err, notification.ErrNoMatch) {
 		mapErrs = append(mapErrs, err)

@@ -77,6 +77,9 @@ type session struct {
 	emit listener.Emit
 	log  hclog.Logger
 	dl   *amqp.Channel
+	// settle settles the consuming channel's deliveries, folding the acks
+	// of accepted batches.
+	settle *settler
 
 	timersMu sync.Mutex
 	timers   map[*time.Timer]struct{}
@@ -95,9 +98,19 @@ type delivery struct {
 	props      amqp.Delivery // content type, headers and ids, for dead-lettering
 }
 
-func (d *delivery) ack() error { return d.acker.Ack(d.tag, false) }
+func (d *delivery) ack() error {
+	if d.sess == nil || d.sess.settle == nil {
+		return d.acker.Ack(d.tag, false)
+	}
+	return d.sess.settle.settle(d.tag, func() error { return d.acker.Ack(d.tag, false) })
+}
 
-func (d *delivery) nack(requeue bool) error { return d.acker.Nack(d.tag, false, requeue) }
+func (d *delivery) nack(requeue bool) error {
+	if d.sess == nil || d.sess.settle == nil {
+		return d.acker.Nack(d.tag, false, requeue)
+	}
+	return d.sess.settle.settle(d.tag, func() error { return d.acker.Nack(d.tag, false, requeue) })
+}
 
 // session connects, declares the topology, and consumes until the
 // connection or a channel closes or ctx is done. onConnected is called once
@@ -142,7 +155,7 @@ func (o *oslo) session(ctx context.Context, u amqp.URI, emit listener.Emit, log 
 	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	dlClosed := dl.NotifyClose(make(chan *amqp.Error, 1))
 
-	s := &session{o: o, ctx: ctx, emit: emit, log: log, dl: dl, timers: map[*time.Timer]struct{}{}}
+	s := &session{o: o, ctx: ctx, emit: emit, log: log, dl: dl, settle: newSettler(), timers: map[*time.Timer]struct{}{}}
 	defer s.stopTimers()
 
 	in := make(chan *delivery, o.s.Prefetch)
@@ -325,6 +338,16 @@ func (s *session) batchLoop(units <-chan *unit) {
 func (s *session) emitBatch(units []*unit) {
 	o := s.o
 	var b sample.Batch
+	ns, ne := 0, 0
+	for _, u := range units {
+		ns, ne = ns+len(u.samples), ne+len(u.events)
+	}
+	if ns > 0 {
+		b.Samples = make([]sample.Sample, 0, ns)
+	}
+	if ne > 0 {
+		b.Events = make([]sample.Event, 0, ne)
+	}
 	for _, u := range units {
 		b.Samples = append(b.Samples, u.samples...)
 		b.Events = append(b.Events, u.events...)
@@ -332,14 +355,18 @@ func (s *session) emitBatch(units []*unit) {
 	err := s.emit(s.ctx, b)
 	switch {
 	case err == nil:
+		tags := make([]uint64, 0, len(units))
 		for _, u := range units {
 			o.retries.forget(u.key)
 			if u.dead != nil {
 				o.deadLetter(s.ctx, u.d, u.dead.reason, u.dead.detail, s.log)
 				continue
 			}
-			if err := u.d.ack(); err != nil {
-				s.log.Debug("ack delivery", "error", err)
+			tags = append(tags, u.d.tag)
+		}
+		if len(tags) > 0 {
+			if err := s.settle.ackAll(units[0].d.acker, tags); err != nil {
+				s.log.Debug("ack deliveries", "error", err)
 			}
 		}
 		o.stats.notifications.Add(uint64(len(units)))
