@@ -141,6 +141,7 @@ func main() {
 	out := flag.String("out", "bench/out/store", "output prefix for -engine all (.json, .md)")
 	dir := flag.String("dir", "", "data directory (default: a temp dir, removed)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the query phase here")
+	ingestprofile := flag.String("ingestprofile", "", "write a CPU profile of the ingest phase here")
 	flag.Parse()
 	w := &workload{resources: *resources, points: *points, batch: *batch, meters: []string{"cpu_util", "memory.usage", "disk.read.bytes"}, step: 60e6}
 	// Recent and hour-aligned, so retention keeps it and the range aligns
@@ -153,7 +154,7 @@ func main() {
 		}
 		return
 	}
-	r, err := runOne(*eng, w, *dir, *reps, *cpuprofile)
+	r, err := runOne(*eng, w, *dir, *reps, *cpuprofile, *ingestprofile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "storebench:", err)
 		os.Exit(1)
@@ -161,7 +162,7 @@ func main() {
 	_ = json.NewEncoder(os.Stdout).Encode(r)
 }
 
-func runOne(name string, w *workload, dir string, reps int, cpuprofile string) (*result, error) {
+func runOne(name string, w *workload, dir string, reps int, cpuprofile, ingestprofile string) (*result, error) {
 	ctx := context.Background()
 	if dir == "" {
 		d, err := os.MkdirTemp("", "storebench-"+name+"-")
@@ -185,10 +186,23 @@ func runOne(name string, w *workload, dir string, reps int, cpuprofile string) (
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	r := &result{Engine: name, Samples: w.samples(), Workload: fmt.Sprintf("%d resources x %d meters x %d points at 60 s, batches of %d", w.resources, len(w.meters), w.points, w.batch)}
+	if ingestprofile != "" {
+		f, err := os.Create(ingestprofile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+	}
 	cpu0 := cpuSeconds()
 	t0 := time.Now()
 	if err := w.gen(func(b []point) error { return e.write(ctx, w, b) }); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	if ingestprofile != "" {
+		pprof.StopCPUProfile()
 	}
 	r.IngestSeconds = time.Since(t0).Seconds()
 	r.IngestCPU = cpuSeconds() - cpu0

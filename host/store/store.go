@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -149,8 +150,9 @@ func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
 		return nil
 	}
 	rec := s.now().UnixMicro()
-	in := make([]series.Input, len(samples))
-	ups := make([]index.ResourceUpdate, len(samples))
+	wb := getWriteBufs(len(samples))
+	defer wb.put()
+	in, ups := wb.in, wb.ups
 	for i := range samples {
 		sm := &samples[i]
 		if err := Validate(sm); err != nil {
@@ -174,6 +176,35 @@ func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
 		return fmt.Errorf("index resources: %w", err)
 	}
 	return nil
+}
+
+// writeBufs are the per-call inputs of the two engines, reused across
+// Writes: neither engine keeps them after returning.
+type writeBufs struct {
+	in  []series.Input
+	ups []index.ResourceUpdate
+}
+
+var writeBufPool = sync.Pool{New: func() any { return new(writeBufs) }}
+
+func getWriteBufs(n int) *writeBufs {
+	wb := writeBufPool.Get().(*writeBufs)
+	if cap(wb.in) < n {
+		wb.in = make([]series.Input, n)
+		wb.ups = make([]index.ResourceUpdate, n)
+	}
+	wb.in, wb.ups = wb.in[:n], wb.ups[:n]
+	return wb
+}
+
+// put clears the buffers (they hold the callers' strings and maps) and
+// returns them to the pool; very large ones are left to the collector.
+func (wb *writeBufs) put() {
+	clear(wb.in)
+	clear(wb.ups)
+	if cap(wb.in) <= 1<<16 {
+		writeBufPool.Put(wb)
+	}
 }
 
 // Validate rejects a sample the store cannot key; the error wraps

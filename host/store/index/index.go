@@ -27,6 +27,7 @@ type DB struct {
 	resources  map[string]*resState // cache of the current state per resource_id
 	types      map[string]int64     // cache of event_type ids
 	timesStmts map[int]*sql.Stmt    // see timesStmt
+	touched    map[string]*resState // Upsert's per-call map, kept empty between calls
 
 	smu   sync.Mutex
 	stmts map[string]*sql.Stmt // prepared read statements by text

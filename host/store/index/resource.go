@@ -89,12 +89,36 @@ func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	touched := make(map[string]*resState, len(ups))
+	touched := db.touched
+	if touched == nil {
+		touched = make(map[string]*resState, len(ups))
+	}
+	defer func() {
+		// Keep the map for the next call unless a large batch grew it:
+		// clear costs its capacity.
+		if len(touched) <= maxReusedTouched {
+			clear(touched)
+			db.touched = touched
+		} else {
+			db.touched = nil
+		}
+	}()
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		ts := &txStmts{ctx: ctx, tx: tx, ws: &db.ws}
-		for _, i := range order {
+		// Updates of one resource tend to come together (one per meter):
+		// the last resource seen spares a map lookup.
+		var prev *resState
+		var prevRID string
+		for k := range ups {
+			i := k
+			if order != nil {
+				i = order[k]
+			}
 			u := &ups[i]
-			st, ok := touched[u.ResourceID]
+			st, ok := prev, prev != nil && u.ResourceID == prevRID
+			if !ok {
+				st, ok = touched[u.ResourceID]
+			}
 			if !ok {
 				var err error
 				if st, err = db.loadState(ts, u.ResourceID); err != nil {
@@ -105,10 +129,12 @@ func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 						return fmt.Errorf("resource %q: %w", u.ResourceID, err)
 					}
 					touched[u.ResourceID] = st
+					prev, prevRID = st, u.ResourceID
 					continue
 				}
 				touched[u.ResourceID] = st
 			}
+			prev, prevRID = st, u.ResourceID
 			if err := applyUpdate(ts, st, u); err != nil {
 				return fmt.Errorf("resource %q: %w", u.ResourceID, err)
 			}
@@ -140,20 +166,28 @@ func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 	return nil
 }
 
+// maxReusedTouched bounds the map of touched resources Upsert keeps for
+// the next call.
+const maxReusedTouched = 4096
+
 // updateOrder returns the indexes of ups sorted by T (stable), so that most
-// updates arrive in order; it does not sort when they already are.
+// updates arrive in order; nil when they already are (ups' own order).
 func updateOrder(ups []ResourceUpdate) []int {
-	order := make([]int, len(ups))
 	sorted := true
-	for i := range ups {
-		order[i] = i
-		if i > 0 && ups[i].T.Before(ups[i-1].T) {
+	for i := 1; i < len(ups); i++ {
+		if ups[i].T.Before(ups[i-1].T) {
 			sorted = false
+			break
 		}
 	}
-	if !sorted {
-		sort.SliceStable(order, func(a, b int) bool { return ups[order[a]].T.Before(ups[order[b]].T) })
+	if sorted {
+		return nil
 	}
+	order := make([]int, len(ups))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ups[order[a]].T.Before(ups[order[b]].T) })
 	return order
 }
 

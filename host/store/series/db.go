@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,16 @@ type series struct {
 	retained   []int64
 	meterScope *scope
 	projScope  *scope
+	// next chains the series whose keys share a hash in DB.byKey.
+	next *series
+	// res lists the series of the same resource (DB.byRes).
+	res *resGroup
+	// succ is the series whose sample followed one of this series in the
+	// last write (a guess for the next write: sources tend to report their
+	// series in the same order every time).
+	succ *series
+	// packGen marks the series once per packClosed call.
+	packGen uint64
 }
 
 // scope is a roll-up scope: a whole meter (project "" and kind
@@ -52,6 +63,16 @@ type scope struct {
 	pol     *policy
 	// retained[i] is the bucket start below which archive i was deleted.
 	retained []int64
+	// rollJ[i] is the roll-up delta of archive i in the write numbered
+	// rollGen (write's rollKeys index, -1 none): most samples of a write
+	// fall into a bucket their scope already has a delta for.
+	rollGen uint64
+	rollJ   []int32
+}
+
+// resGroup is the series of one resource.
+type resGroup struct {
+	list []*series
 }
 
 const (
@@ -81,13 +102,20 @@ type DB struct {
 	// writeMu serialises writers, packing and retention.
 	writeMu sync.Mutex
 	// mu guards the catalog below.
-	mu      sync.RWMutex
-	byKey   map[Key]*series
+	mu sync.RWMutex
+	// byKey finds series by the hash of their key (keyHash), chained
+	// through series.next: a map of small entries costs a write far fewer
+	// cache misses than one keyed by the seven strings.
+	byKey   map[uint64]*series
+	keySeed maphash.Seed
+	packGen uint64
 	byID    map[ID]*series
 	byMeter map[string][]*series
-	byRes   map[string][]*series
-	scopes  map[scopeKey]*scope
-	nextID  ID
+	byRes   map[string]*resGroup
+	// writeGen numbers the writes (under mu), for scope.rollGen.
+	writeGen uint64
+	scopes   map[scopeKey]*scope
+	nextID   ID
 	// nextEpoch numbers the distinct record times of writes: samples store
 	// the epoch (cheap to delta-code), e|epoch the time.
 	nextEpoch int64
@@ -138,10 +166,11 @@ func Open(dir string, o Options, log hclog.Logger) (*DB, error) {
 		pdb: pdb, log: log, opts: o, policies: pols,
 		ooo:        int64(o.OutOfOrder / time.Microsecond),
 		sync:       pebble.Sync,
-		byKey:      map[Key]*series{},
+		byKey:      map[uint64]*series{},
+		keySeed:    maphash.MakeSeed(),
 		byID:       map[ID]*series{},
 		byMeter:    map[string][]*series{},
-		byRes:      map[string][]*series{},
+		byRes:      map[string]*resGroup{},
 		scopes:     map[scopeKey]*scope{},
 		nextID:     1,
 		epochCache: map[int64]int64{},
@@ -267,12 +296,70 @@ func (s *series) addStats(t int64) {
 	s.count++
 }
 
+// keyHash hashes the strings of k (with db's seed).
+func (db *DB) keyHash(k *Key) uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := maphash.String(db.keySeed, k.ResourceID)
+	for _, f := range [...]string{k.Meter, k.Type, k.Unit, k.ProjectID, k.UserID, k.Source} {
+		h = (h^uint64(len(f)))*m ^ maphash.String(db.keySeed, f)
+	}
+	return h
+}
+
+// lookupNear is lookup for a write: near is the series of the previous
+// sample (or nil). Its successor in the last write, or a short scan of the
+// series of its resource (samples of one resource tend to come together),
+// mostly spares a hash lookup. Called with mu held for writing.
+func (db *DB) lookupNear(k *Key, near *series) *series {
+	if near == nil {
+		return db.lookup(k)
+	}
+	if s := near.succ; s != nil && s.key == *k {
+		return s
+	}
+	var found *series
+	if near.key.ResourceID == k.ResourceID && len(near.res.list) <= 16 {
+		for _, s := range near.res.list {
+			if s.key == *k {
+				found = s
+				break
+			}
+		}
+	}
+	if found == nil {
+		found = db.lookup(k)
+	}
+	if found != nil {
+		near.succ = found
+	}
+	return found
+}
+
+// lookup returns the series of k, nil when there is none. Called with mu
+// held.
+func (db *DB) lookup(k *Key) *series {
+	for s := db.byKey[db.keyHash(k)]; s != nil; s = s.next {
+		if s.key == *k {
+			return s
+		}
+	}
+	return nil
+}
+
 func (db *DB) addSeries(id ID, k Key) *series {
 	s := &series{id: id, key: k, pol: db.policyFor(k.Meter)}
-	db.byKey[k] = s
+	h := db.keyHash(&k)
+	s.next = db.byKey[h]
+	db.byKey[h] = s
 	db.byID[id] = s
 	db.byMeter[k.Meter] = append(db.byMeter[k.Meter], s)
-	db.byRes[k.ResourceID] = append(db.byRes[k.ResourceID], s)
+	g := db.byRes[k.ResourceID]
+	if g == nil {
+		g = &resGroup{}
+		db.byRes[k.ResourceID] = g
+	}
+	g.list = append(g.list, s)
+	s.res = g
 	db.nextID = max(db.nextID, id+1)
 	return s
 }
@@ -451,7 +538,9 @@ func (db *DB) Select(meter, resource string, match func(*Key) bool) []Info {
 	var from []*series
 	switch {
 	case resource != "":
-		from = db.byRes[resource]
+		if g := db.byRes[resource]; g != nil {
+			from = g.list
+		}
 	case meter != "":
 		from = db.byMeter[meter]
 	default:
@@ -484,7 +573,7 @@ func (db *DB) Series(id ID) (Info, bool) {
 func (db *DB) SeriesID(k Key) (ID, bool) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	s := db.byKey[k]
+	s := db.lookup(&k)
 	if s == nil {
 		return 0, false
 	}

@@ -44,6 +44,21 @@ func timeKey(p byte, id ID, t int64) []byte {
 	return b
 }
 
+// appendTimeKey appends p|id|t to b.
+func appendTimeKey(b []byte, p byte, id ID, t int64) []byte {
+	b = append(b, p)
+	b = binary.BigEndian.AppendUint64(b, uint64(id))
+	return binary.BigEndian.AppendUint64(b, ord(t))
+}
+
+// appendRollupKey appends r|scope|gran|bucket to b.
+func appendRollupKey(b []byte, scope ID, gran, bucket int64) []byte {
+	b = append(b, pRollup)
+	b = binary.BigEndian.AppendUint64(b, uint64(scope))
+	b = binary.BigEndian.AppendUint64(b, uint64(gran))
+	return binary.BigEndian.AppendUint64(b, ord(bucket))
+}
+
 // headKey is h|id|t|msgid.
 func headKey(id ID, t int64, msgID string) []byte {
 	return append(timeKey(pHead, id, t), msgID...)

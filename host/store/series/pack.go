@@ -24,12 +24,13 @@ type packJob struct {
 func (db *DB) packClosed(ctx context.Context, touched []*series) error {
 	var jobs []packJob
 	db.mu.RLock()
-	seen := make(map[ID]bool, len(touched))
+	// writeMu (held) guards packGen.
+	db.packGen++
 	for _, s := range touched {
-		if seen[s.id] {
+		if s.packGen == db.packGen {
 			continue
 		}
-		seen[s.id] = true
+		s.packGen = db.packGen
 		for _, w := range s.open {
 			if w+db.window > s.maxT-db.ooo {
 				break

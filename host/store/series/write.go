@@ -182,17 +182,56 @@ func (db *DB) write(ctx context.Context, in []Input) (groupResult, error) {
 	}
 	b := db.pdb.NewBatchWithSize(len(in) * 64)
 	defer b.Close()
-	rolls := make(map[rollKey]*Agg, len(in)*2)
+	// Roll-up deltas: rollIdx maps a key to its Agg in aggs.
+	rollIdx := make(map[rollKey]int32, 64)
+	aggs := make([]Agg, 0, 64)
+	rollKeys := make([]rollKey, 0, 64)
+	db.writeGen++
+	addRoll := func(sc *scope, ai int, gran, bk, t int64, v float64) {
+		if sc.rollGen != db.writeGen {
+			sc.rollGen = db.writeGen
+			if len(sc.rollJ) != len(sc.pol.archives) {
+				sc.rollJ = make([]int32, len(sc.pol.archives))
+			}
+			for j := range sc.rollJ {
+				sc.rollJ[j] = -1
+			}
+		}
+		if ai < len(sc.rollJ) {
+			if j := sc.rollJ[ai]; j >= 0 && rollKeys[j].bucket == bk && rollKeys[j].gran == gran {
+				aggs[j].Add(t, v)
+				return
+			}
+		}
+		k := rollKey{sc.id, gran, bk}
+		j, ok := rollIdx[k]
+		if !ok {
+			j = int32(len(aggs))
+			rollIdx[k] = j
+			aggs = append(aggs, Agg{})
+			rollKeys = append(rollKeys, k)
+		}
+		aggs[j].Add(t, v)
+		if ai < len(sc.rollJ) {
+			sc.rollJ[ai] = j
+		}
+	}
+	var prev *series
 	touched := make([]*series, 0, 64)
 	var batchIDs map[string]bool
 	val := make([]byte, 0, 24)
-	epochs := make(map[int64]int64, 1)
+	kb := make([]byte, 0, 64) // head key buffer: Set copies it
+	var epochs map[int64]int64
+	lastRec, lastEp, haveEp := int64(0), int64(0), false
 	err := func() error {
 		for i := range in {
 			x := &in[i]
-			s := db.byKey[x.Key]
+			s := db.lookupNear(&x.Key, prev)
 			if s == nil {
 				s = db.addSeries(db.nextID, x.Key)
+				if prev != nil {
+					prev.succ = s
+				}
 				if err := b.Set(idKey(pKey, s.id), encodeKey(x.Key), nil); err != nil {
 					return err
 				}
@@ -203,6 +242,7 @@ func (db *DB) write(ctx context.Context, in []Input) (groupResult, error) {
 					}
 				}
 			}
+			prev = s
 			res.IDs[i] = s.id
 			dup, err := db.isDuplicate(s, x, &batchIDs, func() bool {
 				for j := range i {
@@ -224,17 +264,26 @@ func (db *DB) write(ctx context.Context, in []Input) (groupResult, error) {
 				continue
 			}
 			val = binary.BigEndian.AppendUint64(val[:0], math.Float64bits(x.V))
-			ep, ok := epochs[x.Recorded]
-			if !ok {
-				ep = db.nextEpoch
-				db.nextEpoch++
-				epochs[x.Recorded] = ep
-				if err := b.Set(epochKey(ep), binary.AppendVarint(nil, x.Recorded), nil); err != nil {
-					return err
+			ep := lastEp
+			if !haveEp || x.Recorded != lastRec {
+				var ok bool
+				if ep, ok = epochs[x.Recorded]; !ok {
+					ep = db.nextEpoch
+					db.nextEpoch++
+					if epochs == nil {
+						epochs = make(map[int64]int64, 1)
+					}
+					epochs[x.Recorded] = ep
+					if err := b.Set(epochKey(ep), binary.AppendVarint(nil, x.Recorded), nil); err != nil {
+						return err
+					}
 				}
+				lastRec, lastEp, haveEp = x.Recorded, ep, true
 			}
 			val = binary.AppendVarint(val, ep)
-			if err := b.Set(headKey(s.id, x.T, x.MessageID), val, nil); err != nil {
+			kb = appendTimeKey(kb[:0], pHead, s.id, x.T)
+			kb = append(kb, x.MessageID...)
+			if err := b.Set(kb, val, nil); err != nil {
 				return err
 			}
 			if x.MessageID != "" {
@@ -250,39 +299,34 @@ func (db *DB) write(ctx context.Context, in []Input) (groupResult, error) {
 				touched = append(touched, s)
 			}
 			w := db.windowOf(x.T)
-			if i, found := slices.BinarySearch(s.open, w); !found {
-				s.open = slices.Insert(s.open, i, w)
-			}
-			for _, a := range s.pol.archives {
-				bk := floorTo(x.T, a.gran)
-				add := func(scope ID) {
-					k := rollKey{scope, a.gran, bk}
-					ag := rolls[k]
-					if ag == nil {
-						ag = &Agg{}
-						rolls[k] = ag
-					}
-					ag.Add(x.T, x.V)
+			if n := len(s.open); n == 0 || s.open[n-1] != w {
+				if i, found := slices.BinarySearch(s.open, w); !found {
+					s.open = slices.Insert(s.open, i, w)
 				}
-				add(s.meterScope.id)
-				add(s.projScope.id)
+			}
+			for ai, a := range s.pol.archives {
+				bk := floorTo(x.T, a.gran)
+				addRoll(s.meterScope, ai, a.gran, bk, x.T, x.V)
+				addRoll(s.projScope, ai, a.gran, bk, x.T, x.V)
 			}
 			res.New[i] = true
 		}
 		// Merge the roll-up deltas in key order: sorted inserts are cheaper
 		// for the memtable's skiplist.
-		keys := make([]rollKey, 0, len(rolls))
-		for k := range rolls {
-			keys = append(keys, k)
+		order := make([]int32, len(rollKeys))
+		for j := range order {
+			order[j] = int32(j)
 		}
-		slices.SortFunc(keys, func(a, b rollKey) int {
+		slices.SortFunc(order, func(x, y int32) int {
+			a, b := &rollKeys[x], &rollKeys[y]
 			return cmp.Or(cmp.Compare(a.scope, b.scope), cmp.Compare(a.gran, b.gran), cmp.Compare(a.bucket, b.bucket))
 		})
-		buf := make([]byte, 0, aggSize*len(rolls))
-		for _, k := range keys {
-			off := len(buf)
-			buf = rolls[k].encode(buf)
-			if err := b.Merge(rollupKey(k.scope, k.gran, k.bucket), buf[off:], nil); err != nil {
+		buf := make([]byte, 0, aggSize)
+		for _, j := range order {
+			k := &rollKeys[j]
+			buf = aggs[j].encode(buf[:0])
+			kb = appendRollupKey(kb[:0], k.scope, k.gran, k.bucket)
+			if err := b.Merge(kb, buf, nil); err != nil {
 				return err
 			}
 		}
