@@ -23,8 +23,8 @@ func BenchmarkPostSamples(b *testing.B) {
 			items[i] = map[string]any{
 				"counter_name": "bench", "counter_type": "gauge", "counter_unit": "req", "counter_volume": float64(i),
 				"resource_id": fmt.Sprintf("r-%d", i%50), "project_id": projectA, "user_id": "u",
-				"message_id": fmt.Sprintf("50000000-0000-4000-8000-%012d", n*1000+i),
-				"timestamp":  ts.Add(time.Duration(n*1000+i) * time.Microsecond).UTC().Format("2006-01-02T15:04:05.000000"),
+				"message_id":        fmt.Sprintf("50000000-0000-4000-8000-%012d", n*1000+i),
+				"timestamp":         ts.Add(time.Duration(n*1000+i) * time.Microsecond).UTC().Format("2006-01-02T15:04:05.000000"),
 				"resource_metadata": map[string]string{"tier": "web"},
 			}
 		}
