@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-hclog"
@@ -208,7 +209,9 @@ func TestOpenAPIConformance(t *testing.T) {
 // shapes it returns are checked too.
 func realStoreServer(t testing.TB) *Server {
 	t.Helper()
-	st, err := store.Open(t.Context(), t.TempDir(), store.Options{Logger: hclog.NewNullLogger()})
+	// The fixture is dated around t0: the store's clock is too, so retention
+	// (which runs at open) keeps it.
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{Logger: hclog.NewNullLogger(), Now: func() time.Time { return t0.Add(time.Hour) }})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	rows := fixture()
