@@ -165,10 +165,7 @@ func (s *Server) listMeterSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	out := make([]oldSampleJSON, len(rows))
-	for i := range rows {
-		out[i] = renderOldSample(&rows[i])
-	}
+	out := renderAll(rows, renderOldSample)
 	c.JSON(http.StatusOK, out)
 }
 
@@ -192,10 +189,7 @@ func (s *Server) listSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	out := make([]sampleJSON, len(rows))
-	for i := range rows {
-		out[i] = renderSample(&rows[i])
-	}
+	out := renderAll(rows, renderSample)
 	c.JSON(http.StatusOK, out)
 }
 
@@ -251,10 +245,7 @@ func (s *Server) listResources(c *gin.Context) {
 		return
 	}
 	base := baseURL(c)
-	out := make([]resourceJSON, len(rs))
-	for i := range rs {
-		out[i] = renderResource(&rs[i], base, links)
-	}
+	out := renderAll(rs, func(r *store.Resource) resourceJSON { return renderResource(r, base, links) })
 	c.JSON(http.StatusOK, out)
 }
 
@@ -373,10 +364,7 @@ func (s *Server) statistics(c *gin.Context) {
 		abort(c, fmt.Errorf("statistics of %s: %w", c.Param("name"), err))
 		return
 	}
-	out := make([]statisticsJSON, len(stats))
-	for i := range stats {
-		out[i] = renderStatistics(&stats[i], aggs, q.start, q.end)
-	}
+	out := renderAll(stats, func(st *store.Statistics) statisticsJSON { return renderStatistics(st, aggs, q.start, q.end) })
 	c.JSON(http.StatusOK, out)
 }
 
@@ -418,10 +406,7 @@ func (s *Server) querySamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	out := make([]sampleJSON, len(rows))
-	for i := range rows {
-		out[i] = renderSample(&rows[i])
-	}
+	out := renderAll(rows, renderSample)
 	c.JSON(http.StatusOK, out)
 }
 
@@ -534,10 +519,7 @@ func (s *Server) postSamples(c *gin.Context) {
 		abort(c, fmt.Errorf("write samples: %w", err))
 		return
 	}
-	out := make([]oldSampleJSON, len(smps))
-	for i := range smps {
-		out[i] = renderOldSample(&store.Sample{Sample: smps[i]})
-	}
+	out := renderAll(smps, func(sm *sample.Sample) oldSampleJSON { return renderOldSample(&store.Sample{Sample: *sm}) })
 	c.JSON(http.StatusCreated, out)
 }
 

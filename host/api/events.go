@@ -241,10 +241,7 @@ func (s *Server) listEvents(c *gin.Context) {
 		abort(c, fmt.Errorf("list events: %w", err))
 		return
 	}
-	out := make([]eventJSON, len(evs))
-	for i := range evs {
-		out[i] = renderEvent(&evs[i])
-	}
+	out := renderAll(evs, renderEvent)
 	c.JSON(http.StatusOK, out)
 }
 
@@ -330,10 +327,7 @@ func (s *Server) listTraits(c *gin.Context) {
 		abort(c, fmt.Errorf("list trait %s of %s: %w", name, et, err))
 		return
 	}
-	out := make([]traitJSON, len(ts))
-	for i := range ts {
-		out[i] = renderTrait(&ts[i])
-	}
+	out := renderAll(ts, renderTrait)
 	c.JSON(http.StatusOK, out)
 }
 

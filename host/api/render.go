@@ -256,3 +256,12 @@ func aggregateKey(a store.Aggregate) string {
 	}
 	return a.Func + "/" + a.Param
 }
+
+// renderAll renders every row of a listing with render.
+func renderAll[T, J any](rows []T, render func(*T) J) []J {
+	out := make([]J, len(rows))
+	for i := range rows {
+		out[i] = render(&rows[i])
+	}
+	return out
+}
