@@ -112,7 +112,12 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("api serves data without auth (auth = false)", "address", addr)
 		authn = noAuth{}
 	}
-	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Events: a.store, Auth: authn})
+	prom, ui, err := queryAPIs(cfg, a.store, log, reg)
+	if err != nil {
+		return err
+	}
+	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Events: a.store, Auth: authn,
+		Prom: prom, Console: ui})
 	if err := srv.Listen(); err != nil {
 		return err
 	}

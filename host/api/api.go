@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/altimeter/altimeter/host/promapi"
 	"github.com/altimeter/altimeter/host/store"
 )
 
@@ -56,6 +57,12 @@ type Options struct {
 	// Auth resolves X-Auth-Token for the data endpoints; when nil every
 	// data request is refused (401).
 	Auth Authenticator
+	// Prom serves the Prometheus query API under /api/v1 (promql.go);
+	// when nil it is not served.
+	Prom *promapi.API
+	// Console serves the web console at / (console.go); when nil / is
+	// not served.
+	Console http.Handler
 }
 
 // Server is the agent's HTTP server.
@@ -99,6 +106,12 @@ func New(o Options) *Server {
 	}
 	if o.Events != nil {
 		s.registerEvents(v2)
+	}
+	if o.Prom != nil {
+		s.registerProm(r)
+	}
+	if o.Console != nil {
+		s.registerConsole(r)
 	}
 	s.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	return s

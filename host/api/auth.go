@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,27 +29,47 @@ const principalKey = "altimeter.principal"
 // confined to nothing.
 func (s *Server) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if s.opts.Auth == nil {
-			abort(c, fmt.Errorf("%w: no authenticator is configured", auth.ErrUnauthorized))
-			return
-		}
-		tok := c.GetHeader(TokenHeader)
-		if tok == "" {
-			abort(c, fmt.Errorf("%w: missing %s header", auth.ErrUnauthorized, TokenHeader))
-			return
-		}
-		p, err := s.opts.Auth.Authenticate(c.Request.Context(), tok)
+		p, err := s.resolve(c)
 		if err != nil {
-			abort(c, fmt.Errorf("authenticate: %w", err))
-			return
-		}
-		if !p.IsAdmin() && p.Project == "" {
-			abort(c, fmt.Errorf("%w: token %s has role %q and no project", ErrForbidden, p.TokenID, p.Role))
+			abort(c, err)
 			return
 		}
 		c.Set(principalKey, p)
 		c.Next()
 	}
+}
+
+// requestToken returns the token of a request: X-Auth-Token, or
+// "Authorization: Bearer <token>" as Grafana and Prometheus clients send it.
+func requestToken(c *gin.Context) string {
+	if tok := c.GetHeader(TokenHeader); tok != "" {
+		return tok
+	}
+	h := c.GetHeader("Authorization")
+	if len(h) > len("Bearer ") && strings.EqualFold(h[:len("Bearer ")], "Bearer ") {
+		return strings.TrimSpace(h[len("Bearer "):])
+	}
+	return ""
+}
+
+// resolve authenticates the request's token; the error wraps
+// auth.ErrUnauthorized or ErrForbidden for a refused token.
+func (s *Server) resolve(c *gin.Context) (auth.Principal, error) {
+	if s.opts.Auth == nil {
+		return auth.Principal{}, fmt.Errorf("%w: no authenticator is configured", auth.ErrUnauthorized)
+	}
+	tok := requestToken(c)
+	if tok == "" {
+		return auth.Principal{}, fmt.Errorf("%w: missing %s or Authorization: Bearer header", auth.ErrUnauthorized, TokenHeader)
+	}
+	p, err := s.opts.Auth.Authenticate(c.Request.Context(), tok)
+	if err != nil {
+		return auth.Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if !p.IsAdmin() && p.Project == "" {
+		return auth.Principal{}, fmt.Errorf("%w: token %s has role %q and no project", ErrForbidden, p.TokenID, p.Role)
+	}
+	return p, nil
 }
 
 // principal returns the principal authenticate stored. A handler reached

@@ -43,6 +43,10 @@ type Agent struct {
 	// X-Auth-Token, as an admin; allowed on a loopback address only.
 	APINoAuth    bool
 	APIAuthRange hcl.Range
+	// MetricLabels (api { metric_labels = [...] }) are the resource
+	// metadata keys the Prometheus query API turns into labels
+	// (internal/metric).
+	MetricLabels []string
 	// DefRange is the agent block's header, or a zero range when the
 	// configuration has no agent block.
 	DefRange hcl.Range

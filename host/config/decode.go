@@ -36,7 +36,7 @@ var agentSchema = &hcl.BodySchema{
 }
 
 var apiSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "auth"}},
+	Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "auth"}, {Name: "metric_labels"}},
 }
 
 var pollingSchema = &hcl.BodySchema{
@@ -192,6 +192,9 @@ func (l *loader) decodeAgent(b *hcl.Block) {
 					a.APIAuthRange = attr.Expr.Range()
 				}
 			}
+		}
+		if attr, ok := ac.Attributes["metric_labels"]; ok {
+			l.metricLabels(a, attr)
 		}
 		attr, ok := ac.Attributes["address"]
 		if !ok {

@@ -79,7 +79,13 @@ func (db *DB) scan(ctx context.Context, r reader, id ID, start, end int64, desc 
 		return err
 	}
 	defer hi.Close()
+	return mergeScan(ctx, ci, hi, start, end, desc, fn)
+}
 
+// mergeScan merges the chunk iterator ci and the head iterator hi, both
+// already bounded to one series and [start, end), into fn.
+func mergeScan(ctx context.Context, ci, hi *pebble.Iterator, start, end int64, desc bool, fn func(Point) bool) error {
+	var err error
 	// Chunk cursor: the decoded, range-filtered samples of the current chunk.
 	var buf []chunk.Sample
 	pos := 0

@@ -1,0 +1,449 @@
+package promapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/altimeter/altimeter/host/store/index"
+	"github.com/altimeter/altimeter/host/store/series"
+	"github.com/altimeter/altimeter/internal/metric"
+)
+
+// Source is what the query API reads: the embedded store's series catalog,
+// a multi-series read view, resource metadata history and roll-up
+// statistics (host/store.Store implements it).
+type Source interface {
+	MeterNames() []string
+	SelectSeries(meter string, match func(*series.Key) bool) []series.Info
+	View() (*series.View, error)
+	History(ctx context.Context, resourceID string) ([]index.Version, error)
+	SeriesStats(ctx context.Context, sel series.Selector, start, end, period int64) ([]series.Bucket, error)
+}
+
+// Errors the adapter returns; the API maps them to Prometheus error types.
+var (
+	// ErrTooManySeries means a selector matched more series than MaxSeries.
+	ErrTooManySeries = errors.New("too many series")
+	// ErrTooManySamples means a query read more samples than MaxReadSamples.
+	ErrTooManySamples = errors.New("too many samples")
+)
+
+// queryable is a storage.Queryable over a Source for one request: its
+// project, when set, confines every selection (on top of the matcher the
+// API injects into every selector), and its budget bounds what one query
+// reads.
+type queryable struct {
+	src       Source
+	mapping   *metric.Mapping
+	project   string
+	maxSeries int
+	budget    *readBudget
+}
+
+// readBudget counts the samples one query reads, across its queriers.
+type readBudget struct {
+	left int64
+}
+
+func (b *readBudget) take(n int) error {
+	b.left -= int64(n)
+	if b.left < 0 {
+		return ErrTooManySamples
+	}
+	return nil
+}
+
+func (q *queryable) Querier(mint, maxt int64) (storage.Querier, error) {
+	return &querier{q: q, mint: mint, maxt: maxt}, nil
+}
+
+// querier reads [mint, maxt] (ms, inclusive). It opens its read view on
+// first use and closes it in Close; the engine uses a querier from one
+// goroutine.
+type querier struct {
+	q          *queryable
+	mint, maxt int64
+	view       *series.View
+}
+
+func (qr *querier) Close() error {
+	if qr.view == nil {
+		return nil
+	}
+	err := qr.view.Close()
+	qr.view = nil
+	return err
+}
+
+// part is a time slice of one stored series: [from, to) in µs, the whole
+// series when both are zero (a metadata label splits a series at the
+// boundaries of its metadata versions).
+type part struct {
+	id       series.ID
+	from, to int64
+}
+
+// mapped is one Prometheus series: labels and the stored parts it reads
+// (several when series differ only in fields the mapping leaves out, such
+// as source, or in meter names that map to one metric name).
+type mapped struct {
+	lset  labels.Labels
+	parts []part
+}
+
+// meterMatchers splits off the __name__ matchers and returns the meters
+// whose metric name passes them.
+func (qr *querier) meters(ms []*labels.Matcher) []string {
+	var out []string
+	for _, m := range qr.q.src.MeterNames() {
+		name := metric.Name(m)
+		ok := true
+		for _, mt := range ms {
+			if mt.Name == labels.MetricName && !mt.Matches(name) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, m)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// keyValue returns the value of a fixed label on a series key, and whether
+// the label is a fixed one.
+func keyValue(k *series.Key, name string) (string, bool) {
+	switch name {
+	case metric.LabelName:
+		return metric.Name(k.Meter), true
+	case metric.LabelResourceID:
+		return k.ResourceID, true
+	case metric.LabelProjectID:
+		return k.ProjectID, true
+	case metric.LabelUserID:
+		return k.UserID, true
+	case metric.LabelUnit:
+		return k.Unit, true
+	case metric.LabelType:
+		return k.Type, true
+	}
+	return "", false
+}
+
+// selectMapped returns the series matching ms, sorted by labels, with
+// their parts, overlapping [mint, maxt].
+func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]mapped, error) {
+	minUS, maxUS := qr.mint*1000, qr.maxt*1000+999
+	var infos []series.Info
+	for _, meter := range qr.meters(ms) {
+		infos = append(infos, qr.q.src.SelectSeries(meter, func(k *series.Key) bool {
+			if qr.q.project != "" && k.ProjectID != qr.q.project {
+				return false
+			}
+			for _, m := range ms {
+				if v, fixed := keyValue(k, m.Name); fixed {
+					if !m.Matches(v) {
+						return false
+					}
+				} else if !qr.q.mapping.IsMetadataLabel(m.Name) && !m.Matches("") {
+					// A label no series has: it matches only the empty value.
+					return false
+				}
+			}
+			return true
+		})...)
+		if len(infos) > qr.q.maxSeries {
+			return nil, fmt.Errorf("%w: the selector matches more than %d stored series; narrow it", ErrTooManySeries, qr.q.maxSeries)
+		}
+	}
+	var out []mapped
+	var buf []metric.Label
+	var ls labels.ScratchBuilder
+	build := func(k *series.Key, md map[string]string) labels.Labels {
+		buf = qr.q.mapping.Labels(buf[:0], &metric.Series{
+			Meter: k.Meter, Type: k.Type, Unit: k.Unit, ResourceID: k.ResourceID,
+			ProjectID: k.ProjectID, UserID: k.UserID, Metadata: md,
+		})
+		ls.Reset()
+		for _, l := range buf {
+			ls.Add(l.Name, l.Value)
+		}
+		return ls.Labels()
+	}
+	matches := func(lset labels.Labels) bool {
+		for _, m := range ms {
+			if !m.Matches(lset.Get(m.Name)) {
+				return false
+			}
+		}
+		return true
+	}
+	hist := map[string][]index.Version{}
+	for i := range infos {
+		in := &infos[i]
+		if in.Count == 0 || in.Last < minUS || in.First > maxUS {
+			continue
+		}
+		if !qr.q.mapping.HasMetadata() {
+			out = append(out, mapped{lset: build(&in.Key, nil), parts: []part{{id: in.ID}}})
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		vs, ok := hist[in.Key.ResourceID]
+		if !ok {
+			var err error
+			if vs, err = qr.q.src.History(ctx, in.Key.ResourceID); err != nil {
+				return nil, err
+			}
+			hist[in.Key.ResourceID] = vs
+		}
+		if len(vs) == 0 {
+			if l := build(&in.Key, nil); matches(l) {
+				out = append(out, mapped{lset: l, parts: []part{{id: in.ID}}})
+			}
+			continue
+		}
+		for j, v := range vs {
+			from, to := v.From.UnixMicro(), int64(0)
+			if j == 0 {
+				from = 0 // samples older than the first version carry it
+			}
+			if !v.To.IsZero() {
+				to = v.To.UnixMicro()
+			}
+			if (to != 0 && to <= minUS) || from > maxUS {
+				continue
+			}
+			if l := build(&in.Key, v.Metadata); matches(l) {
+				out = append(out, mapped{lset: l, parts: []part{{id: in.ID, from: from, to: to}}})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b mapped) int { return labels.Compare(a.lset, b.lset) })
+	// Merge series whose labels are equal.
+	merged := out[:0]
+	for _, m := range out {
+		if n := len(merged); n > 0 && labels.Equal(merged[n-1].lset, m.lset) {
+			merged[n-1].parts = append(merged[n-1].parts, m.parts...)
+			continue
+		}
+		merged = append(merged, m)
+	}
+	return merged, nil
+}
+
+func (qr *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	mint, maxt := qr.mint, qr.maxt
+	if hints != nil {
+		mint, maxt = max(mint, hints.Start), min(maxt, hints.End)
+	}
+	sel, err := qr.selectMapped(ctx, ms)
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	if hints != nil && hints.Func == "series" {
+		// Only labels are wanted (/api/v1/series).
+		return &seriesSet{qr: qr, ctx: ctx, list: sel, labelsOnly: true}
+	}
+	return &seriesSet{qr: qr, ctx: ctx, list: sel, mint: mint, maxt: maxt}
+}
+
+// read returns the samples of m in [mint, maxt] ms, sorted by time, one
+// per millisecond (the latest stored sample of a millisecond wins, as the
+// store is µs-precise).
+func (qr *querier) read(ctx context.Context, m *mapped, mint, maxt int64, dst fpoints) (fpoints, error) {
+	if qr.view == nil {
+		v, err := qr.q.src.View()
+		if err != nil {
+			return nil, err
+		}
+		qr.view = v
+	}
+	lo, hi := mint*1000, maxt*1000+1000 // [lo, hi) µs covers [mint, maxt] ms
+	dst = dst[:0]
+	for _, p := range m.parts {
+		start, end := lo, hi
+		if p.from > start {
+			start = p.from
+		}
+		if p.to != 0 && p.to < end {
+			end = p.to
+		}
+		if start >= end {
+			continue
+		}
+		err := qr.view.Scan(ctx, p.id, start, end, func(pt series.Point) bool {
+			dst = append(dst, fpoint{t: floorDiv(pt.T, 1000), v: pt.V})
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(m.parts) > 1 {
+		slices.SortStableFunc(dst, func(a, b fpoint) int { return cmpInt(a.t, b.t) })
+	}
+	// One sample per millisecond: keep the last.
+	out := dst[:0]
+	for i, p := range dst {
+		if i+1 < len(dst) && dst[i+1].t == p.t {
+			continue
+		}
+		out = append(out, p)
+	}
+	if err := qr.q.budget.take(len(out)); err != nil {
+		return nil, fmt.Errorf("%w: the query reads more than its budget of samples; narrow its range or selectors", err)
+	}
+	return out, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (qr *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	sel, err := qr.selectMapped(ctx, ms)
+	if err != nil {
+		return nil, nil, err
+	}
+	set := map[string]struct{}{}
+	for _, m := range sel {
+		if v := m.lset.Get(name); v != "" {
+			set[v] = struct{}{}
+		}
+	}
+	return limitSorted(set, hints), nil, nil
+}
+
+func (qr *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	sel, err := qr.selectMapped(ctx, ms)
+	if err != nil {
+		return nil, nil, err
+	}
+	set := map[string]struct{}{}
+	for _, m := range sel {
+		m.lset.Range(func(l labels.Label) { set[l.Name] = struct{}{} })
+	}
+	return limitSorted(set, hints), nil, nil
+}
+
+func limitSorted(set map[string]struct{}, hints *storage.LabelHints) []string {
+	out := make([]string, 0, len(set))
+	for v := range set {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	if hints != nil && hints.Limit > 0 && len(out) > hints.Limit {
+		out = out[:hints.Limit]
+	}
+	return out
+}
+
+// seriesSet walks the selected series; each series reads its samples when
+// the engine asks for its iterator.
+type seriesSet struct {
+	qr         *querier
+	ctx        context.Context
+	list       []mapped
+	i          int
+	mint, maxt int64
+	labelsOnly bool
+	err        error
+}
+
+func (s *seriesSet) Next() bool {
+	if s.i >= len(s.list) {
+		return false
+	}
+	s.i++
+	return true
+}
+
+func (s *seriesSet) At() storage.Series { return &seriesEntry{set: s, m: &s.list[s.i-1]} }
+
+func (s *seriesSet) Err() error { return s.err }
+
+func (s *seriesSet) Warnings() annotations.Annotations { return nil }
+
+type seriesEntry struct {
+	set *seriesSet
+	m   *mapped
+}
+
+func (e *seriesEntry) Labels() labels.Labels { return e.m.lset }
+
+func (e *seriesEntry) Iterator(reuse chunkenc.Iterator) chunkenc.Iterator {
+	it, ok := reuse.(*pointIterator)
+	if !ok {
+		it = &pointIterator{}
+	}
+	it.err = nil
+	if !e.set.labelsOnly {
+		it.pts, it.err = e.set.qr.read(e.set.ctx, e.m, e.set.mint, e.set.maxt, it.pts[:0])
+	} else {
+		it.pts = it.pts[:0]
+	}
+	if it.err != nil {
+		it.pts = it.pts[:0]
+	}
+	it.Iterator = storage.NewListSeriesIterator(it.pts)
+	return it
+}
+
+// fpoint is one float sample: t in ms.
+type fpoint struct {
+	t int64
+	v float64
+}
+
+func (p *fpoint) T() int64                      { return p.t }
+func (p *fpoint) ST() int64                     { return 0 }
+func (p *fpoint) F() float64                    { return p.v }
+func (p *fpoint) H() *histogram.Histogram       { return nil }
+func (p *fpoint) FH() *histogram.FloatHistogram { return nil }
+func (p *fpoint) Type() chunkenc.ValueType      { return chunkenc.ValFloat }
+func (p *fpoint) Copy() chunks.Sample           { c := *p; return &c }
+
+// fpoints are samples in time order (storage.Samples).
+type fpoints []fpoint
+
+func (ps fpoints) Get(i int) chunks.Sample { return &ps[i] }
+func (ps fpoints) Len() int                { return len(ps) }
+
+// pointIterator iterates samples read into memory (Prometheus's list
+// iterator) and reports the read's error.
+type pointIterator struct {
+	chunkenc.Iterator
+	pts fpoints
+	err error
+}
+
+func (it *pointIterator) Err() error { return it.err }
