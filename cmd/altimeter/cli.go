@@ -58,8 +58,7 @@ func agentCmd(stderr io.Writer) *cobra.Command {
 				level = levelFromConfig(files)
 			}
 			log := newLogger(stderr, level, jsonLogs)
-			agent.Version = version
-			err := agent.Run(cmd.Context(), agent.Options{ConfigFiles: files, Logger: log, APIAddress: apiAddr})
+			err := agent.Run(cmd.Context(), agent.Options{ConfigFiles: files, Logger: log, APIAddress: apiAddr, Version: version})
 			if errors.Is(err, agent.ErrInvalidConfig) {
 				return fmt.Errorf("%w (run `altimeter validate %s` for details)", err, files[0])
 			}

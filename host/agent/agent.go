@@ -36,6 +36,8 @@ type Options struct {
 	Logger      hclog.Logger
 	// APIAddress overrides the config's agent.api.address when set.
 	APIAddress string
+	// Version is the agent's version (the query API's buildinfo shows it).
+	Version string
 	// Ready, if set, is called with the API's bound address once the first
 	// graph runs.
 	Ready func(apiAddr string)
@@ -112,7 +114,7 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("api serves data without auth (auth = false)", "address", addr)
 		authn = noAuth{}
 	}
-	prom, ui, err := queryAPIs(cfg, a.store, log, reg)
+	prom, ui, err := queryAPIs(cfg, a.store, log, reg, o.Version)
 	if err != nil {
 		return err
 	}

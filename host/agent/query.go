@@ -14,17 +14,13 @@ import (
 	"github.com/altimeter/altimeter/internal/metric"
 )
 
-// Version is the agent's version, shown by the query API's buildinfo; the
-// CLI sets it.
-var Version = "dev"
-
 // queryAPIs builds the Prometheus query API over the store and the web
 // console.
-func queryAPIs(cfg *config.Config, st *store.Store, log hclog.Logger, reg prometheus.Registerer) (*promapi.API, http.Handler, error) {
+func queryAPIs(cfg *config.Config, st *store.Store, log hclog.Logger, reg prometheus.Registerer, version string) (*promapi.API, http.Handler, error) {
 	m, err := metric.New(cfg.Agent.MetricLabels)
 	if err != nil {
 		return nil, nil, fmt.Errorf("api metric_labels: %w", err)
 	}
-	prom := promapi.New(promapi.Options{Source: st, Mapping: m, Logger: log, Registerer: reg, Version: Version})
+	prom := promapi.New(promapi.Options{Source: st, Mapping: m, Logger: log, Registerer: reg, Version: version})
 	return prom, console.Handler(), nil
 }
