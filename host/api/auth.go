@@ -39,8 +39,10 @@ func (s *Server) authenticate() gin.HandlerFunc {
 	}
 }
 
-// requestToken returns the token of a request: X-Auth-Token, or
-// "Authorization: Bearer <token>" as Grafana and Prometheus clients send it.
+// requestToken returns the token of a request: X-Auth-Token,
+// "Authorization: Bearer <token>" as Grafana and Prometheus clients send it,
+// or HTTP basic auth with the token as the password (any user name), for
+// clients that know only basic auth (promtool 2's query command).
 func requestToken(c *gin.Context) string {
 	if tok := c.GetHeader(TokenHeader); tok != "" {
 		return tok
@@ -48,6 +50,9 @@ func requestToken(c *gin.Context) string {
 	h := c.GetHeader("Authorization")
 	if len(h) > len("Bearer ") && strings.EqualFold(h[:len("Bearer ")], "Bearer ") {
 		return strings.TrimSpace(h[len("Bearer "):])
+	}
+	if _, pw, ok := c.Request.BasicAuth(); ok {
+		return pw
 	}
 	return ""
 }
@@ -60,7 +65,7 @@ func (s *Server) resolve(c *gin.Context) (auth.Principal, error) {
 	}
 	tok := requestToken(c)
 	if tok == "" {
-		return auth.Principal{}, fmt.Errorf("%w: missing %s or Authorization: Bearer header", auth.ErrUnauthorized, TokenHeader)
+		return auth.Principal{}, fmt.Errorf("%w: missing %s header, Authorization: Bearer or basic auth", auth.ErrUnauthorized, TokenHeader)
 	}
 	p, err := s.opts.Auth.Authenticate(c.Request.Context(), tok)
 	if err != nil {
