@@ -84,9 +84,6 @@ type Options struct {
 	LookbackDelta time.Duration
 	// Version is the agent's version, shown in buildinfo.
 	Version string
-	// Rollups enables answering aligned *_over_time selections from the
-	// store's roll-ups (default on; tests turn it off to compare).
-	NoRollups bool
 }
 
 // API is the Prometheus-compatible query API.
@@ -96,7 +93,6 @@ type API struct {
 	engine  *promql.Engine
 	slots   chan struct{}
 	queries *prometheus.CounterVec
-	rolled  prometheus.Counter
 }
 
 // New builds the API.
@@ -130,13 +126,9 @@ func New(o Options) *API {
 			Name: "altimeter_promql_queries_total",
 			Help: "Requests to the Prometheus query API by endpoint and outcome (ok or the Prometheus error type).",
 		}, []string{"endpoint", "outcome"}),
-		rolled: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "altimeter_promql_rollup_selections_total",
-			Help: "Range-function selections the query API answered from the store's roll-ups instead of raw samples.",
-		}),
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(a.queries, a.rolled)
+		o.Registerer.MustRegister(a.queries)
 	}
 	return a
 }
@@ -188,7 +180,7 @@ func (a *API) form(c *gin.Context) error {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, a.opts.Limits.MaxBody)
 	}
 	if err := c.Request.ParseForm(); err != nil {
-		return badData("parse form: %v", err)
+		return fmt.Errorf("%w: parse form: %w", errBadData, err)
 	}
 	return nil
 }
@@ -217,10 +209,40 @@ func (a *API) parseQuery(qs string, p Principal) (parser.Expr, error) {
 	if err != nil {
 		return nil, badData("%v", err)
 	}
+	if err := a.checkSubqueries(expr); err != nil {
+		return nil, err
+	}
 	if !p.Admin {
 		confine(expr, p.Project)
 	}
 	return expr, nil
+}
+
+// maxSubquerySteps bounds the evaluations of one subquery, computed over
+// its range plus the whole query range (Prometheus has no such bound: a
+// subquery such as [100d:1ms] runs its steps until something else stops
+// it).
+const maxSubquerySteps = 1_000_000
+
+// checkSubqueries refuses subqueries with more than maxSubquerySteps steps
+// over their range plus the query's; span is the query's (0 for instant).
+func (a *API) checkSubqueries(expr parser.Expr) error {
+	var err error
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		sq, ok := n.(*parser.SubqueryExpr)
+		if !ok || err != nil {
+			return nil
+		}
+		step := sq.Step
+		if step <= 0 {
+			step = time.Minute // the engine's default for [range:]
+		}
+		if sq.Range/step > maxSubquerySteps {
+			err = badData("subquery %s: %d steps, at most %d; use a longer step", sq, sq.Range/step, maxSubquerySteps)
+		}
+		return nil
+	})
+	return err
 }
 
 // confine adds project_id="project" to every selector of expr, so no part
@@ -325,17 +347,7 @@ func (a *API) evaluate(c *gin.Context, endpoint string, times func(formGetter) (
 		return
 	}
 	defer release()
-	q := a.queryable(p)
-	var src storage.Queryable = q
-	if !a.opts.NoRollups {
-		var n int
-		expr, src, n, err = a.rollups(ctx, expr, q, start, end, step)
-		if err != nil {
-			a.fail(c, endpoint, err)
-			return
-		}
-		a.rolled.Add(float64(n))
-	}
+	var src storage.Queryable = a.queryable(p)
 	var qry promql.Query
 	opts := promql.NewPrometheusQueryOpts(false, 0)
 	if step == 0 {

@@ -110,7 +110,7 @@ func TestIntegrationOracle(t *testing.T) {
 	// one (its self-scrape): keep the data within the last 50 minutes.
 	start := time.Now().Add(-50 * time.Minute).Truncate(time.Minute)
 	const n = 190 // 47.5 minutes
-	f := newFixture(t, start, n, Options{NoRollups: true})
+	f := newFixture(t, start, n, Options{})
 	remoteWrite(t, prom.URL, f.mapping, f.samples)
 
 	// Evaluation times at :17 s: never a multiple of a subquery step.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 
@@ -145,7 +146,7 @@ func keyValue(k *series.Key, name string) (string, bool) {
 // selectMapped returns the series matching ms, sorted by labels, with
 // their parts, overlapping [mint, maxt].
 func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]mapped, error) {
-	minUS, maxUS := qr.mint*1000, qr.maxt*1000+999
+	minUS, maxUS := usOf(qr.mint), usOf(qr.maxt)+999
 	var infos []series.Info
 	for _, meter := range qr.meters(ms) {
 		infos = append(infos, qr.q.src.SelectSeries(meter, func(k *series.Key) bool {
@@ -273,7 +274,7 @@ func (qr *querier) read(ctx context.Context, m *mapped, mint, maxt int64, dst fp
 		}
 		qr.view = v
 	}
-	lo, hi := mint*1000, maxt*1000+1000 // [lo, hi) µs covers [mint, maxt] ms
+	lo, hi := usOf(mint), usOf(maxt)+1000 // [lo, hi) µs covers [mint, maxt] ms
 	dst = dst[:0]
 	for _, p := range m.parts {
 		start, end := lo, hi
@@ -309,6 +310,13 @@ func (qr *querier) read(ctx context.Context, m *mapped, mint, maxt int64, dst fp
 		return nil, fmt.Errorf("%w: the query reads more than its budget of samples; narrow its range or selectors", err)
 	}
 	return out, nil
+}
+
+// usOf converts ms to µs, saturating far outside the store's range (the
+// API's default start and end are Prometheus's min and max times).
+func usOf(ms int64) int64 {
+	const lim = math.MaxInt64 / 1000 / 2
+	return max(-lim, min(lim, ms)) * 1000
 }
 
 func floorDiv(a, b int64) int64 {
