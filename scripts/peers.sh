@@ -5,7 +5,7 @@
 # policy-rc.d refuses them.
 set -euo pipefail
 
-pkgs=(prometheus snmpd snmp libvirt-daemon libvirt-clients openipmi ipmitool rabbitmq-server
+pkgs=(prometheus chromium snmpd snmp libvirt-daemon libvirt-clients openipmi ipmitool rabbitmq-server
       protobuf-compiler libprotobuf-dev)
 missing=()
 for p in "${pkgs[@]}"; do
