@@ -142,8 +142,8 @@ func TestIntegrationConsole(t *testing.T) {
 
 	// The chart of cpu_util: hourly max over the last 6 hours, per resource.
 	var plotted struct {
-		X      []float64   `json:"x"`
-		Labels []string    `json:"labels"`
+		X      []float64    `json:"x"`
+		Labels []string     `json:"labels"`
 		Y      [][]*float64 `json:"y"`
 	}
 	var js string
