@@ -24,6 +24,9 @@ var (
 	// ErrDuplicateInstance is returned by Launch for an instance ID that is
 	// already launched (stop it first).
 	ErrDuplicateInstance = errors.New("plugin instance already launched")
+	// ErrRefused is matched by every *RefusedError: a plugin binary or
+	// directory others could change, or a digest other than the pinned one.
+	ErrRefused = errors.New("plugin binary refused")
 )
 
 // ConfigError is returned by Launch when the plugin rejected its

@@ -325,7 +325,9 @@ func (i *Instance) run(ctx context.Context, first chan<- error) {
 
 	sctx, cancel := context.WithCancel(ctx)
 	unhook := context.AfterFunc(i.life, cancel)
+	release := i.abortOnStop(cancel)
 	p, err := i.m.start(sctx, i)
+	release()
 	unhook()
 	cancel()
 	if err == nil && i.stopping() {
@@ -356,7 +358,7 @@ func (i *Instance) run(ctx context.Context, first chan<- error) {
 			return
 		}
 		info := p.exitInfo()
-		p.client.Kill() // release go-plugin's goroutines; the process is gone
+		p.end() // release go-plugin's goroutines; the process is gone
 		i.m.metrics.exits.WithLabelValues(i.id).Inc()
 		i.log.Error("plugin process exited unexpectedly", "pid", p.pid, "exit", info)
 		msg := fmt.Sprintf("process %d exited unexpectedly: %s", p.pid, info)
@@ -381,7 +383,11 @@ func (i *Instance) run(ctx context.Context, first chan<- error) {
 			i.restarts++
 			i.mu.Unlock()
 			i.m.metrics.restarts.WithLabelValues(i.id).Inc()
-			np, err := i.m.start(i.life, i)
+			rctx, rcancel := context.WithCancel(i.life)
+			release := i.abortOnStop(rcancel)
+			np, err := i.m.start(rctx, i)
+			release()
+			rcancel()
 			if i.stopping() {
 				if err == nil {
 					i.teardown(np)
@@ -406,7 +412,8 @@ func (i *Instance) fail(n int, last string) {
 }
 
 // teardown ends a running process on Stop: Close RPC, then go-plugin's Kill
-// (graceful shutdown, SIGKILL after 2s), which waits for the process.
+// (graceful shutdown, SIGKILL after 2s), which waits for the process; its
+// process group is killed once it exits, or if Kill is stuck.
 func (i *Instance) teardown(p *process) {
 	if !p.hasExited() {
 		ctx, cancel := context.WithTimeout(i.life, closeTimeout)
@@ -415,6 +422,20 @@ func (i *Instance) teardown(p *process) {
 		}
 		cancel()
 	}
-	p.client.Kill()
+	p.end()
 	i.log.Debug("plugin stopped", "pid", p.pid)
+}
+
+// abortOnStop calls cancel when Stop is called, until release: a start in
+// progress (a handshake that hangs, say) is abandoned at once.
+func (i *Instance) abortOnStop(cancel context.CancelFunc) (release func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-i.stopCh:
+			cancel()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }

@@ -37,6 +37,9 @@ type Options struct {
 	// StartTimeout bounds the go-plugin handshake and the Configure call of
 	// each start. Default 10s.
 	StartTimeout time.Duration
+	// DescribeTimeout bounds each binary's Describe run during Scan.
+	// Default 5s.
+	DescribeTimeout time.Duration
 }
 
 const (
@@ -45,7 +48,7 @@ const (
 	defaultBackoffMin    = 250 * time.Millisecond
 	defaultBackoffMax    = 30 * time.Second
 	defaultStartTimeout  = 10 * time.Second
-	describeTimeout      = 5 * time.Second
+	defaultDescribe      = 5 * time.Second
 	closeTimeout         = 2 * time.Second
 )
 
@@ -54,9 +57,16 @@ type Binary struct {
 	Kind   base.Kind
 	Name   string
 	Path   string
-	SHA256 string // hex
+	SHA256 string // hex, as of the Scan
 	Info   *base.Info
+	// pins are the digests the binary was pinned to at Scan; each start
+	// checks the first again.
+	pins pinSet
 }
+
+// Pinned reports whether the binary's SHA-256 digest was pinned at Scan
+// (and so is checked again at each start).
+func (b *Binary) Pinned() bool { return len(b.pins) > 0 }
 
 // Manager discovers plugin binaries and runs plugin instances.
 type Manager struct {
@@ -64,11 +74,15 @@ type Manager struct {
 	log     hclog.Logger
 	metrics *metrics
 
-	scanMu sync.Mutex // serialises Scan
-	cache  map[string]cacheEntry
+	scanMu  sync.Mutex // serialises Scan
+	cache   map[string]cacheEntry
+	realDir string // Dir with symlinks resolved, as of the Scan
 
 	mu        sync.Mutex
+	policy    Policy
 	bins      map[binKey]*Binary
+	refused   map[binKey]error // by the last Scan: permissions or pin
+	dirErr    error            // the last Scan could use no plugin of Dir
 	scanned   bool
 	instances map[string]*Instance
 	closed    bool
@@ -101,6 +115,9 @@ func New(o Options) *Manager {
 	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = defaultStartTimeout
+	}
+	if o.DescribeTimeout <= 0 {
+		o.DescribeTimeout = defaultDescribe
 	}
 	return &Manager{
 		opts:      o,
@@ -141,6 +158,12 @@ func (m *Manager) binary(kind base.Kind, name string) (*Binary, error) {
 	defer m.mu.Unlock()
 	if b, ok := m.bins[binKey{kind, name}]; ok {
 		return b, nil
+	}
+	if err := m.refused[binKey{kind, name}]; err != nil {
+		return nil, fmt.Errorf("%s %q: %w", kind, name, err)
+	}
+	if m.dirErr != nil {
+		return nil, fmt.Errorf("%s %q: %w", kind, name, m.dirErr)
 	}
 	if !m.scanned {
 		return nil, fmt.Errorf("%s %q: %w (plugin directory not scanned yet)", kind, name, ErrPluginNotFound)

@@ -2,6 +2,7 @@ package pluginmgr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"time"
@@ -14,7 +15,8 @@ import (
 	"github.com/altimeter/altimeter/sdk/base"
 )
 
-// process is one running plugin process.
+// process is one running plugin process, the leader of its own process
+// group.
 type process struct {
 	client *plugin.Client
 	cmd    *exec.Cmd
@@ -23,6 +25,8 @@ type process struct {
 	// exited is closed once go-plugin has reaped the process; cmd.ProcessState
 	// is safe to read from then on.
 	exited <-chan struct{}
+	// cancel releases the process's context (see start).
+	cancel context.CancelFunc
 }
 
 func (p *process) hasExited() bool {
@@ -42,12 +46,38 @@ func (p *process) exitInfo() string {
 	return p.cmd.ProcessState.String()
 }
 
-// kill ends the process now. os.Process tracks reaping (pidfd on Linux),
-// so this never signals a recycled pid.
+// kill ends the process and everything it forked now. Until go-plugin has
+// reaped the leader (exited), its pid cannot be recycled, so this never
+// signals a stranger's group.
 func (p *process) kill() {
-	if p.cmd.Process != nil && !p.hasExited() {
-		_ = p.cmd.Process.Kill()
+	if !p.hasExited() {
+		_ = killGroup(p.pid)
 	}
+}
+
+// killGrace bounds go-plugin's Kill (graceful exit, then SIGKILL of the
+// plugin after 2s) before the whole process group is killed.
+const killGrace = 3 * time.Second
+
+// end releases the process for good: go-plugin's Kill, which waits for the
+// process and for its stdout and stderr to close. A child of the plugin
+// holding those pipes would keep Kill waiting for as long as it lives, so
+// after killGrace the whole process group is killed.
+func (p *process) end() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.client.Kill()
+	}()
+	t := time.NewTimer(killGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		_ = killGroup(p.pid)
+		<-done
+	}
+	p.cancel()
 }
 
 // watchedConn is what our plugin wrapper dispenses: the SDK's connection
@@ -105,8 +135,9 @@ func logLevel(l hclog.Logger) string {
 }
 
 // start launches one process for instance i and configures it. ctx bounds
-// the whole start (and StartTimeout each step). On error nothing is left
-// running.
+// the whole start (and StartTimeout each step): when it ends during the
+// handshake the process group is killed at once. On error nothing is left
+// running, children of the plugin included.
 func (m *Manager) start(ctx context.Context, i *Instance) (*process, error) {
 	m.metrics.starts.WithLabelValues(i.id).Inc()
 	timeout := m.opts.StartTimeout
@@ -120,16 +151,26 @@ func (m *Manager) start(ctx context.Context, i *Instance) (*process, error) {
 		return nil, context.DeadlineExceeded
 	}
 
-	cmd := exec.Command(i.bin.Path)
-	setSysProcAttr(cmd)
+	// Cancelling pctx kills the process group (exec calls cmd.Cancel); it
+	// lives as long as the process.
+	pctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(pctx, i.bin.Path)
+	pidfd := setSysProcAttr(cmd)
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	// go-plugin appends the host environment after this, so an operator's
 	// ALTIMETER_PLUGIN_LOG_LEVEL still wins.
 	cmd.Env = []string{base.LogLevelEnv + "=" + logLevel(m.opts.Logger)}
+	secure, err := secureConfig(i.bin)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	stdoutLog := i.log.Named("stdout")
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: pluginSets(),
 		Cmd:              cmd,
+		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     timeout,
@@ -148,42 +189,69 @@ func (m *Manager) start(ctx context.Context, i *Instance) (*process, error) {
 			stdoutLog.Warn("plugin wrote to stdout", "line", s)
 		}},
 	})
+	// A caller that gives up (Stop, shutdown, its own deadline) ends a
+	// handshake that hangs now rather than after StartTimeout.
+	stopAbort := context.AfterFunc(ctx, cancel)
 	rpc, err := client.Client()
-	if err != nil {
+	aborted := !stopAbort()
+	pid := 0
+	if cmd.Process != nil {
+		pid = cmd.Process.Pid
+		// Whenever the plugin itself exits, what it forked goes with it:
+		// a child holding its pipes would keep go-plugin from noticing the
+		// exit at all.
+		watchLeader(*pidfd, func() { _ = killGroup(pid) })
+	}
+	// abandon ends a start that failed before the handshake completed.
+	// go-plugin kills the plugin only, not what it forked, and its Kill
+	// waits for the pipes to close, so the group goes first.
+	abandon := func() {
+		_ = killGroup(pid)
 		client.Kill() // waits for go-plugin's goroutines, so ProcessState is set
+		cancel()
+	}
+	switch {
+	case err != nil && aborted:
+		abandon()
+		return nil, fmt.Errorf("start %s: handshake abandoned: %w", i.bin.Path, ctx.Err())
+	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
+		abandon()
+		return nil, fmt.Errorf("start: %w", checksumMismatch(i.bin, "the binary changed since the plugin directory was scanned"))
+	case err != nil:
+		abandon()
 		if ps := cmd.ProcessState; ps != nil && ps.Exited() {
 			// The plugin exited by itself during the handshake; go-plugin's
 			// own message is a generic wall of text.
 			return nil, fmt.Errorf("start: %w during handshake: %s", ErrPluginExited, ps)
 		}
 		return nil, fmt.Errorf("start %s: %w", i.bin.Path, err)
+	case aborted:
+		abandon()
+		return nil, fmt.Errorf("start %s: %w", i.bin.Path, ctx.Err())
 	}
 	raw, err := rpc.Dispense(sdk.PluginKey)
 	if err != nil {
-		client.Kill()
+		abandon()
 		return nil, fmt.Errorf("dispense: %w", err)
 	}
 	wc, ok := raw.(*watchedConn)
 	if !ok {
-		client.Kill()
+		abandon()
 		return nil, fmt.Errorf("dispense: got %T", raw)
 	}
-	p := &process{client: client, cmd: cmd, conn: wc.conn, exited: wc.done}
-	if rc := client.ReattachConfig(); rc != nil {
-		p.pid = rc.Pid
-	}
+	p := &process{client: client, cmd: cmd, conn: wc.conn, exited: wc.done, pid: pid, cancel: cancel}
 
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	cctx, ccancel := context.WithTimeout(ctx, timeout)
+	defer ccancel()
 	cerrs, err := base.NewClient(p.conn).Configure(cctx, i.id, i.config)
 	if err != nil {
 		err = exitedErr(err, p, time.Second)
 		p.kill()
-		client.Kill()
+		p.end()
 		return nil, err
 	}
 	if len(cerrs) > 0 {
-		client.Kill()
+		p.end()
 		return nil, &ConfigError{Instance: i.id, Errors: cerrs}
 	}
 	return p, nil

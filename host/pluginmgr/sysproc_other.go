@@ -4,4 +4,11 @@ package pluginmgr
 
 import "os/exec"
 
-func setSysProcAttr(*exec.Cmd) {}
+func setSysProcAttr(*exec.Cmd) *int {
+	pidfd := -1
+	return &pidfd
+}
+
+func killGroup(int) error { return nil }
+
+func watchLeader(int, func()) bool { return false }

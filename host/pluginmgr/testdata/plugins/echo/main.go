@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,6 +32,9 @@ type config struct {
 	ExitOnConfigure bool `hcl:"exit_on_configure,optional"`
 	// Reject returns a config error on this attribute.
 	Reject string `hcl:"reject,optional"`
+	// ChildPIDFile starts a child that inherits stdout and stderr (the
+	// pipes to the host) and sleeps; its pid goes to this file.
+	ChildPIDFile string `hcl:"child_pid_file,optional"`
 }
 
 type echo struct {
@@ -80,7 +85,28 @@ func main() {
 					os.Exit(3)
 				})
 			}
+			if c.ChildPIDFile != "" {
+				if err := startChild(c.ChildPIDFile); err != nil {
+					return nil, err
+				}
+			}
 			return &echo{cfg: c, log: log}, nil
 		},
 	})
+}
+
+// startChild starts `sleep 600` holding fd 1 and 2, which go-plugin reads
+// until they close, and writes its pid to path.
+func startChild(path string) error {
+	cmd := exec.Command("sleep", "600")
+	cmd.Stdout, cmd.Stderr = os.NewFile(1, "stdout"), os.NewFile(2, "stderr")
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
