@@ -26,6 +26,8 @@ func TestIntegrationValidate(t *testing.T) {
 		{"syntax.bad.hcl", "syntax.bad.hcl:6:3: Missing item separator"},
 		{"plugin_check.bad.hcl", "plugin_check.bad.hcl:11:13: Invalid value for scale"},
 		{"missing_plugin.bad.hcl", "missing_plugin.bad.hcl:10:11: Plugin not found"},
+		{"pin_mismatch.bad.hcl", "pin_mismatch.bad.hcl:6:10: Plugin binary refused"},
+		{"pin_malformed.bad.hcl", "pin_malformed.bad.hcl:2:12: Invalid SHA-256 digest"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

@@ -182,6 +182,7 @@ func (a *Agent) start(ctx context.Context, cfg *config.Config) error {
 }
 
 func (a *Agent) resolve(ctx context.Context, cfg *config.Config) hcl.Diagnostics {
+	a.mgr.SetPolicy(pluginPolicy(cfg))
 	_, errs := a.mgr.Scan(ctx)
 	for _, err := range errs {
 		a.log.Warn("ignoring plugin binary", "error", err)

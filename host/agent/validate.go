@@ -32,6 +32,7 @@ func Validate(ctx context.Context, files []string, pluginDir string, log hclog.L
 	}
 	m := pluginmgr.New(pluginmgr.Options{Dir: abs, Logger: log})
 	defer m.Shutdown(context.WithoutCancel(ctx))
+	m.SetPolicy(pluginPolicy(cfg))
 	_, errs := m.Scan(ctx)
 	for _, err := range errs {
 		log.Warn("ignoring plugin binary", "error", err)

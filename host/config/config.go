@@ -31,6 +31,8 @@ type Config struct {
 	Sinks     []*Sink
 	// Store is the store block; nil when there is none (built-in policies).
 	Store *Store
+	// Pins are the plugin blocks: SHA-256 digests plugin binaries must have.
+	Pins []*Pin
 	// Files are the parsed files by name (hclparse.Parser.Files), for
 	// rendering diagnostics with WriteDiagnostics.
 	Files map[string]*hcl.File
@@ -47,6 +49,11 @@ type Agent struct {
 	// metadata keys the Prometheus query API turns into labels
 	// (internal/metric).
 	MetricLabels []string
+	// InsecurePluginPermissions (strict_plugin_permissions = false) runs
+	// plugins that a user other than root or the agent's could replace,
+	// with a warning, instead of refusing them.
+	InsecurePluginPermissions      bool
+	InsecurePluginPermissionsRange hcl.Range
 	// DefRange is the agent block's header, or a zero range when the
 	// configuration has no agent block.
 	DefRange hcl.Range

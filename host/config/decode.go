@@ -23,6 +23,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "listener", LabelNames: []string{"plugin", "instance"}},
 		{Type: "sink", LabelNames: []string{"name"}},
 		{Type: "store"},
+		{Type: "plugin", LabelNames: []string{"kind", "name"}},
 	},
 }
 
@@ -31,6 +32,7 @@ var agentSchema = &hcl.BodySchema{
 		{Name: "data_dir"},
 		{Name: "plugin_dir"},
 		{Name: "log_level"},
+		{Name: "strict_plugin_permissions"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "api"}},
 }
@@ -98,6 +100,8 @@ func (l *loader) addFile(f *hcl.File, diags hcl.Diagnostics) {
 			l.cfg.Sinks = append(l.cfg.Sinks, l.decodeSink(b))
 		case "store":
 			l.decodeStore(b)
+		case "plugin":
+			l.decodePin(b)
 		}
 	}
 }
@@ -147,6 +151,9 @@ func (l *loader) decodeAgent(b *hcl.Block) {
 	}
 	if attr, ok := content.Attributes["plugin_dir"]; ok {
 		a.PluginDir = l.nonEmptyString(attr)
+	}
+	if attr, ok := content.Attributes["strict_plugin_permissions"]; ok {
+		l.decodeStrictPluginPermissions(attr)
 	}
 	if attr, ok := content.Attributes["log_level"]; ok {
 		if v, ok := l.stringAttr(attr); ok {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -42,7 +43,7 @@ func (c *Config) Resolve(describe DescribeFunc) hcl.Diagnostics {
 		if r.err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Plugin not found",
+				Summary:  describeSummary(r.err),
 				Detail:   r.err.Error(),
 				Subject:  p.NameRange.Ptr(),
 			})
@@ -83,6 +84,17 @@ func (c *Config) Resolve(describe DescribeFunc) hcl.Diagnostics {
 	diags = append(diags, c.checkMeters()...)
 	diags = append(diags, c.checkDiscovery()...)
 	return diags
+}
+
+// describeSummary is the summary of a diagnostic about a plugin that could
+// not be described: "Plugin not found", or what the error says of itself
+// through a Summary method (the plugin manager's refusals do).
+func describeSummary(err error) string {
+	var s interface{ Summary() string }
+	if errors.As(err, &s) {
+		return s.Summary()
+	}
+	return "Plugin not found"
 }
 
 // hostOwnedInSchema rejects a schema that claims an attribute the host

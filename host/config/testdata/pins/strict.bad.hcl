@@ -1,0 +1,3 @@
+agent {
+  strict_plugin_permissions = "no"
+}
