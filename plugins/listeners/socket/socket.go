@@ -11,6 +11,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,6 +28,8 @@ const (
 
 	// maxUDPPayload is the largest datagram UDP can carry.
 	maxUDPPayload = 65535
+	// maxReadBuffer bounds read_buffer_size (1 GiB).
+	maxReadBuffer = 1 << 30
 	// warnEvery rate-limits warnings about bad input: the first, then every
 	// warnEvery-th of each kind.
 	warnEvery = 1000
@@ -42,6 +45,8 @@ type config struct {
 	MaxLineBytes int    `hcl:"max_line_bytes,optional" desc:"longest accepted line (TCP) or datagram (UDP), in bytes"`
 	Precision    string `hcl:"precision,optional" desc:"unit of Influx timestamps: ns, us, ms or s"`
 	MaxInFlight  int    `hcl:"max_in_flight,optional" desc:"batches per connection waiting for the host's ack at once; reading stops beyond it (backpressure)"`
+	// ReadBufferSize 0 keeps the kernel's default (net.core.rmem_default).
+	ReadBufferSize int `hcl:"read_buffer_size,optional" desc:"UDP socket receive buffer in bytes (SO_RCVBUF); 0 keeps the system default; the kernel caps it at net.core.rmem_max; datagrams that find it full are dropped and counted as udp_kernel_drops"`
 }
 
 func defaultConfig() config {
@@ -55,6 +60,7 @@ type stats struct {
 	badSignatures atomic.Uint64
 	tooLong       atomic.Uint64
 	rejected      atomic.Uint64 // samples the host rejected
+	datagrams     atomic.Uint64 // UDP datagrams read
 	// listening counts Listen calls that have bound their sockets, for tests.
 	listening atomic.Int64
 }
@@ -65,7 +71,47 @@ type socket struct {
 	precision time.Duration
 	log       hclog.Logger
 	stats     stats
+	udp       udpDrops
 	now       func() time.Time
+}
+
+// udpDrops keeps the kernel's drop counter of the UDP socket across the
+// sockets successive Listen calls open.
+type udpDrops struct {
+	mu   sync.Mutex
+	rc   syscall.RawConn // the open socket; nil when none
+	base uint64          // drops of the sockets closed before
+}
+
+func (u *udpDrops) open(rc syscall.RawConn) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.rc = rc
+}
+
+// close adds the socket's final count to the base; call it before closing
+// the socket.
+func (u *udpDrops) close() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.rc != nil {
+		if n, err := udpKernelDrops(u.rc); err == nil {
+			u.base += n
+		}
+		u.rc = nil
+	}
+}
+
+func (u *udpDrops) total() uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := u.base
+	if u.rc != nil {
+		if d, err := udpKernelDrops(u.rc); err == nil {
+			n += d
+		}
+	}
+	return n
 }
 
 var _ listener.Listener = (*socket)(nil)
@@ -102,6 +148,12 @@ func newSocket(c config, log hclog.Logger) (*socket, error) {
 	if c.MaxInFlight < 1 || c.MaxInFlight > 64 {
 		errs = append(errs, schema.AttrError("max_in_flight", "must be between 1 and 64"))
 	}
+	if c.ReadBufferSize < 0 || c.ReadBufferSize > maxReadBuffer {
+		errs = append(errs, schema.AttrError("read_buffer_size", fmt.Sprintf("must be between 0 (the system default) and %d bytes", maxReadBuffer)))
+	}
+	if c.ReadBufferSize > 0 && c.UDP == "" {
+		errs = append(errs, schema.AttrError("read_buffer_size", "applies only to udp"))
+	}
 	prec, err := influx.ParsePrecision(c.Precision)
 	if err != nil {
 		errs = append(errs, schema.AttrError("precision", "must be ns, us, ms or s"))
@@ -137,6 +189,7 @@ func (s *socket) Listen(ctx context.Context, emit listener.Emit) error {
 			return fmt.Errorf("listen udp %s: %w", s.cfg.UDP, err)
 		}
 		s.log.Info("listening", "network", "udp", "address", udp.LocalAddr().String(), "format", s.cfg.Format)
+		s.setupUDP(udp)
 	}
 
 	s.stats.listening.Add(1)
@@ -148,15 +201,54 @@ func (s *socket) Listen(ctx context.Context, emit listener.Emit) error {
 		wg.Go(func() { s.acceptLoop(ctx, tcp, emit, &wg) })
 	}
 	if udp != nil {
-		stop := context.AfterFunc(ctx, func() { _ = udp.Close() })
+		stop := context.AfterFunc(ctx, func() {
+			s.udp.close()
+			_ = udp.Close()
+		})
 		defer stop()
 		wg.Go(func() { s.serveUDP(ctx, udp, emit) })
 	}
 	<-ctx.Done()
 	wg.Wait()
 	s.log.Info("stopped", "samples", s.stats.samples.Load(), "bad_lines", s.stats.badLines.Load(),
-		"bad_signatures", s.stats.badSignatures.Load(), "too_long", s.stats.tooLong.Load(), "rejected", s.stats.rejected.Load())
+		"bad_signatures", s.stats.badSignatures.Load(), "too_long", s.stats.tooLong.Load(), "rejected", s.stats.rejected.Load(),
+		"udp_datagrams", s.stats.datagrams.Load(), "udp_kernel_drops", s.udp.total())
 	return nil
+}
+
+// setupUDP sizes the UDP socket's receive buffer as configured, logs the
+// size the kernel granted, and starts reading its drop counter.
+func (s *socket) setupUDP(pc net.PacketConn) {
+	uc, ok := pc.(*net.UDPConn)
+	if !ok {
+		return
+	}
+	want := s.cfg.ReadBufferSize
+	if want > 0 {
+		if err := uc.SetReadBuffer(want); err != nil {
+			s.log.Warn("set udp receive buffer", "requested", want, "error", err)
+		}
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		s.log.Warn("udp socket: kernel drops will not be counted", "error", err)
+		return
+	}
+	s.udp.open(rc)
+	got, err := udpReadBuffer(rc)
+	if err != nil {
+		s.log.Warn("read udp receive buffer size", "error", err)
+		return
+	}
+	// Linux reports twice the size it granted (the other half is its
+	// bookkeeping); the grant is the request capped at rmem_max.
+	granted, rmax := got/2, rmemMax()
+	if want > 0 && granted < want {
+		s.log.Warn("udp receive buffer capped by the kernel; raise net.core.rmem_max to get more",
+			"requested", want, "effective", granted, "rmem_max", rmax)
+		return
+	}
+	s.log.Info("udp receive buffer", "requested", want, "effective", granted, "kernel_rcvbuf", got, "rmem_max", rmax)
 }
 
 func (s *socket) acceptLoop(ctx context.Context, l net.Listener, emit listener.Emit, wg *sync.WaitGroup) {
@@ -266,6 +358,7 @@ func (s *socket) serveUDP(ctx context.Context, pc net.PacketConn, emit listener.
 			log.Warn("read datagram", "error", err)
 			continue
 		}
+		s.stats.datagrams.Add(1)
 		if n > s.cfg.MaxLineBytes {
 			s.bad(log, &s.stats.tooLong, "datagram too long", fmt.Errorf("%d bytes, more than %d", n, s.cfg.MaxLineBytes))
 			continue
@@ -464,13 +557,20 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // Counters implements base.CounterReporter: what the listener dropped, for
-// the host's /metrics.
+// the host's /metrics. With udp set it adds the datagrams read and those
+// the kernel dropped before the listener could read them (receive buffer
+// full): sent = udp_datagrams + udp_kernel_drops, on loopback.
 func (s *socket) Counters() map[string]uint64 {
-	return map[string]uint64{
+	c := map[string]uint64{
 		"samples_accepted": s.stats.samples.Load(),
 		"bad_lines":        s.stats.badLines.Load(),
 		"bad_signatures":   s.stats.badSignatures.Load(),
 		"too_long":         s.stats.tooLong.Load(),
 		"samples_rejected": s.stats.rejected.Load(),
 	}
+	if s.cfg.UDP != "" {
+		c["udp_datagrams"] = s.stats.datagrams.Load()
+		c["udp_kernel_drops"] = s.udp.total()
+	}
+	return c
 }
