@@ -6,8 +6,11 @@ import (
 )
 
 // NewMessageID returns a random (version 4) UUID, the form Ceilometer gives
-// message_id: every sample a plugin makes needs one, as it is the key
-// publishers and stores deduplicate by.
+// message_id. Samples rarely want one: a sample whose source has no natural
+// unique id leaves MessageID empty and the store derives its id from
+// series and timestamp (see Sample.MessageID), whereas a random id would
+// make a sample delivered twice two samples. It is for what must carry an
+// id of its own whatever its content, such as an Event without one.
 func NewMessageID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)

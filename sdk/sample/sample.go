@@ -53,7 +53,18 @@ type Sample struct {
 	UserID     string
 	Timestamp  time.Time
 	Source     string
-	// MessageID is unique per sample; it is the deduplication key.
+	// MessageID is the deduplication key: a sample whose MessageID is
+	// already stored is a duplicate. Set it only when the sample's source
+	// gives it a natural unique id that a redelivery repeats: an oslo
+	// notification's message_id (or, for several samples from one
+	// notification, an id derived from it), a Ceilometer JSON sample's
+	// message_id. Leave it empty otherwise (a pollster's reading, an Influx
+	// line): the store then keys the sample by its series (Name, Type,
+	// Unit, ResourceID, ProjectID, UserID, Source) and Timestamp, to the
+	// microsecond, and gives it the canonical id of both, so the same
+	// measurement delivered twice is stored once. A random id (NewMessageID)
+	// would store it twice, and two different samples of one series at the
+	// same microsecond need distinct timestamps, not random ids.
 	MessageID string
 	// MonotonicTime is optional (zero when unset); rates prefer it to Timestamp.
 	MonotonicTime time.Duration

@@ -474,23 +474,21 @@ func (s *socket) bad(log hclog.Logger, c *atomic.Uint64, msg string, err error) 
 
 // decode turns one line or datagram into samples, counting what it drops.
 // The returned slice is freshly allocated (it crosses goroutines).
+//
+// A sample keeps the message_id it came with (Ceilometer JSON has one) and
+// otherwise has none: Influx lines carry no id, and a random one would
+// make a line sent twice two samples. The store gives such a sample the
+// canonical id of its series and timestamp, so a repeated line is stored
+// once.
 func (s *socket) decode(log hclog.Logger, data []byte) []sample.Sample {
-	var out []sample.Sample
 	if s.cfg.Format == formatInflux {
-		var errs []error
-		out, errs = influx.Decode(data, influx.Options{Precision: s.precision, Now: s.now})
+		out, errs := influx.Decode(data, influx.Options{Precision: s.precision, Now: s.now})
 		for _, err := range errs {
 			s.bad(log, &s.stats.badLines, "dropped bad line", err)
 		}
-	} else {
-		out = s.decodeJSON(log, data)
+		return out
 	}
-	for i := range out {
-		if out[i].MessageID == "" {
-			out[i].MessageID = sample.NewMessageID()
-		}
-	}
-	return out
+	return s.decodeJSON(log, data)
 }
 
 // decodeJSON reads Ceilometer metering messages: JSON objects, or arrays of

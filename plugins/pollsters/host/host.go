@@ -228,7 +228,8 @@ func (h *host) Poll(ctx context.Context, req pollster.Request) ([]sample.Sample,
 			}
 		}
 	}
-	stampIDs(r.out)
+	// No MessageID: a reading has no natural id, and the store keys it by
+	// series and timestamp (one sample per meter and resource per poll).
 	return r.out, errors.Join(r.errs...)
 }
 
@@ -245,13 +246,6 @@ func (h *host) emit(r *round, name string, volume float64, rid string, md map[st
 		Name: name, Type: mi.Type, Unit: mi.Unit, Volume: volume,
 		ResourceID: rid, Timestamp: r.now, Source: "altimeter", Metadata: md,
 	})
-}
-
-// stampIDs gives every sample its MessageID.
-func stampIDs(out []sample.Sample) {
-	for i := range out {
-		out[i].MessageID = sample.NewMessageID()
-	}
 }
 
 func (h *host) readProc(name string) ([]byte, error) {
