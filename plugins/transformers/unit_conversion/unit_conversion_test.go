@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -73,15 +72,15 @@ func TestTransform(t *testing.T) {
 		},
 		{
 			name: "metadata and name in scale",
-			cfg:  config{Meters: []string{"cpu*"}, Scale: ptr(`name == "cpu" ? volume / 1e9 / float(metadata["flavor.vcpus"]) * 100 : volume`)},
+			cfg:  config{Meters: []string{"cpu*"}, Scale: ptr(`volume / 1e9 / float(metadata["flavor.vcpus"]) * 100 if name == "cpu" else volume`)},
 			in:   []sample.Sample{smp("cpu", "ns", sample.Cumulative, 8e9, vcpus), smp("cpu_l3_cache", "B", sample.Gauge, 5, vcpus)},
 			want: []sample.Sample{smp("cpu", "ns", sample.Cumulative, 200, vcpus), smp("cpu_l3_cache", "B", sample.Gauge, 5, vcpus)},
 		},
 		{
-			name: "other fields in scale; integer result becomes float",
-			cfg:  config{Meters: []string{"*"}, Scale: ptr(`len(resource_id + project_id + user_id + unit)`)},
+			name: "other fields in scale; a boolean result becomes a number",
+			cfg:  config{Meters: []string{"*"}, Scale: ptr(`resource_id == "r1" and project_id == "p1" and user_id == "u1" and unit == "B"`)},
 			in:   []sample.Sample{smp("x", "B", sample.Gauge, 1, nil)},
-			want: []sample.Sample{smp("x", "B", sample.Gauge, 7, nil)},
+			want: []sample.Sample{smp("x", "B", sample.Gauge, 1, nil)},
 		},
 		{
 			name: "exclusions",
@@ -110,10 +109,24 @@ func TestTransform(t *testing.T) {
 			},
 		},
 		{
-			name: "division by zero is not an error",
-			cfg:  config{Meters: []string{"*"}, Scale: ptr(`volume / 0`)},
-			in:   []sample.Sample{smp("a", "B", sample.Gauge, 1, nil)},
-			want: []sample.Sample{smp("a", "B", sample.Gauge, math.Inf(1), nil)},
+			name: "division by zero drops the sample, as Python raised",
+			cfg:  config{Meters: []string{"*"}, Scale: ptr(`volume / volume`)},
+			in:   []sample.Sample{smp("a", "B", sample.Gauge, 0, nil), smp("b", "B", sample.Gauge, 2, nil)},
+			want: []sample.Sample{smp("b", "B", sample.Gauge, 1, nil)},
+		},
+		{
+			// The issue's report: "volume // 1024" passed validate and did
+			// nothing (expr-lang read // as a comment).
+			name: "floor division, power, modulo",
+			cfg:  config{Meters: []string{"*"}, Scale: ptr(`volume // 1024 + 2 ** 3 * (volume % 7)`)},
+			in:   []sample.Sample{smp("a", "B", sample.Gauge, 1048576, nil), smp("b", "B", sample.Gauge, 1048577, nil)},
+			want: []sample.Sample{smp("a", "B", sample.Gauge, 1024+8*(1048576%7), nil), smp("b", "B", sample.Gauge, 1024+8*(1048577%7), nil)},
+		},
+		{
+			name: "unit mapping",
+			cfg:  config{Meters: []string{"*"}, UnitMapFrom: ptr(`^(B|packet)$`), UnitMapTo: ptr("$1/s")},
+			in:   []sample.Sample{smp("a", "B", sample.Gauge, 1, nil), smp("b", "ns", sample.Gauge, 1, nil)},
+			want: []sample.Sample{smp("a", "B/s", sample.Gauge, 1, nil), smp("b", "ns", sample.Gauge, 1, nil)},
 		},
 		{
 			name: "empty batch",
@@ -144,10 +157,11 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{name: "defaults", src: ``},
 		{name: "everything", src: "meters = [\"a.*\"]\nunit = \"B\"\ntype = \"gauge\"\nscale = \"volume * 8\"\nmap_from = \"^a\\\\.(.*)$\"\nmap_to = \"b.$1\"\n"},
-		{name: "scale does not compile", src: "\n\nscale = \"volume * \"", want: []string{"3: Invalid value for scale"}, detail: "unexpected token EOF"},
-		{name: "scale is not a number", src: `scale = "name"`, want: []string{"1: Invalid value for scale"}, detail: "expected float64, but got string"},
-		{name: "scale type error", src: `scale = "volume * name"`, want: []string{"1: Invalid value for scale"}, detail: "mismatched types float64 and string"},
-		{name: "unknown variable", src: `scale = "volume * vcpus"`, want: []string{"1: Invalid value for scale"}, detail: "unknown name vcpus"},
+		{name: "scale does not compile", src: "\n\nscale = \"volume * \"", want: []string{"3: Invalid value for scale"}, detail: "column 10: unexpected end of expression"},
+		{name: "scale is not a number", src: `scale = "name"`, want: []string{"1: Invalid value for scale"}, detail: "column 1: the expression gives a str, not a number"},
+		{name: "scale type error", src: `scale = "volume * name"`, want: []string{"1: Invalid value for scale"}, detail: "column 8: unsupported operand types for *: float and str"},
+		{name: "unknown variable", src: `scale = "volume * vcpus"`, want: []string{"1: Invalid value for scale"}, detail: "column 10: unknown name vcpus"},
+		{name: "expr-lang syntax", src: `scale = "name == \"cpu\" ? volume : 0"`, want: []string{"1: Invalid value for scale"}, detail: "Python's conditional is a if cond else b"},
 		{name: "bad regexp", src: "map_from = \"(\"\nmap_to = \"x\"", want: []string{"1: Invalid value for map_from"}, detail: "missing closing )"},
 		{name: "map_from alone", src: "map_from = \"a\"", want: []string{"1: Invalid value for map_to"}},
 		{name: "map_to alone", src: "\nmap_to = \"a\"", want: []string{"1: Invalid value for map_from"}},
@@ -192,7 +206,7 @@ func TestWarnOncePerError(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, out, 1)
 	}
-	require.Equal(t, uint64(6), c.dropped.Load())
+	require.Equal(t, uint64(6), c.report.Load(cScaleFailed))
 	require.Equal(t, 1, strings.Count(buf.String(), "scale failed"), buf.String())
 }
 

@@ -1,0 +1,46 @@
+package xform
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/altimeter/altimeter/sdk/schema"
+)
+
+// Duration parses a duration attribute that must lie in [lo, hi].
+func Duration(attr, s string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, schema.AttrError(attr, fmt.Sprintf("must be a duration such as \"10m\" or \"1h\", not %q", s))
+	}
+	if d < lo || d > hi {
+		return 0, schema.AttrError(attr, fmt.Sprintf("must be between %s and %s, not %s", lo, hi, d))
+	}
+	return d, nil
+}
+
+// Count checks an integer attribute lies in [lo, hi].
+func Count(attr string, n, lo, hi int) error {
+	if n < lo || n > hi {
+		return schema.AttrError(attr, fmt.Sprintf("must be between %d and %d, not %d", lo, hi, n))
+	}
+	return nil
+}
+
+// Interner keeps one copy of each meter name, so that cache keys of many
+// series share it. It holds at most maxCache names.
+type Interner struct{ m map[string]string }
+
+// Intern returns the shared copy of s.
+func (in *Interner) Intern(s string) string {
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if in.m == nil {
+		in.m = make(map[string]string)
+	}
+	if len(in.m) < maxCache {
+		in.m[s] = s
+	}
+	return s
+}

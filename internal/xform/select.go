@@ -1,0 +1,98 @@
+package xform
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/altimeter/altimeter/sdk/schema"
+)
+
+// maxCache bounds the name caches (glob results, renames), so a stream of
+// distinct names cannot grow memory without bound.
+const maxCache = 4096
+
+// Selector is a transformer's meters attribute: glob patterns (path.Match)
+// of the sample names it takes, where a leading ! excludes. A name is taken
+// if it matches some positive pattern (or there is none) and no ! pattern.
+// Not safe for concurrent use (Transform never runs concurrently).
+type Selector struct {
+	include, exclude []string
+	all              bool
+	cache            map[string]bool
+}
+
+// NewSelector checks patterns; its errors name the meters attribute.
+func NewSelector(patterns []string) (*Selector, error) {
+	s := &Selector{cache: make(map[string]bool)}
+	if len(patterns) == 0 {
+		return nil, schema.AttrError("meters", "must list at least one glob pattern, such as \"*\" or \"disk.*\"")
+	}
+	var errs []error
+	for _, m := range patterns {
+		p := strings.TrimPrefix(m, "!")
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			errs = append(errs, schema.AttrError("meters", fmt.Sprintf("%q is not a glob pattern (path.Match syntax: *, ?, [a-z]; ! in front excludes)", m)))
+			continue
+		}
+		if strings.HasPrefix(m, "!") {
+			s.exclude = append(s.exclude, p)
+		} else {
+			s.include = append(s.include, p)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	s.all = len(s.exclude) == 0 && len(s.include) == 1 && s.include[0] == "*"
+	return s, nil
+}
+
+// Match reports whether the transformer takes samples named name.
+func (s *Selector) Match(name string) bool {
+	if s.all {
+		return true
+	}
+	if m, ok := s.cache[name]; ok {
+		return m
+	}
+	m := (len(s.include) == 0 || matchAny(s.include, name)) && !matchAny(s.exclude, name)
+	if len(s.cache) >= maxCache {
+		clear(s.cache)
+	}
+	s.cache[name] = m
+	return m
+}
+
+func matchAny(globs []string, s string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, s); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Unmatched is what a transformer does with the samples its meters do not
+// take.
+type Unmatched uint8
+
+const (
+	// Pass forwards them unchanged, in their place in the batch.
+	Pass Unmatched = iota
+	// Drop leaves them out, as a Ceilometer sink whose source did not
+	// list them never saw them.
+	Drop
+)
+
+// ParseUnmatched parses the unmatched attribute.
+func ParseUnmatched(s string) (Unmatched, error) {
+	switch s {
+	case "", "pass":
+		return Pass, nil
+	case "drop":
+		return Drop, nil
+	}
+	return Pass, schema.AttrError("unmatched", fmt.Sprintf("must be \"pass\" or \"drop\", not %q", s))
+}
