@@ -506,8 +506,8 @@ func (p *parser) meterRef(t token) (int32, *Error) {
 	}
 	ref := int32(slices.Index(p.refs, t.text))
 	if ref < 0 {
-		if len(p.refs) >= maxRefs {
-			return 0, p.fail(t, "expression references more than %d meters", maxRefs)
+		if len(p.refs) >= MaxRefs {
+			return 0, p.fail(t, "expression references more than %d meters", MaxRefs)
 		}
 		p.refs = append(p.refs, t.text)
 		ref = int32(len(p.refs) - 1)

@@ -17,8 +17,9 @@ const (
 	maxDepth     = 64  // nesting of parentheses, calls, unary operators
 	maxTreeDepth = 128 // operations on the longest path (1+1+...+1)
 	maxArgs      = 16
-	maxRefs      = 32
 	maxKey       = 256
+	// MaxRefs is the most meters a CompileMeters expression may read.
+	MaxRefs = 32
 )
 
 // Error is an expression the language cannot take, found when compiling:

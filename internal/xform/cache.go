@@ -5,13 +5,6 @@ import (
 	"time"
 )
 
-// SeriesKey is how Ceilometer's rate_of_change and delta keyed their cache:
-// the sample name and the resource (Ceilometer concatenated the two
-// strings; a pair cannot collide).
-type SeriesKey struct {
-	Name, ResourceID string
-}
-
 // Cache is a transformer's per-series state, bounded in two ways: an entry
 // not used for Idle is gone (a lookup treats it as absent, and Expire
 // removes it), and at Max entries the least recently used one makes room

@@ -26,21 +26,3 @@ func Count(attr string, n, lo, hi int) error {
 	}
 	return nil
 }
-
-// Interner keeps one copy of each meter name, so that cache keys of many
-// series share it. It holds at most maxCache names.
-type Interner struct{ m map[string]string }
-
-// Intern returns the shared copy of s.
-func (in *Interner) Intern(s string) string {
-	if v, ok := in.m[s]; ok {
-		return v
-	}
-	if in.m == nil {
-		in.m = make(map[string]string)
-	}
-	if len(in.m) < maxCache {
-		in.m[s] = s
-	}
-	return s
-}

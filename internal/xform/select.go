@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
 )
 
@@ -95,4 +96,25 @@ func ParseUnmatched(s string) (Unmatched, error) {
 		return Drop, nil
 	}
 	return Pass, schema.AttrError("unmatched", fmt.Sprintf("must be \"pass\" or \"drop\", not %q", s))
+}
+
+// Map is the loop of a transformer that turns each sample it takes into at
+// most one: in place over in (which the SDK hands the transformer), fn's
+// output takes the place of the sample it came from, and the samples sel
+// does not take pass or are dropped as u says.
+func Map(in []sample.Sample, sel *Selector, u Unmatched, fn func(s *sample.Sample) (sample.Sample, bool)) []sample.Sample {
+	out := in[:0]
+	for i := range in {
+		s := &in[i]
+		if !sel.Match(s.Name) {
+			if u == Pass {
+				out = append(out, *s)
+			}
+			continue
+		}
+		if d, ok := fn(s); ok {
+			out = append(out, d)
+		}
+	}
+	return out
 }

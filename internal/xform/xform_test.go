@@ -235,12 +235,40 @@ func TestLimits(t *testing.T) {
 	}
 	require.NoError(t, Count("size", 5, 1, 10))
 	require.Error(t, Count("size", 0, 1, 10))
-	var in Interner
-	a, b := strings.Repeat("x", 3), strings.Repeat("x", 3)
-	require.Equal(t, in.Intern(a), in.Intern(b))
 	u, err := ParseUnmatched("drop")
 	require.NoError(t, err)
 	require.Equal(t, Drop, u)
 	_, err = ParseUnmatched("keep")
 	require.Error(t, err)
+}
+
+func TestSeries(t *testing.T) {
+	t.Parallel()
+	ss := NewSeries(time.Hour, 10)
+	now := time.Unix(0, 0)
+	at := func(name, rid, id string, sec int, v float64) *sample.Sample {
+		return &sample.Sample{Name: name, ResourceID: rid, MessageID: id, Volume: v, Timestamp: time.Unix(int64(sec), 0)}
+	}
+	p, step := ss.Step(at("cpu", "r1", "a", 0, 1), now)
+	require.Equal(t, First, step)
+	require.Equal(t, 1.0, p.Volume)
+	_, step = ss.Step(at("cpu", "r2", "b", 0, 1), now)
+	require.Equal(t, First, step, "another resource, another series")
+	_, step = ss.Step(at("cpu.delta", "r1", "c", 0, 1), now)
+	require.Equal(t, First, step, "another name, another series")
+	_, step = ss.Step(at("cp", "ur1", "c", 0, 1), now)
+	require.Equal(t, First, step, "name and resource do not run into each other")
+	p, step = ss.Step(at("cpu", "r1", "a", 0, 1), now)
+	require.Equal(t, Again, step, "the same sample again")
+	require.False(t, p.HasOut)
+	s := at("cpu", "r1", "d", 10, 5)
+	p, step = ss.Step(s, now)
+	require.Equal(t, Next, step)
+	require.Equal(t, 1.0, p.Volume)
+	ss.Accept(p, s)
+	p.Record(0.4)
+	p, step = ss.Step(at("cpu", "r1", "d", 10, 5), now)
+	require.Equal(t, Again, step)
+	require.Equal(t, 0.4, p.Out)
+	require.Equal(t, 4, ss.Cache.Len())
 }

@@ -1,0 +1,110 @@
+package xform
+
+import (
+	"hash/maphash"
+	"time"
+
+	"github.com/altimeter/altimeter/sdk/sample"
+)
+
+// Prev is what a series remembers of its last accepted sample, and what
+// that sample gave.
+type Prev struct {
+	Volume float64
+	TS     int64 // unix nanoseconds
+	Mono   int64 // monotonic time in nanoseconds; 0 when unset
+	id     uint64
+	// Out is the volume the sample gave, if HasOut.
+	Out    float64
+	HasOut bool
+}
+
+// Record notes that the accepted sample gave v.
+func (p *Prev) Record(v float64) { p.Out, p.HasOut = v, true }
+
+// Step is what Series.Step found.
+type Step uint8
+
+const (
+	// First: the series was unknown (new, expired, evicted, or the process
+	// restarted); the sample is now its state and gives nothing.
+	First Step = iota
+	// Again: the sample is the one that set the state (same message id
+	// and timestamp), delivered again; Prev says what it gave.
+	Again
+	// Next: Prev is the previous sample; the caller decides and, if it
+	// accepts the sample, calls Accept.
+	Next
+)
+
+// Series is the previous-sample state of rate_of_change and delta: one
+// Prev per series (name and resource, as Ceilometer keyed its cache), in a
+// bounded Cache. A series is known by two independent 64-bit hashes of its
+// name and resource rather than by the strings: the index is a map of
+// integers, an entry holds no string, and two series are confused only if
+// both hashes collide (about one chance in 10^29 among 100,000 series).
+type Series struct {
+	Cache  *Cache[uint64, seriesEntry]
+	names  map[string][2]uint64
+	seedA  maphash.Seed
+	seedB  maphash.Seed
+	seedID maphash.Seed
+}
+
+type seriesEntry struct {
+	check uint64 // the second hash
+	prev  Prev
+}
+
+// NewSeries returns an empty state bounded by idle and maxSeries.
+func NewSeries(idle time.Duration, maxSeries int) *Series {
+	return &Series{
+		Cache: NewCache[uint64, seriesEntry](idle, maxSeries), names: map[string][2]uint64{},
+		seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed(), seedID: maphash.MakeSeed(),
+	}
+}
+
+// keys hashes s's series.
+func (ss *Series) keys(s *sample.Sample) (uint64, uint64) {
+	n, ok := ss.names[s.Name]
+	if !ok {
+		n = [2]uint64{maphash.String(ss.seedA, s.Name), maphash.String(ss.seedB, s.Name)}
+		if len(ss.names) < maxCache {
+			ss.names[s.Name] = n
+		}
+	}
+	// The name's hash is mixed in with a multiply, so that (a, b) and
+	// (b, a) differ.
+	return maphash.String(ss.seedA, s.ResourceID) ^ n[0]*0x9e3779b97f4a7c15,
+		maphash.String(ss.seedB, s.ResourceID) ^ n[1]*0xc2b2ae3d27d4eb4f
+}
+
+// Step looks s's series up at now. The pointer is valid until the next
+// Step.
+func (ss *Series) Step(s *sample.Sample, now time.Time) (*Prev, Step) {
+	key, check := ss.keys(s)
+	e := ss.Cache.Get(key, now)
+	if e == nil || e.check != check {
+		if e == nil {
+			e = ss.Cache.Put(key, now)
+		}
+		e.check = check
+		ss.Accept(&e.prev, s)
+		return &e.prev, First
+	}
+	p := &e.prev
+	if s.MessageID != "" && p.id == ss.hash(s.MessageID) && p.TS == s.Timestamp.UnixNano() {
+		return p, Again
+	}
+	return p, Next
+}
+
+// Accept makes s the series' state.
+func (ss *Series) Accept(p *Prev, s *sample.Sample) {
+	*p = Prev{Volume: s.Volume, TS: s.Timestamp.UnixNano(), Mono: int64(s.MonotonicTime)}
+	if s.MessageID != "" {
+		p.id = ss.hash(s.MessageID)
+	}
+}
+
+func (ss *Series) hash(id string) uint64 { return maphash.String(ss.seedID, id) | 1 }

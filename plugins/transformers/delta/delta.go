@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/altimeter/altimeter/internal/xform"
+	"github.com/altimeter/altimeter/sdk/base"
+	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/altimeter/altimeter/sdk/transformer"
+)
+
+type config struct {
+	Meters     []string `hcl:"meters,optional" desc:"Glob patterns (path.Match) of the sample names turned into deltas; a leading ! excludes."`
+	Unmatched  string   `hcl:"unmatched,optional" desc:"What happens to samples meters does not take: \"pass\" (forwarded unchanged) or \"drop\"."`
+	Name       *string  `hcl:"name,optional" desc:"Output name (Ceilometer's target name), e.g. \"cpu.delta\"."`
+	MapFrom    *string  `hcl:"map_from,optional" desc:"Regular expression (RE2) on the input name; with map_to, gives the output name."`
+	MapTo      *string  `hcl:"map_to,optional" desc:"Replacement for map_from's matches; $1 or ${1} is the first group."`
+	GrowthOnly bool     `hcl:"growth_only,optional" desc:"Emit only differences that are not negative (Ceilometer's growth_only)."`
+	IdleExpiry string   `hcl:"idle_expiry,optional" desc:"A series not seen for this long is forgotten (its next sample is a first sample again)."`
+	MaxSeries  int      `hcl:"max_series,optional" desc:"Most series remembered; past it the least recently seen is forgotten (counted)."`
+}
+
+// Bounds on the attributes.
+const (
+	maxSeriesLimit = 10_000_000
+	maxIdle        = 30 * 24 * time.Hour
+)
+
+// The counters, in Report order.
+const (
+	cFirst       = iota // first sample of a series: no previous value
+	cOutOfOrder         // timestamp older than the previous one
+	cNegative           // growth_only and the difference is negative
+	cRedelivered        // the sample that set the state, again: same output again
+	cNotFinite          // the difference is not a finite number
+	nCounters
+)
+
+var counterNames = [nCounters]string{"first_sample", "out_of_order", "negative_delta", "redelivered", "not_finite"}
+
+// delta is the transformer. Transform is never called concurrently (SDK
+// contract); Counters may be.
+type delta struct {
+	log        hclog.Logger
+	sel        *xform.Selector
+	unmatched  xform.Unmatched
+	target     *xform.Target
+	growthOnly bool
+	ids        xform.IDs
+	series     *xform.Series
+	report     *xform.Report
+	now        func() time.Time
+}
+
+var (
+	_ transformer.Transformer = (*delta)(nil)
+	_ base.Closer             = (*delta)(nil)
+	_ base.CounterReporter    = (*delta)(nil)
+)
+
+func newDelta(c config, log hclog.Logger) (*delta, error) {
+	d := &delta{log: log, growthOnly: c.GrowthOnly, now: time.Now, report: xform.NewReport(log, counterNames[:]...)}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var err error
+	d.sel, err = xform.NewSelector(c.Meters)
+	add(err)
+	d.unmatched, err = xform.ParseUnmatched(c.Unmatched)
+	add(err)
+	d.target, err = xform.NewTarget(xform.TargetConfig{Name: c.Name, MapFrom: c.MapFrom, MapTo: c.MapTo})
+	add(err)
+	idle, err := xform.Duration("idle_expiry", c.IdleExpiry, time.Second, maxIdle)
+	add(err)
+	add(xform.Count("max_series", c.MaxSeries, 1, maxSeriesLimit))
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	name := "*"
+	if c.Name != nil {
+		name = *c.Name
+	} else if c.MapTo != nil {
+		name = *c.MapTo
+	}
+	d.ids = xform.NewIDs("delta", name)
+	d.series = xform.NewSeries(idle, c.MaxSeries)
+	return d, nil
+}
+
+// Transform replaces each sample meters takes by its difference from the
+// previous sample of its series, in place.
+func (d *delta) Transform(ctx context.Context, in []sample.Sample) ([]sample.Sample, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("transform: %w", err)
+	}
+	now := d.now()
+	d.series.Cache.Expire(now)
+	var counts [nCounters]uint64
+	out := xform.Map(in, d.sel, d.unmatched, func(s *sample.Sample) (sample.Sample, bool) {
+		return d.step(s, now, &counts)
+	})
+	for i, n := range counts {
+		d.report.Add(i, n)
+	}
+	return out, nil
+}
+
+func (d *delta) step(s *sample.Sample, now time.Time, counts *[nCounters]uint64) (sample.Sample, bool) {
+	p, step := d.series.Step(s, now)
+	switch step {
+	case xform.First:
+		counts[cFirst]++
+		return sample.Sample{}, false
+	case xform.Again:
+		counts[cRedelivered]++
+		if !p.HasOut {
+			return sample.Sample{}, false
+		}
+		return d.derive(s, p.Out), true
+	}
+	// Ceilometer's delta drops only samples older than the previous one
+	// (an equal timestamp gives a delta) and keeps the previous state.
+	if s.Timestamp.UnixNano() < p.TS {
+		counts[cOutOfOrder]++
+		d.report.Warn("dropping sample older than the previous one of its series", nil,
+			"meter", s.Name, "resource_id", s.ResourceID, "timestamp", s.Timestamp, "previous", time.Unix(0, p.TS).UTC())
+		return sample.Sample{}, false
+	}
+	v := s.Volume - p.Volume
+	d.series.Accept(p, s) // as Ceilometer, even when growth_only drops v
+	if d.growthOnly && v < 0 {
+		counts[cNegative]++
+		return sample.Sample{}, false
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		counts[cNotFinite]++
+		d.report.Warn("dropping sample: the difference is not a finite number", nil, "meter", s.Name, "resource_id", s.ResourceID)
+		return sample.Sample{}, false
+	}
+	p.Record(v)
+	return d.derive(s, v), true
+}
+
+func (d *delta) derive(s *sample.Sample, v float64) sample.Sample {
+	return sample.Sample{
+		Name: d.target.Name(s.Name), Type: sample.Delta, Unit: s.Unit, Volume: v,
+		ResourceID: s.ResourceID, ProjectID: s.ProjectID, UserID: s.UserID,
+		Timestamp: s.Timestamp, Source: s.Source, MessageID: d.ids.Derive(s.MessageID),
+		MonotonicTime: s.MonotonicTime, Metadata: s.Metadata,
+	}
+}
+
+// Counters implements base.CounterReporter.
+func (d *delta) Counters() map[string]uint64 {
+	m := d.report.Counters()
+	m["series_expired"] = d.series.Cache.Expired()
+	m["series_evicted"] = d.series.Cache.Evicted()
+	return m
+}
+
+// Close logs what the transformer counted over its life.
+func (d *delta) Close(context.Context) error {
+	c := d.Counters()
+	d.log.Info("delta closed; its cache is lost", "series", d.series.Cache.Len(), "first_sample", c["first_sample"],
+		"out_of_order", c["out_of_order"], "negative_delta", c["negative_delta"],
+		"series_expired", c["series_expired"], "series_evicted", c["series_evicted"])
+	return nil
+}
