@@ -47,6 +47,85 @@ sink "socket" {
   }
 }
 
+# A compute node (Ceilometer's compute agent): Nova's instances through
+# libvirt, stored as they are, and the meters Ceilometer's default
+# pipeline.yaml derived from them with transformers: cpu_util, cpu.delta,
+# and the disk and network rates. This machine has no libvirt by default;
+# on a host with libvirtd, uncomment from here to "end compute" (the e2e
+# test TestIntegrationCompute runs exactly these blocks).
+#
+# --- compute ---
+# pollster "libvirt" {
+#   uri    = "qemu:///system"
+#   socket = "/var/run/libvirt/libvirt-sock"
+# }
+#
+# polling "compute" {
+#   interval  = "30s"
+#   meters    = ["cpu", "vcpus", "memory", "memory.*", "disk.device.*", "network.*"]
+#   discovery = ["libvirt.local_instances"]
+#   sinks     = ["compute", "cpu_util", "cpu_delta", "disk_rates", "network_rates"]
+# }
+#
+# sink "compute" {
+#   publish "store" {}
+# }
+#
+# # Ceilometer's cpu_sink: the share of the instance's vCPUs it used.
+# sink "cpu_util" {
+#   transform "rate_of_change" {
+#     meters    = ["cpu"]
+#     unmatched = "drop"
+#     name      = "cpu_util"
+#     unit      = "%"
+#     type      = "gauge"
+#     max       = 100
+#     scale     = "100.0 / (10**9 * (resource_metadata.cpu_number or 1))"
+#   }
+#   publish "store" {}
+# }
+#
+# # Ceilometer's cpu_delta_sink: CPU time used since the previous poll.
+# sink "cpu_delta" {
+#   transform "delta" {
+#     meters      = ["cpu"]
+#     unmatched   = "drop"
+#     name        = "cpu.delta"
+#     growth_only = true
+#   }
+#   publish "store" {}
+# }
+#
+# # Ceilometer's disk_sink: disk.device.read.bytes.rate (B/s), ... .requests.rate (request/s).
+# sink "disk_rates" {
+#   transform "rate_of_change" {
+#     meters        = ["disk.read.bytes", "disk.read.requests", "disk.write.bytes", "disk.write.requests",
+#                      "disk.device.read.bytes", "disk.device.read.requests", "disk.device.write.bytes", "disk.device.write.requests"]
+#     unmatched     = "drop"
+#     map_from      = "(disk\\.device|disk)\\.(read|write)\\.(bytes|requests)"
+#     map_to        = "$1.$2.$3.rate"
+#     unit_map_from = "(B|request)"
+#     unit_map_to   = "$1/s"
+#     type          = "gauge"
+#   }
+#   publish "store" {}
+# }
+#
+# # Ceilometer's network_sink: network.incoming.bytes.rate (B/s), ... .packets.rate (packet/s).
+# sink "network_rates" {
+#   transform "rate_of_change" {
+#     meters        = ["network.incoming.bytes", "network.incoming.packets", "network.outgoing.bytes", "network.outgoing.packets"]
+#     unmatched     = "drop"
+#     map_from      = "network\\.(incoming|outgoing)\\.(bytes|packets)"
+#     map_to        = "network.$1.$2.rate"
+#     unit_map_from = "(B|packet)"
+#     unit_map_to   = "$1/s"
+#     type          = "gauge"
+#   }
+#   publish "store" {}
+# }
+# --- end compute ---
+
 # The store keeps raw samples for 7 days, and roll-ups per Gnocchi-style
 # archive policy: "medium" (1 min for a week, 1 h for a year) unless a rule
 # picks another, e.g.

@@ -25,6 +25,7 @@ func TestIntegrationValidate(t *testing.T) {
 		{"no_such_meter.bad.hcl", "no_such_meter.bad.hcl:5:33: No pollster provides meter"},
 		{"syntax.bad.hcl", "syntax.bad.hcl:6:3: Missing item separator"},
 		{"plugin_check.bad.hcl", "plugin_check.bad.hcl:11:13: Invalid value for scale"},
+		{"expression.bad.hcl", "expression.bad.hcl:12:14: Invalid value for scale: must be an expression giving a number: column 19: unknown name cpu_number"},
 		{"missing_plugin.bad.hcl", "missing_plugin.bad.hcl:10:11: Plugin not found"},
 		{"pin_mismatch.bad.hcl", "pin_mismatch.bad.hcl:6:10: Plugin binary refused"},
 		{"pin_malformed.bad.hcl", "pin_malformed.bad.hcl:2:12: Invalid SHA-256 digest"},
