@@ -183,7 +183,7 @@ var perfGroups = []struct{ label, sym string }{
 	{"sdk/wire SamplesToProto", "github.com/altimeter/altimeter/sdk/wire.SamplesToProto"},
 	{"listener: line protocol decode (influx.AppendDecode)", "github.com/altimeter/altimeter/internal/influx.AppendDecode"},
 	{"sample.NewMessageID (crypto/rand UUID per sample)", "github.com/altimeter/altimeter/sdk/sample.NewMessageID"},
-	{"transformer: expr VM (vm.(*VM).Run)", "github.com/expr-lang/expr/vm.(*VM).Run"},
+	{"transformer: scale expression (internal/scale)", "github.com/altimeter/altimeter/internal/scale.(*Scale).run"},
 	{"publisher: line protocol encode (Encoder.Append)", "github.com/altimeter/altimeter/internal/influx.(*Encoder).Append"},
 	{"gRPC HTTP/2 transport loopy writer", "google.golang.org/grpc/internal/transport.(*loopyWriter).run"},
 	{"gRPC HTTP/2 reader (client)", "google.golang.org/grpc/internal/transport.(*http2Client).reader"},
@@ -279,7 +279,7 @@ func write(dir, commit, date, nproc, cpuModel, kernel, goVer, elapsed string) er
 	p("## 1. End-to-end pipeline vs 2. in-process baseline\n\n")
 	p("Pipeline: load generator (`bench/pipeline`, lines pre-generated in memory) → %d TCP connection(s) on 127.0.0.1 → `listener \"socket\"` (influx, batch_size %d) → host → `transform \"unit_conversion\"` (meters [\"*\"], scale \"volume / 1024\", unit \"KB\") → host → `publish \"file\"` (format influx, max_bytes 0) in a temp dir. %s samples per run; the clock runs from the first byte sent to the last line written (output file mtime once it holds every line); every run checks the output has each sample exactly once, renamed nothing, in KB, with volume/1024, and that `altimeter_publisher_out_samples_total` equals the count.\n\n",
 		a0.Conns, a0.BatchSize, num(float64(a0.Samples), 0))
-	p("Baseline: the same lines, decoded with the same codec (`internal/influx`), scaled by the same expr program (compiled once, reused VM), encoded with `influx.Encoder` and written to a file, in batches of %d, in one goroutine of one process. `baseline+msgid` also gives each sample a crypto-random UUID `message_id`, as the socket listener does (work the pipeline does that is not a process-boundary cost).\n\n", base[0].BatchSize)
+	p("Baseline: the same lines, decoded with the same codec (`internal/influx`), scaled by the same expression (`internal/scale`, compiled once), encoded with `influx.Encoder` and written to a file, in batches of %d, in one goroutine of one process. `baseline+msgid` also gives each sample a crypto-random UUID `message_id`, as the socket listener does (work the pipeline does that is not a process-boundary cost).\n\n", base[0].BatchSize)
 
 	allOK := true
 	for _, rs := range [][]gen.Run{agent, base, baseID} {
@@ -367,6 +367,9 @@ func write(dir, commit, date, nproc, cpuModel, kernel, goVer, elapsed string) er
 		p("\n")
 	}
 
+	// ---- 5 ----
+	transformerSection(&w, rtVals, plVals)
+
 	// ---- profile ----
 	p("## Where the CPU goes (one extra profiled pipeline run, not part of the figures above)\n\n")
 	if pc, err := perfChildren(filepath.Join(dir, "perf-children.txt")); err == nil && len(pc) > 0 {
@@ -392,4 +395,35 @@ func write(dir, commit, date, nproc, cpuModel, kernel, goVer, elapsed string) er
 	}
 	p("## Raw figures\n\n`bench/out/pipeline-*.json` (one per run), `roundtrip.txt`, `plugins-bench.txt`, `perf-*.txt`, `wire-pprof.txt`, `benchstat.txt`.\n")
 	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(w.String()), 0o644)
+}
+
+// transformerSection sets each transformer's in-process work (its plugin
+// package's BenchmarkTransform) beside the same workload through its
+// plugin process (bench/roundtrip's BenchmarkTransformerProcess), both run
+// by this invocation.
+func transformerSection(w io.Writer, rt, pl map[benchKey][]float64) {
+	fmt.Fprint(w, "## 5. Transformers: through their plugin process vs their own work in-process\n\n")
+	fmt.Fprint(w, "Workload (`internal/xform/xformtest`): 1,000-sample batches, one sample of each of 100,000 series per round (libvirt-like `cpu` with its metadata; `memory` and `memory.usage` of 50,000 resources for arithmetic), after one round that fills the transformer's state. In-process: the plugin package's `BenchmarkTransform` calls `Transform` directly. Process: `bench/roundtrip`'s `BenchmarkTransformerProcess` sends the same batches in wire form to the real `bin/plugins` binary, one call at a time as a sink does; its CPU is both processes'. Medians; on a shared machine read the ratios and the CPU figures.\n\n")
+	fmt.Fprint(w, "| transformer | in-process samples/s | process samples/s | ratio in-process / process | in-process CPU ns/sample | process CPU ns/sample (plugin only) |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, name := range []string{"rate_of_change", "delta", "accumulator", "aggregator", "arithmetic"} {
+		in := median(pl, "plugins/transformers/"+name, "BenchmarkTransform", "samples/s")
+		out := median(rt, "bench/roundtrip", "BenchmarkTransformerProcess/"+name, "samples/s")
+		inCPU := median(pl, "plugins/transformers/"+name, "BenchmarkTransform", "cpu-ns/sample")
+		outCPU := median(rt, "bench/roundtrip", "BenchmarkTransformerProcess/"+name, "cpu-ns/sample")
+		plugCPU := median(rt, "bench/roundtrip", "BenchmarkTransformerProcess/"+name, "plugin-cpu-ns/sample")
+		ratio := "–"
+		if in > 0 && out > 0 {
+			ratio = fmt.Sprintf("%.1f×", in/out)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s (%s) |\n", name, num(in, 0), num(out, 0), ratio, num(inCPU, 0), num(outCPU, 0), num(plugCPU, 0))
+	}
+	rss := median(rt, "bench/roundtrip", "BenchmarkTransformerProcess/rate_of_change", "rss-B/series")
+	heap := median(pl, "plugins/transformers/rate_of_change", "BenchmarkTransform", "heap-B/series")
+	in := median(pl, "plugins/transformers/rate_of_change", "BenchmarkTransform", "samples/s")
+	out := median(rt, "bench/roundtrip", "BenchmarkTransformerProcess/rate_of_change", "samples/s")
+	if wcpu := median(rt, "bench/roundtrip", "BenchmarkTransformerWire", "cpu-ns/sample"); wcpu > 0 {
+		fmt.Fprintf(w, "\nThe wire alone for this batch shape (`BenchmarkTransformerWire`: encode and decode both ways, no gRPC, no process, no transform): %s CPU ns/sample.\n", num(wcpu, 0))
+	}
+	fmt.Fprintf(w, "\nGoal: at least 1,000,000 samples/s for rate_of_change with 100,000 series cached. In-process: **%s samples/s**; through its process: **%s samples/s**, most of it the wire (decode, encode, gRPC). A cached series costs **%s bytes of live heap** (in-process, after a GC) and grew the plugin's resident memory by %s bytes per series (heap headroom and batch garbage included). CPU-s per million samples = CPU ns/sample / 1000.\n\n",
+		num(in, 0), num(out, 0), num(heap, 0), num(rss, 0))
 }

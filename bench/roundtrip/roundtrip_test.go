@@ -65,6 +65,13 @@ func pluginDir(tb testing.TB) string {
 // the agent does (host/agent/validate.go): Scan, Parse, Resolve against the
 // plugins' Describe, Launch with the resolved config bytes.
 func launch(b *testing.B, kind base.Kind) *grpc.ClientConn {
+	conn, _ := launchTransform(b, kind, "transform \"unit_conversion\" {\n    meters = [\"*\"]\n    scale  = \"volume / 1024\"\n    unit   = \"KB\"\n  }")
+	return conn
+}
+
+// launchTransform is launch with the sink's transform block given, and
+// returns the plugin's pid too.
+func launchTransform(b *testing.B, kind base.Kind, transform string) (*grpc.ClientConn, int) {
 	dir := pluginDir(b)
 	ctx := context.Background()
 	m := pluginmgr.New(pluginmgr.Options{Dir: dir})
@@ -82,18 +89,14 @@ listener "socket" "bench" {
   sinks = ["bench"]
 }
 sink "bench" {
-  transform "unit_conversion" {
-    meters = ["*"]
-    scale  = "volume / 1024"
-    unit   = "KB"
-  }
+  %s
   publish "file" {
     path      = %q
     format    = "influx"
     max_bytes = 0
   }
 }
-`, filepath.Join(b.TempDir(), "out.lp"))
+`, transform, filepath.Join(b.TempDir(), "out.lp"))
 	cfg, diags := config.Parse("bench.hcl", []byte(src))
 	if diags.HasErrors() {
 		b.Fatal(config.Format(diags))
@@ -113,10 +116,10 @@ sink "bench" {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return conn
+		return conn, inst.Status().PID
 	}
 	b.Fatalf("no %s in the config", kind)
-	return nil
+	return nil, 0
 }
 
 func report(b *testing.B) {
