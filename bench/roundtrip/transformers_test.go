@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/altimeter/altimeter/internal/xform/xformtest"
 	"github.com/altimeter/altimeter/sdk/base"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
@@ -111,9 +109,8 @@ func rssBytes(b *testing.B, pid int) int64 {
 }
 
 // BenchmarkTransformerWire is the wire work of one rate_of_change batch of
-// that workload, both ways, in this goroutine: the host's request encoded
-// and decoded into samples, the same number of samples encoded and decoded
-// back (no gRPC, no process, no transform). With the in-process work it
+// that workload, both ways, in this goroutine (BenchmarkWireOnly's
+// exchange on this batch shape: no gRPC, no process, no transform). With the in-process work it
 // accounts for most of BenchmarkTransformerProcess.
 func BenchmarkTransformerWire(b *testing.B) {
 	batch, _ := xformtest.BenchWorkload("rate_of_change")
@@ -121,23 +118,7 @@ func BenchmarkTransformerWire(b *testing.B) {
 	b.ReportAllocs()
 	cpu0 := xformtest.CPUTime()
 	for b.Loop() {
-		req, err := proto.Marshal(&pb.TransformRequest{Batch: wire.BatchToProto(in)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var inReq pb.TransformRequest
-		if err := proto.Unmarshal(req, &inReq); err != nil {
-			b.Fatal(err)
-		}
-		got := wire.BatchFromProto(inReq.GetBatch())
-		resp, err := proto.Marshal(&pb.TransformResponse{Batch: wire.BatchToProto(&got)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var inResp pb.TransformResponse
-		if err := proto.Unmarshal(resp, &inResp); err != nil {
-			b.Fatal(err)
-		}
+		transformWire(b, in)
 	}
 	xformtest.ReportPerSample(b, xformtest.CPUTime()-cpu0)
 }

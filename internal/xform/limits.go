@@ -1,6 +1,7 @@
 package xform
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,3 +27,17 @@ func Count(attr string, n, lo, hi int) error {
 	}
 	return nil
 }
+
+// Errors collects a constructor's attribute errors, so that every bad
+// attribute is reported at once.
+type Errors []error
+
+// Add keeps err if it is not nil.
+func (e *Errors) Add(err error) {
+	if err != nil {
+		*e = append(*e, err)
+	}
+}
+
+// Err joins what was kept, or is nil.
+func (e Errors) Err() error { return errors.Join(e...) }

@@ -1,6 +1,9 @@
 package xform
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"hash/maphash"
 	"time"
 
@@ -56,6 +59,25 @@ type seriesEntry struct {
 	prev  Prev
 }
 
+// Bounds of the idle_expiry and max_series attributes.
+const (
+	maxIdle        = 30 * 24 * time.Hour
+	maxSeriesLimit = 10_000_000
+)
+
+// SeriesFromConfig checks the idle_expiry and max_series attributes and
+// returns the state they bound.
+func SeriesFromConfig(idleExpiry string, maxSeries int) (*Series, error) {
+	idle, err := Duration("idle_expiry", idleExpiry, time.Second, maxIdle)
+	if cerr := Count("max_series", maxSeries, 1, maxSeriesLimit); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return NewSeries(idle, maxSeries), nil
+}
+
 // NewSeries returns an empty state bounded by idle and maxSeries.
 func NewSeries(idle time.Duration, maxSeries int) *Series {
 	return &Series{
@@ -108,3 +130,62 @@ func (ss *Series) Accept(p *Prev, s *sample.Sample) {
 }
 
 func (ss *Series) hash(id string) uint64 { return maphash.String(ss.seedID, id) | 1 }
+
+// The counters every series transformer reports first, in this order; its
+// own follow.
+const (
+	CFirst = iota // first_sample: the series was unknown, no output
+	CAgain        // redelivered: the sample that set the state, again
+)
+
+// SeriesCounters are the names of CFirst and CAgain.
+var SeriesCounters = []string{"first_sample", "redelivered"}
+
+// Transform is the Transform of a transformer that derives each sample from
+// the previous one of its series (rate_of_change, delta), in place over in:
+// a first sample gives nothing; a redelivered one gives what it gave the
+// first time; otherwise next decides, from the sample and its series'
+// previous state, the volume of the output (and counts what it drops in
+// counts, indexed as r's counters), and derive makes the output. State and
+// counters are updated here.
+func (ss *Series) Transform(ctx context.Context, in []sample.Sample, sel *Selector, u Unmatched, r *Report, now time.Time,
+	next func(s *sample.Sample, p *Prev, counts []uint64) (float64, bool),
+	derive func(s *sample.Sample, v float64) sample.Sample,
+) ([]sample.Sample, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("transform: %w", err)
+	}
+	ss.Cache.Expire(now)
+	counts := make([]uint64, len(r.names))
+	out := Map(in, sel, u, func(s *sample.Sample) (sample.Sample, bool) {
+		p, step := ss.Step(s, now)
+		switch step {
+		case First:
+			counts[CFirst]++
+			return sample.Sample{}, false
+		case Again:
+			counts[CAgain]++
+			if !p.HasOut {
+				return sample.Sample{}, false
+			}
+			return derive(s, p.Out), true
+		}
+		v, ok := next(s, p, counts)
+		if !ok {
+			return sample.Sample{}, false
+		}
+		p.Record(v)
+		return derive(s, v), true
+	})
+	for i, n := range counts {
+		r.Add(i, n)
+	}
+	return out, nil
+}
+
+// Counters adds the cache's counters (series_expired, series_evicted) to m.
+func (ss *Series) Counters(m map[string]uint64) map[string]uint64 {
+	m["series_expired"] = ss.Cache.Expired()
+	m["series_evicted"] = ss.Cache.Evicted()
+	return m
+}

@@ -18,6 +18,18 @@ type TargetConfig struct {
 	Type                         *string
 }
 
+// Label names the output for derived message ids: name, else map_to,
+// else "*".
+func (c TargetConfig) Label() string {
+	switch {
+	case c.Name != nil:
+		return *c.Name
+	case c.MapTo != nil:
+		return *c.MapTo
+	}
+	return "*"
+}
+
 // Target applies a TargetConfig. Not safe for concurrent use.
 type Target struct {
 	name, unit   *string

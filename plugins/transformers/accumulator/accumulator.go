@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
@@ -47,19 +46,15 @@ const (
 
 func newAccumulator(c config, log hclog.Logger) (*accumulator, error) {
 	a := &accumulator{log: log, size: c.Size, report: xform.NewReport(log, "released", "flushed")}
-	var errs []error
+	var errs xform.Errors
 	var err error
-	if a.sel, err = xform.NewSelector(c.Meters); err != nil {
-		errs = append(errs, err)
-	}
-	if a.unmatched, err = xform.ParseUnmatched(c.Unmatched); err != nil {
-		errs = append(errs, err)
-	}
-	if err := xform.Count("size", c.Size, 1, maxSize); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	a.sel, err = xform.NewSelector(c.Meters)
+	errs.Add(err)
+	a.unmatched, err = xform.ParseUnmatched(c.Unmatched)
+	errs.Add(err)
+	errs.Add(xform.Count("size", c.Size, 1, maxSize))
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

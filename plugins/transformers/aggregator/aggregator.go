@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -129,34 +128,30 @@ var (
 func newAggregator(c config, log hclog.Logger, now func() time.Time) (*aggregator, error) {
 	a := &aggregator{log: log, now: now, maxGroups: c.MaxGroups, index: map[groupKey]int{},
 		report: xform.NewReport(log, counterNames[:]...)}
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	var errs xform.Errors
 	var err error
 	a.sel, err = xform.NewSelector(c.Meters)
-	add(err)
+	errs.Add(err)
 	a.unmatched, err = xform.ParseUnmatched(c.Unmatched)
-	add(err)
-	a.target, err = xform.NewTarget(xform.TargetConfig{
+	errs.Add(err)
+	tc := xform.TargetConfig{
 		Name: c.Name, MapFrom: c.MapFrom, MapTo: c.MapTo,
 		Unit: c.Unit, UnitMapFrom: c.UnitMapFrom, UnitMapTo: c.UnitMapTo, Type: c.Type,
-	})
-	add(err)
+	}
+	a.target, err = xform.NewTarget(tc)
+	errs.Add(err)
 	if c.Scale != nil {
 		if a.scale, err = scale.Compile(*c.Scale); err != nil {
-			add(schema.AttrError("scale", "must be an expression giving a number: "+err.Error()))
+			errs.Add(schema.AttrError("scale", "must be an expression giving a number: "+err.Error()))
 		}
 	}
 	if c.Size != nil {
 		a.size = *c.Size
-		add(xform.Count("size", a.size, 0, maxSizeLimit))
+		errs.Add(xform.Count("size", a.size, 0, maxSizeLimit))
 	}
 	if c.RetentionTime != nil {
 		a.retention, err = xform.Duration("retention_time", *c.RetentionTime, time.Second, maxRetention)
-		add(err)
+		errs.Add(err)
 	} else {
 		// Ceilometer: size 1 only when neither is given (bug 1531626: a
 		// retention_time alone used to flush every sample).
@@ -164,37 +159,31 @@ func newAggregator(c config, log hclog.Logger, now func() time.Time) (*aggregato
 		case c.Size == nil:
 			a.size = 1
 		case a.size == 0:
-			add(schema.AttrError("size", "0 means no size limit, which needs a retention_time"))
+			errs.Add(schema.AttrError("size", "0 means no size limit, which needs a retention_time"))
 		}
 	}
 	if c.ProjectID != nil {
 		a.project, err = parsePolicy("project_id", *c.ProjectID, false)
-		add(err)
+		errs.Add(err)
 	}
 	if c.UserID != nil {
 		a.user, err = parsePolicy("user_id", *c.UserID, false)
-		add(err)
+		errs.Add(err)
 	}
 	a.metadata, err = parsePolicy("resource_metadata", c.ResourceMetadata, true)
-	add(err)
+	errs.Add(err)
 	switch c.Timestamp {
 	case "first":
 	case "last":
 		a.lastTimestamp = true
 	default:
-		add(schema.AttrError("timestamp", fmt.Sprintf("must be \"first\" or \"last\", not %q", c.Timestamp)))
+		errs.Add(schema.AttrError("timestamp", fmt.Sprintf("must be \"first\" or \"last\", not %q", c.Timestamp)))
 	}
-	add(xform.Count("max_groups", c.MaxGroups, 1, maxGroupsLimit))
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	errs.Add(xform.Count("max_groups", c.MaxGroups, 1, maxGroupsLimit))
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
-	name := "*"
-	if c.Name != nil {
-		name = *c.Name
-	} else if c.MapTo != nil {
-		name = *c.MapTo
-	}
-	a.ids = xform.NewIDs("aggregator", name)
+	a.ids = xform.NewIDs("aggregator", tc.Label())
 	return a, nil
 }
 

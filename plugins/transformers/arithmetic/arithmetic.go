@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -72,16 +71,11 @@ var (
 
 func newArithmetic(c config, log hclog.Logger, now func() time.Time) (*arithmetic, error) {
 	a := &arithmetic{log: log, now: now, refIndex: map[string]int{}, report: xform.NewReport(log, counterNames[:]...)}
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	var errs xform.Errors
 	var err error
 	a.expr, err = scale.CompileMeters(c.Expr)
 	if err != nil {
-		add(schema.AttrError("expr", "must be an expression over meters giving a number: "+err.Error()))
+		errs.Add(schema.AttrError("expr", "must be an expression over meters giving a number: "+err.Error()))
 	} else {
 		a.refs = a.expr.Refs()
 		for i, r := range a.refs {
@@ -90,14 +84,14 @@ func newArithmetic(c config, log hclog.Logger, now func() time.Time) (*arithmeti
 		}
 	}
 	a.target, err = xform.NewTarget(xform.TargetConfig{Name: c.Name, Unit: c.Unit, Type: c.Type})
-	add(err)
+	errs.Add(err)
 	a.unmatched, err = xform.ParseUnmatched(c.Unmatched)
-	add(err)
+	errs.Add(err)
 	a.window, err = xform.Duration("window", c.Window, time.Second, maxWindow)
-	add(err)
-	add(xform.Count("max_resources", c.MaxResources, 1, maxResourcesLimit))
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	errs.Add(err)
+	errs.Add(xform.Count("max_resources", c.MaxResources, 1, maxResourcesLimit))
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	name := c.Expr
 	if c.Name != nil {
@@ -128,7 +122,7 @@ func (a *arithmetic) Transform(ctx context.Context, in []sample.Sample) ([]sampl
 			}
 			continue
 		}
-		if d, ok := a.add(s, ref, now, &counts); ok {
+		if d, ok := a.hold(s, ref, now, &counts); ok {
 			out = append(out, d)
 		}
 	}
@@ -138,9 +132,9 @@ func (a *arithmetic) Transform(ctx context.Context, in []sample.Sample) ([]sampl
 	return out, nil
 }
 
-// add holds s as operand ref of its resource and, if that completes the
+// hold keeps s as operand ref of its resource and, if that completes the
 // operands, evaluates the expression.
-func (a *arithmetic) add(s *sample.Sample, ref int, now time.Time, counts *[nCounters]uint64) (sample.Sample, bool) {
+func (a *arithmetic) hold(s *sample.Sample, ref int, now time.Time, counts *[nCounters]uint64) (sample.Sample, bool) {
 	e := a.cache.Get(s.ResourceID, now)
 	if e == nil {
 		e = a.cache.Put(s.ResourceID, now)

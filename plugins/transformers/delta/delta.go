@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,23 +25,14 @@ type config struct {
 	MaxSeries  int      `hcl:"max_series,optional" desc:"Most series remembered; past it the least recently seen is forgotten (counted)."`
 }
 
-// Bounds on the attributes.
+// The counters, in Report order, after xform.SeriesCounters.
 const (
-	maxSeriesLimit = 10_000_000
-	maxIdle        = 30 * 24 * time.Hour
+	cOutOfOrder = iota + 2 // timestamp older than the previous one
+	cNegative              // growth_only and the difference is negative
+	cNotFinite             // the difference is not a finite number
 )
 
-// The counters, in Report order.
-const (
-	cFirst       = iota // first sample of a series: no previous value
-	cOutOfOrder         // timestamp older than the previous one
-	cNegative           // growth_only and the difference is negative
-	cRedelivered        // the sample that set the state, again: same output again
-	cNotFinite          // the difference is not a finite number
-	nCounters
-)
-
-var counterNames = [nCounters]string{"first_sample", "out_of_order", "negative_delta", "redelivered", "not_finite"}
+var counterNames = slices.Concat(xform.SeriesCounters, []string{"out_of_order", "negative_delta", "not_finite"})
 
 // delta is the transformer. Transform is never called concurrently (SDK
 // contract); Counters may be.
@@ -65,89 +55,53 @@ var (
 )
 
 func newDelta(c config, log hclog.Logger) (*delta, error) {
-	d := &delta{log: log, growthOnly: c.GrowthOnly, now: time.Now, report: xform.NewReport(log, counterNames[:]...)}
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	d := &delta{log: log, growthOnly: c.GrowthOnly, now: time.Now, report: xform.NewReport(log, counterNames...)}
+	var errs xform.Errors
 	var err error
 	d.sel, err = xform.NewSelector(c.Meters)
-	add(err)
+	errs.Add(err)
 	d.unmatched, err = xform.ParseUnmatched(c.Unmatched)
-	add(err)
-	d.target, err = xform.NewTarget(xform.TargetConfig{Name: c.Name, MapFrom: c.MapFrom, MapTo: c.MapTo})
-	add(err)
-	idle, err := xform.Duration("idle_expiry", c.IdleExpiry, time.Second, maxIdle)
-	add(err)
-	add(xform.Count("max_series", c.MaxSeries, 1, maxSeriesLimit))
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	errs.Add(err)
+	tc := xform.TargetConfig{Name: c.Name, MapFrom: c.MapFrom, MapTo: c.MapTo}
+	d.target, err = xform.NewTarget(tc)
+	errs.Add(err)
+	d.series, err = xform.SeriesFromConfig(c.IdleExpiry, c.MaxSeries)
+	errs.Add(err)
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
-	name := "*"
-	if c.Name != nil {
-		name = *c.Name
-	} else if c.MapTo != nil {
-		name = *c.MapTo
-	}
-	d.ids = xform.NewIDs("delta", name)
-	d.series = xform.NewSeries(idle, c.MaxSeries)
+	d.ids = xform.NewIDs("delta", tc.Label())
 	return d, nil
 }
 
 // Transform replaces each sample meters takes by its difference from the
 // previous sample of its series, in place.
 func (d *delta) Transform(ctx context.Context, in []sample.Sample) ([]sample.Sample, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("transform: %w", err)
-	}
-	now := d.now()
-	d.series.Cache.Expire(now)
-	var counts [nCounters]uint64
-	out := xform.Map(in, d.sel, d.unmatched, func(s *sample.Sample) (sample.Sample, bool) {
-		return d.step(s, now, &counts)
-	})
-	for i, n := range counts {
-		d.report.Add(i, n)
-	}
-	return out, nil
+	return d.series.Transform(ctx, in, d.sel, d.unmatched, d.report, d.now(), d.next, d.derive)
 }
 
-func (d *delta) step(s *sample.Sample, now time.Time, counts *[nCounters]uint64) (sample.Sample, bool) {
-	p, step := d.series.Step(s, now)
-	switch step {
-	case xform.First:
-		counts[cFirst]++
-		return sample.Sample{}, false
-	case xform.Again:
-		counts[cRedelivered]++
-		if !p.HasOut {
-			return sample.Sample{}, false
-		}
-		return d.derive(s, p.Out), true
-	}
+// next is the difference from the series' previous sample p to s.
+func (d *delta) next(s *sample.Sample, p *xform.Prev, counts []uint64) (float64, bool) {
 	// Ceilometer's delta drops only samples older than the previous one
 	// (an equal timestamp gives a delta) and keeps the previous state.
 	if s.Timestamp.UnixNano() < p.TS {
 		counts[cOutOfOrder]++
 		d.report.Warn("dropping sample older than the previous one of its series", nil,
 			"meter", s.Name, "resource_id", s.ResourceID, "timestamp", s.Timestamp, "previous", time.Unix(0, p.TS).UTC())
-		return sample.Sample{}, false
+		return 0, false
 	}
 	v := s.Volume - p.Volume
 	d.series.Accept(p, s) // as Ceilometer, even when growth_only drops v
 	if d.growthOnly && v < 0 {
 		counts[cNegative]++
-		return sample.Sample{}, false
+		return 0, false
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		counts[cNotFinite]++
 		d.report.Warn("dropping sample: the difference is not a finite number", nil, "meter", s.Name, "resource_id", s.ResourceID)
-		return sample.Sample{}, false
+		return 0, false
 	}
-	p.Record(v)
-	return d.derive(s, v), true
+	return v, true
 }
 
 func (d *delta) derive(s *sample.Sample, v float64) sample.Sample {
@@ -161,10 +115,7 @@ func (d *delta) derive(s *sample.Sample, v float64) sample.Sample {
 
 // Counters implements base.CounterReporter.
 func (d *delta) Counters() map[string]uint64 {
-	m := d.report.Counters()
-	m["series_expired"] = d.series.Cache.Expired()
-	m["series_evicted"] = d.series.Cache.Evicted()
-	return m
+	return d.series.Counters(d.report.Counters())
 }
 
 // Close logs what the transformer counted over its life.

@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -33,23 +32,14 @@ type config struct {
 	MaxSeries   int      `hcl:"max_series,optional" desc:"Most series remembered; past it the least recently seen is forgotten (counted)."`
 }
 
-// Bounds on the attributes.
+// The counters, in Report order, after xform.SeriesCounters.
 const (
-	maxSeriesLimit = 10_000_000
-	maxIdle        = 30 * 24 * time.Hour
+	cOutOfOrder  = iota + 2 // timestamp equal to or older than the previous one
+	cReset                  // cumulative counter went down
+	cScaleFailed            // the scale expression failed for the sample
 )
 
-// The counters, in Report order.
-const (
-	cFirst       = iota // first sample of a series: no previous value
-	cOutOfOrder         // timestamp equal to or older than the previous one
-	cReset              // cumulative counter went down
-	cScaleFailed        // the scale expression failed for the sample
-	cRedelivered        // the sample that set the state, again: same output again
-	nCounters
-)
-
-var counterNames = [nCounters]string{"first_sample", "out_of_order", "counter_reset", "scale_failed", "redelivered"}
+var counterNames = slices.Concat(xform.SeriesCounters, []string{"out_of_order", "counter_reset", "scale_failed"})
 
 // rate is the transformer. Transform is never called concurrently (SDK
 // contract); Counters may be.
@@ -74,46 +64,34 @@ var (
 
 func newRate(c config, log hclog.Logger) (*rate, error) {
 	r := &rate{log: log, max: c.Max, now: time.Now,
-		report: xform.NewReport(log, counterNames[:]...)}
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+		report: xform.NewReport(log, counterNames...)}
+	var errs xform.Errors
 	var err error
 	r.sel, err = xform.NewSelector(c.Meters)
-	add(err)
+	errs.Add(err)
 	r.unmatched, err = xform.ParseUnmatched(c.Unmatched)
-	add(err)
-	r.target, err = xform.NewTarget(xform.TargetConfig{
+	errs.Add(err)
+	tc := xform.TargetConfig{
 		Name: c.Name, MapFrom: c.MapFrom, MapTo: c.MapTo,
 		Unit: c.Unit, UnitMapFrom: c.UnitMapFrom, UnitMapTo: c.UnitMapTo, Type: c.Type,
-	})
-	add(err)
+	}
+	r.target, err = xform.NewTarget(tc)
+	errs.Add(err)
 	if c.Scale != nil {
 		r.scale, err = scale.Compile(*c.Scale)
 		if err != nil {
-			add(schema.AttrError("scale", "must be an expression giving a number: "+err.Error()))
+			errs.Add(schema.AttrError("scale", "must be an expression giving a number: "+err.Error()))
 		}
 	}
 	if c.Max != nil && (math.IsNaN(*c.Max) || math.IsInf(*c.Max, 0)) {
-		add(schema.AttrError("max", "must be a finite number"))
+		errs.Add(schema.AttrError("max", "must be a finite number"))
 	}
-	idle, err := xform.Duration("idle_expiry", c.IdleExpiry, time.Second, maxIdle)
-	add(err)
-	add(xform.Count("max_series", c.MaxSeries, 1, maxSeriesLimit))
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	r.series, err = xform.SeriesFromConfig(c.IdleExpiry, c.MaxSeries)
+	errs.Add(err)
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
-	name := "*"
-	if c.Name != nil {
-		name = *c.Name
-	} else if c.MapTo != nil {
-		name = *c.MapTo
-	}
-	r.ids = xform.NewIDs("rate_of_change", name)
-	r.series = xform.NewSeries(idle, c.MaxSeries)
+	r.ids = xform.NewIDs("rate_of_change", tc.Label())
 	return r, nil
 }
 
@@ -121,38 +99,11 @@ func newRate(c config, log hclog.Logger) (*rate, error) {
 // place; samples that give no rate are left out, the others pass or are
 // dropped as unmatched says.
 func (r *rate) Transform(ctx context.Context, in []sample.Sample) ([]sample.Sample, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("transform: %w", err)
-	}
-	now := r.now()
-	r.series.Cache.Expire(now)
-	var counts [nCounters]uint64
-	out := xform.Map(in, r.sel, r.unmatched, func(s *sample.Sample) (sample.Sample, bool) {
-		return r.step(s, now, &counts)
-	})
-	for i, n := range counts {
-		r.report.Add(i, n)
-	}
-	return out, nil
+	return r.series.Transform(ctx, in, r.sel, r.unmatched, r.report, r.now(), r.next, r.derive)
 }
 
-// step feeds one sample to its series and returns the derived sample, if
-// any.
-func (r *rate) step(s *sample.Sample, now time.Time, counts *[nCounters]uint64) (sample.Sample, bool) {
-	p, step := r.series.Step(s, now)
-	switch step {
-	case xform.First:
-		counts[cFirst]++
-		return sample.Sample{}, false
-	case xform.Again:
-		// A redelivery of the sample that set the state (a retried
-		// delivery): the same output, with the same message id.
-		counts[cRedelivered]++
-		if !p.HasOut {
-			return sample.Sample{}, false
-		}
-		return r.derive(s, p.Out), true
-	}
+// next is the rate from the series' previous sample p to s.
+func (r *rate) next(s *sample.Sample, p *xform.Prev, counts []uint64) (float64, bool) {
 	// Prefer the high-precision timer when both samples have one, as
 	// Ceilometer did.
 	dt := s.Timestamp.UnixNano() - p.TS
@@ -163,7 +114,7 @@ func (r *rate) step(s *sample.Sample, now time.Time, counts *[nCounters]uint64) 
 		counts[cOutOfOrder]++
 		r.report.Warn("dropping sample not newer than the previous one of its series", nil,
 			"meter", s.Name, "resource_id", s.ResourceID, "timestamp", s.Timestamp, "previous", time.Unix(0, p.TS).UTC())
-		return sample.Sample{}, false
+		return 0, false
 	}
 	// A cumulative counter that went down was reset in between: the new
 	// volume is a lower bound of the growth. Other types may fall.
@@ -179,7 +130,7 @@ func (r *rate) step(s *sample.Sample, now time.Time, counts *[nCounters]uint64) 
 		if err != nil {
 			counts[cScaleFailed]++
 			r.report.Warn("dropping sample: scale failed", err, "meter", s.Name, "resource_id", s.ResourceID)
-			return sample.Sample{}, false
+			return 0, false
 		}
 		v *= f
 	}
@@ -189,10 +140,9 @@ func (r *rate) step(s *sample.Sample, now time.Time, counts *[nCounters]uint64) 
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		counts[cScaleFailed]++
 		r.report.Warn("dropping sample: the rate is not a finite number", nil, "meter", s.Name, "resource_id", s.ResourceID, "volume", v)
-		return sample.Sample{}, false
+		return 0, false
 	}
-	p.Record(v)
-	return r.derive(s, v), true
+	return v, true
 }
 
 func (r *rate) derive(s *sample.Sample, v float64) sample.Sample {
@@ -206,10 +156,7 @@ func (r *rate) derive(s *sample.Sample, v float64) sample.Sample {
 
 // Counters implements base.CounterReporter.
 func (r *rate) Counters() map[string]uint64 {
-	m := r.report.Counters()
-	m["series_expired"] = r.series.Cache.Expired()
-	m["series_evicted"] = r.series.Cache.Evicted()
-	return m
+	return r.series.Counters(r.report.Counters())
 }
 
 // Close logs what the transformer counted over its life.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
@@ -47,25 +46,22 @@ const cScaleFailed = 0
 
 func newConverter(c config, log hclog.Logger) (*converter, error) {
 	cv := &converter{log: log, report: xform.NewReport(log, "scale_failed")}
-	var errs []error
+	var errs xform.Errors
 	var err error
-	if cv.sel, err = xform.NewSelector(c.Meters); err != nil {
-		errs = append(errs, err)
-	}
+	cv.sel, err = xform.NewSelector(c.Meters)
+	errs.Add(err)
 	cv.target, err = xform.NewTarget(xform.TargetConfig{
 		Name: c.Name, MapFrom: c.MapFrom, MapTo: c.MapTo,
 		Unit: c.Unit, UnitMapFrom: c.UnitMapFrom, UnitMapTo: c.UnitMapTo, Type: c.Type,
 	})
-	if err != nil {
-		errs = append(errs, err)
-	}
+	errs.Add(err)
 	if c.Scale != nil {
 		if cv.scale, err = scale.Compile(*c.Scale); err != nil {
-			errs = append(errs, schema.AttrError("scale", "must be an expression giving a number: "+err.Error()))
+			errs.Add(schema.AttrError("scale", "must be an expression giving a number: "+err.Error()))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	return cv, nil
 }
