@@ -58,15 +58,15 @@ func (t Token) Principal() Principal {
 	return Principal{TokenID: t.ID, Project: t.Project, Role: t.Role}
 }
 
-// record is one token in tokens.json.
-type record struct {
+// Record is one stored token: what tokens.json and the cluster state keep.
+type Record struct {
 	Token
 	Hash string `json:"sha256"` // hex SHA-256 of the plaintext token
 }
 
 type tokensFile struct {
 	Version int      `json:"version"`
-	Tokens  []record `json:"tokens"`
+	Tokens  []Record `json:"tokens"`
 }
 
 // Store holds the API tokens of one data directory. It is safe for
@@ -77,7 +77,7 @@ type Store struct {
 	log hclog.Logger
 
 	mu      sync.Mutex
-	byHash  map[string]record
+	byHash  map[string]Record
 	stamp   os.FileInfo // tokens.json as last read; nil when absent
 	checked time.Time   // last stat of tokens.json
 }
@@ -116,7 +116,7 @@ func (s *Store) bootstrap(ctx context.Context) error {
 		if _, err := os.Stat(adminPath); err == nil {
 			return errNoChange
 		}
-		plain, rec, err := newRecord("", RoleAdmin)
+		plain, rec, err := NewRecord("", RoleAdmin)
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Principal, erro
 	if token == "" {
 		return Principal{}, ErrUnauthorized
 	}
-	h := hashToken(token)
+	h := HashToken(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if time.Since(s.checked) >= reloadInterval {
@@ -160,15 +160,15 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Principal, erro
 	return rec.Principal(), nil
 }
 
-func (s *Store) lookupLocked(h string) (record, bool) {
+func (s *Store) lookupLocked(h string) (Record, bool) {
 	rec, ok := s.byHash[h]
 	if !ok {
-		return record{}, false
+		return Record{}, false
 	}
 	// The map lookup already matched; this keeps the final comparison
 	// constant-time whatever the map does.
 	if subtle.ConstantTimeCompare([]byte(rec.Hash), []byte(h)) != 1 {
-		return record{}, false
+		return Record{}, false
 	}
 	return rec, true
 }
@@ -188,7 +188,7 @@ func (s *Store) reloadLocked(force bool) error {
 	s.checked = time.Now()
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		s.byHash, s.stamp = map[string]record{}, nil
+		s.byHash, s.stamp = map[string]Record{}, nil
 		return nil
 	}
 	if err != nil {
@@ -209,7 +209,7 @@ func (s *Store) reloadLocked(force bool) error {
 }
 
 func (s *Store) setLocked(f *tokensFile, fi os.FileInfo) {
-	m := make(map[string]record, len(f.Tokens))
+	m := make(map[string]Record, len(f.Tokens))
 	for _, r := range f.Tokens {
 		m[r.Hash] = r
 	}
@@ -224,16 +224,16 @@ func sameStamp(a, b os.FileInfo) bool {
 // cannot be shown again. A member token needs a project; an admin token may
 // have one.
 func (s *Store) Create(ctx context.Context, project string, role Role) (string, Principal, error) {
-	if err := validate(project, role); err != nil {
+	if err := Validate(project, role); err != nil {
 		return "", Principal{}, fmt.Errorf("create token: %w", err)
 	}
 	var (
 		plain string
-		rec   record
+		rec   Record
 	)
 	err := s.update(ctx, func(f *tokensFile) error {
 		var err error
-		plain, rec, err = newRecord(project, role)
+		plain, rec, err = NewRecord(project, role)
 		if err != nil {
 			return err
 		}
@@ -276,8 +276,8 @@ func (s *Store) List(ctx context.Context) ([]Token, error) {
 func (s *Store) Revoke(ctx context.Context, id string) error {
 	adminPath := filepath.Join(s.dir, AdminTokenFile)
 	err := s.update(ctx, func(f *tokensFile) error {
-		var gone *record
-		kept := make([]record, 0, len(f.Tokens))
+		var gone *Record
+		kept := make([]Record, 0, len(f.Tokens))
 		for i, r := range f.Tokens {
 			if r.ID == id {
 				gone = &f.Tokens[i]
@@ -293,7 +293,7 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 		if err := writeTokens(s.dir, f); err != nil {
 			return err
 		}
-		if b, err := os.ReadFile(adminPath); err == nil && hashToken(strings.TrimSpace(string(b))) == hash {
+		if b, err := os.ReadFile(adminPath); err == nil && HashToken(strings.TrimSpace(string(b))) == hash {
 			if err := os.Remove(adminPath); err != nil {
 				return fmt.Errorf("remove %s: %w", adminPath, err)
 			}
@@ -397,11 +397,8 @@ func readTokens(dir string) (*tokensFile, os.FileInfo, error) {
 		return nil, nil, fmt.Errorf("decode %s: unsupported version %d (want %d)", path, f.Version, fileVersion)
 	}
 	for i, r := range f.Tokens {
-		if _, err := hex.DecodeString(r.Hash); err != nil || len(r.Hash) != 2*sha256.Size || r.ID == "" {
-			return nil, nil, fmt.Errorf("decode %s: token %d: bad id or hash", path, i)
-		}
-		if err := validate(r.Project, r.Role); err != nil {
-			return nil, nil, fmt.Errorf("decode %s: token %q: %w", path, r.ID, err)
+		if err := r.Check(); err != nil {
+			return nil, nil, fmt.Errorf("decode %s: token %d: %w", path, i, err)
 		}
 	}
 	return &f, fi, nil
@@ -410,7 +407,7 @@ func readTokens(dir string) (*tokensFile, os.FileInfo, error) {
 func writeTokens(dir string, f *tokensFile) error {
 	f.Version = fileVersion
 	if f.Tokens == nil {
-		f.Tokens = []record{}
+		f.Tokens = []Record{}
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -453,36 +450,38 @@ func writeFileAtomic(dir, name string, data []byte) error {
 	return nil
 }
 
-// newRecord makes a token: 32 random bytes, printed as alt_ + base64url.
-func newRecord(project string, role Role) (string, record, error) {
+// NewRecord makes a token: 32 random bytes, printed as alt_ + base64url.
+// It returns the plaintext (shown once, never stored) and the record.
+func NewRecord(project string, role Role) (string, Record, error) {
 	var secret [32]byte
 	if _, err := rand.Read(secret[:]); err != nil {
-		return "", record{}, fmt.Errorf("random token: %w", err)
+		return "", Record{}, fmt.Errorf("random token: %w", err)
 	}
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return "", record{}, fmt.Errorf("random token id: %w", err)
+		return "", Record{}, fmt.Errorf("random token id: %w", err)
 	}
 	plain := TokenPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	rec := record{
+	rec := Record{
 		Token: Token{
 			ID:      hex.EncodeToString(id[:]),
 			Project: project,
 			Role:    role,
 			Created: time.Now().UTC().Truncate(time.Second),
 		},
-		Hash: hashToken(plain),
+		Hash: HashToken(plain),
 	}
 	return plain, rec, nil
 }
 
-func hashToken(token string) string {
+// HashToken is the hex SHA-256 of a token's plaintext, as records keep it.
+func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
 
-// validate checks a role and the project it needs.
-func validate(project string, role Role) error {
+// Validate checks a role and the project it needs.
+func Validate(project string, role Role) error {
 	switch role {
 	case RoleAdmin, RoleMember:
 	default:

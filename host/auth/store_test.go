@@ -81,7 +81,7 @@ func TestOpenWritesAdminToken(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, string(raw), admin, "tokens.json holds the plaintext")
 	require.NotContains(t, string(raw), strings.TrimPrefix(admin, TokenPrefix))
-	require.Contains(t, string(raw), hashToken(admin))
+	require.Contains(t, string(raw), HashToken(admin))
 
 	p, err := s.Authenticate(t.Context(), admin)
 	require.NoError(t, err)
@@ -157,7 +157,7 @@ func TestAuthenticate(t *testing.T) {
 		{name: "empty", token: "", err: ErrUnauthorized},
 		{name: "unknown", token: TokenPrefix + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", err: ErrUnauthorized},
 		{name: "member with trailing space", token: member + " ", err: ErrUnauthorized},
-		{name: "hash of member instead of token", token: hashToken(member), err: ErrUnauthorized},
+		{name: "hash of member instead of token", token: HashToken(member), err: ErrUnauthorized},
 		{name: "garbage", token: "\x00\xff", err: ErrUnauthorized},
 	}
 	for _, tc := range cases {
@@ -299,8 +299,8 @@ func TestOpenRejectsBadFile(t *testing.T) {
 	}{
 		{name: "not json", content: "{", wantErr: "decode"},
 		{name: "wrong version", content: `{"version":9,"tokens":[]}`, wantErr: "unsupported version 9"},
-		{name: "bad hash", content: `{"version":1,"tokens":[{"id":"x","role":"admin","created":"2026-01-01T00:00:00Z","sha256":"zz"}]}`, wantErr: "bad id or hash"},
-		{name: "bad role", content: `{"version":1,"tokens":[{"id":"x","role":"root","created":"2026-01-01T00:00:00Z","sha256":"` + hashToken("t") + `"}]}`, wantErr: `role "root"`},
+		{name: "bad hash", content: `{"version":1,"tokens":[{"id":"x","role":"admin","created":"2026-01-01T00:00:00Z","sha256":"zz"}]}`, wantErr: "hash is not a hex SHA-256"},
+		{name: "bad role", content: `{"version":1,"tokens":[{"id":"x","role":"root","created":"2026-01-01T00:00:00Z","sha256":"` + HashToken("t") + `"}]}`, wantErr: `role "root"`},
 		{name: "unknown field", content: `{"version":1,"tokens":[],"plain":"x"}`, wantErr: "unknown field"},
 	}
 	for _, tc := range cases {
@@ -349,7 +349,7 @@ func TestTokensFileShape(t *testing.T) {
 	require.Equal(t, p.TokenID, m["id"])
 	require.Equal(t, "p1", m["project"])
 	require.Equal(t, "member", m["role"])
-	require.Equal(t, hashToken(tok), m["sha256"])
+	require.Equal(t, HashToken(tok), m["sha256"])
 	_, err = time.Parse(time.RFC3339, m["created"].(string))
 	require.NoError(t, err)
 }
