@@ -44,3 +44,9 @@ func truncateID(s string) string {
 	}
 	return s
 }
+
+// WriteAdminToken writes plain to <dataDir>/admin-token (mode 0600,
+// atomically), where the CLI reads it by default.
+func WriteAdminToken(dataDir, plain string) error {
+	return writeFileAtomic(dataDir, AdminTokenFile, []byte(plain+"\n"))
+}
