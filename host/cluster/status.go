@@ -11,10 +11,10 @@ import (
 
 // MemberStatus is one member as GET /v2/cluster shows it.
 type MemberStatus struct {
-	ID          string    `json:"id"`
-	RaftAddress string    `json:"raft_address"`
-	APIAddress  string    `json:"api_address,omitempty"`
-	Suffrage    string    `json:"suffrage"`
+	ID          string `json:"id"`
+	RaftAddress string `json:"raft_address"`
+	APIAddress  string `json:"api_address,omitempty"`
+	Suffrage    string `json:"suffrage"`
 	// State is "leader", "live" (in the partition map), "suspect" (in the
 	// raft configuration, out of the map) or "joining" (not announced).
 	State     string    `json:"state"`
