@@ -18,7 +18,7 @@ import (
 func apiCommands(stdout, stderr io.Writer) []*cobra.Command {
 	return []*cobra.Command{
 		meterCmd(stdout), sampleCmd(stdout), statisticsCmd(stdout),
-		resourceCmd(stdout), queryCmd(stdout), eventCmd(stdout), tokenCmd(stdout, stderr),
+		resourceCmd(stdout), queryCmd(stdout), eventCmd(stdout), tokenCmd(stdout, stderr), clusterCmd(stdout),
 	}
 }
 

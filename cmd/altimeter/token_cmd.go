@@ -2,12 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,16 +13,17 @@ import (
 	"github.com/altimeter/altimeter/host/auth"
 )
 
-// tokenCmd manages API tokens directly in the data directory, so it works
-// whether or not the agent runs; a running agent sees changes within a
-// second.
+// tokenCmd manages API tokens through the API of any cluster member (an
+// admin token is needed, by default <data-dir>/admin-token): tokens live
+// in the cluster's replicated state, so a token made on one member works
+// on every member, and a revoke is refused everywhere within a second.
 func tokenCmd(stdout, stderr io.Writer) *cobra.Command {
 	var f apiFlags
 	c := &cobra.Command{
 		Use:   "token",
-		Short: "Manage API tokens in --data-dir (works without the agent)",
+		Short: "Manage API tokens, cluster-wide (/v2/tokens, admin token needed)",
 	}
-	f.register(c, false)
+	f.register(c, true)
 
 	var (
 		project string
@@ -44,21 +43,31 @@ TOKEN=$(altimeter token create --project p) works.`,
 			if err != nil {
 				return err
 			}
-			s, err := openTokens(f.dataDir, stderr)
+			if err := auth.Validate(project, auth.Role(role)); err != nil {
+				return err
+			}
+			cl, err := f.client()
 			if err != nil {
 				return err
 			}
-			tok, p, err := s.Create(cmd.Context(), project, auth.Role(role))
+			b, err := cl.post(cmd.Context(), "/v2/tokens", map[string]string{"project": project, "role": role})
 			if err != nil {
 				return err
+			}
+			var created struct {
+				ID      string `json:"id"`
+				Project string `json:"project"`
+				Role    string `json:"role"`
+				Token   string `json:"token"`
+			}
+			if err := json.Unmarshal(b, &created); err != nil {
+				return fmt.Errorf("decode answer: %w", err)
 			}
 			if asJSON {
-				return writeJSON(stdout, map[string]any{
-					"id": p.TokenID, "project": p.Project, "role": p.Role, "token": tok,
-				})
+				return writeJSON(stdout, created)
 			}
-			fmt.Fprintf(stderr, "created token %s (role %s, project %q); it is not shown again\n", p.TokenID, p.Role, p.Project)
-			_, err = fmt.Fprintln(stdout, tok)
+			fmt.Fprintf(stderr, "created token %s (role %s, project %q); it is not shown again\n", created.ID, created.Role, created.Project)
+			_, err = fmt.Fprintln(stdout, created.Token)
 			return err
 		},
 	}
@@ -74,13 +83,13 @@ TOKEN=$(altimeter token create --project p) works.`,
 			if err != nil {
 				return err
 			}
-			s, err := openTokens(f.dataDir, stderr)
+			b, err := clientGet(cmd, &f, "/v2/tokens")
 			if err != nil {
 				return err
 			}
-			toks, err := s.List(cmd.Context())
-			if err != nil {
-				return err
+			var toks []auth.Token
+			if err := json.Unmarshal(b, &toks); err != nil {
+				return fmt.Errorf("decode answer: %w", err)
 			}
 			if asJSON {
 				return writeJSON(stdout, toks)
@@ -101,14 +110,14 @@ TOKEN=$(altimeter token create --project p) works.`,
 
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
-		Short: "Revoke a token; the agent refuses it within a second",
+		Short: "Revoke a token; every member refuses it within a second",
 		Args:  exactArg("token ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openTokens(f.dataDir, stderr)
+			cl, err := f.client()
 			if err != nil {
 				return err
 			}
-			if err := s.Revoke(cmd.Context(), args[0]); err != nil {
+			if _, err := cl.do(cmd.Context(), http.MethodDelete, "/v2/tokens/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(stdout, "revoked %s\n", args[0])
@@ -117,21 +126,6 @@ TOKEN=$(altimeter token create --project p) works.`,
 	}
 	c.AddCommand(create, list, revoke)
 	return c
-}
-
-// openTokens opens the token store of dataDir, saying so on stderr when
-// that wrote a first admin token.
-func openTokens(dataDir string, stderr io.Writer) (*auth.Store, error) {
-	adminPath := filepath.Join(dataDir, auth.AdminTokenFile)
-	_, statErr := os.Stat(adminPath)
-	s, err := auth.Open(dataDir, newLogger(stderr, "warn", false))
-	if err != nil {
-		return nil, err
-	}
-	if errors.Is(statErr, fs.ErrNotExist) {
-		fmt.Fprintf(stderr, "wrote a new admin token to %s\n", adminPath)
-	}
-	return s, nil
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/altimeter/altimeter/host/api"
 	"github.com/altimeter/altimeter/host/auth"
+	"github.com/altimeter/altimeter/host/cluster"
 	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
@@ -52,6 +54,9 @@ type Agent struct {
 	store   *store.Store
 	metrics *pipeline.Metrics
 	reloads *prometheus.CounterVec
+
+	node         *cluster.Node
+	bootstrapped atomic.Bool // the cluster token bootstrap ran
 
 	mu    sync.Mutex // guards cfg, insts, graph (reload vs shutdown)
 	cfg   *config.Config
@@ -90,10 +95,6 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer a.store.Close()
-	tokens, err := auth.Open(cfg.Agent.DataDir, log)
-	if err != nil {
-		return fmt.Errorf("open tokens: %w", err)
-	}
 	a.mgr = pluginmgr.New(pluginmgr.Options{Dir: pluginDir, Logger: log, Registerer: reg})
 	reg.MustRegister(newPluginCounters(a.mgr))
 	defer func() {
@@ -106,7 +107,13 @@ func Run(ctx context.Context, o Options) error {
 	if o.APIAddress != "" {
 		addr = o.APIAddress
 	}
-	var authn api.Authenticator = tokens
+	// The cluster member holds the API tokens; it starts before the API
+	// and the graph, and closes after them.
+	if a.node, err = openCluster(cfg, addr, a); err != nil {
+		return err
+	}
+	defer a.node.Close()
+	var authn api.Authenticator = a.node.Tokens()
 	if cfg.Agent.APINoAuth {
 		if !config.IsLoopback(addr) {
 			return fmt.Errorf("api address %s: auth = false is allowed on a loopback address only", addr)
@@ -119,13 +126,15 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Events: a.store, Auth: authn,
-		Prom: prom, Console: ui})
+		Prom: prom, Console: ui, Cluster: clusterService{a.node}, Tokens: tokenService{a.node.Tokens()}, Ready: a.ready})
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	a.node.SetAPIAddress(srv.Addr())
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	go a.clusterBootstrap(ctx, cfg.Agent.DataDir)
 	if err := a.start(ctx, cfg); err != nil {
 		return err
 	}
@@ -169,7 +178,8 @@ func (a *Agent) start(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	g, err := pipeline.New(graphSpec(cfg, insts, a.store), a.metrics, a.log)
+	a.setCapabilities(cfg)
+	g, err := pipeline.New(a.graphSpec(cfg, insts), a.metrics, a.log)
 	if err != nil {
 		return fmt.Errorf("build pipeline: %w", err)
 	}
@@ -234,7 +244,8 @@ func (a *Agent) Reload(ctx context.Context) {
 			log.Warn("stop unused plugin", "plugin", r.inst.ID(), "error", err)
 		}
 	}
-	g, err := pipeline.New(graphSpec(cfg, next, a.store), a.metrics, a.log)
+	a.setCapabilities(cfg)
+	g, err := pipeline.New(a.graphSpec(cfg, next), a.metrics, a.log)
 	if err != nil {
 		log.Error("build pipeline", "error", err)
 		return
@@ -242,6 +253,13 @@ func (a *Agent) Reload(ctx context.Context) {
 	g.Start(context.WithoutCancel(ctx))
 	a.cfg, a.insts, a.graph = cfg, next, g
 	log.Info("reloaded", "plugins", len(next))
+}
+
+// graphSpec is the engine's spec for cfg, with the cluster's ownership.
+func (a *Agent) graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
+	spec := graphSpec(cfg, insts, a.store)
+	spec.Owner = owner{a.node}
+	return spec
 }
 
 func (a *Agent) stopGraph() {

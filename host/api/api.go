@@ -63,6 +63,13 @@ type Options struct {
 	// Console serves the web console at / (console.go); when nil / is
 	// not served.
 	Console http.Handler
+	// Cluster serves /v2/cluster (cluster.go); when nil it is not served.
+	Cluster ClusterService
+	// Tokens serves /v2/tokens (admin only); when nil it is not served.
+	Tokens TokenManager
+	// Ready, when set, is asked by /healthz: an error means not ready
+	// (503 with the reason), e.g. while the member has no leader.
+	Ready func() error
 }
 
 // Server is the agent's HTTP server.
@@ -95,7 +102,7 @@ func New(o Options) *Server {
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, fmt.Errorf("%s %s: %w", c.Request.Method, c.Request.URL.Path, ErrMethodNotAllowed))
 	})
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/healthz", s.healthz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	v2 := r.Group("/v2")
 	v2.GET("/plugins", s.listPlugins)
@@ -112,6 +119,12 @@ func New(o Options) *Server {
 	}
 	if o.Console != nil {
 		s.registerConsole(r)
+	}
+	if o.Cluster != nil {
+		s.registerCluster(v2)
+	}
+	if o.Tokens != nil {
+		s.registerTokens(v2)
 	}
 	s.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	return s
@@ -157,6 +170,16 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready", "reason": err.Error()})
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
 func (s *Server) plugins() []Plugin {

@@ -161,7 +161,7 @@ func (n *Node) announce(ctx context.Context) {
 
 func (n *Node) announceOnce(ctx context.Context) {
 	caps := n.caps.Load()
-	want := fsm.Member{ID: n.ID(), RaftAddress: n.addr, APIAddress: n.cfg.APIAddress, Pollsters: caps.pollsters, Discovery: caps.discovery}
+	want := fsm.Member{ID: n.ID(), RaftAddress: n.addr, APIAddress: *n.apiAddr.Load(), Pollsters: caps.pollsters, Discovery: caps.discovery}
 	same := false
 	inConfig := false
 	n.fsm.Read(func(st *fsm.State) {

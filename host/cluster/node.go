@@ -130,6 +130,7 @@ type Node struct {
 	addr  string // advertised raft address
 
 	caps    atomic.Pointer[capabilities]
+	apiAddr atomic.Pointer[string]
 	view    atomic.Pointer[view]
 	known   *knownResources
 	metrics *nodeMetrics
@@ -160,6 +161,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log, fsm: fsm.New(log), known: newKnownResources(), metrics: newNodeMetrics()}
 	n.caps.Store(&capabilities{pollsters: []string{}, discovery: []string{}})
+	n.apiAddr.Store(&cfg.APIAddress)
 	n.view.Store(&view{self: cfg.NodeID})
 	ok := false
 	defer func() {
@@ -325,6 +327,10 @@ func (n *Node) SetCapabilities(pollsters, discovery []string) {
 	c := &capabilities{pollsters: sortedCopy(pollsters), discovery: sortedCopy(discovery)}
 	n.caps.Store(c)
 }
+
+// SetAPIAddress records this member's REST API address once it is bound
+// (the configured one may have port 0).
+func (n *Node) SetAPIAddress(addr string) { n.apiAddr.Store(&addr) }
 
 func sortedCopy(in []string) []string {
 	out := append([]string{}, in...)

@@ -54,6 +54,9 @@ type Agent struct {
 	// with a warning, instead of refusing them.
 	InsecurePluginPermissions      bool
 	InsecurePluginPermissionsRange hcl.Range
+	// Cluster is the cluster block; nil without one (a one-voter
+	// cluster of this agent alone).
+	Cluster *Cluster
 	// DefRange is the agent block's header, or a zero range when the
 	// configuration has no agent block.
 	DefRange hcl.Range

@@ -34,7 +34,7 @@ var agentSchema = &hcl.BodySchema{
 		{Name: "log_level"},
 		{Name: "strict_plugin_permissions"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "api"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "api"}, {Type: "cluster"}},
 }
 
 var apiSchema = &hcl.BodySchema{
@@ -171,6 +171,10 @@ func (l *loader) decodeAgent(b *hcl.Block) {
 	}
 	var api *hcl.Block
 	for _, blk := range content.Blocks {
+		if blk.Type == "cluster" {
+			l.decodeCluster(blk)
+			continue
+		}
 		if api != nil {
 			l.diags = append(l.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

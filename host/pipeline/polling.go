@@ -42,15 +42,17 @@ type PollingSpec struct {
 	Sinks    []string
 }
 
-// Owner decides which resources this member polls. On one host it owns
-// them all; the cluster plugs its partition map in here.
+// Owner decides which resources this member polls, asked once per
+// resource per round with the pollster instance id ("pollster.snmp"). On
+// one host it owns them all; the cluster plugs its partition map in here.
+// Owns is called concurrently and must not block.
 type Owner interface {
-	Owns(r sample.Resource) bool
+	Owns(pollster string, r sample.Resource) bool
 }
 
 type ownAll struct{}
 
-func (ownAll) Owns(sample.Resource) bool { return true }
+func (ownAll) Owns(string, sample.Resource) bool { return true }
 
 // scheduler runs one timer per distinct interval.
 type scheduler struct {
@@ -186,7 +188,7 @@ func (s *scheduler) resources(ctx context.Context, task *PollTask) ([]sample.Res
 	}
 	owned := all[:0]
 	for _, r := range all {
-		if s.owner.Owns(r) {
+		if s.owner.Owns(task.PollsterID, r) {
 			owned = append(owned, r)
 		}
 	}
