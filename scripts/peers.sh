@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(prometheus chromium snmpd snmp libvirt-daemon libvirt-clients openipmi ipmitool rabbitmq-server
-      protobuf-compiler libprotobuf-dev)
+      protobuf-compiler libprotobuf-dev iproute2 curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
