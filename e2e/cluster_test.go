@@ -143,26 +143,35 @@ func readPolls(t *testing.T, members ...*clusterMember) []poll {
 	t.Helper()
 	var out []poll
 	for _, m := range members {
-		f, err := os.Open(m.path("polls.jsonl"))
-		if os.IsNotExist(err) {
-			continue
+		out = append(out, readPollFile(t, m.id, m.path("polls.jsonl"))...)
+	}
+	return out
+}
+
+// readPollFile reads one member's polls file (a file publisher's JSON
+// lines); a missing file is no polls.
+func readPollFile(t *testing.T, member, path string) []poll {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	defer f.Close()
+	var out []poll
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var s struct {
+			ResourceID string `json:"resource_id"`
+			Timestamp  string `json:"timestamp"`
 		}
-		require.NoError(t, err)
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var s struct {
-				ResourceID string `json:"resource_id"`
-				Timestamp  string `json:"timestamp"`
-			}
-			if json.Unmarshal(sc.Bytes(), &s) != nil {
-				continue // a line being written
-			}
-			ts, err := time.Parse("2006-01-02T15:04:05.999999-07:00", s.Timestamp)
-			require.NoError(t, err, s.Timestamp)
-			out = append(out, poll{resource: s.ResourceID, member: m.id, at: ts})
+		if json.Unmarshal(sc.Bytes(), &s) != nil {
+			continue // a line being written
 		}
-		f.Close()
+		ts, err := time.Parse("2006-01-02T15:04:05.999999-07:00", s.Timestamp)
+		require.NoError(t, err, s.Timestamp)
+		out = append(out, poll{resource: s.ResourceID, member: member, at: ts})
 	}
 	return out
 }

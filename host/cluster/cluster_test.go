@@ -346,5 +346,5 @@ func TestAssignMovesOnlyItsShare(t *testing.T) {
 		require.InDelta(t, n/3, c, float64(n)/20, "balanced: %v", per)
 	}
 	require.Equal(t, "", Assign(mk("a"), "q", "k"), "no member runs q")
-	require.Equal(t, "snmp://host:161/x", redact("snmp://secret@host:161/x?password=p"))
+	require.Equal(t, "snmp://host:161/x?resource_id=r1&version=3", redact("snmp://secret@host:161/x?password=p&priv_password_env=X&resource_id=r1&version=3"))
 }

@@ -214,7 +214,10 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  &raftLayer{chanListener: chanListener{m: n.mux, ch: n.mux.raftCh}, advertise: adv},
-		MaxPool: 3, Timeout: 10 * time.Second, Logger: log.Named("raft-net"),
+		// A heartbeat to a member behind a silent cut (no RST, no ICMP)
+		// blocks until this I/O timeout, and only then does raft report
+		// it failed: one heartbeat timeout keeps detection within bound.
+		MaxPool: 3, Timeout: cfg.HeartbeatTimeout, Logger: log.Named("raft-net"),
 	})
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)

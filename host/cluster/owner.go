@@ -170,8 +170,10 @@ func (k *knownResources) snapshot(v *view) []Resource {
 	return out
 }
 
-// redact drops credentials and parameters from a resource id that is a
-// URL (snmp://community@host?password=...), keeping scheme, host and path.
+// redact drops credentials from a resource id that is a URL
+// (snmp://community@host?password=...): the user part, and query
+// parameters whose names suggest a secret; the rest (host, port, path,
+// resource_id) stays, so distinct targets stay distinct.
 func redact(id string) string {
 	if !strings.Contains(id, "://") {
 		return id
@@ -180,6 +182,17 @@ func redact(id string) string {
 	if err != nil {
 		return "(unparsable resource)"
 	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	u.User, u.Fragment = nil, ""
+	q := u.Query()
+	for k := range q {
+		lk := strings.ToLower(k)
+		for _, s := range []string{"pass", "community", "secret", "token", "key", "auth", "priv"} {
+			if strings.Contains(lk, s) {
+				q.Del(k)
+				break
+			}
+		}
+	}
+	u.RawQuery = q.Encode()
 	return u.String()
 }
