@@ -213,7 +213,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("advertise address %s: %w", n.addr, err)
 	}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &raftLayer{chanListener: chanListener{m: n.mux, ch: n.mux.raftCh}, advertise: adv},
+		Stream: &raftLayer{chanListener: chanListener{m: n.mux, ch: n.mux.raftCh}, advertise: adv},
 		// A heartbeat to a member behind a silent cut (no RST, no ICMP)
 		// blocks until this I/O timeout, and only then does raft report
 		// it failed: one heartbeat timeout keeps detection within bound.

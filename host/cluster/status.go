@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -53,6 +54,7 @@ func (n *Node) Status(context.Context) (Status, error) {
 	if last := n.raft.LastContact(); !last.IsZero() && n.raft.State() != raft.Leader {
 		st.LastContact = time.Since(last).Round(time.Millisecond).String()
 	}
+	sort.Slice(cfg.Servers, func(i, j int) bool { return cfg.Servers[i].ID < cfg.Servers[j].ID })
 	n.fsm.Read(func(s *fsm.State) {
 		ms, p := fsm.MembersOf(s), fsm.PartitionOf(s)
 		st.Epoch = p.Epoch

@@ -123,6 +123,9 @@ func TestBadFixtures(t *testing.T) {
 		{files: []string{"discovery_undefined.bad.hcl"}, want: `testdata/discovery_undefined.bad.hcl:6:16: Reference to undefined pollster: Discovery "libvirt.local_instances" names pollster "libvirt", but no pollster "libvirt" block is declared. Declared pollsters: host.`},
 		{files: []string{"unknown_block.bad.hcl"}, want: `testdata/unknown_block.bad.hcl:3:1: Unsupported block type: Blocks of type "pipeline" are not expected here.`},
 		{files: []string{"log_level.bad.hcl"}, want: `testdata/log_level.bad.hcl:2:15: Invalid log level: "verbose" is not a log level; use one of trace, debug, info, warn, error.`},
+		{files: []string{"cluster_join.bad.hcl"}, want: `testdata/cluster_join.bad.hcl:4:34: Invalid join address: "nowhere": not a host:port address: address nowhere: missing port in address.`},
+		{files: []string{"cluster_advertise.bad.hcl"}, want: `testdata/cluster_advertise.bad.hcl:4:17: Invalid advertise address: Other members cannot dial an unspecified address`},
+		{files: []string{"cluster_heartbeat.bad.hcl"}, want: `testdata/cluster_heartbeat.bad.hcl:3:25: Invalid heartbeat_timeout: heartbeat_timeout: must be at least 100ms`},
 		{files: []string{"bad_label.bad.hcl"}, want: `testdata/bad_label.bad.hcl:1:6: Invalid sink label: "my.sink" is not a valid name`},
 	}
 	covered := map[string]bool{}
@@ -495,4 +498,24 @@ func TestLoadJSON(t *testing.T) {
 	c, diags := load(t, true, path)
 	require.True(t, strings.HasPrefix(Format(diags), path+`:3:68: No pollster provides meter`), Format(diags))
 	require.Equal(t, "publisher.file.out", c.Sinks[0].Publishers[0].ID)
+}
+
+func TestClusterBlock(t *testing.T) {
+	t.Parallel()
+	c, diags := Load("testdata/cluster.good.hcl")
+	require.Empty(t, diags, Format(diags))
+	cl := c.Agent.Cluster
+	require.NotNil(t, cl)
+	require.Equal(t, "n1", cl.NodeID)
+	require.Equal(t, []string{"127.0.0.1:8302", "127.0.0.1:8303"}, cl.Join)
+	require.Equal(t, time.Second, cl.HeartbeatTimeout)
+	require.Equal(t, 1024, cl.SnapshotThreshold)
+	require.Equal(t, &ClusterTLS{CAFile: "ca.pem", CertFile: "n1.pem", KeyFile: "n1-key.pem"}, cl.TLS)
+
+	c, diags = Parse("x.hcl", []byte("agent {\n  cluster {}\n}\n"))
+	require.Empty(t, diags, Format(diags))
+	require.Equal(t, DefaultClusterBind, c.Agent.Cluster.Bind)
+	c, diags = Parse("x.hcl", []byte("agent {}\n"))
+	require.Empty(t, diags, Format(diags))
+	require.Nil(t, c.Agent.Cluster, "no block: a one-voter cluster")
 }

@@ -1,0 +1,5 @@
+agent {
+  cluster {
+    heartbeat_timeout = "10ms"
+  }
+}
