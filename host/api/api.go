@@ -213,7 +213,9 @@ func (s *Server) accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		if c.Writer.Status() >= http.StatusInternalServerError {
+		// A not-ready /healthz is a state, not a failure: probes ask it
+		// every second while a member waits for its leader.
+		if c.Writer.Status() >= http.StatusInternalServerError && c.Request.URL.Path != "/healthz" {
 			s.log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path,
 				"status", c.Writer.Status(), "error", c.Errors.String())
 			return

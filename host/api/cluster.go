@@ -143,7 +143,7 @@ func (s *Server) clusterRemove(c *gin.Context) {
 		abort(c, fmt.Errorf("remove %s: %w", id, err))
 		return
 	}
-	c.Status(http.StatusNoContent)
+	c.JSON(http.StatusOK, gin.H{"removed": id})
 }
 
 func (s *Server) clusterLeave(c *gin.Context) {
@@ -151,7 +151,7 @@ func (s *Server) clusterLeave(c *gin.Context) {
 		abort(c, fmt.Errorf("leave: %w", err))
 		return
 	}
-	c.Status(http.StatusNoContent)
+	c.JSON(http.StatusOK, gin.H{"left": true})
 }
 
 type tokenBody struct {
@@ -201,5 +201,5 @@ func (s *Server) revokeToken(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	c.Status(http.StatusNoContent)
+	c.JSON(http.StatusOK, gin.H{"revoked": id})
 }
