@@ -10,6 +10,7 @@
 #   BENCH_COUNT=6         go test -count for the Go benchmarks
 #   BENCH_PERF=1          one extra profiled pipeline run with perf (0 to skip)
 #   BENCH_STORE_RUNS=3    store-vs-TSDB runs per engine, and peer benchmark count
+#   BENCH_FAILOVER_RUNS=5 cluster failover runs (real agents, SIGKILL; 0 to skip)
 #
 # Every process it starts it stops by PID (the pipeline program SIGTERMs the
 # agent it started; the agent stops its plugins). Traffic stays on 127.0.0.1.
@@ -22,6 +23,7 @@ SAMPLES=${BENCH_SAMPLES:-2000000}
 COUNT=${BENCH_COUNT:-6}
 PERF=${BENCH_PERF:-1}
 STORE_RUNS=${BENCH_STORE_RUNS:-3}
+FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-5}
 OUT=bench/out
 start=$(date +%s)
 
@@ -64,6 +66,17 @@ $GO test -run '^$' -bench PostSamples -benchtime 30x -count "$STORE_RUNS" ./host
 
 echo "== pollsters against their real peers (libvirtd, snmpd, ipmi_sim, Prometheus; count $STORE_RUNS)"
 $GO test -run '^$' -bench 'Integration' -count "$STORE_RUNS" -timeout 30m ./plugins/pollsters/... | tee "$OUT/peers-bench.txt"
+
+echo "== cluster: raft apply (1 member = baseline, 3 members), batched applies, rebalance of 10,000 resources (count $COUNT)"
+$GO test -run '^$' -bench . -benchtime 300x -count "$COUNT" ./host/cluster/ | tee "$OUT/cluster-bench.txt"
+
+if [[ $FAILOVER_RUNS != 0 ]]; then
+	echo "== cluster failover: SIGKILL of the busiest of 3 polling members over 33 SNMP targets, $FAILOVER_RUNS runs"
+	$GO test -run '^TestIntegrationCluster$' -count "$FAILOVER_RUNS" -v -timeout 30m ./e2e/ >"$OUT/failover.txt" 2>&1 ||
+		{ tail -50 "$OUT/failover.txt" >&2; exit 1; }
+	grep -E 'SIGKILL of|steady state' "$OUT/failover.txt" | sed 's/^ *//' || true
+fi
+python3 scripts/bench_cluster.py "$OUT" >"$OUT/cluster.md"
 
 echo "== store vs Prometheus TSDB: $STORE_RUNS runs each (bench/store, its own module)"
 (cd bench/store && $GO build -o "../../$OUT/bin/storebench" .)
@@ -109,5 +122,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/store.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; } >>"$OUT/report.md"
+{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"

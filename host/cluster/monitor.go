@@ -37,7 +37,9 @@ func (n *Node) monitor(ctx context.Context) {
 	defer tick.Stop()
 	wasLeader := false
 	for {
-		_, changed := n.fsm.Watch()
+		// Not woken by every applied entry: a busy leader would ask raft's
+		// main loop for its configuration once per command. A tick
+		// (HeartbeatTimeout/10) is soon enough for a new member's record.
 		select {
 		case <-ctx.Done():
 			return
@@ -63,7 +65,6 @@ func (n *Node) monitor(ctx context.Context) {
 				clear(failed)
 			}
 		case <-tick.C:
-		case <-changed:
 		}
 		leader := n.IsLeader()
 		if leader != wasLeader {
