@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -37,7 +35,7 @@ func openCluster(cfg *config.Config, apiAddr string, a *Agent) (*cluster.Node, e
 		cc.SnapshotThreshold = uint64(b.SnapshotThreshold)
 		if b.TLS != nil {
 			var err error
-			if cc.ServerTLS, cc.ClientTLS, err = loadTLS(b.TLS); err != nil {
+			if cc.ServerTLS, cc.ClientTLS, err = cluster.LoadTLS(b.TLS.CAFile, b.TLS.CertFile, b.TLS.KeyFile); err != nil {
 				return nil, err
 			}
 		}
@@ -63,44 +61,6 @@ func standaloneID(dataDir string) string {
 		}
 	}
 	return "" // cluster.Config defaults to the hostname
-}
-
-func loadTLS(t *config.ClusterTLS) (server, client *tls.Config, err error) {
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cluster tls: %w", err)
-	}
-	pem, err := os.ReadFile(t.CAFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cluster tls: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, nil, fmt.Errorf("cluster tls: %s holds no PEM certificate", t.CAFile)
-	}
-	server = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
-	// Members are dialled by address; the CA is the trust anchor, and the
-	// certificate must be one it signed (server name not checked against
-	// the address, which is often an IP).
-	client = &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true, //nolint:gosec // verified below
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
-				return errors.New("cluster tls: peer sent no certificate")
-			}
-			leaf, err := x509.ParseCertificate(raw[0])
-			if err != nil {
-				return err
-			}
-			inter := x509.NewCertPool()
-			for _, r := range raw[1:] {
-				if c, err := x509.ParseCertificate(r); err == nil {
-					inter.AddCert(c)
-				}
-			}
-			_, err = leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-			return err
-		}}
-	return server, client, nil
 }
 
 // clusterBootstrap waits for a leader, then brings the local token files
