@@ -46,7 +46,7 @@ func (f *apiFlags) register(c *cobra.Command, withAPI bool) {
 		pf.StringVar(&f.url, "url", "", "API base URL (default: $"+envURL+", else "+defaultURL+")")
 		pf.StringVar(&f.token, "token", "", "API token (default: $"+envToken+", else the content of <data-dir>/admin-token)")
 	}
-	pf.StringVar(&f.dataDir, "data-dir", defaultDataDir, "agent data directory (holds admin-token and tokens.json)")
+	pf.StringVar(&f.dataDir, "data-dir", defaultDataDir, "agent data directory (holds admin-token)")
 	pf.StringVarP(&f.output, "output", "o", "table", "output format: table|json")
 }
 
