@@ -47,8 +47,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles the agent and every plugin in one go build (parallel
-// compiles), then names the plugins as the plugin manager expects.
+// build compiles the agent and every plugin in as few go builds as
+// possible (parallel compiles), then names the plugins as the plugin
+// manager expects. go build -o DIR/ names a binary after its package
+// directory, so plugins of different kinds that share a name (pollster and
+// publisher "http") go to separate builds.
 func build(dir string) error {
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -58,29 +61,46 @@ func build(dir string) error {
 	if err != nil {
 		return err
 	}
-	pkgs := []string{"./cmd/altimeter", "./e2e/testdata/plugins/crashy"}
-	names := map[string]string{"crashy": "altimeter-publisher-crashy"}
+	type batch struct {
+		pkgs  []string
+		names map[string]string // short name -> plugin binary name
+	}
+	batches := []*batch{{pkgs: []string{"./cmd/altimeter", "./e2e/testdata/plugins/crashy"}, names: map[string]string{"crashy": "altimeter-publisher-crashy"}}}
 	for _, m := range mains {
 		rel, _ := filepath.Rel(root, filepath.Dir(m))
 		parts := strings.Split(rel, string(filepath.Separator)) // plugins/<kinds>/<name>
-		pkgs = append(pkgs, "./"+rel)
-		names[parts[2]] = "altimeter-" + strings.TrimSuffix(parts[1], "s") + "-" + parts[2]
-	}
-	out := filepath.Join(dir, "out")
-	cmd := exec.Command("go", append([]string{"build", "-o", out + "/"}, pkgs...)...)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %s", err, b)
+		full := "altimeter-" + strings.TrimSuffix(parts[1], "s") + "-" + parts[2]
+		i := 0
+		for ; i < len(batches); i++ {
+			if _, taken := batches[i].names[parts[2]]; !taken {
+				break
+			}
+		}
+		if i == len(batches) {
+			batches = append(batches, &batch{names: map[string]string{}})
+		}
+		batches[i].pkgs = append(batches[i].pkgs, "./"+rel)
+		batches[i].names[parts[2]] = full
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(out, "altimeter"), filepath.Join(dir, "altimeter")); err != nil {
-		return err
-	}
-	for short, full := range names {
-		if err := os.Rename(filepath.Join(out, short), filepath.Join(dir, "plugins", full)); err != nil {
-			return err
+	for i, b := range batches {
+		out := filepath.Join(dir, fmt.Sprintf("out%d", i))
+		cmd := exec.Command("go", append([]string{"build", "-o", out + "/"}, b.pkgs...)...)
+		cmd.Dir = root
+		if o, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %s", err, o)
+		}
+		if i == 0 {
+			if err := os.Rename(filepath.Join(out, "altimeter"), filepath.Join(dir, "altimeter")); err != nil {
+				return err
+			}
+		}
+		for short, full := range b.names {
+			if err := os.Rename(filepath.Join(out, short), filepath.Join(dir, "plugins", full)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
