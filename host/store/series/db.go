@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +20,10 @@ import (
 // ErrClosed is returned by calls on a closed DB.
 var ErrClosed = errors.New("series db closed")
 
-// ErrBroken means an earlier write failed half way in memory; reopen the DB.
+// ErrBroken means an earlier write failed after updating the in-memory
+// catalog, or Pebble's commit pipeline failed (a WAL write or sync error,
+// such as a full disk): writes are refused until the engine is reopened,
+// which the next write or the background loop does once space allows.
 var ErrBroken = errors.New("series db broken by an earlier write failure")
 
 // series is the in-memory catalog entry of one series.
@@ -87,7 +91,10 @@ type scopeKey struct {
 
 // DB is the time-series engine. Its methods are safe for concurrent use.
 type DB struct {
-	pdb      *pebble.DB
+	pdb      *pebble.DB // nil after a failed reopen (broken)
+	dir      string
+	popts    *pebble.Options // to reopen
+	cache    *pebble.Cache
 	log      hclog.Logger
 	opts     Options
 	policies []*policy
@@ -99,8 +106,17 @@ type DB struct {
 	qmu     sync.Mutex
 	queue   []*writeReq
 	leading bool
-	// writeMu serialises writers, packing and retention.
+	// writeMu serialises writers, packing, retention and reopening.
 	writeMu sync.Mutex
+	// pmu is held for reading by every read of pdb that does not hold
+	// writeMu (Scan, Lookup, Stats, DiskUsage, Compact), and for writing
+	// while pdb is closed or swapped: Close and reopen wait for reads in
+	// flight, so Pebble never closes under an open iterator or snapshot.
+	// Lock order: writeMu, pmu, mu.
+	pmu sync.RWMutex
+	// readCtx is cancelled by Close: reads in flight stop early.
+	readCtx     context.Context
+	cancelReads context.CancelFunc
 	// mu guards the catalog below.
 	mu sync.RWMutex
 	// byKey finds series by the hash of their key (keyHash), chained
@@ -120,6 +136,15 @@ type DB struct {
 	// the epoch (cheap to delta-code), e|epoch the time.
 	nextEpoch int64
 	broken    bool
+	// brokenBy is the error that broke the DB; lastReopen the time of the
+	// last reopen attempt (under writeMu).
+	brokenBy   error
+	lastReopen time.Time
+	// stalled is set while Pebble stalls writes (memtables or L0 full),
+	// bgNoSpace while its flushes or compactions fail for lack of space;
+	// both together mean a write would wait for free space (see events).
+	stalled, bgNoSpace atomic.Bool
+	bgErrs             errLimiter
 	// ids filters message ids before the index Get (under mu).
 	ids *idFilter
 	// epochMu guards epochCache, record times by epoch.
@@ -144,42 +169,45 @@ func Open(dir string, o Options, log hclog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("open series db: %w", err)
 	}
 	log = log.Named("series")
+	// The DB keeps its own reference on the cache, so that a reopen can
+	// share it; Close drops it.
 	cache := pebble.NewCache(o.CacheSize)
-	defer cache.Unref() // Pebble holds its own reference
 	popts := &pebble.Options{
 		Cache:                 cache,
 		Merger:                aggMerger,
 		Logger:                pebbleLogger{log.Named("pebble")},
 		FormatMajorVersion:    pebble.FormatNewest,
-		MemTableSize:          64 << 20,
+		MemTableSize:          uint64(o.MemTableSize), //nolint:gosec // positive (resolve)
 		L0CompactionThreshold: 4,
+		FS:                    o.FS,
 	}
 	popts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionGood })
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	pdb, err := pebble.Open(dir, popts)
-	if err != nil {
-		return nil, fmt.Errorf("open series db %s: %w", dir, err)
-	}
 	db := &DB{
-		pdb: pdb, log: log, opts: o, policies: pols,
-		ooo:        int64(o.OutOfOrder / time.Microsecond),
-		sync:       pebble.Sync,
-		byKey:      map[uint64]*series{},
-		keySeed:    maphash.MakeSeed(),
-		byID:       map[ID]*series{},
-		byMeter:    map[string][]*series{},
-		byRes:      map[string]*resGroup{},
-		scopes:     map[scopeKey]*scope{},
-		nextID:     1,
-		epochCache: map[int64]int64{},
+		dir: dir, popts: popts, cache: cache, log: log, opts: o, policies: pols,
+		ooo:  int64(o.OutOfOrder / time.Microsecond),
+		sync: pebble.Sync,
 	}
+	popts.EventListener = db.events()
+	db.readCtx, db.cancelReads = context.WithCancel(context.Background())
+	db.resetCatalog()
 	if o.NoSync {
 		db.sync = pebble.NoSync
 	}
+	pdb, err := openPebble(dir, popts)
+	if err != nil {
+		db.cancelReads()
+		cache.Unref()
+		return nil, fmt.Errorf("open series db %s: %w", dir, err)
+	}
+	db.pdb = pdb
 	if err := db.load(); err != nil {
-		return nil, errors.Join(fmt.Errorf("open series db %s: %w", dir, err), pdb.Close())
+		db.cancelReads()
+		err = errors.Join(fmt.Errorf("open series db %s: %w", dir, err), closePebble(pdb))
+		cache.Unref()
+		return nil, err
 	}
 	if o.RetainEvery > 0 {
 		db.stop, db.done = make(chan struct{}), make(chan struct{})
@@ -188,13 +216,30 @@ func Open(dir string, o Options, log hclog.Logger) (*DB, error) {
 	return db, nil
 }
 
+// resetCatalog empties the in-memory catalog (before load).
+func (db *DB) resetCatalog() {
+	db.byKey = map[uint64]*series{}
+	db.keySeed = maphash.MakeSeed()
+	db.byID = map[ID]*series{}
+	db.byMeter = map[string][]*series{}
+	db.byRes = map[string]*resGroup{}
+	db.scopes = map[scopeKey]*scope{}
+	db.nextID = 1
+	db.nextEpoch = 0
+	db.epochMu.Lock()
+	db.epochCache = map[int64]int64{}
+	db.epochMu.Unlock()
+}
+
 // load reads the chunk window and the catalog into memory.
 func (db *DB) load() error {
 	v, closer, err := db.pdb.Get(metaWindow)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 		db.window = int64(db.opts.ChunkWindow / time.Microsecond)
-		if err := db.pdb.Set(metaWindow, binary.AppendVarint(nil, db.window), pebble.Sync); err != nil {
+		if err := db.apply(func() error {
+			return db.pdb.Set(metaWindow, binary.AppendVarint(nil, db.window), pebble.Sync)
+		}); err != nil {
 			return fmt.Errorf("store chunk window: %w", err)
 		}
 	case err != nil:
@@ -270,7 +315,7 @@ func (db *DB) load() error {
 	for _, s := range db.byID {
 		for _, k := range db.linkScopes(s) {
 			sc := db.scopes[k]
-			if err := db.pdb.Set(idKey(pScope, sc.id), scopeRecord(sc), pebble.Sync); err != nil {
+			if err := db.apply(func() error { return db.pdb.Set(idKey(pScope, sc.id), scopeRecord(sc), pebble.Sync) }); err != nil {
 				return fmt.Errorf("store scope: %w", err)
 			}
 		}
@@ -442,6 +487,11 @@ func floorTo(t, g int64) int64 {
 	return q * g
 }
 
+// loop packs idle windows and applies retention every tick, and reopens
+// the engine after a failed write. It survives every error: a full disk
+// skips packing (and, below half the minimum free space, retention) until
+// space is back, so that the room left goes to the WAL and to Pebble's
+// flushes and compactions.
 func (db *DB) loop(every time.Duration) {
 	defer close(db.done)
 	tick := time.NewTicker(every)
@@ -459,19 +509,65 @@ func (db *DB) loop(every time.Duration) {
 				case <-ctx.Done():
 				}
 			}()
-			if err := db.packIdle(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				db.log.Warn("pack idle windows", "error", err)
-			}
-			if err := db.Retain(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				db.log.Warn("apply retention", "error", err)
-			}
+			db.background(ctx)
 			cancel()
 		}
 	}
 }
 
-// Close stops the background goroutine and closes Pebble. It is safe to
-// call twice.
+// background is one tick of loop.
+func (db *DB) background(ctx context.Context) {
+	db.writeMu.Lock()
+	err := db.reopenIfBroken()
+	db.writeMu.Unlock()
+	if err != nil {
+		db.log.Debug("reopen after write failure", "error", err)
+		return
+	}
+	if db.stalled.Load() {
+		db.log.Debug("writes stalled: packing and retention wait")
+		return
+	}
+	if db.spaceBelow(db.minFree()) {
+		db.log.Debug("disk space below the minimum: idle windows not packed")
+	} else if err := db.packIdle(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
+		db.log.Warn("pack idle windows", "error", err)
+	}
+	// Retention frees space (once Pebble compacts), so it runs down to
+	// half the minimum.
+	if db.spaceBelow(db.minFree() / 2) {
+		db.log.Debug("disk space below half the minimum: retention postponed")
+	} else if err := db.Retain(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
+		db.log.Warn("apply retention", "error", err)
+	}
+}
+
+// minFree is the guard's minimum, 0 without a guard.
+func (db *DB) minFree() uint64 {
+	if db.opts.Guard == nil {
+		return 0
+	}
+	return db.opts.Guard.Min()
+}
+
+// spaceBelow reports whether the guard measures less than n bytes free.
+func (db *DB) spaceBelow(n uint64) bool {
+	if db.opts.Guard == nil || n == 0 {
+		return false
+	}
+	u, err := db.opts.Guard.Usage()
+	return err == nil && u.Avail < n
+}
+
+// closeWait bounds how long Close waits for the write or read in progress
+// (a write Pebble stalls on a full disk, a read view its owner has not
+// closed): past it, Close returns an error and leaves Pebble to close when
+// they end. Every acknowledged write is in the WAL.
+const closeWait = 5 * time.Second
+
+// Close stops the background goroutine, cancels the reads in flight and
+// waits for them and for the write in progress, then closes Pebble. It is
+// safe to call twice.
 func (db *DB) Close() error {
 	db.mu.Lock()
 	if db.closed {
@@ -480,26 +576,73 @@ func (db *DB) Close() error {
 	}
 	db.closed = true
 	db.mu.Unlock()
-	if db.stop != nil {
-		close(db.stop)
-		<-db.done
+	db.cancelReads()
+	done := make(chan error, 1)
+	go func() {
+		if db.stop != nil {
+			close(db.stop)
+			<-db.done
+		}
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+		db.pmu.Lock()
+		defer db.pmu.Unlock()
+		defer db.cache.Unref()
+		if db.pdb == nil {
+			done <- nil
+			return
+		}
+		if err := closePebble(db.pdb); err != nil {
+			done <- fmt.Errorf("close series db: %w", err)
+			return
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(closeWait):
+		db.log.Warn("a write or read still runs: pebble left open; acknowledged writes are in the WAL", "waited", closeWait)
+		return fmt.Errorf("close series db: a write or read still runs after %s (a write stalled on a full disk?)", closeWait)
 	}
-	db.writeMu.Lock()
-	defer db.writeMu.Unlock()
-	if err := db.pdb.Close(); err != nil {
-		return fmt.Errorf("close series db: %w", err)
-	}
-	return nil
 }
 
+// checkOpen is for writers (under mu): a closed or broken DB takes no
+// write.
 func (db *DB) checkOpen() error {
 	if db.closed {
 		return ErrClosed
 	}
 	if db.broken {
-		return ErrBroken
+		return fmt.Errorf("%w: %w", ErrBroken, db.brokenBy)
 	}
 	return nil
+}
+
+// beginRead admits a read of pdb: it holds pmu for reading until end is
+// called, and returns a context that Close cancels. Reads go on while the
+// DB is broken (the failed write is not visible once reopened); they fail
+// with ErrClosed after Close, ErrBroken when a reopen failed.
+func (db *DB) beginRead(ctx context.Context) (context.Context, func(), error) {
+	db.pmu.RLock()
+	db.mu.RLock()
+	closed, pdb := db.closed, db.pdb
+	db.mu.RUnlock()
+	switch {
+	case closed:
+		db.pmu.RUnlock()
+		return nil, nil, ErrClosed
+	case pdb == nil:
+		db.pmu.RUnlock()
+		return nil, nil, fmt.Errorf("%w: %w", ErrBroken, db.brokenBy)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(db.readCtx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		db.pmu.RUnlock()
+	}, nil
 }
 
 // Info describes one series.
@@ -595,9 +738,11 @@ func cmpID(a, b ID) int {
 // whose files Pebble preallocates and recycles (up to the memtable size),
 // and obsolete files awaiting deletion.
 func (db *DB) DiskUsage() (int64, error) {
-	if db.closed {
-		return 0, ErrClosed
+	_, end, err := db.beginRead(context.Background())
+	if err != nil {
+		return 0, err
 	}
+	defer end()
 	m := db.pdb.Metrics()
 	return int64(m.Table.Local.LiveSize + m.BlobFiles.Local.LiveSize), nil
 }
@@ -613,8 +758,74 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 	l.log.Error("pebble", "msg", fmt.Sprintf(format, args...))
 }
 
+// Fatalf panics with a pebbleFatal. Pebble calls it when it cannot go on:
+// a failed commit (WAL write or sync) on the committing goroutine, which
+// apply recovers into an error, or a failed MANIFEST update in a
+// background flush or compaction, which ends the process.
 func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	l.log.Error("pebble fatal", "msg", msg)
-	panic("pebble: " + msg)
+	f := pebbleFatal{msg: fmt.Sprintf(format, args...)}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			f.err = err
+		}
+	}
+	if strings.HasPrefix(f.msg, "pebble: fatal commit error") {
+		l.log.Debug("pebble fatal", "msg", f.msg) // recovered by apply, reported by fail
+	} else {
+		l.log.Error("pebble fatal", "msg", f.msg)
+	}
+	panic(f)
+}
+
+// pebbleFatal is what pebbleLogger.Fatalf panics with: Pebble's message and
+// the error among its arguments, so that a full disk is still recognised.
+type pebbleFatal struct {
+	msg string
+	err error
+}
+
+func (f pebbleFatal) Error() string { return f.msg }
+func (f pebbleFatal) Unwrap() error { return f.err }
+
+// apply runs fn, a Pebble commit on this goroutine, turning Pebble's fatal
+// commit error (Fatalf panics) into an error. The caller must treat any
+// error as breaking the DB (fail): Pebble's commit pipeline does not take
+// another write after such a failure.
+func (db *DB) apply(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(pebbleFatal)
+			if !ok {
+				panic(r)
+			}
+			err = f
+		}
+	}()
+	return fn()
+}
+
+// openPebble opens Pebble, turning a Fatalf during Open (a MANIFEST that
+// cannot be written on a full disk) into an error.
+func openPebble(dir string, o *pebble.Options) (pdb *pebble.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(pebbleFatal)
+			if !ok {
+				panic(r)
+			}
+			pdb, err = nil, f
+		}
+	}()
+	return pebble.Open(dir, o)
+}
+
+// closePebble closes pdb; a Pebble whose commit pipeline failed reports
+// that failure again, or may panic, which becomes an error.
+func closePebble(pdb *pebble.DB) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("close pebble: %v", r)
+		}
+	}()
+	return pdb.Close()
 }

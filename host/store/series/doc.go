@@ -32,6 +32,12 @@
 // samples exist and Stats answers one series from raw samples plus those
 // roll-ups. Meter and (meter, project) roll-ups are written with the samples.
 //
+// A commit that fails (a full disk makes Pebble's commit pipeline unusable)
+// breaks the DB: writes are refused until it reopens itself, and writes are
+// refused at once while Pebble stalls them because its flushes fail for
+// lack of space (fail.go). Close cancels the reads in flight and waits for
+// them before it closes Pebble.
+//
 // The package must not import the store facade (host/store), the API or
 // anything of the pipeline.
 package series

@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/altimeter/altimeter/host/store/disk"
 )
 
 // Key identifies a series. Type is "gauge", "delta" or "cumulative".
@@ -72,6 +76,17 @@ type Options struct {
 	RetainEvery time.Duration
 	// Now is the clock for retention (default time.Now).
 	Now func() time.Time
+	// MemTableSize is Pebble's memtable size in bytes (default 64 MiB,
+	// at least 1 MiB). A full memtable is flushed into an sstable of
+	// about its size, so the free space kept by Guard should hold a few.
+	MemTableSize int64
+	// Guard, when set, is consulted by the background loop: packing waits
+	// while free space is below its minimum, retention below half of it,
+	// and a DB broken by a failed write reopens only above it.
+	Guard *disk.Guard
+	// FS is the file system Pebble uses (tests inject faults through
+	// it); nil means the operating system's.
+	FS vfs.FS
 }
 
 // DefaultPolicies returns Gnocchi-like policies: low (5m x 8640), medium
@@ -132,6 +147,12 @@ func (o *Options) resolve() ([]*policy, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 64 << 20
+	}
+	if o.MemTableSize < 1<<20 {
+		return nil, fmt.Errorf("memtable size %d: must be at least 1 MiB", o.MemTableSize)
 	}
 	var out []*policy
 	seen := map[string]bool{}

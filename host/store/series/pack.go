@@ -150,7 +150,8 @@ func (db *DB) packBatch(jobs []packJob) error {
 		}
 	}
 	db.mu.RUnlock()
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := db.apply(func() error { return b.Commit(pebble.NoSync) }); err != nil {
+		db.fail(err)
 		return err
 	}
 	db.mu.Lock()

@@ -35,12 +35,11 @@ func bounds(start, end int64) (int64, int64) {
 // 0 mean unbounded), in time order, or reverse time order when desc, until
 // fn returns false. Samples with equal T come in a stable order.
 func (db *DB) Scan(ctx context.Context, id ID, start, end int64, desc bool, fn func(Point) bool) error {
-	db.mu.RLock()
-	err := db.checkOpen()
-	db.mu.RUnlock()
+	ctx, done, err := db.beginRead(ctx)
 	if err != nil {
 		return fmt.Errorf("scan series %d: %w", id, err)
 	}
+	defer done()
 	snap := db.pdb.NewSnapshot()
 	defer snap.Close()
 	var rerr error
@@ -177,12 +176,11 @@ func (db *DB) Lookup(ctx context.Context, messageID string) (ID, Point, bool, er
 	if messageID == "" {
 		return 0, Point{}, false, nil
 	}
-	db.mu.RLock()
-	err := db.checkOpen()
-	db.mu.RUnlock()
+	ctx, done, err := db.beginRead(ctx)
 	if err != nil {
 		return 0, Point{}, false, fmt.Errorf("lookup %q: %w", messageID, err)
 	}
+	defer done()
 	snap := db.pdb.NewSnapshot()
 	defer snap.Close()
 	v, closer, err := snap.Get(msgKey(messageID))

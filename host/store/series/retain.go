@@ -23,6 +23,9 @@ import (
 func (db *DB) Retain(ctx context.Context) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
+	if err := db.reopenIfBroken(); err != nil {
+		return fmt.Errorf("retain: %w", err)
+	}
 	now := db.opts.Now().UnixMicro()
 	db.mu.RLock()
 	if err := db.checkOpen(); err != nil {
@@ -45,7 +48,9 @@ func (db *DB) Retain(ctx context.Context) error {
 		if b.Empty() || (!force && b.Len() < 4<<20) {
 			return nil
 		}
-		if err := b.Commit(db.sync); err != nil {
+		if err := db.apply(func() error { return b.Commit(db.sync) }); err != nil {
+			// The catalog already counts the deletions.
+			db.fail(err)
 			return err
 		}
 		b.Close()
@@ -289,6 +294,11 @@ func (db *DB) Compact(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
+	ctx, end, err := db.beginRead(ctx)
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	defer end()
 	if err := db.pdb.Flush(); err != nil {
 		return fmt.Errorf("compact: flush: %w", err)
 	}

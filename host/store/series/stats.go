@@ -67,11 +67,12 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 	var pcts []string
 	var pctFracs []float64
 
-	db.mu.RLock()
-	if err := db.checkOpen(); err != nil {
-		db.mu.RUnlock()
+	ctx, done, err := db.beginRead(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("stats: %w", err)
 	}
+	defer done()
+	db.mu.RLock()
 	type item struct {
 		s     *series
 		first int64

@@ -90,12 +90,24 @@ func (db *DB) Write(ctx context.Context, in []Input) (WriteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return WriteResult{}, fmt.Errorf("write: %w", err)
 	}
+	if err := db.stallErr(); err != nil {
+		return WriteResult{}, fmt.Errorf("write: %w", err)
+	}
 	req := &writeReq{in: in, done: make(chan struct{})}
 	db.qmu.Lock()
 	db.queue = append(db.queue, req)
 	if db.leading {
 		db.qmu.Unlock()
-		<-req.done
+		select {
+		case <-req.done:
+		case <-ctx.Done():
+			// A write still queued may leave (a leader stalled on a
+			// full disk); one taken into a group waits for its result.
+			if db.dequeue(req) {
+				return WriteResult{}, fmt.Errorf("write: %w", ctx.Err())
+			}
+			<-req.done
+		}
 		return req.res, req.err
 	}
 	db.leading = true
@@ -113,6 +125,19 @@ func (db *DB) Write(ctx context.Context, in []Input) (WriteResult, error) {
 		db.writeGroup(context.WithoutCancel(ctx), reqs)
 	}
 	return req.res, req.err
+}
+
+// dequeue removes req from the queue; false when a leader took it.
+func (db *DB) dequeue(req *writeReq) bool {
+	db.qmu.Lock()
+	defer db.qmu.Unlock()
+	for i, r := range db.queue {
+		if r == req {
+			db.queue = slices.Delete(db.queue, i, i+1)
+			return true
+		}
+	}
+	return false
 }
 
 // writeReq is one Write call waiting for its group.
@@ -175,6 +200,9 @@ func (db *DB) write(ctx context.Context, in []Input) (groupResult, error) {
 	res := groupResult{New: make([]bool, len(in)), IDs: make([]ID, len(in)), why: make([]byte, len(in))}
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
+	if err := db.reopenIfBroken(); err != nil {
+		return res, fmt.Errorf("write: %w", err)
+	}
 	db.mu.Lock()
 	if err := db.checkOpen(); err != nil {
 		db.mu.Unlock()
@@ -334,13 +362,12 @@ func (db *DB) write(ctx context.Context, in []Input) (groupResult, error) {
 	}()
 	db.mu.Unlock()
 	if err == nil {
-		err = b.Commit(db.sync)
+		err = db.apply(func() error { return b.Commit(db.sync) })
 	}
 	if err != nil {
-		db.mu.Lock()
-		db.broken = true
-		db.mu.Unlock()
-		db.log.Error("write failed after updating the catalog; reopen the store", "error", err)
+		// The catalog was updated in memory, and a failed commit leaves
+		// Pebble unusable: reopen before the next write.
+		db.fail(err)
 		return res, fmt.Errorf("write %d samples: %w", len(in), err)
 	}
 	if db.ids.full() {
