@@ -80,11 +80,17 @@ func (s *Store) WriteEvents(ctx context.Context, evs []sample.Event) error {
 			return err
 		}
 	}
+	if len(evs) == 0 {
+		return nil
+	}
+	if err := s.guard.Check(); err != nil {
+		return fmt.Errorf("write events: %w: %w", ErrUnavailable, err)
+	}
 	if _, err := s.index.InsertEvents(ctx, evs, EventProject); err != nil {
 		if errors.Is(err, index.ErrInvalid) {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
-		return fmt.Errorf("write events: %w", err)
+		return fmt.Errorf("write events: %w", s.writeErr(err))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/altimeter/altimeter/host/store/disk"
 	"github.com/altimeter/altimeter/host/store/index"
 	"github.com/altimeter/altimeter/host/store/series"
 	"github.com/altimeter/altimeter/sdk/sample"
@@ -24,7 +25,12 @@ type Options struct {
 	Series series.Options
 	// EventRetention is how long events are kept; 0 keeps them forever.
 	EventRetention time.Duration
-	Logger         hclog.Logger
+	// MinFree is the free space, in bytes, below which writes are refused
+	// with ErrUnavailable (default DefaultMinFree). Unless Series sets its
+	// own, the memtable is a quarter of it (at most 64 MiB), so that a
+	// flush always fits in what is kept free.
+	MinFree uint64
+	Logger  hclog.Logger
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
 }
@@ -34,6 +40,7 @@ type Options struct {
 type Store struct {
 	series *series.DB
 	index  *index.DB
+	guard  *disk.Guard
 	log    hclog.Logger
 	now    func() time.Time
 	opts   Options
@@ -62,6 +69,16 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	log := o.Logger.Named("store")
+	if o.MinFree == 0 {
+		o.MinFree = DefaultMinFree
+	}
+	guard := disk.NewGuard(dir, o.MinFree, log)
+	if o.Series.Guard == nil {
+		o.Series.Guard = guard
+	}
+	if o.Series.MemTableSize == 0 {
+		o.Series.MemTableSize = int64(min(64<<20, max(1<<20, o.MinFree/4))) //nolint:gosec // at most 64 MiB
+	}
 	sdb, err := series.Open(filepath.Join(dir, "series"), o.Series, log)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -71,7 +88,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{series: sdb, index: idb, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{series: sdb, index: idb, guard: guard, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.expireEvents()
 	return s, nil
 }
@@ -149,6 +166,9 @@ func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
 	if len(samples) == 0 {
 		return nil
 	}
+	if err := s.guard.Check(); err != nil {
+		return fmt.Errorf("write samples: %w: %w", ErrUnavailable, err)
+	}
 	rec := s.now().UnixMicro()
 	wb := getWriteBufs(len(samples))
 	defer wb.put()
@@ -167,13 +187,13 @@ func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
 	}
 	res, err := s.series.Write(ctx, in)
 	if err != nil {
-		return fmt.Errorf("write samples: %w", err)
+		return fmt.Errorf("write samples: %w", s.writeErr(err))
 	}
 	if res.TooOld > 0 {
 		s.log.Debug("samples older than the out-of-order window skipped", "count", res.TooOld)
 	}
 	if err := s.index.Upsert(ctx, ups); err != nil {
-		return fmt.Errorf("index resources: %w", err)
+		return fmt.Errorf("index resources: %w", s.writeErr(err))
 	}
 	return nil
 }

@@ -16,6 +16,12 @@ var (
 	// ErrInvalid means the request cannot be answered as asked (bad
 	// aggregate, group-by field, period); the API answers 400.
 	ErrInvalid = errors.New("invalid request")
+	// ErrUnavailable means a write could not be made durable for now (the
+	// disk is full, or an engine is recovering from a failed write) and
+	// nothing of it was acknowledged: retry later. The API answers 503 with
+	// Retry-After, the store publisher Retry. Errors for lack of disk space
+	// also wrap disk.ErrNoSpace.
+	ErrUnavailable = errors.New("store temporarily unavailable")
 )
 
 // Sample is a stored sample: the sample as written plus the time the store

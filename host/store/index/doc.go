@@ -21,5 +21,7 @@
 //
 // This package must not import host/store (which imports it), host/api,
 // host/pipeline or plugins. Its errors are its own (ErrNotFound, ErrInvalid);
-// the facade maps them to the store's.
+// the facade maps them to the store's. A write that fails because the disk
+// is full (SQLite's SQLITE_FULL) wraps disk.ErrNoSpace: SQLite rolls the
+// transaction back and the same write succeeds once space is back.
 package index

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/altimeter/altimeter/host/store/disk"
 )
 
 // DB is the index database. Its methods are safe for concurrent use: writes
@@ -170,17 +173,29 @@ func (db *DB) query(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 	return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
 }
 
-// writeTx runs fn in a write transaction under the write lock.
+// writeTx runs fn in a write transaction under the write lock. An error
+// because the disk is full wraps disk.ErrNoSpace (see noSpace).
 func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return noSpace(err)
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return noSpace(err)
 	}
-	return tx.Commit()
+	return noSpace(tx.Commit())
+}
+
+// noSpace marks SQLite's SQLITE_FULL (what its unix VFS answers to ENOSPC
+// and EDQUOT) as disk.ErrNoSpace. SQLite rolls the transaction back and
+// stays usable: the same write succeeds once space is back.
+func noSpace(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w: %w", disk.ErrNoSpace, err)
+	}
+	return err
 }
 
 // Times are stored as Unix nanoseconds, which cover 1678 to 2262.
