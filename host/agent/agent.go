@@ -95,6 +95,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer a.store.Close()
+	reg.MustRegister(a.store.Collector())
 	a.mgr = pluginmgr.New(pluginmgr.Options{Dir: pluginDir, Logger: log, Registerer: reg})
 	reg.MustRegister(newPluginCounters(a.mgr))
 	defer func() {
@@ -159,7 +160,13 @@ func Run(ctx context.Context, o Options) error {
 		case <-ctx.Done():
 			log.Info("stopping")
 			a.stopGraph()
-			return <-apiErr
+			if err := <-apiErr; err != nil {
+				// Handlers still running past the shutdown grace period
+				// end when the store closes: it cancels their reads and
+				// waits for them before closing the engines.
+				log.Warn("api shutdown", "error", err)
+			}
+			return nil
 		}
 	}
 }

@@ -56,6 +56,7 @@ func storeOptions(cfg *config.Config) store.Options {
 	if st != nil {
 		o.Series.OutOfOrder = st.OutOfOrder
 		o.EventRetention = st.EventRetention
+		o.MinFree = uint64(st.MinFreeMB) << 20 //nolint:gosec // positive (config)
 		for _, p := range st.Policies {
 			sp := series.Policy{Name: p.Name, Aggregates: p.Aggregates, RawRetention: p.RawRetention}
 			for _, a := range p.Archives {
@@ -85,8 +86,10 @@ func storeOptions(cfg *config.Config) store.Options {
 type storePublisher struct{ s *store.Store }
 
 // Publish writes the batch's samples. Bad samples are rejected one by one
-// and the rest stored; a store failure asks for a retry of the whole batch,
-// which dedup makes safe.
+// and the rest stored; a store failure, such as a full disk
+// (store.ErrUnavailable), asks for a retry of the whole batch, which dedup
+// makes safe: listeners' brokers keep their deliveries and polled samples
+// stay queued until the store takes them.
 func (p storePublisher) Publish(ctx context.Context, b *pb.Batch) (publisher.Result, error) {
 	samples := wire.SamplesFromProto(b.GetSamples())
 	res := publisher.Result{Outcome: base.Accepted}

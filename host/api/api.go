@@ -214,8 +214,9 @@ func (s *Server) accessLog() gin.HandlerFunc {
 		start := time.Now()
 		c.Next()
 		// A not-ready /healthz is a state, not a failure: probes ask it
-		// every second while a member waits for its leader.
-		if c.Writer.Status() >= http.StatusInternalServerError && c.Request.URL.Path != "/healthz" {
+		// every second while a member waits for its leader. A 503 from a full
+		// disk is logged once per episode by the store.
+		if c.Writer.Status() >= http.StatusInternalServerError && c.Writer.Status() != http.StatusServiceUnavailable {
 			s.log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path,
 				"status", c.Writer.Status(), "error", c.Errors.String())
 			return

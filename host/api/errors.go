@@ -55,11 +55,15 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
+
+// retryAfter is the Retry-After of a 503 (store.ErrUnavailable: a full
+// disk), in seconds.
+const retryAfter = "10"
 
 // abort renders err as the one error envelope: the only place an error
 // becomes a response.
@@ -74,6 +78,9 @@ func abort(c *gin.Context, err error) {
 	_ = c.Error(err) // for the access log
 	if code == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `X-Auth-Token realm="altimeter"`)
+	}
+	if code == http.StatusServiceUnavailable {
+		c.Header("Retry-After", retryAfter)
 	}
 	c.AbortWithStatusJSON(code, body)
 }

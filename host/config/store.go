@@ -31,6 +31,10 @@ type Store struct {
 	Policies       []*ArchivePolicy
 	Rules          []*ArchiveRule
 	DefRange       hcl.Range
+
+	// MinFreeMB is the free space (MiB) in the data dir's file system
+	// below which the store refuses writes; 0 means the store's default.
+	MinFreeMB int
 }
 
 // ArchivePolicy is Gnocchi's archive policy: roll-ups at each archive's
@@ -60,7 +64,7 @@ type ArchiveRule struct {
 const DefaultOutOfOrder = time.Hour
 
 var storeSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "out_of_order"}, {Name: "event_retention"}},
+	Attributes: []hcl.AttributeSchema{{Name: "out_of_order"}, {Name: "event_retention"}, {Name: "min_free_mb"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "archive_policy", LabelNames: []string{"name"}},
 		{Type: "archive_policy_rule", LabelNames: []string{"name"}},
@@ -134,6 +138,9 @@ func (l *loader) decodeStore(b *hcl.Block) {
 	}
 	if a, ok := content.Attributes["event_retention"]; ok {
 		st.EventRetention = l.duration(a, time.Hour)
+	}
+	if a, ok := content.Attributes["min_free_mb"]; ok {
+		st.MinFreeMB = l.positiveInt(a)
 	}
 	seen := map[string]*hcl.Block{}
 	for _, blk := range content.Blocks {
