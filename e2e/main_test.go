@@ -127,6 +127,7 @@ type agentProc struct {
 	cmd     *exec.Cmd
 	dir     string
 	cfgPath string
+	data    string // the data dir: dir/data unless startAgentData says otherwise
 	api     string
 	log     *syncBuffer
 	exited  chan struct{}
@@ -137,8 +138,18 @@ type agentProc struct {
 // and runs the agent on it until /healthz answers.
 func startAgent(t *testing.T, cfg string) *agentProc {
 	t.Helper()
+	return startAgentData(t, cfg, "")
+}
+
+// startAgentData is startAgent with the data dir at data (dir/data when
+// empty).
+func startAgentData(t *testing.T, cfg, data string) *agentProc {
+	t.Helper()
 	dir := t.TempDir()
-	a := &agentProc{t: t, dir: dir, cfgPath: filepath.Join(dir, "pipelines.hcl"),
+	if data == "" {
+		data = filepath.Join(dir, "data")
+	}
+	a := &agentProc{t: t, dir: dir, cfgPath: filepath.Join(dir, "pipelines.hcl"), data: data,
 		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &syncBuffer{}, seen: map[int]bool{}}
 	a.writeConfig(cfg)
 	a.run()
@@ -204,11 +215,11 @@ func (b *syncBuffer) String() string {
 }
 
 func (a *agentProc) writeConfig(cfg string) {
-	r := strings.NewReplacer("{{API}}", a.api, "{{DATA}}", filepath.Join(a.dir, "data"), "{{PLUGINS}}", filepath.Join(binDir, "plugins"))
+	r := strings.NewReplacer("{{API}}", a.api, "{{DATA}}", a.data, "{{PLUGINS}}", filepath.Join(binDir, "plugins"))
 	require.NoError(a.t, os.WriteFile(a.cfgPath, []byte(r.Replace(cfg)), 0o644))
 }
 
-func (a *agentProc) path(name string) string { return filepath.Join(a.dir, "data", name) }
+func (a *agentProc) path(name string) string { return filepath.Join(a.data, name) }
 
 // stop ends the agent (SIGTERM, then SIGKILL) and kills by PID any plugin
 // that outlived it. It logs the agent's output if the test failed.
