@@ -108,12 +108,9 @@ type DB struct {
 	leading bool
 	// writeMu serialises writers, packing, retention and reopening.
 	writeMu sync.Mutex
-	// pmu is held for reading by every read of pdb that does not hold
-	// writeMu (Scan, Lookup, Stats, DiskUsage, Compact), and for writing
-	// while pdb is closed or swapped: Close and reopen wait for reads in
-	// flight, so Pebble never closes under an open iterator or snapshot.
-	// Lock order: writeMu, pmu, mu.
-	pmu sync.RWMutex
+	// reads admits the reads of pdb that do not hold writeMu; Close and
+	// reopen wait for them (gate.go). Lock order: writeMu, then mu.
+	reads readGate
 	// readCtx is cancelled by Close: reads in flight stop early.
 	readCtx     context.Context
 	cancelReads context.CancelFunc
@@ -577,6 +574,7 @@ func (db *DB) Close() error {
 	db.closed = true
 	db.mu.Unlock()
 	db.cancelReads()
+	idle := db.reads.close()
 	done := make(chan error, 1)
 	go func() {
 		if db.stop != nil {
@@ -585,8 +583,7 @@ func (db *DB) Close() error {
 		}
 		db.writeMu.Lock()
 		defer db.writeMu.Unlock()
-		db.pmu.Lock()
-		defer db.pmu.Unlock()
+		<-idle // the reads in flight, cancelled above, have ended
 		defer db.cache.Unref()
 		if db.pdb == nil {
 			done <- nil
@@ -619,29 +616,27 @@ func (db *DB) checkOpen() error {
 	return nil
 }
 
-// beginRead admits a read of pdb: it holds pmu for reading until end is
-// called, and returns a context that Close cancels. Reads go on while the
-// DB is broken (the failed write is not visible once reopened); they fail
-// with ErrClosed after Close, ErrBroken when a reopen failed.
+// beginRead admits a read of pdb until end is called, and returns a
+// context that Close cancels. Reads go on while the DB is broken (the
+// failed write is not visible once reopened); they fail with ErrClosed
+// after Close, ErrBroken when a reopen failed.
 func (db *DB) beginRead(ctx context.Context) (context.Context, func(), error) {
-	db.pmu.RLock()
-	db.mu.RLock()
-	closed, pdb := db.closed, db.pdb
-	db.mu.RUnlock()
-	switch {
-	case closed:
-		db.pmu.RUnlock()
+	if !db.reads.enter() {
 		return nil, nil, ErrClosed
-	case pdb == nil:
-		db.pmu.RUnlock()
-		return nil, nil, fmt.Errorf("%w: %w", ErrBroken, db.brokenBy)
+	}
+	db.mu.RLock()
+	pdb, cause := db.pdb, db.brokenBy
+	db.mu.RUnlock()
+	if pdb == nil {
+		db.reads.exit()
+		return nil, nil, fmt.Errorf("%w: %w", ErrBroken, cause)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(db.readCtx, cancel)
 	return ctx, func() {
 		stop()
 		cancel()
-		db.pmu.RUnlock()
+		db.reads.exit()
 	}, nil
 }
 

@@ -21,8 +21,13 @@ import (
 // The failed batch is gone then (its WAL record is torn or missing), as the
 // caller was told. Reads go on in between, on the old instance.
 
-// reopenEvery bounds how often a broken DB tries to reopen.
-const reopenEvery = time.Second
+// reopenEvery bounds how often a broken DB tries to reopen;
+// reopenReadWait how long a reopen waits for the reads in flight (new reads
+// wait meanwhile) before it gives up until the next attempt.
+const (
+	reopenEvery    = time.Second
+	reopenReadWait = 2 * time.Second
+)
 
 // fail breaks the DB after a failed commit (or a failure after the
 // catalog was updated in memory). Called with writeMu held.
@@ -62,8 +67,11 @@ func (db *DB) reopenIfBroken() error {
 		return fmt.Errorf("%w: waiting for free space: %w", ErrBroken, cause)
 	}
 	db.lastReopen = time.Now()
-	db.pmu.Lock() // waits for the reads in flight
-	defer db.pmu.Unlock()
+	release := db.reads.hold(reopenReadWait)
+	if release == nil {
+		return fmt.Errorf("%w: reads still in flight after %s; reopen later: %w", ErrBroken, reopenReadWait, cause)
+	}
+	defer release()
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.pdb != nil {

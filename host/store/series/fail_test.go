@@ -258,3 +258,76 @@ func TestRetentionOnFullDisk(t *testing.T) {
 	default:
 	}
 }
+
+// TestReadsDuringReopen: a goroutine that holds a View (as the PromQL
+// engine does for a whole query) and starts another read while the engine
+// wants to reopen after a failed write is not deadlocked: the reopen waits
+// a little for the reads, then gives up until the reads end; then it
+// reopens and writes resume. Close turns new reads away at once.
+func TestReadsDuringReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tog, fs := walFull()
+	db := openTest(t, t.TempDir(), Options{FS: fs, ChunkWindow: time.Hour})
+	_, err := db.Write(ctx, failBatch(0))
+	require.NoError(t, err)
+	id, ok := db.SeriesID(key("full", "vm0", "p"))
+	require.True(t, ok)
+	v, err := db.View()
+	require.NoError(t, err)
+	tog.On()
+	_, err = db.Write(ctx, failBatch(1))
+	require.True(t, disk.IsNoSpace(err), "%v", err)
+	tog.Off()
+
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := db.Write(ctx, failBatch(1)) // reopens: waits for the view
+		wrote <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	reads := make(chan error, 1)
+	go func() {
+		n := 0
+		err := v.Scan(ctx, id, 0, 0, func(Point) bool { n++; return true })
+		if err == nil {
+			err = db.Scan(ctx, id, 0, 0, false, func(Point) bool { n++; return true }) // a second read inside the first
+		}
+		if err == nil && n < 20 {
+			err = fmt.Errorf("read %d samples", n)
+		}
+		reads <- err
+	}()
+	select {
+	case err := <-reads:
+		require.NoError(t, err)
+	case <-time.After(3 * reopenReadWait):
+		t.Fatal("reads deadlocked against the reopen")
+	}
+	err = <-wrote
+	require.ErrorIs(t, err, ErrBroken, "the reopen gave up while the view was open")
+	require.NoError(t, v.Close())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := db.Write(ctx, failBatch(1))
+		if err == nil {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no reopen: %v", err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	v, err = db.View()
+	require.NoError(t, err)
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	require.Eventually(t, func() bool {
+		w, err := db.View()
+		if err == nil {
+			_ = w.Close() // opened before Close began
+		}
+		return errors.Is(err, ErrClosed)
+	}, 5*time.Second, 10*time.Millisecond)
+	require.ErrorIs(t, v.Scan(ctx, id, 0, 0, func(Point) bool { return true }), ErrClosed)
+	require.NoError(t, v.Close())
+	require.NoError(t, <-closed)
+}

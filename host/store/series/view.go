@@ -11,9 +11,12 @@ import (
 // View is a consistent read view over many series: one Pebble snapshot and
 // one pair of iterators that every Scan re-bounds, so a query that reads
 // thousands of series pays for neither a snapshot nor two iterators per
-// series. A View is not safe for concurrent use; Close it when done.
+// series. A View is not safe for concurrent use; Close it when done: an
+// open View holds off Close of the DB (which makes its Scans fail with
+// ErrClosed) and the reopen after a failed write.
 type View struct {
 	db     *DB
+	end    func() // ends the read admitted by beginRead
 	snap   *pebble.Snapshot
 	ci, hi *pebble.Iterator
 	lo, up [4][]byte // bound buffers: chunk lower/upper, head lower/upper
@@ -21,20 +24,20 @@ type View struct {
 
 // View opens a read view.
 func (db *DB) View() (*View, error) {
-	db.mu.RLock()
-	err := db.checkOpen()
-	db.mu.RUnlock()
+	_, end, err := db.beginRead(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("open view: %w", err)
 	}
-	v := &View{db: db, snap: db.pdb.NewSnapshot()}
+	v := &View{db: db, end: end, snap: db.pdb.NewSnapshot()}
 	if v.ci, err = v.snap.NewIter(&pebble.IterOptions{}); err != nil {
 		_ = v.snap.Close()
+		end()
 		return nil, fmt.Errorf("open view: %w", err)
 	}
 	if v.hi, err = v.snap.NewIter(&pebble.IterOptions{}); err != nil {
 		_ = v.ci.Close()
 		_ = v.snap.Close()
+		end()
 		return nil, fmt.Errorf("open view: %w", err)
 	}
 	return v, nil
@@ -44,6 +47,9 @@ func (db *DB) View() (*View, error) {
 // 0 mean unbounded), in time order, until fn returns false. Points carry
 // no record time (Recorded is 0): a query reads times and values only.
 func (v *View) Scan(ctx context.Context, id ID, start, end int64, fn func(Point) bool) error {
+	if v.db.readCtx.Err() != nil {
+		return fmt.Errorf("scan series %d: %w", id, ErrClosed)
+	}
 	start, end = bounds(start, end)
 	if start >= end {
 		return nil
@@ -62,11 +68,20 @@ func (v *View) Scan(ctx context.Context, id ID, start, end int64, fn func(Point)
 	v.up[1], v.up[3] = v.up[3], v.up[1]
 	v.ci.SetBounds(v.lo[2], v.up[2])
 	v.hi.SetBounds(v.lo[3], v.up[3])
+	n, closed := 0, false
 	if err := mergeScan(ctx, v.ci, v.hi, start, end, false, func(p Point) bool {
+		// Close of the DB cancels a long scan too.
+		if n++; n&1023 == 0 && v.db.readCtx.Err() != nil {
+			closed = true
+			return false
+		}
 		p.Recorded = 0
 		return fn(p)
 	}); err != nil {
 		return fmt.Errorf("scan series %d: %w", id, err)
+	}
+	if closed {
+		return fmt.Errorf("scan series %d: %w", id, ErrClosed)
 	}
 	return nil
 }
@@ -78,6 +93,7 @@ func (v *View) Close() error {
 	}
 	err := errors.Join(v.ci.Close(), v.hi.Close(), v.snap.Close())
 	v.snap = nil
+	v.end()
 	return err
 }
 
