@@ -35,6 +35,7 @@ func TestIntegrationTokenImport(t *testing.T) {
 	a.cfgPath = filepath.Join(a.dir, "pipelines.hcl")
 	a.api = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	data := filepath.Join(a.dir, "data")
+	a.data = data
 	old, err := auth.Open(data, hclog.NewNullLogger())
 	require.NoError(t, err)
 	member, _, err := old.Create(context.Background(), "legacy", auth.RoleMember)
