@@ -86,11 +86,11 @@ func (w *testWriter) close() {
 func pluginDir(t testing.TB, names ...string) string {
 	t.Helper()
 	dir := t.TempDir()
+	// Copies, not hard links: linking and unlinking the shared binary from
+	// parallel tests changes its ctime, which the scan cache rightly treats
+	// as a changed file.
 	for _, n := range names {
-		dst := filepath.Join(dir, n)
-		if err := os.Link(echoBin, dst); err != nil {
-			copyFile(t, echoBin, dst, 0o755)
-		}
+		copyFile(t, echoBin, filepath.Join(dir, n), 0o755)
 	}
 	return dir
 }
