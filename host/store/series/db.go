@@ -804,11 +804,14 @@ func (db *DB) apply(fn func() error) (err error) {
 func openPebble(dir string, o *pebble.Options) (pdb *pebble.DB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			f, ok := r.(pebbleFatal)
-			if !ok {
-				panic(r)
+			// A pebbleFatal, or the panic of Open's own cleanup while
+			// unwinding one ("element has outstanding references"): the
+			// open failed either way.
+			if f, ok := r.(pebbleFatal); ok {
+				pdb, err = nil, f
+				return
 			}
-			pdb, err = nil, f
+			pdb, err = nil, fmt.Errorf("open pebble: %v", r)
 		}
 	}()
 	return pebble.Open(dir, o)

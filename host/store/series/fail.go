@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/altimeter/altimeter/host/store/disk"
 )
@@ -72,6 +73,14 @@ func (db *DB) reopenIfBroken() error {
 		return fmt.Errorf("%w: reads still in flight after %s; reopen later: %w", ErrBroken, reopenReadWait, cause)
 	}
 	defer release()
+	// Pebble cannot survive a fatal error during Open (its deferred
+	// cleanup panics under the table-stats goroutine it started, and that
+	// goroutine later reads a closed file cache): probe first that the disk
+	// takes a synced write again, so that Open is tried only when it can
+	// write its WAL and MANIFEST.
+	if err := db.probeWritable(); err != nil {
+		return fmt.Errorf("%w: disk not writable yet: %w", ErrBroken, err)
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.pdb != nil {
@@ -80,7 +89,12 @@ func (db *DB) reopenIfBroken() error {
 		}
 		db.pdb = nil
 	}
-	pdb, err := openPebble(db.dir, db.popts)
+	// A reopened engine collects no table stats: a stats goroutine left by
+	// an Open that failed halfway would read a closed file cache. Stats only
+	// guide compaction picking after deletions; a restart restores them.
+	ropts := db.popts.Clone()
+	ropts.DisableTableStats = true
+	pdb, err := openPebble(db.dir, ropts)
 	if err != nil {
 		db.brokenBy = fmt.Errorf("reopen: %w", err)
 		db.log.Warn("reopen series db", "error", err)
@@ -178,4 +192,31 @@ func (db *DB) WaitingForSpace() bool {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	return db.broken && disk.IsNoSpace(db.brokenBy)
+}
+
+// probeSize is what probeWritable writes: a WAL's first blocks and a
+// MANIFEST's edit are of this order.
+const probeSize = 64 << 10
+
+// probeWritable writes, syncs and removes a probe file through the DB's
+// file system, as the WAL would be written (hence its suffix).
+func (db *DB) probeWritable() error {
+	fs := db.popts.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	name := fs.PathJoin(db.dir, "reopen-probe.log")
+	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", name, err)
+	}
+	_, werr := f.Write(make([]byte, probeSize))
+	if werr == nil {
+		werr = f.Sync()
+	}
+	werr = errors.Join(werr, f.Close(), fs.Remove(name))
+	if werr != nil {
+		return fmt.Errorf("probe %s: %w", name, werr)
+	}
+	return nil
 }
