@@ -327,6 +327,26 @@ func metric(exposition, series string) float64 {
 	return -1
 }
 
+// sumMetric sums every exposition line of the metric name, whatever its
+// labels.
+func sumMetric(exposition, name string) float64 {
+	sum := 0.0
+	sc := bufio.NewScanner(strings.NewReader(exposition))
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		if i := strings.LastIndexByte(line, ' '); i > 0 {
+			if f, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+				sum += f
+			}
+		}
+	}
+	return sum
+}
+
 // alive reports whether pid is a live (not zombie) process.
 func alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
