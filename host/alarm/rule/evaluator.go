@@ -469,6 +469,19 @@ type Event struct {
 	Raw map[string]any
 }
 
+// EventProject returns the project an event concerns, as Aodh's event
+// evaluator finds it: its tenant_id or project_id trait (project_id when
+// both are set); "" when neither is a string. Only that project's event
+// alarms see the event.
+func EventProject(traits map[string]any) string {
+	for _, k := range []string{"project_id", "tenant_id"} {
+		if s, ok := traits[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
 // EvaluateEvent decides what an event does to an event alarm, as Aodh's
 // event evaluator: an alarm already in alarm without repeat_actions is
 // skipped; otherwise a matching event moves it to alarm (notifying on the
@@ -480,7 +493,8 @@ func EvaluateEvent(in Input, ev Event) (out Outcome, fired bool) {
 		cur = StateInsufficient
 	}
 	r, ok := in.Rule.(*EventRule)
-	if !ok || (cur == StateAlarm && !in.RepeatActions) || !r.Matches(ev.EventType, ev.Traits) {
+	if !ok || ev.EventType == "" || ev.MessageID == "" || // Aodh drops such events as invalid
+		(cur == StateAlarm && !in.RepeatActions) || !r.Matches(ev.EventType, ev.Traits) {
 		return Outcome{State: cur, Skipped: true}, false
 	}
 	q := make([]map[string]string, len(r.Query))
