@@ -87,6 +87,7 @@ type result struct {
 	outside         int
 	unknownReason   string
 	evalPeriods     int
+	counts          bool // the points are sample counts (statistic count): integers, as Ceilometer gives them
 }
 
 // Evaluate evaluates one alarm at now. The error is non-nil only when ctx
@@ -142,7 +143,7 @@ func transition(in Input, cur string, r result) Outcome {
 		}
 		var last any
 		if len(r.stats) > 0 {
-			last = r.stats[len(r.stats)-1]
+			last, _ = r.mostRecent()
 		}
 		return refresh(StateInsufficient, r.unknownReason, reasonData("unknown", r.evalPeriods, last))
 	}
@@ -157,6 +158,16 @@ func reasonData(disposition string, count int, mostRecent any) map[string]any {
 	return map[string]any{"type": "threshold", "disposition": disposition, "count": count, "most_recent": mostRecent}
 }
 
+// mostRecent returns the newest point for reason_data and as the reason
+// shows it. len(r.stats) > 0.
+func (r *result) mostRecent() (any, string) {
+	v := r.stats[len(r.stats)-1]
+	if r.counts {
+		return int64(v), strconv.FormatInt(int64(v), 10)
+	}
+	return v, pyFloat(v)
+}
+
 // thresholdReason is Aodh's _reason.
 func thresholdReason(cur, state string, r result) (string, map[string]any) {
 	disposition, count := "outside", r.outside
@@ -166,8 +177,7 @@ func thresholdReason(cur, state string, r result) (string, map[string]any) {
 	var last any
 	lastS := "None"
 	if len(r.stats) > 0 {
-		v := r.stats[len(r.stats)-1]
-		last, lastS = v, pyFloat(v)
+		last, lastS = r.mostRecent()
 	}
 	verb := "Transition to"
 	if cur == state {
@@ -228,6 +238,9 @@ func (e *Evaluator) evalRule(ctx context.Context, project string, r Rule, now ti
 		return result{}, fmt.Errorf("evaluate rule: type %s is not polled", r.Type())
 	}
 	res := result{evalPeriods: n}
+	if t, ok := r.(*ThresholdRule); ok && t.Statistic == "count" {
+		res.counts = true
+	}
 	if _, ok := r.(*PrometheusRule); ok {
 		res.evalPeriods = len(stats) // Aodh's prometheus evaluator counts what it got
 	}

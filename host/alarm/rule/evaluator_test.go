@@ -481,3 +481,13 @@ func TestPyFloat(t *testing.T) {
 		require.Equal(t, want, pyFloat(v), "%v", v)
 	}
 }
+
+func TestCountStatisticIsAnInteger(t *testing.T) {
+	t.Parallel()
+	src := &fakeSource{values: map[string][]float64{"cpu": {12, 15}}}
+	out, err := NewEvaluator(src, nil).Evaluate(context.Background(), Input{ProjectID: "p", Rule: threshold(t, "cpu", "gt", 10, 2, `,"statistic":"count"`), State: StateOK}, now)
+	require.NoError(t, err)
+	require.Equal(t, "Transition to alarm due to 2 samples outside threshold, most recent: 15", out.Reason)
+	require.Equal(t, int64(15), out.ReasonData["most_recent"])
+	require.Equal(t, "count", src.queries[0].Aggregate)
+}
