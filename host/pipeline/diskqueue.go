@@ -116,8 +116,9 @@ func (q *queue) warnOnce(flag *bool, msg string, args ...any) {
 	}
 }
 
-// runDisk feeds the publisher from the disk queue until the queue is closed
-// or ctx is done; what it did not deliver stays queued for the next start.
+// runDisk feeds the publisher from the disk queue until ctx is done, or the
+// queue is closed and either empty or its publisher failing; what it did not
+// deliver stays queued for the next start.
 func (q *queue) runDisk(ctx context.Context) {
 	defer func() {
 		q.set.remove(q)
@@ -126,7 +127,7 @@ func (q *queue) runDisk(ctx context.Context) {
 		}
 	}()
 	for {
-		if q.draining() || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
 		rs, err := q.sp.Read(q.opts.MaxBatch)
@@ -140,6 +141,9 @@ func (q *queue) runDisk(ctx context.Context) {
 			continue
 		}
 		if len(rs) == 0 {
+			if q.draining() {
+				return
+			}
 			select {
 			case <-q.wake:
 			case <-q.closing:
