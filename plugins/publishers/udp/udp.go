@@ -105,25 +105,17 @@ func readSecret(c config) (string, error) {
 	return "", nil
 }
 
-// Message is the metering message of s as Ceilometer's publishers build it
-// (meter_message_from_counter): floats as floats, user_name and
-// project_name null, and message_signature over the rest.
+// Message is the metering message of s (sample.MeteringMessage) with its
+// numbers as floats, as Python's msgpack sends them.
 func Message(s *sample.Sample, secret string) map[string]any {
-	m := sample.ToCeilometer(s)
+	m := sample.MeteringMessage(s, secret)
 	for k, v := range m {
 		if n, ok := v.(json.Number); ok {
-			f, err := n.Float64()
-			if err == nil {
+			if f, err := n.Float64(); err == nil {
 				m[k] = f
 			}
 		}
 	}
-	m["user_name"] = nil
-	m["project_name"] = nil
-	if _, ok := m[sample.CeilometerTimestamp]; !ok {
-		m[sample.CeilometerTimestamp] = nil
-	}
-	m[sample.CeilometerSignature] = sample.ComputeSignature(m, secret)
 	return m
 }
 
