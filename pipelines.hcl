@@ -139,6 +139,11 @@ sink "socket" {
 #       full      = "drop_oldest"   # or "block": listeners are told to retry
 #     }
 #   }
+#   # Ceilometer's notifier publisher: oslo "sample" notifications on RabbitMQ.
+#   publish "notifier" {
+#     transport_url        = "amqp://guest:guest@127.0.0.1:5672/"
+#     telemetry_secret_env = "ALTIMETER_TELEMETRY_SECRET"
+#   }
 # }
 
 # The store keeps raw samples for 7 days, and roll-ups per Gnocchi-style
