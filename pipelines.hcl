@@ -139,6 +139,12 @@ sink "socket" {
 #       full      = "drop_oldest"   # or "block": listeners are told to retry
 #     }
 #   }
+#   # Prometheus remote write: to Prometheus (--web.enable-remote-write-receiver),
+#   # VictoriaMetrics, Mimir or Thanos; names and labels as the PromQL API's.
+#   publish "prometheus" {
+#     url             = "http://127.0.0.1:9090/api/v1/write"
+#     metadata_labels = ["flavor.name"]
+#   }
 #   # Ceilometer's notifier publisher: oslo "sample" notifications on RabbitMQ.
 #   publish "notifier" {
 #     transport_url        = "amqp://guest:guest@127.0.0.1:5672/"

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(prometheus chromium snmpd snmp libvirt-daemon libvirt-clients openipmi ipmitool rabbitmq-server
-      protobuf-compiler libprotobuf-dev iproute2 curl python3-msgpack python3-ceilometer)
+      protobuf-compiler libprotobuf-dev iproute2 curl python3-msgpack python3-ceilometer victoria-metrics)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
