@@ -56,6 +56,7 @@ func (q *queue) openDisk(d *DiskQueue) error {
 		return fmt.Errorf("publisher %s: open queue: %w", q.id, err)
 	}
 	q.sp = sp
+	q.recent = map[uint64]*pb.Batch{}
 	st := sp.Stats()
 	if st.Items > 0 {
 		q.m.replayed.Add(float64(st.Items))
@@ -70,9 +71,10 @@ func (q *queue) openDisk(d *DiskQueue) error {
 // failed.
 func (q *queue) offerDisk(b *pb.Batch, t *tracker, n int) {
 	data, err := proto.Marshal(b)
+	var seq uint64
 	if err == nil {
 		var dropped int64
-		dropped, err = q.sp.Append(data, n, time.Now())
+		seq, dropped, err = q.sp.Append(data, n, time.Now())
 		if dropped > 0 {
 			q.m.dropped.Add(float64(dropped))
 			q.warnOnce(&q.fullWarned, "queue full; dropped the oldest batches", "dropped_samples", dropped)
@@ -95,6 +97,10 @@ func (q *queue) offerDisk(b *pb.Batch, t *tracker, n int) {
 	}
 	q.mu.Lock()
 	q.fullWarned, q.ioWarned = false, false
+	if q.recentSamples+n <= q.opts.MaxSamples {
+		q.recent[seq] = b
+		q.recentSamples += n
+	}
 	q.mu.Unlock()
 	q.m.in.Add(float64(n))
 	q.m.queued.Set(float64(q.sp.Stats().Items))
@@ -130,7 +136,7 @@ func (q *queue) runDisk(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		rs, err := q.sp.Read(q.opts.MaxBatch)
+		rs, err := q.sp.Read(q.opts.MaxBatch, q.cached)
 		if err != nil {
 			q.log.Error("read queue", "error", err)
 			q.m.refusals.WithLabelValues(q.id, "read").Inc()
@@ -163,13 +169,21 @@ func (q *queue) runDisk(ctx context.Context) {
 // acknowledges them in the queue; false means the queue is stopping and rs
 // stay queued.
 func (q *queue) publishRecords(ctx context.Context, rs []spool.Record) bool {
+	q.forget(rs[0].Seq)
 	b := &pb.Batch{}
 	for _, r := range rs {
-		var one pb.Batch
-		if err := proto.Unmarshal(r.Data, &one); err != nil {
-			q.log.Error("undecodable queued batch; skipping it", "seq", r.Seq, "error", err)
-			q.m.rejected.Add(float64(r.Items))
-			continue
+		one := q.takeRecent(r.Seq)
+		if one == nil {
+			one = &pb.Batch{}
+			if err := proto.Unmarshal(r.Data, one); err != nil {
+				q.log.Error("undecodable queued batch; skipping it", "seq", r.Seq, "error", err)
+				q.m.rejected.Add(float64(r.Items))
+				continue
+			}
+		}
+		if len(rs) == 1 {
+			b = one
+			break
 		}
 		b.Samples = append(b.Samples, one.Samples...)
 		b.Events = append(b.Events, one.Events...)
@@ -205,6 +219,40 @@ func (q *queue) publishRecords(ctx context.Context, rs []spool.Record) bool {
 	}
 	q.m.queued.Set(float64(q.sp.Stats().Items))
 	return true
+}
+
+// cached reports whether the batch of record seq is in memory.
+func (q *queue) cached(seq uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	_, ok := q.recent[seq]
+	return ok
+}
+
+// takeRecent removes and returns the in-memory batch of record seq, or nil.
+func (q *queue) takeRecent(seq uint64) *pb.Batch {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b, ok := q.recent[seq]
+	if !ok {
+		return nil
+	}
+	delete(q.recent, seq)
+	q.recentSamples -= batchLen(b)
+	return b
+}
+
+// forget drops the in-memory batches of records before seq, which the
+// queue dropped (drop_oldest) without their being read.
+func (q *queue) forget(seq uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for s, b := range q.recent {
+		if s < seq {
+			delete(q.recent, s)
+			q.recentSamples -= batchLen(b)
+		}
+	}
 }
 
 // sleep waits d; false if the queue is closing or ctx ended first.

@@ -73,6 +73,11 @@ type queue struct {
 	sp                   *spool.Spool
 	set                  *queueSet
 	fullWarned, ioWarned bool
+	// recent holds, by sequence number, batches appended to the disk
+	// queue (up to MaxSamples samples), so that a worker that keeps up
+	// publishes them without reading and decoding them back.
+	recent        map[uint64]*pb.Batch
+	recentSamples int
 }
 
 // pubSeries are one publisher's metric series, resolved once so the batch

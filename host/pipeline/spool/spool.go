@@ -289,22 +289,23 @@ func (s *Spool) moveAside(path string, off int64, why string) error {
 	return nil
 }
 
-// Append adds one record of items items and returns how many items were
-// dropped to make room for it (drop-oldest policy). With the default sync
-// policy the record is on stable storage when Append returns nil.
-func (s *Spool) Append(data []byte, items int, now time.Time) (dropped int64, err error) {
+// Append adds one record of items items and returns its sequence number
+// and how many items were dropped to make room for it (drop-oldest
+// policy). With the default sync policy the record is on stable storage
+// when Append returns nil.
+func (s *Spool) Append(data []byte, items int, now time.Time) (seq uint64, dropped int64, err error) {
 	size := int64(headerLen + len(data))
 	if size > s.opts.MaxBytes || len(data) > maxRecord {
-		return 0, ErrTooLarge
+		return 0, 0, ErrTooLarge
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
 	if s.bytes+size > s.opts.MaxBytes {
 		if !s.opts.DropOldest {
-			return 0, ErrFull
+			return 0, 0, ErrFull
 		}
 		free, k := s.opts.MaxBytes-s.bytes, 0
 		for free < size && k < len(s.metas) {
@@ -316,11 +317,11 @@ func (s *Spool) Append(data []byte, items int, now time.Time) (dropped int64, er
 			s.ackLocked(s.metas[k-1].seq)
 		}
 		if err := s.writeCursor(); err != nil {
-			return dropped, err
+			return 0, dropped, err
 		}
 	}
 	if err := s.ensureActive(); err != nil {
-		return dropped, err
+		return 0, dropped, err
 	}
 	seg := s.segs[len(s.segs)-1]
 	buf := make([]byte, headerLen+len(data))
@@ -335,13 +336,13 @@ func (s *Spool) Append(data []byte, items int, now time.Time) (dropped int64, er
 		// the next Append starts at a record boundary.
 		_ = s.active.Truncate(seg.size)
 		_, _ = s.active.Seek(seg.size, io.SeekStart)
-		return dropped, fmt.Errorf("append to queue: %w", err)
+		return 0, dropped, fmt.Errorf("append to queue: %w", err)
 	}
 	if s.opts.SyncInterval <= 0 {
 		if err := s.active.Sync(); err != nil {
 			_ = s.active.Truncate(seg.size)
 			_, _ = s.active.Seek(seg.size, io.SeekStart)
-			return dropped, fmt.Errorf("sync queue: %w", err)
+			return 0, dropped, fmt.Errorf("sync queue: %w", err)
 		}
 	} else {
 		s.dirty = true
@@ -349,10 +350,11 @@ func (s *Spool) Append(data []byte, items int, now time.Time) (dropped int64, er
 	s.metas = append(s.metas, meta{seq: s.next, seg: seg.first, off: seg.size, size: size, items: items, enq: now.UnixNano()})
 	seg.last = s.next
 	seg.size += size
+	seq = s.next
 	s.next++
 	s.bytes += size
 	s.items += int64(items)
-	return dropped, nil
+	return seq, dropped, nil
 }
 
 // ensureActive opens a new segment when there is none open for appends or
@@ -385,8 +387,10 @@ func (s *Spool) ensureActive() error {
 
 // Read returns the next undelivered records after those already read, up
 // to maxItems items (at least one record if any is waiting). It does not
-// remove them: Ack does, once they are delivered.
-func (s *Spool) Read(maxItems int) ([]Record, error) {
+// remove them: Ack does, once they are delivered. A record for which
+// cached (if not nil) reports true is returned without its Data, which the
+// caller holds already.
+func (s *Spool) Read(maxItems int, cached func(seq uint64) bool) ([]Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -400,9 +404,12 @@ func (s *Spool) Read(maxItems int) ([]Record, error) {
 		if len(out) > 0 && total+m.items > maxItems {
 			break
 		}
-		data, err := s.readAt(m)
-		if err != nil {
-			return out, err
+		var data []byte
+		if cached == nil || !cached(m.seq) {
+			var err error
+			if data, err = s.readAt(m); err != nil {
+				return out, err
+			}
 		}
 		out = append(out, Record{Seq: m.seq, Enqueued: time.Unix(0, m.enq), Items: m.items, Data: data})
 		total += m.items

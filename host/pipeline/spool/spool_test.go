@@ -16,7 +16,7 @@ func readAll(t *testing.T, s *Spool) []Record {
 	t.Helper()
 	var out []Record
 	for {
-		rs, err := s.Read(1000)
+		rs, err := s.Read(1000, nil)
 		require.NoError(t, err)
 		if len(rs) == 0 {
 			return out
@@ -31,20 +31,20 @@ func TestAppendReadAckReopen(t *testing.T) {
 	s, err := Open(dir, Options{MaxBytes: 1 << 20, SegmentBytes: 200})
 	require.NoError(t, err)
 	for i := range 20 {
-		_, err := s.Append(payload(i), 2, time.Now())
+		_, _, err := s.Append(payload(i), 2, time.Now())
 		require.NoError(t, err)
 	}
 	st := s.Stats()
 	require.Equal(t, 20, st.Records)
 	require.EqualValues(t, 40, st.Items)
-	rs, err := s.Read(5)
+	rs, err := s.Read(5, nil)
 	require.NoError(t, err)
 	require.Len(t, rs, 2, "two records of 2 items fit 5 items")
 	require.Equal(t, payload(0), rs[0].Data)
 	require.NoError(t, s.Ack(rs[1].Seq))
 	// Read but not acknowledged: replayed after a restart (no Close: as
 	// after SIGKILL, the page cache holds what was written).
-	rs, err = s.Read(6)
+	rs, err = s.Read(6, nil)
 	require.NoError(t, err)
 	require.Len(t, rs, 3)
 
@@ -58,9 +58,9 @@ func TestAppendReadAckReopen(t *testing.T) {
 	require.NoError(t, s2.Ack(got[len(got)-1].Seq))
 	require.Zero(t, s2.Stats().Records)
 	// Appends after a reopen continue the sequence.
-	_, err = s2.Append(payload(99), 1, time.Now())
+	_, _, err = s2.Append(payload(99), 1, time.Now())
 	require.NoError(t, err)
-	rs, err = s2.Read(10)
+	rs, err = s2.Read(10, nil)
 	require.NoError(t, err)
 	require.Len(t, rs, 1)
 	require.Greater(t, rs[0].Seq, got[len(got)-1].Seq)
@@ -81,17 +81,17 @@ func TestFullPolicies(t *testing.T) {
 		require.NoError(t, err)
 		defer s.Close()
 		for i := range 3 {
-			_, err := s.Append(payload(i), 1, time.Now())
+			_, _, err := s.Append(payload(i), 1, time.Now())
 			require.NoError(t, err)
 		}
-		_, err = s.Append(payload(3), 1, time.Now())
+		_, _, err = s.Append(payload(3), 1, time.Now())
 		require.ErrorIs(t, err, ErrFull)
-		rs, err := s.Read(1)
+		rs, err := s.Read(1, nil)
 		require.NoError(t, err)
 		require.NoError(t, s.Ack(rs[0].Seq))
-		_, err = s.Append(payload(3), 1, time.Now())
+		_, _, err = s.Append(payload(3), 1, time.Now())
 		require.NoError(t, err, "room again once delivered")
-		_, err = s.Append(make([]byte, 4*rec), 1, time.Now())
+		_, _, err = s.Append(make([]byte, 4*rec), 1, time.Now())
 		require.ErrorIs(t, err, ErrTooLarge)
 	})
 	t.Run("drop oldest", func(t *testing.T) {
@@ -101,7 +101,7 @@ func TestFullPolicies(t *testing.T) {
 		defer s.Close()
 		var dropped int64
 		for i := range 5 {
-			d, err := s.Append(payload(i), 7, time.Now())
+			_, d, err := s.Append(payload(i), 7, time.Now())
 			require.NoError(t, err)
 			dropped += d
 		}
@@ -118,7 +118,7 @@ func TestTornTail(t *testing.T) {
 	s, err := Open(dir, Options{MaxBytes: 1 << 20})
 	require.NoError(t, err)
 	for i := range 5 {
-		_, err := s.Append(payload(i), 1, time.Now())
+		_, _, err := s.Append(payload(i), 1, time.Now())
 		require.NoError(t, err)
 	}
 	require.NoError(t, s.Close())
@@ -143,7 +143,7 @@ func TestTornTail(t *testing.T) {
 	require.Len(t, b, headerLen+len(payload(4))-3)
 
 	// A flipped byte in a payload is caught by the checksum.
-	_, err = s2.Append(payload(5), 1, time.Now())
+	_, _, err = s2.Append(payload(5), 1, time.Now())
 	require.NoError(t, err)
 	require.NoError(t, s2.Close())
 	segs, err = filepath.Glob(filepath.Join(dir, "*.seg"))
@@ -164,7 +164,7 @@ func TestSyncInterval(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{MaxBytes: 1 << 20, SyncInterval: 10 * time.Millisecond})
 	require.NoError(t, err)
-	_, err = s.Append(payload(1), 1, time.Now())
+	_, _, err = s.Append(payload(1), 1, time.Now())
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		s.mu.Lock()
@@ -172,4 +172,23 @@ func TestSyncInterval(t *testing.T) {
 		return !s.dirty
 	}, 2*time.Second, 5*time.Millisecond)
 	require.NoError(t, s.Close())
+}
+
+func TestReadSkipsCachedData(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir(), Options{MaxBytes: 1 << 20})
+	require.NoError(t, err)
+	defer s.Close()
+	var seqs []uint64
+	for i := range 3 {
+		seq, _, err := s.Append(payload(i), 1, time.Now())
+		require.NoError(t, err)
+		seqs = append(seqs, seq)
+	}
+	rs, err := s.Read(10, func(seq uint64) bool { return seq == seqs[1] })
+	require.NoError(t, err)
+	require.Len(t, rs, 3)
+	require.Equal(t, payload(0), rs[0].Data)
+	require.Nil(t, rs[1].Data, "the caller holds it")
+	require.Equal(t, payload(2), rs[2].Data)
 }
