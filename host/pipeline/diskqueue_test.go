@@ -139,3 +139,31 @@ func TestDiskQueueDropOldest(t *testing.T) {
 	require.Positive(t, dropped)
 	require.Equal(t, 20.0, dropped+testutil.ToFloat64(m.pubQueued.WithLabelValues("publisher.down")))
 }
+
+// TestDiskQueueHungPublisher: a publisher that hangs (a SIGSTOPped
+// process) holds up neither the listener nor the other publisher of its
+// sink; what it did not take waits on disk.
+func TestDiskQueueHungPublisher(t *testing.T) {
+	t.Parallel()
+	hung := &fakePublisher{block: make(chan struct{})}
+	up := &fakePublisher{}
+	st := &fakeStream{in: make(chan *pb.Batch), acks: make(chan ack, 1000)}
+	_, m := start(t, Spec{
+		Sinks: []SinkSpec{{Name: "s", Publishers: []NamedPublisher{
+			{ID: "publisher.hung", Publisher: hung, Disk: &DiskQueue{Dir: t.TempDir()}},
+			{ID: "publisher.up", Publisher: up, Disk: &DiskQueue{Dir: t.TempDir()}},
+		}}},
+		Listeners: []ListenerSpec{{ID: "listener.l", Source: fakeListener{st}, Sinks: []string{"s"}}},
+		Queue:     QueueOptions{Timeout: time.Hour},
+	})
+	start := time.Now()
+	for i := range 200 {
+		st.in <- &pb.Batch{Samples: []*pb.Sample{{Name: "m", MessageId: fmt.Sprint(i)}}}
+		require.Equal(t, base.Accepted, recvAck(t, st).o)
+	}
+	waitFor(t, func() bool { return up.count() == 200 }, 10*time.Second)
+	require.Less(t, time.Since(start), 10*time.Second)
+	require.Equal(t, 200.0, testutil.ToFloat64(m.pubQueued.WithLabelValues("publisher.hung")), "undelivered, on disk (one of them in the hung call)")
+	close(hung.block)
+	waitFor(t, func() bool { return hung.count() == 200 }, 10*time.Second)
+}
