@@ -145,6 +145,11 @@ sink "socket" {
 #     url             = "http://127.0.0.1:9090/api/v1/write"
 #     metadata_labels = ["flavor.name"]
 #   }
+#   # Ceilometer's Gnocchi publisher (resource types from ceilometer-upgrade).
+#   publish "gnocchi" {
+#     url  = "http://127.0.0.1:8041"
+#     user = "admin"
+#   }
 #   # Ceilometer's notifier publisher: oslo "sample" notifications on RabbitMQ.
 #   publish "notifier" {
 #     transport_url        = "amqp://guest:guest@127.0.0.1:5672/"
