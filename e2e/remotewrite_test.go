@@ -25,9 +25,12 @@ agent {
   api { address = "{{API}}" }
 }
 
+# One batch in flight: the listener then hands batches over in the order
+# of the lines; Prometheus refuses a sample older than its series' newest.
 listener "socket" "in" {
   tcp           = "127.0.0.1:%d"
   batch_timeout = "20ms"
+  max_in_flight = 1
   sinks         = ["out"]
 }
 

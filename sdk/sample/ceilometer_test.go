@@ -296,8 +296,8 @@ func TestMeteringMessage(t *testing.T) {
 		t.Error("signature does not verify with its secret only")
 	}
 	id := m["message_id"].(string)
-	if id != sample.ContentID(&s) || id == "" {
-		t.Errorf("message_id %q, want the content id", id)
+	if id != sample.ContentID(&s) || id == "" || id[14] != '5' {
+		t.Errorf("message_id %q, want the content id (a version 5 UUID)", id)
 	}
 	later := s
 	later.Timestamp = later.Timestamp.Add(time.Microsecond)
