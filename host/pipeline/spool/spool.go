@@ -34,6 +34,9 @@ const (
 	// maxRecord bounds one record's payload whatever MaxBytes says, so a
 	// corrupt length field cannot make Open allocate gigabytes.
 	maxRecord = 256 << 20
+	// retireBytes is the size past which a fully delivered segment open
+	// for appends is closed and removed.
+	retireBytes = 4 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -473,6 +476,14 @@ func (s *Spool) ackLocked(seq uint64) {
 		n++
 	}
 	s.metas = append(s.metas[:0:0], s.metas[n:]...)
+	// A segment open for appends whose records are all delivered is
+	// closed once it holds retireBytes, so a publisher that keeps up does
+	// not keep up to SegmentBytes of delivered records on disk; the next
+	// Append starts a new one.
+	if n := len(s.segs); n > 0 && s.active != nil && s.segs[n-1].last <= s.cursor && s.segs[n-1].size >= retireBytes {
+		_ = s.active.Close()
+		s.active, s.dirty = nil, false
+	}
 	for len(s.segs) > 0 {
 		seg := s.segs[0]
 		isActive := s.active != nil && len(s.segs) == 1

@@ -192,3 +192,28 @@ func TestReadSkipsCachedData(t *testing.T) {
 	require.Nil(t, rs[1].Data, "the caller holds it")
 	require.Equal(t, payload(2), rs[2].Data)
 }
+
+func TestDeliveredActiveSegmentIsRetired(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{MaxBytes: 64 << 20, SegmentBytes: 32 << 20})
+	require.NoError(t, err)
+	defer s.Close()
+	big := make([]byte, 1<<20)
+	for range 5 {
+		_, _, err := s.Append(big, 1, time.Now())
+		require.NoError(t, err)
+	}
+	rs := readAll(t, s)
+	require.NoError(t, s.Ack(rs[len(rs)-1].Seq))
+	segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	require.NoError(t, err)
+	require.Empty(t, segs, "a delivered segment past 4 MiB is removed though it was open for appends")
+	seq, _, err := s.Append(payload(1), 1, time.Now())
+	require.NoError(t, err)
+	require.Greater(t, seq, rs[len(rs)-1].Seq)
+	rs, err = s.Read(10, nil)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	require.Equal(t, payload(1), rs[0].Data)
+}
