@@ -7,6 +7,7 @@
 # Environment:
 #   BENCH_RUNS=5          end-to-end runs (and baseline runs)
 #   BENCH_SAMPLES=2000000 samples per end-to-end run
+#   BENCH_QUEUE_SAMPLES=500000 samples per publisher-queue run (memory vs disk)
 #   BENCH_COUNT=6         go test -count for the Go benchmarks
 #   BENCH_PERF=1          one extra profiled pipeline run with perf (0 to skip)
 #   BENCH_STORE_RUNS=3    store-vs-TSDB runs per engine, and peer benchmark count
@@ -50,6 +51,27 @@ for m in ("agent", "baseline", "baseline+msgid"):
     print(f"   run {i} {m:15s} {r['samples_per_second']:10.0f} samples/s  {r['cpu_s_per_million']:6.2f} CPU-s/M  ok={r['verify']['ok']}")
 EOF
 done
+
+QSAMPLES=${BENCH_QUEUE_SAMPLES:-500000}
+echo "== publisher queue: memory (baseline) vs disk (fsync per batch) vs disk (sync_interval 1s), $RUNS runs x $QSAMPLES samples (interleaved)"
+for i in $(seq 1 "$RUNS"); do
+	for q in memory disk disk-interval; do
+		"$OUT/bin/pipeline" -mode agent -queue "$q" -samples "$QSAMPLES" >"$OUT/queue-$q-$i.json" 2>"$OUT/queue-$q-$i.err" ||
+			{ cat "$OUT/queue-$q-$i.err" >&2; exit 1; }
+	done
+done
+python3 - "$OUT" "$RUNS" <<'EOF' | tee "$OUT/queue.md"
+import json, statistics, sys
+d, runs = sys.argv[1], int(sys.argv[2])
+med = {}
+for q in ("memory", "disk", "disk-interval"):
+    rs = [json.load(open(f"{d}/queue-{q}-{i}.json")) for i in range(1, runs + 1)]
+    med[q] = (statistics.median(r["samples_per_second"] for r in rs), statistics.median(r["cpu_s_per_million"] for r in rs))
+print("| queue | samples/s (median) | vs memory | CPU-s per million |")
+print("|---|---|---|---|")
+for q, (sps, cpu) in med.items():
+    print(f"| {q} | {sps:,.0f} | {sps / med['memory'][0]:.0%} | {cpu:.2f} |")
+EOF
 
 echo "== round trip of one 1,000-sample batch (count $COUNT)"
 $GO test -run '^$' -bench . -benchmem -count "$COUNT" ./bench/roundtrip/ | tee "$OUT/roundtrip.txt"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -101,7 +102,8 @@ func graphSpec(cfg *config.Config, insts instances, st *store.Store) pipeline.Sp
 			if !isBuiltin(p) {
 				pub = publisherOf{insts[p.ID].inst}
 			}
-			ss.Publishers = append(ss.Publishers, pipeline.NamedPublisher{ID: p.ID, Publisher: pub})
+			ss.Publishers = append(ss.Publishers, pipeline.NamedPublisher{ID: p.ID, Publisher: pub,
+				Disk: diskQueue(cfg.Agent.DataDir, s.Name, p)})
 		}
 		spec.Sinks = append(spec.Sinks, ss)
 	}
@@ -145,6 +147,34 @@ func graphSpec(cfg *config.Config, insts instances, st *store.Store) pipeline.Sp
 		spec.Polling = append(spec.Polling, ps)
 	}
 	return spec
+}
+
+// diskQueue is the disk queue of publish block p in sink, or nil for a
+// queue in memory: plugins queue on disk unless their queue block says
+// type = "memory"; the built-in store queues in memory (it is durable
+// itself) unless it says type = "disk".
+func diskQueue(dataDir, sink string, p *config.Plugin) *pipeline.DiskQueue {
+	q := p.Queue
+	if q == nil {
+		q = &config.Queue{}
+	}
+	typ := q.Type
+	if typ == "" {
+		typ = "disk"
+		if isBuiltin(p) {
+			typ = "memory"
+		}
+	}
+	if typ != "disk" {
+		return nil
+	}
+	// publisher.<name>.<sink>[.n] -> <name>[.n]
+	dir := p.Name + strings.TrimPrefix(p.ID, "publisher."+p.Name+"."+sink)
+	full := pipeline.DropOldest
+	if q.Block {
+		full = pipeline.Block
+	}
+	return &pipeline.DiskQueue{Dir: filepath.Join(dataDir, "queues", sink, dir), MaxBytes: q.MaxBytes, Full: full, SyncInterval: q.SyncInterval}
 }
 
 func refNames(refs []config.Ref) []string {

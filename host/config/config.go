@@ -75,6 +75,8 @@ type Plugin struct {
 	Body      hcl.Body
 	DefRange  hcl.Range
 	NameRange hcl.Range
+	// Queue is a publish block's queue block (nil: the defaults).
+	Queue *Queue
 
 	// Filled by Resolve.
 	Info    *base.Info

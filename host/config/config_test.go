@@ -105,6 +105,9 @@ func TestBadFixtures(t *testing.T) {
 		{files: []string{"merge.1.hcl", "merge.2.hcl", "merge_dup.hcl"}, want: "testdata/merge_dup.hcl:1:1: Duplicate sink block: sink.out is already declared at testdata/merge.2.hcl:5,1-11."},
 		{files: []string{"undefined_sink.bad.hcl"}, want: `testdata/undefined_sink.bad.hcl:6:22: Reference to undefined sink: No sink "nowhere" is declared. Declared sinks: out.`},
 		{files: []string{"undefined_sink_listener.bad.hcl"}, want: `testdata/undefined_sink_listener.bad.hcl:2:12: Reference to undefined sink: No sink "outt" is declared.`},
+		{files: []string{"queue_full.bad.hcl"}, resolve: true, want: `testdata/queue_full.bad.hcl:13:14: Invalid queue full policy: full must be "drop_oldest" or "block"; got "wait".`},
+		{files: []string{"queue_size.bad.hcl"}, resolve: true, want: `testdata/queue_size.bad.hcl:13:19: Invalid max_bytes: "lots" is not a size; write e.g. "512MiB" or "1GiB"`},
+		{files: []string{"queue_sync.bad.hcl"}, resolve: true, want: `testdata/queue_sync.bad.hcl:13:23: Invalid sync_interval: sync_interval must be a duration from "0s" (fsync every batch) to "1m"; got "1h".`},
 		{files: []string{"sink_no_publish.bad.hcl"}, want: `testdata/sink_no_publish.bad.hcl:9:1: Missing publish block: Sink "out" needs at least one publish block.`},
 		{files: []string{"meters_mixed.bad.hcl"}, want: `testdata/meters_mixed.bad.hcl:5:33: Both included and excluded meters specified: "!hardware.disk.*" conflicts`},
 		{files: []string{"meters_wildcard.bad.hcl"}, want: `testdata/meters_wildcard.bad.hcl:7:5: Included meters specified with wildcard: "hardware.cpu.util" conflicts`},
@@ -245,6 +248,26 @@ func requireJSON(t *testing.T, want string, got []byte) {
 	require.NoError(t, json.Unmarshal([]byte(want), &w))
 	require.NoError(t, json.Unmarshal(got, &g), string(got))
 	require.Empty(t, cmp.Diff(w, g))
+}
+
+func TestQueueBlock(t *testing.T) {
+	t.Parallel()
+	c, diags := load(t, true, "testdata/queue.good.hcl")
+	require.False(t, diags.HasErrors(), Format(diags))
+	ps := c.Sinks[0].Publishers
+	require.Len(t, ps, 3)
+	require.Equal(t, &Queue{MaxBytes: 64 << 20, Block: true, SyncInterval: 100 * time.Millisecond, DefRange: ps[0].Queue.DefRange}, ps[0].Queue)
+	require.Equal(t, "memory", ps[1].Queue.Type)
+	require.Nil(t, ps[2].Queue)
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "512MiB": 512 << 20, "10GB": 10e9, "4096": 4096, " 2 KiB ": 2048} {
+		n, err := ParseBytes(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, n, in)
+	}
+	for _, in := range []string{"", "-1", "1.5GiB", "GiB", "99999999999TiB"} {
+		_, err := ParseBytes(in)
+		require.Error(t, err, in)
+	}
 }
 
 func TestMergeFiles(t *testing.T) {

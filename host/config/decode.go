@@ -324,6 +324,9 @@ func (l *loader) decodeSink(b *hcl.Block) *Sink {
 			DefRange:  blk.DefRange,
 			NameRange: blk.LabelRanges[0],
 		}
+		if kind == base.Publisher {
+			p.Body = l.publishQueue(p, blk.Body)
+		}
 		if kind == base.Transformer {
 			s.Transforms = append(s.Transforms, p)
 		} else {
@@ -331,6 +334,26 @@ func (l *loader) decodeSink(b *hcl.Block) *Sink {
 		}
 	}
 	return s
+}
+
+// publishQueue takes the host-owned queue block out of a publish block's
+// body and returns the rest, the plugin's.
+func (l *loader) publishQueue(p *Plugin, body hcl.Body) hcl.Body {
+	content, rest, diags := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: QueueBlock}}})
+	l.diags = append(l.diags, diags...)
+	for i, b := range content.Blocks {
+		if i > 0 {
+			l.diags = append(l.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate queue block",
+				Detail:   fmt.Sprintf("A publish block has at most one queue block; the first is at %s.", p.Queue.DefRange),
+				Subject:  b.DefRange.Ptr(),
+			})
+			continue
+		}
+		p.Queue = l.decodeQueue(b)
+	}
+	return rest
 }
 
 // interval decodes a Go duration of at least MinInterval.

@@ -115,6 +115,18 @@ func hostOwnedInSchema(p *Plugin, s *schema.Schema) *hcl.Diagnostic {
 			}
 		}
 	}
+	for _, h := range base.HostBlocks(p.Kind) {
+		for _, b := range s.Blocks {
+			if b.TypeName == h {
+				return &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid plugin schema",
+					Detail:   fmt.Sprintf("Plugin %q declares config block %q, which the host owns in %s blocks.", p.Name, h, p.Kind.BlockType()),
+					Subject:  p.NameRange.Ptr(),
+				}
+			}
+		}
+	}
 	return nil
 }
 

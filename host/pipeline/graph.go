@@ -41,12 +41,19 @@ func New(spec Spec, m *Metrics, log hclog.Logger) (*Graph, error) {
 	g := &Graph{spec: spec, sinks: map[string]*sink{}, m: m, log: log.Named("pipeline"), stopped: make(chan struct{})}
 	for _, s := range spec.Sinks {
 		if _, dup := g.sinks[s.Name]; dup {
+			g.discard()
 			return nil, fmt.Errorf("duplicate sink %q", s.Name)
 		}
 		if len(s.Publishers) == 0 {
+			g.discard()
 			return nil, fmt.Errorf("sink %q has no publisher", s.Name)
 		}
-		g.sinks[s.Name] = newSink(s, spec.Queue, m, g.log)
+		sk, err := newSink(s, spec.Queue, m, g.log)
+		if err != nil {
+			g.discard()
+			return nil, err
+		}
+		g.sinks[s.Name] = sk
 	}
 	check := func(src string, names []string) error {
 		for _, n := range names {
@@ -58,14 +65,17 @@ func New(spec Spec, m *Metrics, log hclog.Logger) (*Graph, error) {
 	}
 	for _, p := range spec.Polling {
 		if p.Interval <= 0 {
+			g.discard()
 			return nil, fmt.Errorf("polling %q: interval must be positive", p.Name)
 		}
 		if err := check("polling "+p.Name, p.Sinks); err != nil {
+			g.discard()
 			return nil, err
 		}
 	}
 	for _, l := range spec.Listeners {
 		if err := check(l.ID, l.Sinks); err != nil {
+			g.discard()
 			return nil, err
 		}
 	}
@@ -76,6 +86,13 @@ func New(spec Spec, m *Metrics, log hclog.Logger) (*Graph, error) {
 		g.spec.StartupDelay = 5 * time.Second
 	}
 	return g, nil
+}
+
+// discard closes the disk queues of a graph that will not start.
+func (g *Graph) discard() {
+	for _, s := range g.sinks {
+		s.discard()
+	}
 }
 
 // Start runs the graph's sinks and sources. Stop ends it gracefully; ctx
@@ -125,6 +142,7 @@ func (g *Graph) Start(ctx context.Context) {
 func (g *Graph) Stop(ctx context.Context) {
 	g.stopOnce.Do(func() {
 		if g.cancelSources == nil {
+			g.discard()
 			return
 		}
 		g.cancelSources()

@@ -1,6 +1,11 @@
 package pipeline
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the engine's counters. One set serves every graph the agent
 // builds (reloads keep counting); labels name sources, sinks and plugin
@@ -19,6 +24,9 @@ type Metrics struct {
 	pubFailures     *prometheus.CounterVec
 	pubQueued       *prometheus.GaugeVec
 	pubDuration     *prometheus.HistogramVec
+	pubReplayed     *prometheus.CounterVec
+	pubRefusals     *prometheus.CounterVec
+	queues          *queueSet
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -65,7 +73,64 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "altimeter_publish_duration_seconds", Help: "Duration of one Publish call.", Buckets: buckets,
 		}, []string{"publisher"}),
 	}
+	m.pubReplayed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "altimeter_publisher_replayed_samples_total", Help: "Samples found in a publisher's disk queue when it was opened (left undelivered by the previous run), to be delivered again.",
+	}, []string{"publisher"})
+	m.pubRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "altimeter_publisher_queue_refusals_total", Help: "Batches a publisher's disk queue could not take, by reason (full: max_bytes reached with full = \"block\"; io: the write failed, e.g. the disk is full; read: a queued batch could not be read back).",
+	}, []string{"publisher", "reason"})
+	m.queues = &queueSet{m: map[*queue]struct{}{}}
+	reg.MustRegister(m.pubReplayed, m.pubRefusals, m.queues)
 	reg.MustRegister(m.sourceSamples, m.sourceErrors, m.pollDuration, m.deliveries, m.transformErrors, m.transformDur,
 		m.pubIn, m.pubOut, m.pubDropped, m.pubRejected, m.pubFailures, m.pubQueued, m.pubDuration)
 	return m
+}
+
+var (
+	queueBytesDesc = prometheus.NewDesc("altimeter_publisher_queue_bytes",
+		"Bytes of undelivered batches in each publisher's disk queue.", []string{"publisher"}, nil)
+	queueAgeDesc = prometheus.NewDesc("altimeter_publisher_queue_oldest_age_seconds",
+		"Age of the oldest undelivered batch in each publisher's disk queue (0 when empty).", []string{"publisher"}, nil)
+)
+
+// queueSet is the open disk queues, read at scrape time.
+type queueSet struct {
+	mu sync.Mutex
+	m  map[*queue]struct{}
+}
+
+func (s *queueSet) add(q *queue) {
+	s.mu.Lock()
+	s.m[q] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *queueSet) remove(q *queue) {
+	s.mu.Lock()
+	delete(s.m, q)
+	s.mu.Unlock()
+}
+
+func (s *queueSet) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueBytesDesc
+	ch <- queueAgeDesc
+}
+
+func (s *queueSet) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	qs := make([]*queue, 0, len(s.m))
+	for q := range s.m {
+		qs = append(qs, q)
+	}
+	s.mu.Unlock()
+	now := time.Now()
+	for _, q := range qs {
+		st := q.sp.Stats()
+		age := 0.0
+		if !st.Oldest.IsZero() {
+			age = max(now.Sub(st.Oldest).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(queueBytesDesc, prometheus.GaugeValue, float64(st.Bytes), q.id)
+		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, age, q.id)
+	}
 }
