@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -55,11 +56,19 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, context.Canceled):
+		// The client went away: nobody reads the answer, and it is no
+		// failure of ours to log (nginx's "client closed request").
+		return statusClientClosed
 	}
 	return http.StatusInternalServerError
 }
+
+// statusClientClosed answers a request whose client went away before its
+// answer was ready.
+const statusClientClosed = 499
 
 // retryAfter is the Retry-After of a 503 (store.ErrUnavailable: a full
 // disk), in seconds.

@@ -1,12 +1,16 @@
 package api
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"math"
 	"net/url"
 	"sort"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/altimeter/altimeter/host/store"
 )
@@ -257,11 +261,42 @@ func aggregateKey(a store.Aggregate) string {
 	return a.Func + "/" + a.Param
 }
 
-// renderAll renders every row of a listing with render.
-func renderAll[T, J any](rows []T, render func(*T) J) []J {
-	out := make([]J, len(rows))
-	for i := range rows {
-		out[i] = render(&rows[i])
+// writeList answers a listing as a JSON array, rendering and encoding one
+// row at a time into the response: an answer is never held a second time
+// as JSON, so slow readers hold their rows and a buffer each, not a copy
+// of the answer with every row's metadata spelled out. A failure once the
+// status is sent (the client went away) ends the response; the client sees
+// a truncated body, as it would from a dropped connection.
+func writeList[T, J any](c *gin.Context, code int, rows []T, render func(*T) J) {
+	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.Status(code)
+	w := bufio.NewWriterSize(c.Writer, 32<<10)
+	if err := encodeList(w, rows, render); err != nil {
+		_ = c.Error(fmt.Errorf("write answer: %w", err))
+		return
 	}
-	return out
+	if err := w.Flush(); err != nil {
+		_ = c.Error(fmt.Errorf("write answer: %w", err))
+	}
+}
+
+func encodeList[T, J any](w *bufio.Writer, rows []T, render func(*T) J) error {
+	if err := w.WriteByte('['); err != nil {
+		return err
+	}
+	for i := range rows {
+		if i > 0 {
+			if err := w.WriteByte(','); err != nil {
+				return err
+			}
+		}
+		b, err := json.Marshal(render(&rows[i]))
+		if err != nil {
+			return fmt.Errorf("row %d: %w", i, err)
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return w.WriteByte(']')
 }
