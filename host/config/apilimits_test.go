@@ -19,8 +19,8 @@ func TestAPILimits(t *testing.T) {
 	require.Equal(t, APILimits{}, c.Agent.APILimits, "no attributes: the API's defaults")
 
 	for src, want := range map[string]string{
-		"agent {\n  api {\n    max_limit = 0\n  }\n}\n":           "mem.hcl:3:17: Invalid max_limit: max_limit must be a positive whole number.\n",
-		"agent {\n  api {\n    max_groups = -3\n  }\n}\n":         "mem.hcl:3:18: Invalid max_groups: max_groups must be a positive whole number.\n",
+		"agent {\n  api {\n    max_limit = 0\n  }\n}\n":            "mem.hcl:3:17: Invalid max_limit: max_limit must be a positive whole number.\n",
+		"agent {\n  api {\n    max_groups = -3\n  }\n}\n":          "mem.hcl:3:18: Invalid max_groups: max_groups must be a positive whole number.\n",
 		"agent {\n  api {\n    query_timeout = \"10ms\"\n  }\n}\n": "mem.hcl:3:21: Invalid query_timeout: query_timeout: must be at least 1s; write e.g. \"90s\", \"1h\" or \"7d\".\n",
 	} {
 		_, diags := Parse("mem.hcl", []byte(src))
