@@ -29,12 +29,15 @@ const MaxBodyBytes = 8 << 20
 
 // registerData adds the Ceilometer v2 data endpoints to v2.
 func (s *Server) registerData(v2 *gin.RouterGroup) {
-	d := v2.Group("", s.authenticate(), s.deadline(), s.countErrors())
+	w := v2.Group("", s.authenticate(), s.countErrors())
+	if s.opts.Writer != nil {
+		// A write is not cut short by query_timeout: once the time
+		// series took it, the index update must follow.
+		w.POST("/meters/:name", s.postSamples)
+	}
+	d := w.Group("", s.deadline())
 	d.GET("/meters", s.listMeters)
 	d.GET("/meters/:name", s.listMeterSamples)
-	if s.opts.Writer != nil {
-		d.POST("/meters/:name", s.postSamples)
-	}
 	d.GET("/meters/:name/statistics", s.statistics)
 	d.GET("/samples", s.listSamples)
 	d.GET("/samples/:id", s.getSample)
@@ -124,9 +127,10 @@ func (s *Server) listMeters(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	ms, err := s.opts.Store.Meters(c.Request.Context(), p.filter, o)
+	ctx := c.Request.Context()
+	ms, err := s.opts.Store.Meters(ctx, p.filter, o)
 	if err != nil {
-		abort(c, fmt.Errorf("list meters: %w", err))
+		abort(c, fmt.Errorf("list meters: %w", s.stopped(ctx, err)))
 		return
 	}
 	out := make([]meterJSON, 0, len(ms))
@@ -242,9 +246,10 @@ func (s *Server) listResources(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	rs, err := s.opts.Store.Resources(c.Request.Context(), p.filter, o)
+	ctx := c.Request.Context()
+	rs, err := s.opts.Store.Resources(ctx, p.filter, o)
 	if err != nil {
-		abort(c, fmt.Errorf("list resources: %w", err))
+		abort(c, fmt.Errorf("list resources: %w", s.stopped(ctx, err)))
 		return
 	}
 	base := baseURL(c)

@@ -31,8 +31,9 @@ type Limits struct {
 	// MaxGroups bounds the groups a statistics request may produce
 	// (the cardinality of its groupby); more is a 400.
 	MaxGroups int
-	// QueryTimeout is the deadline of a data or event request; the store
-	// stops its scans when it passes (503), or when the client goes away.
+	// QueryTimeout is the deadline of a data or event read (POST
+	// /v2/meters/{name} has none); the store stops its scans when it
+	// passes (503), or when the client goes away.
 	QueryTimeout time.Duration
 }
 
@@ -161,7 +162,7 @@ func checkLimit(n int64, max int) error {
 	return nil
 }
 
-// deadline bounds a data request by QueryTimeout: the context the store
+// deadline bounds a read by QueryTimeout: the context the store
 // scans with ends then, or when the client goes away.
 func (s *Server) deadline() gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -180,7 +181,7 @@ func (s *Server) stopped(ctx context.Context, err error) error {
 		return err
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w: the query ran longer than %s (api query_timeout); narrow it: %w", ErrUnavailable, s.limits.QueryTimeout, err)
+		return fmt.Errorf("%w: the request ran longer than %s (api query_timeout); narrow it: %w", ErrUnavailable, s.limits.QueryTimeout, err)
 	}
 	return err
 }

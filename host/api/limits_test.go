@@ -274,7 +274,7 @@ func TestQueryTimeout(t *testing.T) {
 	srv := limitServer(t, sr, nil, nil, Limits{QueryTimeout: 100 * time.Millisecond})
 	start := time.Now()
 	rec := call(t, srv, "GET", "/v2/samples?limit=3000", tokAdmin, "")
-	requireError(t, rec, http.StatusServiceUnavailable, "the query ran longer than 100ms (api query_timeout)")
+	requireError(t, rec, http.StatusServiceUnavailable, "the request ran longer than 100ms (api query_timeout)")
 	require.ErrorIs(t, <-sr.done, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), 3*time.Second)
 	require.Equal(t, 1.0, testutil.ToFloat64(srv.metrics.canceled.WithLabelValues("deadline")))

@@ -1,13 +1,14 @@
 package api
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
 	"net/url"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -262,41 +263,49 @@ func aggregateKey(a store.Aggregate) string {
 }
 
 // writeList answers a listing as a JSON array, rendering and encoding one
-// row at a time into the response: an answer is never held a second time
-// as JSON, so slow readers hold their rows and a buffer each, not a copy
-// of the answer with every row's metadata spelled out. A failure once the
-// status is sent (the client went away) ends the response; the client sees
-// a truncated body, as it would from a dropped connection.
+// row at a time and sending every listChunk bytes: an answer is never held
+// a second time as JSON, so slow readers hold their rows and a chunk each,
+// not a copy of the answer with every row's metadata spelled out. A
+// failure once the status is sent (the client went away) ends the
+// response; the client sees a truncated body, as from a dropped
+// connection.
 func writeList[T, J any](c *gin.Context, code int, rows []T, render func(*T) J) {
 	c.Header("Content-Type", "application/json; charset=utf-8")
 	c.Status(code)
-	w := bufio.NewWriterSize(c.Writer, 32<<10)
-	if err := encodeList(w, rows, render); err != nil {
-		_ = c.Error(fmt.Errorf("write answer: %w", err))
-		return
+	buf := listBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 4*listChunk {
+			buf.Reset()
+			listBufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	buf.WriteByte('[')
+	for i := range rows {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := enc.Encode(render(&rows[i])); err != nil {
+			_ = c.Error(fmt.Errorf("write answer: row %d: %w", i, err))
+			return
+		}
+		if buf.Len() >= listChunk {
+			if _, err := c.Writer.Write(buf.Bytes()); err != nil {
+				_ = c.Error(fmt.Errorf("write answer: %w", err))
+				return
+			}
+			buf.Reset()
+		}
 	}
-	if err := w.Flush(); err != nil {
+	buf.WriteByte(']')
+	if _, err := c.Writer.Write(buf.Bytes()); err != nil {
 		_ = c.Error(fmt.Errorf("write answer: %w", err))
 	}
 }
 
-func encodeList[T, J any](w *bufio.Writer, rows []T, render func(*T) J) error {
-	if err := w.WriteByte('['); err != nil {
-		return err
-	}
-	for i := range rows {
-		if i > 0 {
-			if err := w.WriteByte(','); err != nil {
-				return err
-			}
-		}
-		b, err := json.Marshal(render(&rows[i]))
-		if err != nil {
-			return fmt.Errorf("row %d: %w", i, err)
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-	}
-	return w.WriteByte(']')
-}
+// listChunk is how much of a listing is encoded before it is sent.
+const listChunk = 32 << 10
+
+// listBufs are the encoding buffers of writeList, reused across requests.
+var listBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
