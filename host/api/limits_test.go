@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -343,4 +345,51 @@ func TestListingIsStreamedAsOneArray(t *testing.T) {
 	require.Len(t, rows, len(fixture()))
 	rec = call(t, srv, "GET", "/v2/samples"+qs("q.field", "resource_id", "q.value", "nothing"), tokAdmin, "")
 	require.Equal(t, "[]", rec.Body.String())
+}
+
+// Item 5: stalled readers of a listing whose rows share their metadata
+// hold their rows, not each a copy of the answer with the metadata spelled
+// out per row (on main, 10 stalled readers of 1,000 samples sharing 60 KB
+// of metadata held 1.3 GB of heap; streamed, 10 MB).
+func TestSlowReadersDoNotMultiplyMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the heap for seconds")
+	}
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{Logger: hclog.NewNullLogger(), Now: func() time.Time { return t0.Add(time.Hour) }})
+	require.NoError(t, err)
+	defer st.Close()
+	md := map[string]string{"blob": strings.Repeat("a", 60_000)}
+	smps := make([]sample.Sample, 300)
+	for i := range smps {
+		smps[i] = sample.Sample{Name: "m", Type: sample.Gauge, Unit: "u", Volume: 1, ResourceID: "r", ProjectID: projectA,
+			Timestamp: t0.Add(time.Duration(i) * time.Second), MessageID: fmt.Sprint("id-", i), Metadata: md}
+	}
+	require.NoError(t, st.Write(t.Context(), smps))
+	srv := limitServer(t, st, nil, nil, Limits{})
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	before := heap()
+	var conns []net.Conn
+	for range 5 {
+		c, err := net.Dial("tcp", hs.Listener.Addr().String())
+		require.NoError(t, err)
+		require.NoError(t, c.(*net.TCPConn).SetReadBuffer(4096))
+		_, err = fmt.Fprintf(c, "GET /v2/samples?limit=300 HTTP/1.1\r\nHost: x\r\nX-Auth-Token: %s\r\n\r\n", tokAdmin)
+		require.NoError(t, err)
+		conns = append(conns, c) // and never read
+	}
+	time.Sleep(3 * time.Second)
+	held := int64(heap()) - int64(before)
+	for _, c := range conns {
+		c.Close()
+	}
+	// Each answer is 18 MB of JSON; its rows share one map.
+	require.Less(t, held, int64(20<<20), "heap held by 5 stalled readers")
 }
