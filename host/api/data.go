@@ -501,7 +501,7 @@ func decodePosted(body []byte, name string, scope, ownProject string, r postRule
 			return nil, fmt.Errorf("%w: samples[%d]: %v", ErrBadRequest, i, err)
 		}
 		if n := metadataSize(smp.Metadata); n > r.maxMetadata {
-			return nil, refuse(refusedMetadata, fmt.Errorf("%w: samples[%d].resource_metadata: %d bytes of JSON, more than the maximum %d (api max_metadata_bytes)", ErrTooLarge, i, n, r.maxMetadata))
+			return nil, refuse(refusedMetadata, fmt.Errorf("%w: samples[%d].resource_metadata: %d bytes of JSON, more than the maximum %d (api max_metadata_bytes)", ErrPartTooLarge, i, n, r.maxMetadata))
 		}
 		if err := checkPostedTime(i, m[sample.CeilometerTimestamp] != nil, smp.Timestamp, r); err != nil {
 			return nil, err

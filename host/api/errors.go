@@ -25,6 +25,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrTooLarge means the request body exceeds the limit.
 	ErrTooLarge = errors.New("request body too large")
+	// ErrPartTooLarge means one part of a request exceeds its limit (a
+	// posted sample's resource_metadata); the API answers 413 too.
+	ErrPartTooLarge = errors.New("too large")
 	// ErrMethodNotAllowed means the path exists but not with this method.
 	ErrMethodNotAllowed = errors.New("method not allowed")
 )
@@ -52,7 +55,7 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, ErrTooLarge), errors.As(err, &tooBig):
+	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrPartTooLarge), errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed

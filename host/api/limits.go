@@ -94,22 +94,33 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 			Help: "Data requests whose store work was stopped: the client went away (client_gone) or query_timeout passed (deadline).",
 		}, []string{"reason"}),
 	}
+	if reg != nil {
+		m.refused = register(reg, m.refused)
+		m.canceled = register(reg, m.canceled)
+	}
 	for _, r := range []string{refusedLimit, refusedMetadata, refusedLeaves, refusedGroups, refusedTimestamp, refusedRetention} {
 		m.refused.WithLabelValues(r)
 	}
 	m.canceled.WithLabelValues("client_gone")
 	m.canceled.WithLabelValues("deadline")
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.refused, m.canceled} {
-			if err := reg.Register(c); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
-					panic(fmt.Sprintf("register api metrics: %v", err))
-				}
-			}
+	return m
+}
+
+// register registers c, or returns the collector already registered in
+// its place (a second server on one registry counts into the same
+// series).
+func register(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+		return c
+	case errors.As(err, &are):
+		if prev, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+			return prev
 		}
 	}
-	return m
+	panic(fmt.Sprintf("register api metrics: %v", err)) // a programming error, as MustRegister
 }
 
 // limitError is a request refused by a limit: it carries the reason label

@@ -393,3 +393,22 @@ func TestSlowReadersDoNotMultiplyMemory(t *testing.T) {
 	// Each answer is 18 MB of JSON; its rows share one map.
 	require.Less(t, held, int64(20<<20), "heap held by 5 stalled readers")
 }
+
+// The refusals are in /metrics when the server's registry is the one
+// /metrics gathers (as the agent wires it), also for a second server on
+// the same registry.
+func TestRefusalsInMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	fs := &fakeStore{rows: fixture(), now: func() time.Time { return t0.Add(time.Hour) }}
+	var srv *Server
+	for range 2 {
+		srv = New(Options{Store: fs, Writer: fs, Auth: testAuth, Registerer: reg, Gatherer: reg})
+		requireError(t, call(t, srv, "GET", "/v2/samples?limit=9223372036854775807", tokA, ""), http.StatusBadRequest, "limit")
+	}
+	requireError(t, call(t, srv, "POST", "/v2/meters/cpu_util", tokA, postBody(posted("0001-01-01T00:00:00", nil))), http.StatusBadRequest, "samples[0].timestamp")
+	body := call(t, srv, "GET", "/metrics", "", "").Body.String()
+	require.Contains(t, body, `altimeter_api_refused_total{reason="limit"} 2`)
+	require.Contains(t, body, `altimeter_api_refused_total{reason="timestamp"} 1`)
+	require.Contains(t, body, `altimeter_api_requests_canceled_total{reason="deadline"} 0`)
+}
