@@ -12,6 +12,7 @@
 #   BENCH_PERF=1          one extra profiled pipeline run with perf (0 to skip)
 #   BENCH_STORE_RUNS=3    store-vs-TSDB runs per engine, and peer benchmark count
 #   BENCH_FAILOVER_RUNS=5 cluster failover runs (real agents, SIGKILL; 0 to skip)
+#   BENCH_API_BASE=4c0f1ca baseline commit of the API before/after benchmark
 #
 # Every process it starts it stops by PID (the pipeline program SIGTERMs the
 # agent it started; the agent stops its plugins). Traffic stays on 127.0.0.1.
@@ -83,8 +84,11 @@ $GO tool pprof -top -cum -nodecount 40 "$OUT/bin/roundtrip.test" "$OUT/wire.ppro
 echo "== existing micro-benchmarks: ./plugins/... (count $COUNT)"
 $GO test -run '^$' -bench '^Benchmark([^I]|I[^n])' -benchmem -count "$COUNT" ./plugins/... | tee "$OUT/plugins-bench.txt"
 
-echo "== POST /v2/meters into the real store, 1,000 samples a request (count $STORE_RUNS)"
-$GO test -run '^$' -bench PostSamples -benchtime 30x -count "$STORE_RUNS" ./host/api/ | tee "$OUT/api-bench.txt"
+# POST /v2/meters (1,000 samples a request), statistics and a listing
+# through the real store, before (baseline commit) and after the request
+# limits, interleaved.
+BENCH_OUT="$OUT" BENCH_API_COUNT="$STORE_RUNS" scripts/bench_api.sh
+cp "$OUT/api-after.txt" "$OUT/api-bench.txt"
 
 echo "== pollsters against their real peers (libvirtd, snmpd, ipmi_sim, Prometheus; count $STORE_RUNS)"
 $GO test -run '^$' -bench 'Integration' -count "$STORE_RUNS" -timeout 30m ./plugins/pollsters/... | tee "$OUT/peers-bench.txt"
@@ -144,5 +148,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; } >>"$OUT/report.md"
+{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/api-limits.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"

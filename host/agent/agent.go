@@ -127,7 +127,8 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Events: a.store, Auth: authn,
-		Prom: prom, Console: ui, Cluster: clusterService{a.node}, Tokens: tokenService{a.node.Tokens()}, Ready: a.ready})
+		Prom: prom, Console: ui, Cluster: clusterService{a.node}, Tokens: tokenService{a.node.Tokens()}, Ready: a.ready,
+		Limits: apiLimits(cfg.Agent.APILimits), Registerer: reg})
 	if err := srv.Listen(); err != nil {
 		return err
 	}

@@ -70,6 +70,12 @@ type Options struct {
 	// Ready, when set, is asked by /healthz: an error means not ready
 	// (503 with the reason), e.g. while the member has no leader.
 	Ready func() error
+	// Limits bound the work of one request (limits.go); zero fields take
+	// the defaults.
+	Limits Limits
+	// Registerer takes the API's own metrics (refusals, stopped
+	// requests); when nil they are kept but not exported.
+	Registerer prometheus.Registerer
 }
 
 // Server is the agent's HTTP server.
@@ -78,6 +84,10 @@ type Server struct {
 	log  hclog.Logger
 	srv  *http.Server
 	ln   net.Listener
+	// limits are Options.Limits with defaults; metrics count what they
+	// refuse.
+	limits  Limits
+	metrics *apiMetrics
 }
 
 // New builds the router; Serve starts it.
@@ -89,7 +99,7 @@ func New(o Options) *Server {
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{opts: o, log: o.Logger.Named("api")}
+	s := &Server{opts: o, log: o.Logger.Named("api"), limits: o.Limits.WithDefaults(), metrics: newAPIMetrics(o.Registerer)}
 	r := gin.New()
 	// Match on the escaped path so an id holding %2F stays one segment.
 	r.UseRawPath = true

@@ -249,7 +249,7 @@ func TestListMeterSamples(t *testing.T) {
 		"timestamp": "2024-01-02T03:03:00.000000", "recorded_at": "2024-01-02T03:03:00.123456",
 		"resource_metadata": map[string]any{"flavor.name": "small", "host": "h1"},
 	}, rows[0])
-	require.Zero(t, fs.lastO.Limit, "no limit given: the store's default")
+	require.Equal(t, store.DefaultLimit, fs.lastO.Limit, "no limit given: the store's default")
 
 	ts := func(min int, us int) time.Time {
 		return t0.Add(time.Duration(min)*time.Minute + time.Duration(us)*time.Microsecond)
@@ -424,7 +424,7 @@ func TestStatistics(t *testing.T) {
 			"period": 0.0, "period_start": "2024-01-02T03:00:00.000000", "period_end": "2024-01-02T03:03:00.000000",
 			"groupby": nil, "aggregate": nil,
 		}, rows[0])
-		require.Equal(t, store.StatsQuery{Filter: store.Filter{Meter: "cpu_util", ProjectID: projectA}}, fs.lastStats)
+		require.Equal(t, store.StatsQuery{Filter: store.Filter{Meter: "cpu_util", ProjectID: projectA}, MaxGroups: DefaultMaxGroups}, fs.lastStats)
 	})
 	t.Run("group by and period", func(t *testing.T) {
 		rows := get(t, tokA, qs("groupby", "resource_id", "groupby", "metadata.flavor.name", "groupby", "resource_id", "period", "120"))

@@ -15,5 +15,12 @@
 // Event queries become a store.EventFilter. A member token is confined to
 // its project on every data and event endpoint.
 //
+// Every request is bounded (limits.go): a page by MaxLimit, a posted
+// sample's metadata by MaxMetadataBytes, a query by MaxQueryLeaves, a
+// statistics answer by MaxGroups, a read by QueryTimeout and by its
+// client (the store's scans observe the request context). Listings are
+// streamed row by row. Posted timestamps are checked against what the
+// store holds and keeps before anything is written.
+//
 // It must not import pluginmgr or pipeline directly; the agent adapts them.
 package api

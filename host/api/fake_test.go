@@ -398,6 +398,7 @@ const (
 	tokA       = "member-a"
 	tokB       = "member-b"
 	tokNoProj  = "member-without-project"
+	tokTimeout = "admin-timeout" // an admin; the conformance test's stalled store
 	projectA   = "proj-a"
 	projectB   = "proj-b"
 	resourceA1 = "res-a1"
@@ -406,10 +407,11 @@ const (
 )
 
 var testAuth = fakeAuth{
-	tokAdmin:  {TokenID: "t0", Role: auth.RoleAdmin},
-	tokA:      {TokenID: "t1", Project: projectA, Role: auth.RoleMember},
-	tokB:      {TokenID: "t2", Project: projectB, Role: auth.RoleMember},
-	tokNoProj: {TokenID: "t3", Role: auth.RoleMember},
+	tokAdmin:   {TokenID: "t0", Role: auth.RoleAdmin},
+	tokA:       {TokenID: "t1", Project: projectA, Role: auth.RoleMember},
+	tokB:       {TokenID: "t2", Project: projectB, Role: auth.RoleMember},
+	tokNoProj:  {TokenID: "t3", Role: auth.RoleMember},
+	tokTimeout: {TokenID: "t4", Role: auth.RoleAdmin},
 }
 
 // t0 is the time of the first fixture sample.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -205,6 +206,43 @@ func TestOpenAPIConformance(t *testing.T) {
 	})
 }
 
+// stalledStore answers no read before its context ends, and refuses
+// writes as a full disk does.
+type stalledStore struct {
+	store.Reader
+	store.EventReader
+}
+
+func (stalledStore) Samples(ctx context.Context, _ store.Filter, _ store.ListOptions) ([]store.Sample, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (stalledStore) Meters(ctx context.Context, _ store.Filter, _ store.ListOptions) ([]store.Meter, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (stalledStore) Resources(ctx context.Context, _ store.Filter, _ store.ListOptions) ([]store.Resource, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (stalledStore) Statistics(ctx context.Context, _ store.StatsQuery) ([]store.Statistics, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (stalledStore) Events(ctx context.Context, _ store.EventFilter) ([]sample.Event, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// Write answers as a full disk does.
+func (stalledStore) Write(context.Context, []sample.Sample) error {
+	return fmt.Errorf("write samples: %w", store.ErrUnavailable)
+}
+
 // realStoreServer serves the fixture from the real embedded store, so the
 // shapes it returns are checked too.
 func realStoreServer(t testing.TB) *Server {
@@ -317,16 +355,31 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types/compute.instance.create.end/traits/disk_gb", tokA, "", 200},
 		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types/none/traits/host", "", "", 401},
 		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types//traits/host", tokAdmin, "", 400},
+		// tokTimeout's requests go to a store that never answers before
+		// query_timeout, and whose disk is full.
+		{"GET", "/v2/meters", "/v2/meters", tokTimeout, "", 503},
+		{"GET", "/v2/meters/{name}", "/v2/meters/cpu_util", tokTimeout, "", 503},
+		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokTimeout, post, 503},
+		{"GET", "/v2/meters/{name}/statistics", "/v2/meters/cpu_util/statistics", tokTimeout, "", 503},
+		{"GET", "/v2/samples", "/v2/samples", tokTimeout, "", 503},
+		{"GET", "/v2/resources", "/v2/resources", tokTimeout, "", 503},
+		{"POST", "/v2/query/samples", "/v2/query/samples", tokTimeout, `{}`, 503},
+		{"GET", "/v2/events", "/v2/events", tokTimeout, "", 503},
 	}
 	exercised := map[string]bool{}
 	cases = append(cases, clusterCases...)
+	slow := New(Options{Store: stalledStore{}, Writer: stalledStore{}, Events: stalledStore{}, Auth: testAuth, Limits: Limits{QueryTimeout: time.Millisecond}})
 	for _, tc := range cases {
 		name := fmt.Sprintf("%s %s %d", tc.method, tc.target, tc.code)
 		if len(name) > 120 {
 			name = name[:120]
 		}
 		t.Run(name, func(t *testing.T) {
-			rec := call(t, srv, tc.method, tc.target, tc.token, tc.body)
+			sv := srv
+			if tc.token == tokTimeout {
+				sv = slow
+			}
+			rec := call(t, sv, tc.method, tc.target, tc.token, tc.body)
 			require.Equal(t, tc.code, rec.Code, rec.Body.String())
 			op, ok := paths[tc.path].(map[string]any)[strings.ToLower(tc.method)].(map[string]any)
 			require.True(t, ok, "%s %s is not described", tc.method, tc.path)

@@ -49,6 +49,9 @@ type Agent struct {
 	// metadata keys the Prometheus query API turns into labels
 	// (internal/metric).
 	MetricLabels []string
+	// APILimits (api { max_limit = ..., query_timeout = ... }) bound the
+	// work of one API request.
+	APILimits APILimits
 	// InsecurePluginPermissions (strict_plugin_permissions = false) runs
 	// plugins that a user other than root or the agent's could replace,
 	// with a warning, instead of refusing them.

@@ -38,7 +38,7 @@ var agentSchema = &hcl.BodySchema{
 }
 
 var apiSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "auth"}, {Name: "metric_labels"}},
+	Attributes: append([]hcl.AttributeSchema{{Name: "address"}, {Name: "auth"}, {Name: "metric_labels"}}, apiLimitAttrs...),
 }
 
 var pollingSchema = &hcl.BodySchema{
@@ -207,6 +207,7 @@ func (l *loader) decodeAgent(b *hcl.Block) {
 		if attr, ok := ac.Attributes["metric_labels"]; ok {
 			l.metricLabels(a, attr)
 		}
+		l.apiLimits(a, ac)
 		attr, ok := ac.Attributes["address"]
 		if !ok {
 			continue

@@ -235,8 +235,8 @@ func Validate(sm *sample.Sample) error {
 		return fmt.Errorf("%w: meter name is empty", ErrInvalid)
 	case sm.ResourceID == "":
 		return fmt.Errorf("%w: meter %s: resource_id is empty", ErrInvalid, sm.Name)
-	case sm.Timestamp.IsZero() || sm.Timestamp.Before(time.Unix(0, 0)) || sm.Timestamp.After(maxTime):
-		return fmt.Errorf("%w: meter %s: timestamp %v out of range", ErrInvalid, sm.Name, sm.Timestamp)
+	case CheckTime(sm.Timestamp) != nil:
+		return fmt.Errorf("meter %s: timestamp: %w", sm.Name, CheckTime(sm.Timestamp))
 	case math.IsNaN(sm.Volume) || math.IsInf(sm.Volume, 0):
 		return fmt.Errorf("%w: meter %s: volume %v is not a finite number", ErrInvalid, sm.Name, sm.Volume)
 	case len(sm.MessageID) > series.MaxMessageID:
@@ -247,8 +247,32 @@ func Validate(sm *sample.Sample) error {
 	return nil
 }
 
-// maxTime is the latest timestamp accepted: year 9999.
-var maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+// The timestamps the store holds: from MinTime (the Unix epoch) to just
+// before MaxTime. The time series hold microseconds since the epoch; the
+// index holds Unix nanoseconds, which end in 2262, so MaxTime is the
+// index's bound and a sample the index cannot hold is refused before
+// either engine writes anything.
+var (
+	MinTime = time.Unix(0, 0).UTC()
+	MaxTime = index.MaxTime
+)
+
+// CheckTime refuses (ErrInvalid) a timestamp outside [MinTime, MaxTime),
+// Go's zero time included.
+func CheckTime(t time.Time) error {
+	if t.Before(MinTime) || !t.Before(MaxTime) {
+		return fmt.Errorf("%w: %s is outside %s..%s (exclusive), the range the store holds",
+			ErrInvalid, t.UTC().Format(time.RFC3339Nano), MinTime.Format(time.RFC3339), MaxTime.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// KeptSince is the oldest timestamp of meter whose raw sample the store
+// keeps now: an older sample would be removed by the next retention pass
+// (its roll-ups only would remain), so the API refuses it.
+func (s *Store) KeptSince(meter string) time.Time {
+	return s.now().Add(-s.series.RawRetention(meter)).UTC()
+}
 
 func keyOf(sm *sample.Sample) series.Key {
 	t := sm.Type
