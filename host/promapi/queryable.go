@@ -205,7 +205,7 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]ma
 			if err != nil {
 				return nil, err
 			}
-			if len(v.SeriesArchives(in.ID)) == 0 {
+			if as, before := v.SeriesArchives(in.ID); len(as) == 0 || minUS >= before {
 				continue
 			}
 		}

@@ -92,12 +92,12 @@ func (r rollupUse) order(as []series.Archive) []series.Archive {
 // range), oldest first: from the archive order picks first, then from each
 // coarser one for the history before the oldest sample already read.
 func (qr *querier) readRollups(ctx context.Context, view *series.View, id series.ID, start, end int64, roll rollupUse, dst fpoints, at int) (fpoints, error) {
-	as := view.SeriesArchives(id)
-	if len(as) == 0 {
+	as, before := view.SeriesArchives(id)
+	if len(as) == 0 || start >= before {
 		return dst, nil
 	}
 	var groups []fpoints // newest history first
-	upper := end
+	upper := min(end, before)
 	for _, a := range roll.order(as) {
 		if start >= upper {
 			break

@@ -193,8 +193,11 @@ func TestScanRollup(t *testing.T) {
 	v, err := db.View()
 	require.NoError(t, err)
 	defer v.Close()
-	require.Equal(t, []Archive{{10 * time.Minute, 36}}, v.SeriesArchives(id))
-	require.Empty(t, v.SeriesArchives(id+1000))
+	as, before := v.SeriesArchives(id)
+	require.Equal(t, []Archive{{10 * time.Minute, 36}}, as)
+	require.Equal(t, now-2*hour, before)
+	as, _ = v.SeriesArchives(id + 1000)
+	require.Empty(t, as)
 	var rawFirst int64
 	require.NoError(t, v.Scan(ctx, id, 0, 0, func(p Point) bool { rawFirst = p.T; return false }))
 	var count int64
@@ -203,6 +206,7 @@ func TestScanRollup(t *testing.T) {
 		require.Equal(t, b.Start, floorTo(b.Agg.FirstT, 10*min1))
 		require.Greater(t, b.Agg.FirstT, prevLast)
 		require.Less(t, b.Agg.LastT, rawFirst)
+		require.Less(t, b.Agg.LastT, before)
 		require.Equal(t, float64(b.Agg.LastT/min1), b.Agg.Last)
 		prevLast = b.Agg.LastT
 		count += b.Agg.Count

@@ -11,22 +11,25 @@ import (
 
 // SeriesArchives returns the archives series id keeps per series (those
 // that outlive raw retention, so they hold the samples it removed), finest
-// first; none for an unknown series or a policy whose archives all end
-// with raw retention.
-func (v *View) SeriesArchives(id ID) []Archive {
+// first, and a time before which all their samples lie (now minus raw
+// retention: retention removes only older samples); no archives for an
+// unknown series or a policy whose archives all end with raw retention.
+func (v *View) SeriesArchives(id ID) ([]Archive, int64) {
 	v.db.mu.RLock()
-	defer v.db.mu.RUnlock()
 	s := v.db.byID[id]
 	if s == nil {
-		return nil
+		v.db.mu.RUnlock()
+		return nil, 0
 	}
+	pol := s.pol
+	v.db.mu.RUnlock()
 	var out []Archive
-	for _, a := range s.pol.archives {
+	for _, a := range pol.archives {
 		if a.perSeries {
 			out = append(out, Archive{Granularity: time.Duration(a.gran * usPerNs), Points: int(a.span / a.gran)})
 		}
 	}
-	return out
+	return out, v.now - pol.rawRet
 }
 
 // ScanRollup calls fn, in time order until it returns false, for each

@@ -20,6 +20,7 @@ type View struct {
 	snap   *pebble.Snapshot
 	ci, hi *pebble.Iterator
 	lo, up [4][]byte // bound buffers: chunk lower/upper, head lower/upper
+	now    int64     // µs, when the view was opened
 }
 
 // View opens a read view.
@@ -28,7 +29,7 @@ func (db *DB) View() (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open view: %w", err)
 	}
-	v := &View{db: db, end: end, snap: db.pdb.NewSnapshot()}
+	v := &View{db: db, end: end, snap: db.pdb.NewSnapshot(), now: db.opts.Now().UnixMicro()}
 	if v.ci, err = v.snap.NewIter(&pebble.IterOptions{}); err != nil {
 		_ = v.snap.Close()
 		end()
