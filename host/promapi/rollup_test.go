@@ -13,6 +13,7 @@ import (
 	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/host/store/series"
 	"github.com/altimeter/altimeter/internal/metric"
+	"github.com/altimeter/altimeter/sdk/sample"
 )
 
 // rollupFixture serves the same 6 h of samples (genSamples) from two real
@@ -22,6 +23,7 @@ type rollupFixture struct {
 	start, now    time.Time
 	rawURL        string
 	rolledURL     string
+	tightURL      string // the rolled store, reading at most 1,000 samples a query
 	rolled        *store.Store
 	rawFirstAfter time.Time // raw samples of the rolled store start here
 }
@@ -37,20 +39,13 @@ func newRollupFixture(t *testing.T, archives []series.Archive) *rollupFixture {
 	mapping, err := metric.New([]string{"flavor.name"})
 	require.NoError(t, err)
 	serve := func(so series.Options) (*store.Store, string) {
-		so.Now, so.RetainEvery, so.ChunkWindow = clock, -1, 10*time.Minute
-		st, err := store.Open(ctx, t.TempDir(), store.Options{Logger: testLogger(t), Now: clock, Series: so})
-		require.NoError(t, err)
-		t.Cleanup(func() { st.Close() })
-		for i := 0; i < len(samples); i += 2000 {
-			require.NoError(t, st.Write(ctx, samples[i:min(i+2000, len(samples))]))
-		}
-		srv := httptest.NewServer(testRouter(New(Options{Source: st, Mapping: mapping, Logger: testLogger(t)})))
-		t.Cleanup(srv.Close)
-		return st, srv.URL
+		st := openSeries(t, so, clock, samples)
+		return st, serveAPI(t, Options{Source: st, Mapping: mapping, Logger: testLogger(t)})
 	}
 	_, f.rawURL = serve(series.Options{})
 	pol := series.Policy{Name: "short", Archives: archives, Aggregates: []string{"count", "sum", "min", "max", "mean", "last"}, RawRetention: time.Hour}
 	f.rolled, f.rolledURL = serve(series.Options{Policies: []series.Policy{pol}, Rules: []series.Rule{{Pattern: "*", Policy: "short"}}})
+	f.tightURL = serveAPI(t, Options{Source: f.rolled, Mapping: mapping, Logger: testLogger(t), Limits: Limits{MaxReadSamples: 1000}})
 	require.NoError(t, f.rolled.Retain(ctx))
 	// Retention removed the 10 min windows that ended by now - 1h.
 	f.rawFirstAfter = start.Add(5 * time.Hour)
@@ -58,6 +53,29 @@ func newRollupFixture(t *testing.T, archives []series.Archive) *rollupFixture {
 		require.Equal(t, f.rawFirstAfter, time.UnixMicro(in.First).Truncate(time.Minute).UTC(), "raw samples of %s", in.Key.ResourceID)
 	}
 	return f
+}
+
+// openSeries opens a store with series options so (on the clock, no
+// background retention, 10 min chunk windows) and writes the samples.
+func openSeries(t *testing.T, so series.Options, clock func() time.Time, samples []sample.Sample) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	so.Now, so.RetainEvery, so.ChunkWindow = clock, -1, 10*time.Minute
+	st, err := store.Open(ctx, t.TempDir(), store.Options{Logger: testLogger(t), Now: clock, Series: so})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	for i := 0; i < len(samples); i += 2000 {
+		require.NoError(t, st.Write(ctx, samples[i:min(i+2000, len(samples))]))
+	}
+	return st
+}
+
+// serveAPI serves the API with o behind the test tokens.
+func serveAPI(t *testing.T, o Options) string {
+	t.Helper()
+	srv := httptest.NewServer(testRouter(New(o)))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // rangeQuery asks one server for a range query.
@@ -164,6 +182,16 @@ func TestRollupsOlderArchive(t *testing.T) {
 	}
 	require.NotZero(t, coarse)
 	require.Equal(t, int((float64(to.Unix())-fine)/300)+1, fineN)
+
+	// Samples read from roll-ups count against a query's read budget.
+	at := unixStr(f.start.Add(4*time.Hour + 30*time.Minute))
+	code, r := get(t, f.tightURL, "admin-token", "/api/v1/query", url.Values{"query": {`count_over_time(memory_usage[4h])`}, "time": {at}})
+	require.Equal(t, 422, code, r.Error)
+	require.Equal(t, "execution", r.ErrorType)
+	require.Contains(t, r.Error, "too many samples")
+	code, r = get(t, f.tightURL, "admin-token", "/api/v1/query", url.Values{"query": {`memory_usage{resource_id="r01"}`}, "time": {at}})
+	require.Equal(t, 200, code, r.Error)
+	require.Len(t, decodeResult(t, r.Data).series, 1)
 }
 
 // TestRollupUseOrder: the archive a read starts with divides the step
