@@ -326,7 +326,7 @@ func (qr *querier) read(ctx context.Context, m *mapped, mint, maxt int64, roll r
 		}
 		// What raw retention removed before the first raw sample comes
 		// from the series' own roll-ups.
-		if start < rawFirst {
+		if start < rawFirst && start < view.RolledBefore() {
 			if dst, err = qr.readRollups(ctx, view, p.id, start, rawFirst, roll, dst, mark); err != nil {
 				return nil, err
 			}

@@ -196,6 +196,7 @@ func TestScanRollup(t *testing.T) {
 	as, before := v.SeriesArchives(id)
 	require.Equal(t, []Archive{{10 * time.Minute, 36}}, as)
 	require.Equal(t, now-2*hour, before)
+	require.Equal(t, now-2*hour, v.RolledBefore())
 	as, _ = v.SeriesArchives(id + 1000)
 	require.Empty(t, as)
 	var rawFirst int64

@@ -32,6 +32,11 @@ func (v *View) SeriesArchives(id ID) ([]Archive, int64) {
 	return out, v.now - pol.rawRet
 }
 
+// RolledBefore returns a time at and after which no series' per-series
+// roll-ups hold a sample (math.MinInt64 when no policy keeps any), so a
+// read of later times need not look for them.
+func (v *View) RolledBefore() int64 { return v.rolled }
+
 // ScanRollup calls fn, in time order until it returns false, for each
 // non-empty bucket of series id's per-series archive of granularity gran
 // whose start lies in [floorTo(start, gran), end) µs. Those buckets hold
