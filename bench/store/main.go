@@ -148,7 +148,7 @@ func main() {
 	// with the hourly roll-ups.
 	w.t0 = time.Now().Add(-5 * time.Hour).Truncate(time.Hour).UnixMicro()
 	if *eng == "promql" {
-		if err := runPromQL(w, *reps, *out); err != nil {
+		if err := runPromQL(w, *reps, *out, *cpuprofile); err != nil {
 			fmt.Fprintln(os.Stderr, "storebench:", err)
 			os.Exit(1)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ type promqlReport struct {
 	Queries       []promqlResult `json:"queries"`
 }
 
-func runPromQL(w *workload, reps int, out string) error {
+func runPromQL(w *workload, reps int, out, cpuprofile string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "promqlbench-")
 	if err != nil {
@@ -146,6 +147,18 @@ func runPromQL(w *workload, reps int, out string) error {
 		{name: "topk(10, max_over_time[1h]), instant", expr: `topk(10, max_over_time(memory_usage[1h]))`, end: last},
 		{name: "one resource, range, step 60 s", expr: `cpu_util{resource_id="resource-00042"}`, start: first, end: last, step: time.Minute},
 		{name: "avg by (project_id) (gauge), instant", expr: `avg by (project_id) (cpu_util)`, end: last},
+	}
+	if cpuprofile != "" {
+		// The query phase: Altimeter's API serves from this process.
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	client := &http.Client{Timeout: 5 * time.Minute}
 	for _, q := range queries {
