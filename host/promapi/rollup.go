@@ -20,12 +20,20 @@ import (
 // So a query whose evaluation times and ranges are whole buckets of the
 // archive it reads (a step and range that are multiples of the
 // granularity, evaluation times on bucket boundaries, as Grafana aligns
-// them) gets the raw answer from roll-ups: instant selectors and
-// last_over_time, max/min/sum_over_time exactly, avg_over_time when the
-// buckets hold equally many samples; rate, increase and delta see a
-// counter sampled once per bucket, the same answer for steady growth.
-// count_over_time counts buckets, and quantile_over_time and
-// stddev_over_time see the thinned series.
+// them) gets the raw answer from roll-ups, across the boundary with raw
+// samples too: instant selectors and last_over_time, max/min/sum_over_time.
+// Inside the roll-up history only: avg_over_time when the buckets hold
+// equally many samples (a range that also holds raw samples weighs a
+// bucket as one sample), and rate, increase and delta, which see a counter
+// sampled once per bucket (the same answer for steady growth; not at a
+// counter reset, nor where a series starts or ends, since extrapolation
+// depends on the sample interval). count_over_time counts buckets;
+// quantile_over_time and stddev_over_time see the thinned series.
+//
+// While raw samples exist, queries read them: the store keeps per-series
+// roll-ups only of what retention removed, so a long range with a large
+// step over recent data reads raw samples (the meter and project roll-ups
+// aggregate across series and answer no per-series selector).
 
 // rollupUse is what a selector's hints say about reading roll-ups: the
 // query (or subquery) step and the range of the range selector, in ms (0
