@@ -147,6 +147,7 @@ func runPromQL(w *workload, reps int, out, cpuprofile string) error {
 		{name: "topk(10, max_over_time[1h]), instant", expr: `topk(10, max_over_time(memory_usage[1h]))`, end: last},
 		{name: "one resource, range, step 60 s", expr: `cpu_util{resource_id="resource-00042"}`, start: first, end: last, step: time.Minute},
 		{name: "avg by (project_id) (gauge), instant", expr: `avg by (project_id) (cpu_util)`, end: last},
+		{name: "sum by (project_id) (sum_over_time[1h]), range, step 1 h (Altimeter: from the statistics)", expr: `sum by (project_id) (sum_over_time(memory_usage[1h]))`, start: first + 3600e3, end: last, step: time.Hour},
 	}
 	if cpuprofile != "" {
 		// The query phase: Altimeter's API serves from this process.

@@ -11,6 +11,9 @@
 // never selects another project's series. The engine reads raw samples,
 // and for history raw retention removed the series' own roll-ups, each
 // bucket as one sample (rollup.go says when that is the raw answer).
+// Whole-meter aggregates of *_over_time whose step is their range are
+// answered from the store's meter and project statistics, which read
+// roll-ups where they hold the range (rollupquery.go).
 // Every request is bounded: query length, points per series,
 // series per selector, samples read and held, concurrency and time.
 //
