@@ -13,6 +13,7 @@
 #   BENCH_STORE_RUNS=3    store-vs-TSDB runs per engine, and peer benchmark count
 #   BENCH_FAILOVER_RUNS=5 cluster failover runs (real agents, SIGKILL; 0 to skip)
 #   BENCH_API_BASE=4c0f1ca baseline commit of the API before/after benchmark
+#   BENCH_PROMQL_REPS=11  timed rounds of each PromQL query against Prometheus 2.42
 #
 # Every process it starts it stops by PID (the pipeline program SIGTERMs the
 # agent it started; the agent stops its plugins). Traffic stays on 127.0.0.1.
@@ -26,6 +27,7 @@ COUNT=${BENCH_COUNT:-6}
 PERF=${BENCH_PERF:-1}
 STORE_RUNS=${BENCH_STORE_RUNS:-3}
 FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-5}
+PROMQL_REPS=${BENCH_PROMQL_REPS:-11}
 OUT=bench/out
 start=$(date +%s)
 
@@ -108,6 +110,9 @@ echo "== store vs Prometheus TSDB: $STORE_RUNS runs each (bench/store, its own m
 (cd bench/store && $GO build -o "../../$OUT/bin/storebench" .)
 "$OUT/bin/storebench" -engine all -runs "$STORE_RUNS" -out "$OUT/store"
 
+echo "== PromQL: Altimeter's query API vs Prometheus 2.42 on the same 6M samples, $PROMQL_REPS rounds per query"
+"$OUT/bin/storebench" -engine promql -reps "$PROMQL_REPS" -out "$OUT/promql"
+
 # benchstat when the module proxy lets us have it; the report computes its
 # own medians either way.
 BENCHSTAT=""
@@ -148,5 +153,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/api-limits.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; } >>"$OUT/report.md"
+{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"
