@@ -206,15 +206,6 @@ func (s *Server) getSample(c *gin.Context) {
 	c.JSON(http.StatusOK, renderSample(&row))
 }
 
-// baseURL is Ceilometer's application URL: where the client reached us.
-func baseURL(c *gin.Context) string {
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + c.Request.Host
-}
-
 func (s *Server) listResources(c *gin.Context) {
 	if err := checkParams(c, "limit", "marker", "meter_links"); err != nil {
 		abort(c, err)
@@ -244,7 +235,7 @@ func (s *Server) listResources(c *gin.Context) {
 		abort(c, fmt.Errorf("list resources: %w", err))
 		return
 	}
-	base := baseURL(c)
+	base := s.URL()
 	out := renderAll(rs, func(r *store.Resource) resourceJSON { return renderResource(r, base, links) })
 	c.JSON(http.StatusOK, out)
 }
@@ -259,7 +250,7 @@ func (s *Server) getResource(c *gin.Context) {
 		abort(c, fmt.Errorf("get resource %s: %w", c.Param("id"), err))
 		return
 	}
-	c.JSON(http.StatusOK, renderResource(&r, baseURL(c), true))
+	c.JSON(http.StatusOK, renderResource(&r, s.URL(), true))
 }
 
 // aggregateFuncs are the aggregates statistics accepts; true when the

@@ -92,7 +92,7 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 	require.Equal(t, 0, fs.calls, "no store call without a valid token")
-	for _, path := range []string{"/healthz", "/metrics", "/v2/plugins", "/v2/openapi.json"} {
+	for _, path := range []string{"/healthz", "/metrics", "/v2/openapi.json"} {
 		require.Equal(t, http.StatusOK, call(t, srv, "GET", path, "", "").Code, path)
 	}
 	t.Run("no authenticator refuses everything", func(t *testing.T) {
@@ -103,7 +103,7 @@ func TestAuthentication(t *testing.T) {
 	t.Run("no store serves no data endpoints", func(t *testing.T) {
 		srv := New(Options{})
 		requireError(t, call(t, srv, "GET", "/v2/samples", tokAdmin, ""), http.StatusNotFound, "not found")
-		require.Equal(t, http.StatusOK, call(t, srv, "GET", "/v2/plugins", "", "").Code)
+		requireError(t, call(t, srv, "GET", "/v2/plugins", tokAdmin, ""), http.StatusUnauthorized, "no authenticator")
 	})
 }
 
@@ -559,9 +559,9 @@ func TestResources(t *testing.T) {
 		"first_sample_timestamp": "2024-01-02T03:00:00.000000", "last_sample_timestamp": "2024-01-02T03:03:00.000000",
 		"metadata": map[string]any{"flavor.name": "small", "host": "h1"},
 		"links": []any{
-			map[string]any{"href": "http://example.com/v2/resources/res-a1", "rel": "self"},
-			map[string]any{"href": "http://example.com/v2/meters/cpu_util?q.field=resource_id&q.value=res-a1", "rel": "cpu_util"},
-			map[string]any{"href": "http://example.com/v2/meters/disk?q.field=resource_id&q.value=res-a1", "rel": "disk"},
+			map[string]any{"href": "http://127.0.0.1:0/v2/resources/res-a1", "rel": "self"},
+			map[string]any{"href": "http://127.0.0.1:0/v2/meters/cpu_util?q.field=resource_id&q.value=res-a1", "rel": "cpu_util"},
+			map[string]any{"href": "http://127.0.0.1:0/v2/meters/disk?q.field=resource_id&q.value=res-a1", "rel": "disk"},
 		},
 	}, rows[0])
 
@@ -663,5 +663,5 @@ func TestCapabilitiesAndEnvelope(t *testing.T) {
 
 	requireError(t, call(t, srv, "GET", "/v2/nothing", tokA, ""), http.StatusNotFound, "/v2/nothing")
 	requireError(t, call(t, srv, "DELETE", "/v2/samples", tokA, ""), http.StatusMethodNotAllowed, "method not allowed")
-	requireError(t, call(t, srv, "GET", "/v2/plugins/none", "", ""), http.StatusNotFound, "none")
+	requireError(t, call(t, srv, "GET", "/v2/plugins/none", tokAdmin, ""), http.StatusNotFound, "none")
 }

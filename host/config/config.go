@@ -49,6 +49,9 @@ type Agent struct {
 	// metadata keys the Prometheus query API turns into labels
 	// (internal/metric).
 	MetricLabels []string
+	// API is the rest of the api block: server limits, public_url,
+	// metrics_require_token, tls.
+	API APIServer
 	// InsecurePluginPermissions (strict_plugin_permissions = false) runs
 	// plugins that a user other than root or the agent's could replace,
 	// with a warning, instead of refusing them.
