@@ -266,7 +266,7 @@ type plugin struct {
 
 func (a *agentProc) plugins() map[string]plugin {
 	a.t.Helper()
-	resp, err := http.Get("http://" + a.api + "/v2/plugins")
+	resp, err := a.getPlugins(a.adminToken())
 	require.NoError(a.t, err)
 	defer resp.Body.Close()
 	require.Equal(a.t, http.StatusOK, resp.StatusCode)
@@ -282,8 +282,22 @@ func (a *agentProc) plugins() map[string]plugin {
 	return out
 }
 
+// getPlugins asks for /v2/plugins (admin only) with token.
+func (a *agentProc) getPlugins(token string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+a.api+"/v2/plugins", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Auth-Token", token)
+	return http.DefaultClient.Do(req)
+}
+
 func (a *agentProc) pluginPIDs() []int {
-	resp, err := http.Get("http://" + a.api + "/v2/plugins")
+	tok, err := os.ReadFile(a.path("admin-token"))
+	if err != nil {
+		return nil
+	}
+	resp, err := a.getPlugins(strings.TrimSpace(string(tok)))
 	if err != nil {
 		return nil
 	}
