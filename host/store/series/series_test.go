@@ -113,12 +113,12 @@ func TestWriteScan(t *testing.T) {
 		n := 0
 		require.NoError(t, db.Scan(ctx, res.IDs[0], 0, 0, false, func(Point) bool { n++; return n < 3 }))
 		require.Equal(t, 3, n)
-		gid, p, ok, err := db.Lookup(ctx, "m-42")
+		gid, p, ok, err := db.Lookup(ctx, "m-42", "")
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, res.IDs[1], gid)
 		require.Equal(t, Point{T: t0 + 42*min1, V: -42, MessageID: "m-42", Recorded: t0}, p)
-		_, _, ok, err = db.Lookup(ctx, "nope")
+		_, _, ok, err = db.Lookup(ctx, "nope", "")
 		require.NoError(t, err)
 		require.False(t, ok)
 	}
@@ -418,7 +418,7 @@ func TestMessageIDFilterRebuild(t *testing.T) {
 		res, err := db.Write(ctx, []Input{mk(i)})
 		require.NoError(t, err)
 		require.Equal(t, 1, res.Duplicates, "input %d", i)
-		gid, p, ok, err := db.Lookup(ctx, mk(i).MessageID)
+		gid, p, ok, err := db.Lookup(ctx, mk(i).MessageID, "")
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, res.IDs[0], gid)
