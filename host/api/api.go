@@ -47,9 +47,9 @@ type Options struct {
 	// /v2/samples, /v2/resources, /v2/query/samples, /v2/capabilities).
 	// When nil those endpoints are not served (404).
 	Store store.Reader
-	// Writer takes POST /v2/meters/{name}; when nil that method answers
-	// 405.
-	Writer store.Writer
+	// Writer takes POST /v2/meters/{name}, on behalf of the token's
+	// project (a member) or of an admin; when nil that method answers 405.
+	Writer store.ProjectWriter
 	// Events serves the Panko v2 event endpoints (/v2/events,
 	// /v2/event_types); when nil those endpoints are not served (404).
 	Events store.EventReader

@@ -410,7 +410,10 @@ var postKeys = []string{
 
 // decodePosted validates the body of POST /v2/meters/{name} as Ceilometer
 // does and completes each sample: the member's project, the default
-// source, now for a missing timestamp, a new message_id when none.
+// source, now for a missing timestamp. A sample without message_id keeps
+// none: the store gives it the canonical id of its series and timestamp
+// (sdk/sample.Sample.MessageID), so the same sample posted twice is stored
+// once.
 func decodePosted(body []byte, name string, scope, ownProject string, now time.Time) ([]sample.Sample, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -475,12 +478,12 @@ func decodePosted(body []byte, name string, scope, ownProject string, now time.T
 			smp.Timestamp = now
 		}
 		smp.Timestamp = smp.Timestamp.Truncate(time.Microsecond)
-		if smp.MessageID == "" {
-			smp.MessageID = sample.NewMessageID()
-		} else if j, dup := ids[smp.MessageID]; dup {
-			return nil, fmt.Errorf("%w: samples[%d].message_id: %s repeats samples[%d]", ErrBadRequest, i, smp.MessageID, j)
+		if smp.MessageID != "" {
+			if j, dup := ids[smp.MessageID]; dup {
+				return nil, fmt.Errorf("%w: samples[%d].message_id: %s repeats samples[%d]", ErrBadRequest, i, smp.MessageID, j)
+			}
+			ids[smp.MessageID] = i
 		}
-		ids[smp.MessageID] = i
 		out = append(out, smp)
 	}
 	return out, nil
@@ -502,17 +505,47 @@ func (s *Server) postSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	// A message_id already stored is skipped by the store: a client may
+	// A message_id already stored in the project (or, without one, the
+	// same series and timestamp) is skipped by the store: a client may
 	// retry a POST whose answer it lost (after a timeout or an agent
-	// restart) and no sample is stored twice.
-	ctx := c.Request.Context()
-	if err := s.opts.Writer.Write(ctx, smps); err != nil {
+	// restart) and no sample is stored twice. Ids are per project: another
+	// project's use of an id neither drops nor reveals anything.
+	res, err := s.opts.Writer.WriteAs(c.Request.Context(), pr.Scope(), smps)
+	var conflict *store.ResourceConflictError
+	if errors.As(err, &conflict) {
+		abort(c, fmt.Errorf("%w: samples[%d].resource_id: resource %s belongs to another project; nothing was stored",
+			ErrConflict, conflict.Index, conflict.ResourceID))
+		return
+	}
+	if err != nil {
 		abort(c, fmt.Errorf("write samples: %w", err))
 		return
 	}
-	out := renderAll(smps, func(sm *sample.Sample) oldSampleJSON { return renderOldSample(&store.Sample{Sample: *sm}) })
+	c.Header(HeaderStored, strconv.Itoa(res.Stored))
+	c.Header(HeaderDuplicates, strconv.Itoa(res.Duplicates))
+	if res.TooOld > 0 {
+		// Never a 201 for a sample that was not stored.
+		i := slices.Index(res.Status, store.TooOld)
+		abort(c, fmt.Errorf("%w: samples[%d].timestamp: %s is older than the out-of-order window of its series: %d of %d samples not stored (%d stored, %d already stored)",
+			ErrConflict, i, smps[i].Timestamp.Format(time.RFC3339Nano), res.TooOld, len(smps), res.Stored, res.Duplicates))
+		return
+	}
+	out := make([]oldSampleJSON, len(smps))
+	for i := range smps {
+		smps[i].MessageID = res.MessageIDs[i]
+		out[i] = renderOldSample(&store.Sample{Sample: smps[i]})
+	}
 	c.JSON(http.StatusCreated, out)
 }
+
+// Headers of the answer to POST /v2/meters/{name}: how many of the samples
+// this request stored, and how many were already stored in the project
+// (retries). The answer's body lists every posted sample, each under the
+// message_id it is stored by.
+const (
+	HeaderStored     = "X-Altimeter-Stored"
+	HeaderDuplicates = "X-Altimeter-Duplicates"
+)
 
 // capabilitiesJSON is Ceilometer's Capabilities: flattened, colon-joined
 // keys.

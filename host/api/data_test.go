@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -323,7 +322,11 @@ func TestPostSamples(t *testing.T) {
 		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 		rows := decodeList(t, rec.Body.Bytes())
 		require.Len(t, rows, 2)
-		require.Regexp(t, regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`), rows[0]["message_id"])
+		// Without message_id: the store's id of series and timestamp, not
+		// a random one.
+		require.True(t, strings.HasPrefix(rows[0]["message_id"].(string), "canon-proj-a-res-new-cpu_util-"), rows[0]["message_id"])
+		require.Equal(t, "2", rec.Header().Get(HeaderStored))
+		require.Equal(t, "0", rec.Header().Get(HeaderDuplicates))
 		require.Equal(t, projectA, rows[0]["project_id"])
 		require.Equal(t, DefaultSource, rows[0]["source"])
 		require.Nil(t, rows[0]["user_id"])
@@ -345,8 +348,12 @@ func TestPostSamples(t *testing.T) {
 		require.Equal(t, http.StatusOK, rec.Code)
 		require.Equal(t, "m-given", decodeObject(t, rec.Body.Bytes())["id"])
 
-		// A retried POST is idempotent: the stored sample stays as it was.
-		require.Equal(t, http.StatusCreated, call(t, srv, "POST", "/v2/meters/cpu_util", tokA, `[`+good+`,"message_id":"m-given"}]`).Code)
+		// A retried POST is idempotent: the stored sample stays as it was,
+		// and the answer says it was already stored.
+		rec = call(t, srv, "POST", "/v2/meters/cpu_util", tokA, `[`+good+`,"message_id":"m-given"}]`)
+		require.Equal(t, http.StatusCreated, rec.Code)
+		require.Equal(t, "0", rec.Header().Get(HeaderStored))
+		require.Equal(t, "1", rec.Header().Get(HeaderDuplicates))
 		again, err := fs.Sample(t.Context(), "m-given", projectA)
 		require.NoError(t, err)
 		require.Equal(t, 7.0, again.Volume)

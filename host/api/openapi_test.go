@@ -272,6 +272,7 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/v2/meters/{name}", "/v2/meters/cpu_util?q.field=project_id&q.value=proj-b", tokA, "", 403},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util?direct=true", tokA, post, 201},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `[{}]`, 400},
+		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, strings.Replace(post, `"r"`, `"res-b1"`, 1), 409},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", "", post, 401},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokB, strings.Replace(post, `"r"`, `"r","project_id":"proj-a"`, 1), 403},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `["` + strings.Repeat("x", MaxBodyBytes) + `"]`, 413},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/altimeter/altimeter/host/store/disk"
 	"github.com/altimeter/altimeter/host/store/index"
@@ -50,6 +51,8 @@ type Store struct {
 	// (tenant.go), so that two projects naming one new resource at once
 	// cannot both take it.
 	claimMu sync.Mutex
+	// notStored counts samples not stored, by reason (space.go).
+	notStored *prometheus.CounterVec
 }
 
 var (
@@ -92,7 +95,8 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{series: sdb, index: idb, guard: guard, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{series: sdb, index: idb, guard: guard, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{}),
+		notStored: newNotStored()}
 	go s.expireEvents()
 	return s, nil
 }
@@ -201,6 +205,7 @@ func (s *Store) write(ctx context.Context, samples []sample.Sample) (series.Writ
 		return none, fmt.Errorf("write samples: %w", s.writeErr(err))
 	}
 	if res.TooOld > 0 {
+		s.notStored.WithLabelValues("too_old").Add(float64(res.TooOld))
 		s.log.Debug("samples older than the out-of-order window skipped", "count", res.TooOld)
 	}
 	if err := s.index.Upsert(ctx, ups); err != nil {

@@ -134,14 +134,23 @@ func (s *Store) claim(ctx context.Context, project string, samples []sample.Samp
 		}
 		return unknown, nil
 	}
+	refused := func(err error) error {
+		if errors.Is(err, ErrConflict) {
+			s.notStored.WithLabelValues("resource_conflict").Add(float64(len(samples)))
+		}
+		return err
+	}
 	unknown, err := check()
-	if err != nil || !unknown {
-		return func() {}, err
+	if err != nil {
+		return nil, refused(err)
+	}
+	if !unknown {
+		return func() {}, nil
 	}
 	s.claimMu.Lock()
 	if _, err := check(); err != nil {
 		s.claimMu.Unlock()
-		return nil, err
+		return nil, refused(err)
 	}
 	return s.claimMu.Unlock, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/sdk/sample"
@@ -42,6 +43,7 @@ func TestResourceBelongsToOneProject(t *testing.T) {
 	require.Equal(t, 1, conflict.Index)
 	require.Equal(t, "vm-b", conflict.ResourceID)
 	require.NotContains(t, err.Error(), "p-b")
+	require.Equal(t, 2.0, testutil.ToFloat64(s.notStored.WithLabelValues("resource_conflict")))
 
 	after, err := s.Resource(ctx, "vm-b", "p-b")
 	require.NoError(t, err)
@@ -159,4 +161,6 @@ func TestCanonicalIDs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, res.TooOld)
 	require.Equal(t, []WriteStatus{TooOld}, res.Status)
+	require.Equal(t, 1.0, testutil.ToFloat64(s.notStored.WithLabelValues("too_old")))
+	require.Equal(t, 2, testutil.CollectAndCount(s.Collector(), "altimeter_store_samples_not_stored_total"), "both reasons exposed")
 }
