@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/altimeter/altimeter/host/api"
 	"github.com/altimeter/altimeter/host/auth"
+	"github.com/altimeter/altimeter/internal/tlsconf"
 )
 
 // Defaults of the API client flags.
@@ -116,23 +115,12 @@ func (f *apiFlags) transport() (http.RoundTripper, error) {
 	if caFile == "" && f.certFile == "" && f.keyFile == "" {
 		return http.DefaultTransport, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pool, err := api.LoadCAPool(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
-		}
-		tc.RootCAs = pool
-	}
 	if (f.certFile == "") != (f.keyFile == "") {
 		return nil, errors.New("--cert-file and --key-file go together")
 	}
-	if f.certFile != "" {
-		cert, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("--cert-file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
+	tc, err := tlsconf.Client(caFile, f.certFile, f.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file, --cert-file: %w", err)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc

@@ -3,16 +3,16 @@ package api
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/net/netutil"
+
+	"github.com/altimeter/altimeter/internal/tlsconf"
 )
 
 // Limits bound what one connection may hold of the server. A zero field
@@ -85,34 +85,11 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 // client certificate must chain to (mutual TLS: a client without one is
 // refused during the handshake).
 func LoadTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	cfg, err := tlsconf.Server(certFile, keyFile, clientCAFile)
 	if err != nil {
-		return nil, fmt.Errorf("load api tls certificate: %w", err)
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	if clientCAFile != "" {
-		pool, err := LoadCAPool(clientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("load api tls client_ca_file: %w", err)
-		}
-		cfg.ClientCAs = pool
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		return nil, fmt.Errorf("load api tls: %w", err)
 	}
 	return cfg, nil
-}
-
-// LoadCAPool reads a PEM file of CA certificates; a file without any is an
-// error.
-func LoadCAPool(file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("read CA file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("CA file %s: no PEM certificate in it", file)
-	}
-	return pool, nil
 }
 
 // Listen binds the address; Addr then reports it (useful with port 0).

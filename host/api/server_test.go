@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/internal/testpki"
+	"github.com/altimeter/altimeter/internal/tlsconf"
 )
 
 // serve starts srv on a free loopback port until the test ends.
@@ -156,14 +156,12 @@ func TestTLS(t *testing.T) {
 	pem := func(name string) string { return filepath.Join(dir, name+".pem") }
 	key := func(name string) string { return filepath.Join(dir, name+"-key.pem") }
 	client := func(t *testing.T, caFile, cert string) *http.Client {
-		pool, err := LoadCAPool(caFile)
-		require.NoError(t, err)
-		tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		var certFile, keyFile string
 		if cert != "" {
-			c, err := tls.LoadX509KeyPair(pem(cert), key(cert))
-			require.NoError(t, err)
-			tc.Certificates = []tls.Certificate{c}
+			certFile, keyFile = pem(cert), key(cert)
 		}
+		tc, err := tlsconf.Client(caFile, certFile, keyFile)
+		require.NoError(t, err)
 		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
 	}
 	getStatus := func(c *http.Client, url string) (int, error) {
@@ -217,7 +215,7 @@ func TestTLS(t *testing.T) {
 	t.Run("bad files", func(t *testing.T) {
 		t.Parallel()
 		_, err := LoadTLS(pem("server")+".missing", key("server"), "")
-		require.ErrorContains(t, err, "load api tls certificate")
+		require.ErrorContains(t, err, "load api tls: load certificate")
 		_, err = LoadTLS(pem("server"), key("server"), key("server"))
 		require.ErrorContains(t, err, "no PEM certificate")
 	})
