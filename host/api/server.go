@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"golang.org/x/net/netutil"
 
 	"github.com/altimeter/altimeter/internal/tlsconf"
@@ -76,7 +77,9 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		WriteTimeout:      l.WriteTimeout,
 		IdleTimeout:       l.IdleTimeout,
 		TLSConfig:         s.opts.TLS,
-		ErrorLog:          s.log.StandardLogger(nil),
+		// Handshake failures and cut-off connections are what hostile or
+		// broken clients cause: debug, so that they cannot flood the log.
+		ErrorLog: s.log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
 	}
 }
 

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -83,27 +85,34 @@ func (l *loader) decodeAPIServer(a *Agent, content *hcl.BodyContent) {
 		if blk.Type != "tls" {
 			continue
 		}
-		if s.TLS != nil {
-			l.diags = append(l.diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError, Summary: "Duplicate tls block",
-				Detail: "agent.api.tls is already declared.", Subject: blk.DefRange.Ptr(),
-			})
-			continue
-		}
-		tc, diags := blk.Body.Content(apiTLSSchema)
-		l.diags = append(l.diags, diags...)
 		t := &APITLS{}
-		if attr, ok := tc.Attributes["cert_file"]; ok {
-			t.CertFile = l.nonEmptyString(attr)
+		if l.tlsBlock(blk, "agent.api.tls", s.TLS != nil, apiTLSSchema, map[string]*string{
+			"cert_file": &t.CertFile, "key_file": &t.KeyFile, "client_ca_file": &t.ClientCAFile,
+		}) {
+			s.TLS = t
 		}
-		if attr, ok := tc.Attributes["key_file"]; ok {
-			t.KeyFile = l.nonEmptyString(attr)
-		}
-		if attr, ok := tc.Attributes["client_ca_file"]; ok {
-			t.ClientCAFile = l.nonEmptyString(attr)
-		}
-		s.TLS = t
 	}
+}
+
+// tlsBlock decodes a tls block's file attributes (each a non-empty string)
+// into files; a second block (dup) is an error and decodes nothing. It
+// reports whether it decoded the block.
+func (l *loader) tlsBlock(blk *hcl.Block, what string, dup bool, schema *hcl.BodySchema, files map[string]*string) bool {
+	if dup {
+		l.diags = append(l.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Duplicate tls block",
+			Detail: what + " is already declared.", Subject: blk.DefRange.Ptr(),
+		})
+		return false
+	}
+	content, diags := blk.Body.Content(schema)
+	l.diags = append(l.diags, diags...)
+	for _, name := range slices.Sorted(maps.Keys(files)) { // stable diagnostics
+		if attr, ok := content.Attributes[name]; ok {
+			*files[name] = l.nonEmptyString(attr)
+		}
+	}
+	return true
 }
 
 // boolAttr decodes a bool attribute; ok is false (and a diagnostic added)

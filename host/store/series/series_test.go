@@ -167,7 +167,7 @@ func TestDedup(t *testing.T) {
 		})
 		require.NoError(t, err)
 		require.Equal(t, []bool{false, false, false, false, false, false}, res.New)
-		require.Equal(t, WriteResult{Duplicates: 5, TooOld: 1, New: res.New, IDs: res.IDs}, res)
+		require.Equal(t, WriteResult{Duplicates: 5, TooOld: 1, New: res.New, Old: []bool{false, false, false, false, true, false}, IDs: res.IDs}, res)
 		pts := scanAll(t, db, res.IDs[0], 0, 0, false)
 		require.Equal(t, []float64{1, 2, 6, 4}, []float64{pts[0].V, pts[1].V, pts[2].V, pts[3].V})
 		require.Len(t, pts, 4)
