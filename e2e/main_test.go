@@ -132,6 +132,8 @@ type agentProc struct {
 	log     *syncBuffer
 	exited  chan struct{}
 	seen    map[int]bool // every plugin pid seen, to be sure none outlives the test
+	// https, when set, is the client of an agent whose API serves TLS.
+	https *http.Client
 }
 
 // startAgent writes cfg (with {{API}}, {{DATA}} and {{PLUGINS}} filled in)
@@ -145,12 +147,19 @@ func startAgent(t *testing.T, cfg string) *agentProc {
 // empty).
 func startAgentData(t *testing.T, cfg, data string) *agentProc {
 	t.Helper()
+	return startAgentWith(t, cfg, data, nil)
+}
+
+// startAgentWith is startAgentData for an agent whose API serves TLS, that
+// https (when set) trusts.
+func startAgentWith(t *testing.T, cfg, data string, https *http.Client) *agentProc {
+	t.Helper()
 	dir := t.TempDir()
 	if data == "" {
 		data = filepath.Join(dir, "data")
 	}
 	a := &agentProc{t: t, dir: dir, cfgPath: filepath.Join(dir, "pipelines.hcl"), data: data,
-		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &syncBuffer{}, seen: map[int]bool{}}
+		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &syncBuffer{}, seen: map[int]bool{}, https: https}
 	a.writeConfig(cfg)
 	a.run()
 	t.Cleanup(a.stop)
@@ -186,7 +195,11 @@ func (a *agentProc) run() {
 			t.Fatalf("agent exited during startup:\n%s", a.log.String())
 		default:
 		}
-		resp, err := http.Get("http://" + a.api + "/healthz")
+		hc, base := http.DefaultClient, "http://"+a.api
+		if a.https != nil {
+			hc, base = a.https, "https://"+a.api
+		}
+		resp, err := hc.Get(base + "/healthz")
 		if err != nil {
 			return false
 		}
