@@ -284,7 +284,7 @@ sink "bench" {
 		if time.Now().After(deadline) {
 			return fail(errors.New("agent not ready within 30s"))
 		}
-		ps, err := getPlugins(client, api)
+		ps, err := getPlugins(client, api, filepath.Join(workdir, "data", "admin-token"))
 		if err == nil && len(ps) == 3 && allRunning(ps) {
 			if c, err := net.DialTimeout("tcp", tcpAddr, time.Second); err == nil {
 				c.Close()
@@ -481,8 +481,19 @@ func stopAgent(cmd *exec.Cmd, exited chan error, plugins []pluginInfo) {
 	}
 }
 
-func getPlugins(c *http.Client, api string) ([]pluginInfo, error) {
-	resp, err := c.Get(api + "/v2/plugins")
+// getPlugins lists the agent's plugins (admin only: with the token of the
+// agent's admin-token file).
+func getPlugins(c *http.Client, api, tokenFile string) ([]pluginInfo, error) {
+	tok, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequest(http.MethodGet, api+"/v2/plugins", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Auth-Token", strings.TrimSpace(string(tok)))
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}

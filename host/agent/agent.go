@@ -126,9 +126,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Events: a.store, Auth: authn,
-		Prom: prom, Console: ui, Cluster: clusterService{a.node}, Tokens: tokenService{a.node.Tokens()}, Ready: a.ready,
-		Limits: apiLimits(cfg.Agent.APILimits), Registerer: reg})
+	srvOpts, err := apiServerOptions(&cfg.Agent.API)
+	if err != nil {
+		return err
+	}
+	srvOpts.Address, srvOpts.Logger, srvOpts.Gatherer, srvOpts.Plugins = addr, log, reg, a
+	srvOpts.Store, srvOpts.Writer, srvOpts.Events, srvOpts.Auth = a.store, a.store, a.store, authn
+	srvOpts.Prom, srvOpts.Console, srvOpts.Ready = prom, ui, a.ready
+	srvOpts.Cluster, srvOpts.Tokens = clusterService{a.node}, tokenService{a.node.Tokens()}
+	srvOpts.Limits, srvOpts.Registerer = apiLimits(cfg.Agent.APILimits), reg
+	srv := api.New(srvOpts)
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -330,4 +337,25 @@ type noAuth struct{}
 
 func (noAuth) Authenticate(context.Context, string) (auth.Principal, error) {
 	return auth.Principal{TokenID: "noauth", Role: auth.RoleAdmin}, nil
+}
+
+// apiServerOptions turns the api block's server settings into api.Options
+// (limits, public URL, metrics token, TLS files loaded).
+func apiServerOptions(c *config.APIServer) (api.Options, error) {
+	o := api.Options{
+		PublicURL:           c.PublicURL,
+		MetricsRequireToken: c.MetricsRequireToken,
+		ServerLimits: api.ServerLimits{
+			ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout,
+			WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConns,
+		},
+	}
+	if c.TLS != nil {
+		tc, err := api.LoadTLS(c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile)
+		if err != nil {
+			return o, err
+		}
+		o.TLS = tc
+	}
+	return o, nil
 }

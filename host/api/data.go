@@ -213,15 +213,6 @@ func (s *Server) getSample(c *gin.Context) {
 	c.JSON(http.StatusOK, renderSample(&row))
 }
 
-// baseURL is Ceilometer's application URL: where the client reached us.
-func baseURL(c *gin.Context) string {
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + c.Request.Host
-}
-
 func (s *Server) listResources(c *gin.Context) {
 	if err := checkParams(c, "limit", "marker", "meter_links"); err != nil {
 		abort(c, err)
@@ -252,7 +243,7 @@ func (s *Server) listResources(c *gin.Context) {
 		abort(c, fmt.Errorf("list resources: %w", s.stopped(ctx, err)))
 		return
 	}
-	base := baseURL(c)
+	base := s.URL()
 	writeList(c, http.StatusOK, rs, func(r *store.Resource) resourceJSON { return renderResource(r, base, links) })
 }
 
@@ -266,7 +257,7 @@ func (s *Server) getResource(c *gin.Context) {
 		abort(c, fmt.Errorf("get resource %s: %w", c.Param("id"), err))
 		return
 	}
-	c.JSON(http.StatusOK, renderResource(&r, baseURL(c), true))
+	c.JSON(http.StatusOK, renderResource(&r, s.URL(), true))
 }
 
 // aggregateFuncs are the aggregates statistics accepts; true when the
@@ -452,8 +443,11 @@ type postRules struct {
 
 // decodePosted validates the body of POST /v2/meters/{name} as Ceilometer
 // does and completes each sample: the member's project, the default
-// source, now for a missing timestamp, a new message_id when none. Every
-// sample is checked before any is written: a refused batch writes nothing.
+// source, now for a missing timestamp. A sample without message_id keeps
+// none: the store gives it the canonical id of its series and timestamp
+// (sdk/sample.Sample.MessageID), so the same sample posted twice is stored
+// once. Every sample is checked before any is written: a refused batch
+// writes nothing.
 func decodePosted(body []byte, name string, scope, ownProject string, r postRules) ([]sample.Sample, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -524,12 +518,12 @@ func decodePosted(body []byte, name string, scope, ownProject string, r postRule
 			smp.Timestamp = r.now // absent or null: now, as Ceilometer
 		}
 		smp.Timestamp = smp.Timestamp.Truncate(time.Microsecond)
-		if smp.MessageID == "" {
-			smp.MessageID = sample.NewMessageID()
-		} else if j, dup := ids[smp.MessageID]; dup {
-			return nil, fmt.Errorf("%w: samples[%d].message_id: %s repeats samples[%d]", ErrBadRequest, i, smp.MessageID, j)
+		if smp.MessageID != "" {
+			if j, dup := ids[smp.MessageID]; dup {
+				return nil, fmt.Errorf("%w: samples[%d].message_id: %s repeats samples[%d]", ErrBadRequest, i, smp.MessageID, j)
+			}
+			ids[smp.MessageID] = i
 		}
-		ids[smp.MessageID] = i
 		out = append(out, smp)
 	}
 	return out, nil
@@ -573,16 +567,45 @@ func (s *Server) postSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	// A message_id already stored is skipped by the store: a client may
+	// A message_id already stored in the project (or, without one, the
+	// same series and timestamp) is skipped by the store: a client may
 	// retry a POST whose answer it lost (after a timeout or an agent
-	// restart) and no sample is stored twice.
-	ctx := c.Request.Context()
-	if err := s.opts.Writer.Write(ctx, smps); err != nil {
+	// restart) and no sample is stored twice. Ids are per project: another
+	// project's use of an id neither drops nor reveals anything.
+	res, err := s.opts.Writer.WriteAs(c.Request.Context(), pr.Scope(), smps)
+	var conflict *store.ResourceConflictError
+	if errors.As(err, &conflict) {
+		abort(c, fmt.Errorf("%w: samples[%d].resource_id: resource %s belongs to another project; nothing was stored",
+			ErrConflict, conflict.Index, conflict.ResourceID))
+		return
+	}
+	if err != nil {
 		abort(c, fmt.Errorf("write samples: %w", err))
 		return
 	}
+	c.Header(HeaderStored, strconv.Itoa(res.Stored))
+	c.Header(HeaderDuplicates, strconv.Itoa(res.Duplicates))
+	if res.TooOld > 0 {
+		// Never a 201 for a sample that was not stored.
+		i := slices.Index(res.Status, store.TooOld)
+		abort(c, fmt.Errorf("%w: samples[%d].timestamp: %s is older than the out-of-order window of its series: %d of %d samples not stored (%d stored, %d already stored)",
+			ErrConflict, i, smps[i].Timestamp.Format(time.RFC3339Nano), res.TooOld, len(smps), res.Stored, res.Duplicates))
+		return
+	}
+	for i := range smps {
+		smps[i].MessageID = res.MessageIDs[i]
+	}
 	writeList(c, http.StatusCreated, smps, func(sm *sample.Sample) oldSampleJSON { return renderOldSample(&store.Sample{Sample: *sm}) })
 }
+
+// Headers of the answer to POST /v2/meters/{name}: how many of the samples
+// this request stored, and how many were already stored in the project
+// (retries). The answer's body lists every posted sample, each under the
+// message_id it is stored by.
+const (
+	HeaderStored     = "X-Altimeter-Stored"
+	HeaderDuplicates = "X-Altimeter-Duplicates"
+)
 
 // capabilitiesJSON is Ceilometer's Capabilities: flattened, colon-joined
 // keys.

@@ -35,21 +35,42 @@ type fakeStore struct {
 }
 
 var _ store.Reader = (*fakeStore)(nil)
-var _ store.Writer = (*fakeStore)(nil)
+var _ store.ProjectWriter = (*fakeStore)(nil)
 
-func (f *fakeStore) Write(_ context.Context, smps []sample.Sample) error {
+// WriteAs has the store's semantics: a project's write naming another
+// project's resource is refused whole; message ids are per project; a
+// sample without one gets an id from its series and timestamp.
+func (f *fakeStore) WriteAs(_ context.Context, project string, smps []sample.Sample) (store.WriteResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, s := range smps {
-		dup := false
-		for _, r := range f.rows {
-			dup = dup || r.MessageID == s.MessageID
-		}
-		if !dup {
-			f.rows = append(f.rows, store.Sample{Sample: s, RecordedAt: f.now()})
+	if project != "" {
+		for i, s := range smps {
+			for _, r := range f.rows {
+				if r.ResourceID == s.ResourceID && r.ProjectID != project {
+					return store.WriteResult{}, &store.ResourceConflictError{Index: i, ResourceID: s.ResourceID}
+				}
+			}
 		}
 	}
-	return nil
+	res := store.WriteResult{Status: make([]store.WriteStatus, len(smps)), MessageIDs: make([]string, len(smps))}
+	for i, s := range smps {
+		if s.MessageID == "" {
+			s.MessageID = fmt.Sprintf("canon-%s-%s-%s-%d", s.ProjectID, s.ResourceID, s.Name, s.Timestamp.UnixMicro())
+		}
+		res.MessageIDs[i] = s.MessageID
+		dup := false
+		for _, r := range f.rows {
+			dup = dup || (r.MessageID == s.MessageID && r.ProjectID == s.ProjectID)
+		}
+		if dup {
+			res.Status[i] = store.Duplicate
+			res.Duplicates++
+			continue
+		}
+		f.rows = append(f.rows, store.Sample{Sample: s, RecordedAt: f.now()})
+		res.Stored++
+	}
+	return res, nil
 }
 
 func matchFilter(fl *store.Filter, s *store.Sample) bool {

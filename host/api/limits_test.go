@@ -40,7 +40,7 @@ func limitStore(t testing.TB) *store.Store {
 
 // limitServer serves r (and writes to w when set) with lim, its metrics
 // on a registry of its own.
-func limitServer(t testing.TB, r store.Reader, w store.Writer, events store.EventReader, lim Limits) *Server {
+func limitServer(t testing.TB, r store.Reader, w store.ProjectWriter, events store.EventReader, lim Limits) *Server {
 	t.Helper()
 	return New(Options{Store: r, Writer: w, Events: events, Auth: testAuth, Limits: lim, Registerer: prometheus.NewRegistry(),
 		Logger: hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Warn})})

@@ -238,9 +238,9 @@ func (stalledStore) Events(ctx context.Context, _ store.EventFilter) ([]sample.E
 	return nil, ctx.Err()
 }
 
-// Write answers as a full disk does.
-func (stalledStore) Write(context.Context, []sample.Sample) error {
-	return fmt.Errorf("write samples: %w", store.ErrUnavailable)
+// WriteAs answers as a full disk does.
+func (stalledStore) WriteAs(context.Context, string, []sample.Sample) (store.WriteResult, error) {
+	return store.WriteResult{}, fmt.Errorf("write samples: %w", store.ErrUnavailable)
 }
 
 // realStoreServer serves the fixture from the real embedded store, so the
@@ -291,9 +291,13 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/healthz", "/healthz", "", "", 200},
 		{"GET", "/metrics", "/metrics", "", "", 200},
 		{"GET", "/v2/openapi.json", "/v2/openapi.json", "", "", 200},
-		{"GET", "/v2/plugins", "/v2/plugins", "", "", 200},
-		{"GET", "/v2/plugins/{id}", "/v2/plugins/pollster.host.main", "", "", 200},
-		{"GET", "/v2/plugins/{id}", "/v2/plugins/none", "", "", 404},
+		{"GET", "/v2/plugins", "/v2/plugins", tokAdmin, "", 200},
+		{"GET", "/v2/plugins", "/v2/plugins", "", "", 401},
+		{"GET", "/v2/plugins", "/v2/plugins", tokA, "", 403},
+		{"GET", "/v2/plugins/{id}", "/v2/plugins/pollster.host.main", tokAdmin, "", 200},
+		{"GET", "/v2/plugins/{id}", "/v2/plugins/none", tokAdmin, "", 404},
+		{"GET", "/v2/plugins/{id}", "/v2/plugins/pollster.host.main", "", "", 401},
+		{"GET", "/v2/plugins/{id}", "/v2/plugins/pollster.host.main", tokB, "", 403},
 		{"GET", "/v2/meters", "/v2/meters", tokAdmin, "", 200},
 		{"GET", "/v2/meters", "/v2/meters?unique=1", tokA, "", 200},
 		{"GET", "/v2/meters", "/v2/meters?limit=2&marker=" + url.QueryEscape("cmVzLWExK2NwdV91dGls"), tokAdmin, "", 200},
@@ -306,6 +310,7 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/v2/meters/{name}", "/v2/meters/cpu_util?q.field=project_id&q.value=proj-b", tokA, "", 403},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util?direct=true", tokA, post, 201},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `[{}]`, 400},
+		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, strings.Replace(post, `"r"`, `"res-b1"`, 1), 409},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", "", post, 401},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokB, strings.Replace(post, `"r"`, `"r","project_id":"proj-a"`, 1), 403},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `["` + strings.Repeat("x", MaxBodyBytes) + `"]`, 413},

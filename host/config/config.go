@@ -52,6 +52,9 @@ type Agent struct {
 	// APILimits (api { max_limit = ..., query_timeout = ... }) bound the
 	// work of one API request.
 	APILimits APILimits
+	// API is the rest of the api block: server limits, public_url,
+	// metrics_require_token, tls.
+	API APIServer
 	// InsecurePluginPermissions (strict_plugin_permissions = false) runs
 	// plugins that a user other than root or the agent's could replace,
 	// with a warning, instead of refusing them.

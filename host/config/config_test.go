@@ -542,3 +542,64 @@ func TestClusterBlock(t *testing.T) {
 	require.Empty(t, diags, Format(diags))
 	require.Nil(t, c.Agent.Cluster, "no block: a one-voter cluster")
 }
+
+func TestAPIServerBlock(t *testing.T) {
+	t.Parallel()
+	c, diags := Parse("x.hcl", []byte(`agent {
+  api {
+    address               = "0.0.0.0:8777"
+    read_header_timeout   = "5s"
+    read_timeout          = "30s"
+    write_timeout         = "3m"
+    idle_timeout          = "90s"
+    max_conns             = 200
+    public_url            = "https://metering.example.com/ceilometer"
+    metrics_require_token = true
+    tls {
+      cert_file      = "api.pem"
+      key_file       = "api-key.pem"
+      client_ca_file = "clients-ca.pem"
+    }
+  }
+}
+`))
+	require.Empty(t, diags, Format(diags))
+	require.Equal(t, APIServer{
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 3 * time.Minute,
+		IdleTimeout: 90 * time.Second, MaxConns: 200, PublicURL: "https://metering.example.com/ceilometer",
+		MetricsRequireToken: true, TLS: &APITLS{CertFile: "api.pem", KeyFile: "api-key.pem", ClientCAFile: "clients-ca.pem"},
+	}, c.Agent.API)
+
+	c, diags = Parse("x.hcl", []byte("agent {\n  api {}\n}\n"))
+	require.Empty(t, diags, Format(diags))
+	require.Equal(t, APIServer{}, c.Agent.API, "zero: the server's defaults")
+
+	for _, tc := range []struct{ src, want string }{
+		{`read_timeout = "soon"`, `x.hcl:3:20: Invalid read_timeout`},
+		{`write_timeout = "1ms"`, `must be at least 100ms`},
+		{`max_conns = 0`, `x.hcl:3:17: Invalid max_conns: max_conns must be a positive whole number.`},
+		{`max_conns = 100000`, `max_conns is at most 65536`},
+		{`public_url = "metering.example.com"`, `x.hcl:3:18: Invalid public_url`},
+		{`public_url = "http://h:1/?x=1"`, `without query or fragment`},
+		{`metrics_require_token = "yes"`, `x.hcl:3:29: Incorrect value type: Inappropriate value for attribute "metrics_require_token": a bool is required.`},
+		{`tls {
+      cert_file = "a.pem"
+    }`, `Missing required argument`},
+		{`tls {
+      cert_file = "a.pem"
+      key_file  = ""
+    }`, `Empty key_file`},
+		{`tls {
+      cert_file = "a.pem"
+      key_file  = "b.pem"
+    }
+    tls {
+      cert_file = "a.pem"
+      key_file  = "b.pem"
+    }`, `Duplicate tls block`},
+	} {
+		_, diags := Parse("x.hcl", []byte("agent {\n  api {\n    "+tc.src+"\n  }\n}\n"))
+		require.True(t, diags.HasErrors(), tc.src)
+		require.Contains(t, Format(diags), tc.want, tc.src)
+	}
+}

@@ -38,7 +38,9 @@ var agentSchema = &hcl.BodySchema{
 }
 
 var apiSchema = &hcl.BodySchema{
-	Attributes: append([]hcl.AttributeSchema{{Name: "address"}, {Name: "auth"}, {Name: "metric_labels"}}, apiLimitAttrs...),
+	Attributes: append(append([]hcl.AttributeSchema{{Name: "address"}, {Name: "auth"}, {Name: "metric_labels"}},
+		apiLimitAttrs...), apiServerAttributes...),
+	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
 
 var pollingSchema = &hcl.BodySchema{
@@ -188,26 +190,16 @@ func (l *loader) decodeAgent(b *hcl.Block) {
 		ac, diags := blk.Body.Content(apiSchema)
 		l.diags = append(l.diags, diags...)
 		if attr, ok := ac.Attributes["auth"]; ok {
-			v, d := attr.Expr.Value(nil)
-			l.diags = append(l.diags, d...)
-			if !d.HasErrors() {
-				if v.IsNull() || !v.Type().Equals(cty.Bool) {
-					l.diags = append(l.diags, &hcl.Diagnostic{
-						Severity: hcl.DiagError,
-						Summary:  "Incorrect value type",
-						Detail:   "Inappropriate value for attribute \"auth\": a bool is required.",
-						Subject:  attr.Expr.Range().Ptr(),
-					})
-				} else {
-					a.APINoAuth = v.False()
-					a.APIAuthRange = attr.Expr.Range()
-				}
+			if v, ok := l.boolAttr(attr); ok {
+				a.APINoAuth = !v
+				a.APIAuthRange = attr.Expr.Range()
 			}
 		}
 		if attr, ok := ac.Attributes["metric_labels"]; ok {
 			l.metricLabels(a, attr)
 		}
 		l.apiLimits(a, ac)
+		l.decodeAPIServer(a, ac)
 		attr, ok := ac.Attributes["address"]
 		if !ok {
 			continue

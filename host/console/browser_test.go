@@ -194,7 +194,6 @@ func TestIntegrationConsole(t *testing.T) {
 		{"#/resources", "#resources", "resources"},
 		{"#/resources?id=vm-0", "#history", "resource"},
 		{"#/events", "#events", "events"},
-		{"#/plugins", "#plugins", "plugins"},
 		{"#/cluster", "#members", "cluster"},
 	} {
 		require.NoError(t, chromedp.Do(bctx,
@@ -224,11 +223,17 @@ func TestIntegrationConsole(t *testing.T) {
 	// Another project's resource is not found for the member.
 	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(base+"/#/resources?id=vm-1"), ready("#/resources")))
 	require.Contains(t, text("#status"), "404")
+	// The plugins page is for admins (it shows pids and plugin stderr).
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(base+"/#/plugins"), ready("#/plugins")))
+	require.Contains(t, text("#status"), "403")
 
 	// The PromQL page plots what the query API returns (as the admin).
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.Navigate(base+"/#/signin"), ready("#/signin"),
 		chromedp.SendKeys(chromedp.CSS("#token"), admin+"\n"), ready("#/meters"),
+		chromedp.Navigate(base+"/#/plugins"), ready("#/plugins"),
+		chromedp.WaitVisible(chromedp.CSS("#plugins")),
+		shot("plugins"),
 		chromedp.Navigate(base+"/#/query?"+url.Values{"expr": {`max by (project_id) (cpu_util)`}, "range": {"21600"}}.Encode()),
 		ready("#/query"),
 		chromedp.WaitVisible(chromedp.CSS(`#chart canvas`)),

@@ -414,7 +414,7 @@ func (s *Store) Sample(ctx context.Context, id, project string) (Sample, error) 
 			}
 		}
 	} else {
-		sid, p, ok, err := s.series.Lookup(ctx, id)
+		sid, p, ok, err := s.series.Lookup(ctx, id, project)
 		if err != nil {
 			return Sample{}, fmt.Errorf("sample %s: %w", id, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/altimeter/altimeter/host/store/disk"
 	"github.com/altimeter/altimeter/host/store/index"
@@ -46,6 +47,12 @@ type Store struct {
 	opts   Options
 	stop   chan struct{}
 	done   chan struct{}
+	// claimMu serialises the project writes that create resources
+	// (tenant.go), so that two projects naming one new resource at once
+	// cannot both take it.
+	claimMu sync.Mutex
+	// notStored counts samples not stored, by reason (space.go).
+	notStored *prometheus.CounterVec
 }
 
 var (
@@ -88,7 +95,8 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{series: sdb, index: idb, guard: guard, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{series: sdb, index: idb, guard: guard, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{}),
+		notStored: newNotStored()}
 	go s.expireEvents()
 	return s, nil
 }
@@ -163,11 +171,18 @@ func (s *Store) Close() error {
 // resource index. The index update is idempotent and done for duplicates
 // too, so a batch redelivered after a failed index update repairs it.
 func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
+	_, err := s.write(ctx, samples)
+	return err
+}
+
+// write is Write, returning what the time series did with each sample.
+func (s *Store) write(ctx context.Context, samples []sample.Sample) (series.WriteResult, error) {
+	var none series.WriteResult
 	if len(samples) == 0 {
-		return nil
+		return none, nil
 	}
 	if err := s.guard.Check(); err != nil {
-		return fmt.Errorf("write samples: %w: %w", ErrUnavailable, err)
+		return none, fmt.Errorf("write samples: %w: %w", ErrUnavailable, err)
 	}
 	rec := s.now().UnixMicro()
 	wb := getWriteBufs(len(samples))
@@ -176,7 +191,7 @@ func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
 	for i := range samples {
 		sm := &samples[i]
 		if err := Validate(sm); err != nil {
-			return fmt.Errorf("write sample %d: %w", i, err)
+			return none, fmt.Errorf("write sample %d: %w", i, err)
 		}
 		k := keyOf(sm)
 		in[i] = series.Input{Key: k, T: sm.Timestamp.UnixMicro(), V: sm.Volume, MessageID: sm.MessageID, Recorded: rec}
@@ -187,15 +202,16 @@ func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
 	}
 	res, err := s.series.Write(ctx, in)
 	if err != nil {
-		return fmt.Errorf("write samples: %w", s.writeErr(err))
+		return none, fmt.Errorf("write samples: %w", s.writeErr(err))
 	}
 	if res.TooOld > 0 {
+		s.notStored.WithLabelValues("too_old").Add(float64(res.TooOld))
 		s.log.Debug("samples older than the out-of-order window skipped", "count", res.TooOld)
 	}
 	if err := s.index.Upsert(ctx, ups); err != nil {
-		return fmt.Errorf("index resources: %w", s.writeErr(err))
+		return none, fmt.Errorf("index resources: %w", s.writeErr(err))
 	}
-	return nil
+	return res, nil
 }
 
 // writeBufs are the per-call inputs of the two engines, reused across

@@ -54,7 +54,8 @@ type Sample struct {
 	Timestamp  time.Time
 	Source     string
 	// MessageID is the deduplication key: a sample whose MessageID is
-	// already stored is a duplicate. Set it only when the sample's source
+	// already stored in its project is a duplicate (ids never collide
+	// across projects). Set it only when the sample's source
 	// gives it a natural unique id that a redelivery repeats: an oslo
 	// notification's message_id (or, for several samples from one
 	// notification, an id derived from it), a Ceilometer JSON sample's

@@ -85,7 +85,7 @@ func TestRetention(t *testing.T) {
 	info, _ := db.Series(id)
 	require.Equal(t, Info{ID: id, Key: k, First: wantT[0], Last: in[len(in)-1].T, Count: int64(len(wantT))}, info)
 	for _, x := range in {
-		_, _, ok, err := db.Lookup(ctx, x.MessageID)
+		_, _, ok, err := db.Lookup(ctx, x.MessageID, "")
 		require.NoError(t, err)
 		require.Equal(t, x.T >= cut, ok, "message id of t=%d", x.T)
 	}

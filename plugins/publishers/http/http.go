@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/altimeter/altimeter/internal/tlsconf"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
@@ -44,6 +45,9 @@ type config struct {
 	Timeout    string `hcl:"timeout,optional" desc:"bound on one POST"`
 	MaxRetries int    `hcl:"max_retries,optional" desc:"retries of a POST that failed with a 5xx, a timeout or a connection error, within one batch; then the host retries the batch later"`
 	BatchSize  int    `hcl:"batch_size,optional" desc:"samples per POST (one meter per POST)"`
+	CAFile     string `hcl:"ca_file,optional" desc:"PEM file of the CAs that signed the receiver's https certificate (default: the system roots)"`
+	CertFile   string `hcl:"cert_file,optional" desc:"PEM client certificate, for a receiver that requires mutual TLS (with key_file)"`
+	KeyFile    string `hcl:"key_file,optional" desc:"PEM key of cert_file"`
 }
 
 func defaultConfig() config {
@@ -83,10 +87,24 @@ func newHTTP(c config, log hclog.Logger) (*httpPub, error) {
 	if c.BatchSize < 1 || c.BatchSize > maxBatchLimit {
 		errs = append(errs, schema.AttrError("batch_size", fmt.Sprintf("must be 1 to %d", maxBatchLimit)))
 	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, schema.AttrError("cert_file", "set both cert_file and key_file, or neither"))
+	}
+	client := &http.Client{}
+	if c.CAFile != "" || c.CertFile != "" {
+		tc, err := tlsconf.Client(c.CAFile, c.CertFile, c.KeyFile)
+		if err != nil {
+			errs = append(errs, schema.AttrError("ca_file", err.Error()))
+		} else {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = tc
+			client.Transport = tr
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &httpPub{cfg: c, base: u, timeout: d, client: &http.Client{}, log: log}, nil
+	return &httpPub{cfg: c, base: u, timeout: d, client: client, log: log}, nil
 }
 
 func (p *httpPub) token() (string, error) {
