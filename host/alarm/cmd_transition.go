@@ -67,8 +67,8 @@ func applyTransition(st *fsm.State, e fsm.Entry, c Transition) error {
 		a.State, a.StateReason, a.StateTimestamp = c.To, c.Reason, e.Time
 		r.record(Change{
 			EventID: c.TransitionID, AlarmID: a.ID, Type: ChangeStateTransition,
-			Detail:  changeDetail(map[string]string{"state": c.To, "transition_reason": c.Reason}),
-			UserID:  c.UserID, ProjectID: c.ProjectID, OnBehalfOf: a.ProjectID, Severity: a.Severity, Timestamp: e.Time,
+			Detail: changeDetail(map[string]string{"state": c.To, "transition_reason": c.Reason}),
+			UserID: c.UserID, ProjectID: c.ProjectID, OnBehalfOf: a.ProjectID, Severity: a.Severity, Timestamp: e.Time,
 		}, c.Limits)
 	}
 	if !c.Notify {
