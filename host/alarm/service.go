@@ -41,7 +41,7 @@ func newID() string { return uuid.NewString() }
 
 // Create validates and commits a new alarm.
 func (s *Service) Create(ctx context.Context, who Caller, b *Body) (Alarm, error) {
-	a, err := build(s.check, who, b, nil)
+	a, err := build(ctx, s.check, who, b, nil)
 	if err != nil {
 		return Alarm{}, err
 	}
@@ -86,7 +86,7 @@ func (s *Service) Update(ctx context.Context, who Caller, id string, b *Body) (A
 	if err != nil {
 		return Alarm{}, err
 	}
-	a, err := build(s.check, who, b, &old)
+	a, err := build(ctx, s.check, who, b, &old)
 	if err != nil {
 		return Alarm{}, err
 	}

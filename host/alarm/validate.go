@@ -1,23 +1,57 @@
 package alarm
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/altimeter/altimeter/host/alarm/action"
+	"github.com/altimeter/altimeter/host/alarm/rule"
 )
 
-// Checker validates what this package cannot judge alone: rules (by
-// type, returning the rule's canonical JSON), time constraints' cron and
-// timezone, and action URLs. Errors should be *FieldError (or wrap
-// ErrInvalid) so the API answers 400 naming the field. The agent adapts
-// host/alarm/rule and host/alarm/action to it.
-type Checker interface {
-	ParseRule(alarmType string, raw json.RawMessage) (json.RawMessage, error)
-	CheckTimeConstraints(raw json.RawMessage) error
-	CheckAction(url string) error
+// Checker validates what the model cannot judge alone, with the rule and
+// action packages: a rule by type (parsed, then checked against the store
+// the alarm will read: a resource of another project, a granularity no
+// archive has), time constraints' cron and timezone, and action URLs.
+type Checker struct {
+	// Source is the store the rules read; nil skips the store checks.
+	Source rule.Source
+}
+
+// ParseRule returns the canonical JSON of an alarm's rule.
+func (ck Checker) ParseRule(ctx context.Context, project, alarmType string, raw json.RawMessage) (json.RawMessage, error) {
+	r, err := rule.Parse(alarmType, raw)
+	if err != nil {
+		return nil, ruleErr(alarmType+"_rule", err)
+	}
+	if ck.Source != nil {
+		if err := rule.Check(ctx, ck.Source, project, r); err != nil {
+			return nil, ruleErr(alarmType+"_rule", err)
+		}
+	}
+	b, err := r.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode %s rule: %w", alarmType, err)
+	}
+	return b, nil
+}
+
+// ruleErr turns the rule package's FieldError into this package's, and
+// wraps a store failure.
+func ruleErr(field string, err error) error {
+	var fe *rule.FieldError
+	if errors.As(err, &fe) {
+		return &FieldError{Field: fe.Field, Msg: fe.Msg}
+	}
+	var ue *action.URLError
+	if errors.As(err, &ue) {
+		return &FieldError{Field: field, Msg: ue.Msg}
+	}
+	return fmt.Errorf("check %s: %w", field, err)
 }
 
 // Caller is who asks: the token's project (empty for an admin without
@@ -34,7 +68,7 @@ func (c Caller) Sees(project string) bool { return c.Admin || c.Project == proje
 // build turns a body into a validated alarm. base is the stored alarm for
 // an update (nil on create): a PUT replaces the definition, with Aodh's
 // defaults for what it leaves out, and keeps id, project and user.
-func build(chk Checker, who Caller, b *Body, base *Alarm) (Alarm, error) {
+func build(ctx context.Context, chk Checker, who Caller, b *Body, base *Alarm) (Alarm, error) {
 	var a Alarm
 	if base != nil {
 		a.ID, a.ProjectID, a.UserID = base.ID, base.ProjectID, base.UserID
@@ -77,11 +111,14 @@ func build(chk Checker, who Caller, b *Body, base *Alarm) (Alarm, error) {
 	if len(raw) > MaxRuleBytes {
 		return a, fieldErr(a.Type+"_rule", "", fmt.Sprintf("The rule is over %d bytes.", MaxRuleBytes))
 	}
-	rule, err := chk.ParseRule(a.Type, raw)
-	if err != nil {
-		return a, asFieldError(a.Type+"_rule", err)
+	if err := owner(who, b, &a, base == nil); err != nil {
+		return a, err
 	}
-	a.Rule = rule
+	canon, err := chk.ParseRule(ctx, a.ProjectID, a.Type, raw)
+	if err != nil {
+		return a, err
+	}
+	a.Rule = canon
 	a.Description = fmt.Sprintf("%s alarm rule", a.Type)
 	if b.Description != nil && *b.Description != "" {
 		a.Description = *b.Description
@@ -129,15 +166,17 @@ func build(chk Checker, who Caller, b *Body, base *Alarm) (Alarm, error) {
 		{"ok_actions", b.OKActions, &a.OKActions},
 		{"insufficient_data_actions", b.InsufficientDataActions, &a.InsufficientDataActions},
 	} {
-		if *l.out, err = checkActions(chk, l.field, l.in); err != nil {
+		if *l.out, err = checkActions(l.field, l.in); err != nil {
 			return a, err
 		}
 	}
-	if a.TimeConstraints, err = checkConstraints(chk, b.TimeConstraints); err != nil {
-		return a, err
+	tcs, err := rule.ParseTimeConstraints(b.TimeConstraints)
+	if err != nil {
+		return a, ruleErr("time_constraints", err)
 	}
-	if err := owner(who, b, &a, base == nil); err != nil {
-		return a, err
+	a.TimeConstraints = make([]TimeConstraint, len(tcs))
+	for i, tc := range tcs {
+		a.TimeConstraints[i] = TimeConstraint{Name: tc.Name, Description: tc.Description, Start: tc.Start, Duration: int64(tc.Duration), Timezone: tc.Timezone}
 	}
 	return a, nil
 }
@@ -179,7 +218,7 @@ func checkText(field, s string, max int) error {
 	return nil
 }
 
-func checkActions(chk Checker, field string, in []string) ([]string, error) {
+func checkActions(field string, in []string) ([]string, error) {
 	if len(in) > MaxActions {
 		return nil, fieldErr(field, "", fmt.Sprintf("At most %d actions per state.", MaxActions))
 	}
@@ -188,8 +227,8 @@ func checkActions(chk Checker, field string, in []string) ([]string, error) {
 		if len(u) > MaxActionLen {
 			return nil, fieldErr(field, u, fmt.Sprintf("An action URL is at most %d bytes.", MaxActionLen))
 		}
-		if err := chk.CheckAction(u); err != nil {
-			return nil, fieldErr(field, redactURL(u), "Unsupported action: "+err.Error())
+		if err := action.ValidateURL(u); err != nil {
+			return nil, ruleErr(field, err)
 		}
 		if !slices.Contains(out, u) {
 			out = append(out, u) // duplicates run once, as Aodh
@@ -198,90 +237,3 @@ func checkActions(chk Checker, field string, in []string) ([]string, error) {
 	return out, nil
 }
 
-func checkConstraints(chk Checker, raw json.RawMessage) ([]TimeConstraint, error) {
-	out := []TimeConstraint{}
-	if len(raw) == 0 {
-		return out, nil
-	}
-	var list []struct {
-		Name        *string          `json:"name"`
-		Description *string          `json:"description"`
-		Start       *string          `json:"start"`
-		Duration    *json.RawMessage `json:"duration"`
-		Timezone    *string          `json:"timezone"`
-	}
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, fieldErr("time_constraints", "", "Expected a list of {name, start, duration, timezone}: "+err.Error())
-	}
-	if len(list) > MaxConstraints {
-		return nil, fieldErr("time_constraints", "", fmt.Sprintf("At most %d time constraints.", MaxConstraints))
-	}
-	for i, tc := range list {
-		f := fmt.Sprintf("time_constraints[%d]", i)
-		if tc.Name == nil || *tc.Name == "" {
-			return nil, fieldErr(f+".name", "", "Mandatory field missing.")
-		}
-		if tc.Start == nil || *tc.Start == "" {
-			return nil, fieldErr(f+".start", "", "Mandatory field missing.")
-		}
-		if tc.Duration == nil {
-			return nil, fieldErr(f+".duration", "", "Mandatory field missing.")
-		}
-		var d json.Number
-		dec := json.NewDecoder(strings.NewReader(string(*tc.Duration)))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err == nil {
-			switch x := v.(type) {
-			case json.Number:
-				d = x
-			case string:
-				d = json.Number(x)
-			}
-		}
-		n, err := d.Int64()
-		if err != nil || n < 0 || n > 366*24*3600 {
-			return nil, fieldErr(f+".duration", truncate(string(*tc.Duration)), "Value should be a non-negative number of seconds.")
-		}
-		c := TimeConstraint{Name: *tc.Name, Start: *tc.Start, Duration: n}
-		if tc.Timezone != nil {
-			c.Timezone = *tc.Timezone
-		}
-		c.Description = fmt.Sprintf("Time constraint at %s lasting for %d seconds", c.Start, c.Duration)
-		if tc.Description != nil && *tc.Description != "" {
-			c.Description = *tc.Description
-		}
-		for _, t := range []struct{ f, v string }{{".name", c.Name}, {".description", c.Description}, {".start", c.Start}, {".timezone", c.Timezone}} {
-			if err := checkText(f+t.f, t.v, 255); err != nil {
-				return nil, err
-			}
-		}
-		for _, prev := range out {
-			if prev.Name == c.Name {
-				return nil, fieldErr(f+".name", c.Name, "Time constraint names must be unique for a given alarm.")
-			}
-		}
-		out = append(out, c)
-	}
-	canon, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode time constraints: %w", err)
-	}
-	if err := chk.CheckTimeConstraints(canon); err != nil {
-		return nil, asFieldError("time_constraints", err)
-	}
-	return out, nil
-}
-
-// asFieldError keeps a checker's FieldError (prefixing a nested field with
-// the outer one) or wraps another error as one naming field.
-func asFieldError(field string, err error) error {
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		if fe.Field == "" {
-			return &FieldError{Field: field, Value: fe.Value, Msg: fe.Msg}
-		}
-		return fe
-	}
-	return fieldErr(field, "", err.Error())
-}

@@ -221,7 +221,7 @@ func realStoreServer(t testing.TB) *Server {
 	}
 	require.NoError(t, st.Write(t.Context(), smps))
 	require.NoError(t, st.WriteEvents(t.Context(), eventFixture()))
-	return New(Options{Store: st, Writer: st, Events: st, Auth: testAuth, Cluster: fakeCluster{}, Tokens: fakeTokens{},
+	return New(Options{Store: st, Writer: st, Events: st, Auth: testAuth, Cluster: fakeCluster{}, Tokens: fakeTokens{}, Alarms: testAlarms(t),
 		Plugins: fakePlugins{{ID: "pollster.host.main", Name: "host", Kind: "pollster", Version: "1.0.0", State: "running", PID: 42, Since: t0}}})
 }
 
