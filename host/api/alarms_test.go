@@ -223,3 +223,51 @@ func TestAlarmHostile(t *testing.T) {
 }
 
 const thresholdLeaf = `{"type":"threshold","meter_name":"cpu_util","threshold":1,"comparison_operator":"gt"}`
+
+// alarmCases exercise the alarm endpoints for the conformance test, in
+// success and every described error. They run in order: the delete comes
+// last.
+var alarmCases = []struct {
+	method, path, target, token, body string
+	code                              int
+}{
+	{"GET", "/v2/alarms", "/v2/alarms?q.field=state&q.op=eq&q.value=insufficient+data&limit=5&sort=name:asc", tokA, "", 200},
+	{"GET", "/v2/alarms", "/v2/alarms?marker=" + alarmA1, tokAdmin, "", 200},
+	{"GET", "/v2/alarms", "/v2/alarms?q.field=colour&q.value=x", tokA, "", 400},
+	{"GET", "/v2/alarms", "/v2/alarms", "", "", 401},
+	{"POST", "/v2/alarms", "/v2/alarms", tokA, `{"name":"new","type":"threshold","threshold_rule":` + thresholdRule + `,"ok_actions":["log://"]}`, 201},
+	{"POST", "/v2/alarms", "/v2/alarms", tokA, `{"name":"x","type":"threshold"}`, 400},
+	{"POST", "/v2/alarms", "/v2/alarms", "", `{}`, 401},
+	{"POST", "/v2/alarms", "/v2/alarms", tokA, `{"name":"cpu high","type":"threshold","threshold_rule":` + thresholdRule + `}`, 409},
+	{"POST", "/v2/alarms", "/v2/alarms", tokA, `{"name":"` + strings.Repeat("x", alarm.MaxBodyBytes) + `"}`, 413},
+	{"GET", "/v2/alarms/{id}", "/v2/alarms/" + alarmA1, tokA, "", 200},
+	{"GET", "/v2/alarms/{id}", "/v2/alarms/" + alarmA1, "", "", 401},
+	{"GET", "/v2/alarms/{id}", "/v2/alarms/" + alarmB1, tokA, "", 404},
+	{"PUT", "/v2/alarms/{id}", "/v2/alarms/" + alarmA1, tokA, `{"name":"cpu high","type":"threshold","threshold_rule":` + thresholdRule + `,"severity":"critical"}`, 200},
+	{"PUT", "/v2/alarms/{id}", "/v2/alarms/" + alarmA1, tokA, `{"name":"cpu high","type":"threshold","threshold_rule":` + thresholdRule + `,"severity":"x"}`, 400},
+	{"PUT", "/v2/alarms/{id}", "/v2/alarms/" + alarmA1, "", `{}`, 401},
+	{"PUT", "/v2/alarms/{id}", "/v2/alarms/" + alarmB1, tokA, `{}`, 404},
+	{"PUT", "/v2/alarms/{id}", "/v2/alarms/" + alarmA1, tokA, `{"name":"cpu low"}`, 409},
+	{"GET", "/v2/alarms/{id}/state", "/v2/alarms/" + alarmA1 + "/state", tokA, "", 200},
+	{"GET", "/v2/alarms/{id}/state", "/v2/alarms/" + alarmA1 + "/state", "", "", 401},
+	{"GET", "/v2/alarms/{id}/state", "/v2/alarms/" + alarmB1 + "/state", tokA, "", 404},
+	{"PUT", "/v2/alarms/{id}/state", "/v2/alarms/" + alarmA1 + "/state", tokA, `"alarm"`, 200},
+	{"PUT", "/v2/alarms/{id}/state", "/v2/alarms/" + alarmA1 + "/state", tokA, `"on fire"`, 400},
+	{"PUT", "/v2/alarms/{id}/state", "/v2/alarms/" + alarmA1 + "/state", "", `"ok"`, 401},
+	{"PUT", "/v2/alarms/{id}/state", "/v2/alarms/" + alarmB1 + "/state", tokA, `"ok"`, 404},
+	{"GET", "/v2/alarms/{id}/history", "/v2/alarms/" + alarmA1 + "/history?q.field=type&q.op=eq&q.value=creation&limit=2&sort=timestamp:asc", tokA, "", 200},
+	{"GET", "/v2/alarms/{id}/history", "/v2/alarms/" + alarmA1 + "/history?marker=unknown", tokA, "", 400},
+	{"GET", "/v2/alarms/{id}/history", "/v2/alarms/" + alarmA1 + "/history", "", "", 401},
+	{"GET", "/v2/alarms/{id}/history", "/v2/alarms/" + alarmB1 + "/history", tokA, "", 404},
+	{"POST", "/v2/query/alarms", "/v2/query/alarms", tokA, `{"filter":"{\"=\":{\"severity\":\"critical\"}}","orderby":"[{\"name\":\"asc\"}]","limit":3}`, 200},
+	{"POST", "/v2/query/alarms", "/v2/query/alarms", tokA, `{"filter":"{\"=\":{\"colour\":\"red\"}}"}`, 400},
+	{"POST", "/v2/query/alarms", "/v2/query/alarms", "", `{}`, 401},
+	{"POST", "/v2/query/alarms", "/v2/query/alarms", tokA, `{"filter": "` + strings.Repeat(" ", MaxBodyBytes) + `"}`, 413},
+	{"POST", "/v2/query/alarms/history", "/v2/query/alarms/history", tokA, `{"filter":"{\"=\":{\"alarm_id\":\"alarm-a1\"}}"}`, 200},
+	{"POST", "/v2/query/alarms/history", "/v2/query/alarms/history", tokA, `{"limit":0}`, 400},
+	{"POST", "/v2/query/alarms/history", "/v2/query/alarms/history", "", `{}`, 401},
+	{"POST", "/v2/query/alarms/history", "/v2/query/alarms/history", tokA, `{"filter": "` + strings.Repeat(" ", MaxBodyBytes) + `"}`, 413},
+	{"DELETE", "/v2/alarms/{id}", "/v2/alarms/" + alarmA2, tokA, "", 204},
+	{"DELETE", "/v2/alarms/{id}", "/v2/alarms/" + alarmA2, "", "", 401},
+	{"DELETE", "/v2/alarms/{id}", "/v2/alarms/" + alarmB1, tokA, "", 404},
+}
