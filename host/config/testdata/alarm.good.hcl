@@ -1,0 +1,8 @@
+alarm {
+  evaluation_interval   = "15s"
+  history_max_per_alarm = 50
+  history_max_age       = "7d"
+  webhook_timeout       = "2s"
+  webhook_retries       = 5
+  webhook_ca_file       = "ca.pem"
+}
