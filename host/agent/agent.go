@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/altimeter/altimeter/host/alarm"
 	"github.com/altimeter/altimeter/host/api"
 	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/cluster"
@@ -56,6 +57,7 @@ type Agent struct {
 	reloads *prometheus.CounterVec
 
 	node         *cluster.Node
+	alarms       *alarm.Scheduler
 	bootstrapped atomic.Bool // the cluster token bootstrap ran
 
 	mu    sync.Mutex // guards cfg, insts, graph (reload vs shutdown)
@@ -126,8 +128,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	alarms, err := a.openAlarms(cfg)
+	if err != nil {
+		return err
+	}
 	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Events: a.store, Auth: authn,
-		Prom: prom, Console: ui, Cluster: clusterService{a.node}, Tokens: tokenService{a.node.Tokens()}, Ready: a.ready})
+		Prom: prom, Console: ui, Cluster: clusterService{a.node}, Tokens: tokenService{a.node.Tokens()}, Alarms: alarms, Ready: a.ready})
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -136,6 +142,18 @@ func Run(ctx context.Context, o Options) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go a.clusterBootstrap(ctx, cfg.Agent.DataDir)
+	// Alarm evaluation stops before the cluster member and the store
+	// close (deferred earlier, run later).
+	alarmCtx, stopAlarms := context.WithCancel(ctx)
+	alarmsDone := make(chan struct{})
+	go func() {
+		defer close(alarmsDone)
+		_ = a.alarms.Run(alarmCtx)
+	}()
+	defer func() {
+		stopAlarms()
+		<-alarmsDone
+	}()
 	if err := a.start(ctx, cfg); err != nil {
 		return err
 	}
@@ -264,7 +282,7 @@ func (a *Agent) Reload(ctx context.Context) {
 
 // graphSpec is the engine's spec for cfg, with the cluster's ownership.
 func (a *Agent) graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
-	spec := graphSpec(cfg, insts, a.store)
+	spec := graphSpec(cfg, insts, storePublisher{s: a.store, onEvents: a.alarmEvents})
 	spec.Owner = owner{a.node}
 	return spec
 }
