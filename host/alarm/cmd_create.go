@@ -46,7 +46,7 @@ func applyCreate(st *fsm.State, e fsm.Entry, c Create) error {
 	r.names[key] = a.ID
 	r.pruneDeleted(c.Limits, e.Time)
 	r.record(Change{
-		EventID: c.EventID, AlarmID: a.ID, Type: ChangeCreation, Detail: changeDetail(&a),
+		EventID: c.EventID, AlarmID: a.ID, Type: ChangeCreation, Detail: changeDetail(Render(&a)),
 		UserID: a.UserID, ProjectID: a.ProjectID, OnBehalfOf: a.ProjectID, Severity: a.Severity, Timestamp: e.Time,
 	}, c.Limits)
 	return nil

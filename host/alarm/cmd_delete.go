@@ -33,7 +33,7 @@ func applyDelete(st *fsm.State, e fsm.Entry, c Delete) error {
 	delete(r.alarms, c.ID)
 	delete(r.names, nameKey{a.ProjectID, a.Name})
 	r.record(Change{
-		EventID: c.EventID, AlarmID: a.ID, Type: ChangeDeletion, Detail: changeDetail(a),
+		EventID: c.EventID, AlarmID: a.ID, Type: ChangeDeletion, Detail: changeDetail(Render(a)),
 		UserID: c.UserID, ProjectID: c.ProjectID, OnBehalfOf: a.ProjectID, Severity: a.Severity, Timestamp: e.Time,
 	}, c.Limits)
 	r.pruneDeleted(c.Limits, e.Time)

@@ -195,6 +195,9 @@ func owner(who Caller, b *Body, a *Alarm, create bool) error {
 			return fieldErr("project_id", p, "The project of an alarm cannot change.")
 		}
 	} else if create {
+		if who.Project == "" {
+			return fieldErr("project_id", "", "Mandatory field missing: a token without a project must name the alarm's project (its rule reads that project's data).")
+		}
 		a.ProjectID = who.Project
 	}
 	if err := checkText("project_id", a.ProjectID, MaxIDLen); err != nil {

@@ -218,8 +218,13 @@ func TestAlarmHostile(t *testing.T) {
 			require.Contains(t, rec.Body.String(), "faultstring")
 		})
 	}
-	rec := call(t, srv, "GET", "/v2/alarms", tokA, "")
-	require.Len(t, decodeJSON[[]map[string]any](t, rec.Body.String()), 2, "nothing was created")
+	rec := call(t, srv, "POST", "/v2/alarms", tokAdmin, `{"name":"x","type":"threshold","threshold_rule":`+thresholdRule+`}`)
+	require.Equal(t, http.StatusBadRequest, rec.Code, "an admin token without a project names the alarm's")
+	require.Contains(t, rec.Body.String(), "project_id")
+	rec = call(t, srv, "POST", "/v2/alarms", tokAdmin, `{"name":"x","type":"threshold","threshold_rule":`+thresholdRule+`,"project_id":"proj-b"}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rec = call(t, srv, "GET", "/v2/alarms", tokA, "")
+	require.Len(t, decodeJSON[[]map[string]any](t, rec.Body.String()), 2, "nothing was created in project A")
 }
 
 const thresholdLeaf = `{"type":"threshold","meter_name":"cpu_util","threshold":1,"comparison_operator":"gt"}`
