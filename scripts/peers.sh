@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(prometheus chromium snmpd snmp libvirt-daemon libvirt-clients openipmi ipmitool rabbitmq-server
-      protobuf-compiler libprotobuf-dev iproute2 curl)
+      protobuf-compiler libprotobuf-dev iproute2 curl python3-aodhclient)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,5 +25,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 trap '[ $cleanup -eq 1 ] && $sudo rm -f /usr/sbin/policy-rc.d' EXIT
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
 echo "peers: done"
