@@ -471,4 +471,3 @@ func alarmProps(al map[string]any) []prop {
 	}
 	return out
 }
-

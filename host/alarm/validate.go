@@ -239,4 +239,3 @@ func checkActions(field string, in []string) ([]string, error) {
 	}
 	return out, nil
 }
-
