@@ -281,6 +281,9 @@ func (n *Notifier) acquire(ctx context.Context, key string) (release func(), err
 	done := func() {
 		n.mu.Lock()
 		l.waiting--
+		if l.waiting == 0 { // idle: forget the lane, so receivers of deleted alarms cost nothing
+			delete(n.lanes, key)
+		}
 		n.mu.Unlock()
 	}
 	select {

@@ -176,6 +176,9 @@ func TestHangingReceiverTimesOutAndDelaysNoOneElse(t *testing.T) {
 	require.Equal(t, 4.0, testutil.ToFloat64(n.attempts.WithLabelValues("http", "timeout")))
 	require.Equal(t, 1.0, testutil.ToFloat64(n.outcomes.WithLabelValues("http", "queue_full")))
 	require.Equal(t, 20.0, testutil.ToFloat64(n.outcomes.WithLabelValues("http", "ok")))
+	n.mu.Lock()
+	require.Empty(t, n.lanes, "idle lanes are dropped")
+	n.mu.Unlock()
 	// The counters are what /metrics shows.
 	mfs, err := reg.Gather()
 	require.NoError(t, err)

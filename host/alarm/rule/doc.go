@@ -9,7 +9,7 @@
 // types are threshold (the Ceilometer-API rule, with exclude_outliers as
 // the older ThresholdEvaluator had it), the three gnocchi rules mapped
 // onto meters, resources and the store's roll-ups, composite, event and
-// prometheus. docs/alarms.md states the semantics.
+// prometheus. docs/alarm-rules.md states the semantics.
 //
 // The package keeps no state and no goroutines: scheduling, state,
 // history and actions belong to the alarm service (host/alarm) and

@@ -218,6 +218,9 @@ func (e *Evaluator) evalRule(ctx context.Context, project string, r Rule, now ti
 		return result{}, fmt.Errorf("evaluate rule: type %s is not polled", r.Type())
 	}
 	res := result{evalPeriods: n}
+	if _, ok := r.(*PrometheusRule); ok {
+		res.evalPeriods = len(stats) // Aodh's prometheus evaluator counts what it got
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("evaluate %s rule: %w", r.Type(), ctx.Err())
