@@ -128,7 +128,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	alarms, err := a.openAlarms(cfg)
+	alarms, err := a.openAlarms(cfg, prom)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/altimeter/altimeter/host/alarm/action"
 	"github.com/altimeter/altimeter/host/alarm/rule"
 	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/host/promapi"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -15,13 +16,18 @@ import (
 // that evaluates this member's share of the alarms, both over the
 // cluster member and the embedded store. The alarm block is read at
 // start (a reload does not change it).
-func (a *Agent) openAlarms(cfg *config.Config) (*alarm.Service, error) {
+func (a *Agent) openAlarms(cfg *config.Config, prom *promapi.API) (*alarm.Service, error) {
 	ac := config.AlarmDefaults()
 	if cfg.Alarm != nil {
 		ac = *cfg.Alarm
 	}
 	limits := alarm.HistoryLimits{PerAlarm: ac.HistoryMaxPerAlarm, MaxAge: ac.HistoryMaxAge}
-	src := rule.NewStoreSource(a.store, storeOptions(cfg).Series)
+	var src rule.Source = rule.NewStoreSource(a.store, storeOptions(cfg).Series)
+	if prom != nil {
+		// prometheus rules run PromQL through the agent's own query API,
+		// confined to the alarm's project.
+		src = rule.WithPromQL(src, rule.NewEmbeddedPromQL(prom))
+	}
 	notifier, err := action.New(action.Options{
 		Timeout: ac.WebhookTimeout, Retries: ac.WebhookRetries, CAFile: ac.WebhookCAFile,
 		Logger: a.log.Named("alarm"), Registerer: a.reg,
