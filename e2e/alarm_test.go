@@ -299,6 +299,17 @@ func TestIntegrationAlarmWebhook(t *testing.T) {
 	rcv.mu.Unlock()
 	m := a.metrics()
 	require.GreaterOrEqual(t, metric(m, `altimeter_alarm_deliveries_total{outcome="delivered"}`), float64(len(want)))
+
+	// An alarm of another project on this project's resource: a 400
+	// naming the field (its rule would read only its own project anyway).
+	otherTok := strings.TrimSpace(a.cli("token", "create", "--project", "p-b", "--role", "member", "--data-dir", "data"))
+	code, body = (&client{t: t, base: c.base, token: otherTok}).do("POST", "/v2/alarms", map[string]any{
+		"name": "spy", "type": "threshold",
+		"threshold_rule": map[string]any{"meter_name": "cpu_util", "threshold": 50, "comparison_operator": "gt",
+			"query": []map[string]string{{"field": "resource_id", "op": "eq", "value": "r1"}}},
+	})
+	require.Equal(t, http.StatusBadRequest, code, string(body))
+	require.Contains(t, string(body), "threshold_rule.query[0].value")
 	waitFor(t, 10*time.Second, "no pending delivery", func() bool {
 		return metric(a.metrics(), "altimeter_alarm_pending_deliveries") == 0
 	})

@@ -70,6 +70,7 @@ type Scheduler struct {
 	log     hclog.Logger
 	metrics *schedMetrics
 	events  chan []sample.Event
+	stopped chan struct{} // closed when Run returns
 
 	mu       sync.Mutex
 	inflight map[string]bool     // transition ids being delivered here
@@ -105,7 +106,8 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 	}
 	return &Scheduler{
 		o: o, log: o.Logger.Named("alarm"), metrics: newSchedMetrics(o.Registerer),
-		events: make(chan []sample.Event, maxEventQueue), inflight: map[string]bool{}, rules: map[string]ruleMemo{},
+		events: make(chan []sample.Event, maxEventQueue), stopped: make(chan struct{}),
+		inflight: map[string]bool{}, rules: map[string]ruleMemo{},
 	}
 }
 
@@ -113,6 +115,7 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 // in progress (they end with ctx; what they did not finish stays pending
 // for the next owner).
 func (s *Scheduler) Run(ctx context.Context) error {
+	defer close(s.stopped)
 	defer s.wg.Wait()
 	t := time.NewTicker(s.o.Interval)
 	defer t.Stop()
@@ -130,8 +133,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 // Events hands stored events to the event alarms (the store publisher
-// calls it after writing them). It blocks while the queue is full, until
-// ctx ends.
+// calls it after writing them). It blocks while the queue is full (the
+// publisher's backpressure), until ctx ends or the scheduler has stopped
+// (at shutdown: the events are stored, but fire no alarm).
 func (s *Scheduler) Events(ctx context.Context, evs []sample.Event) {
 	if len(evs) == 0 {
 		return
@@ -139,6 +143,7 @@ func (s *Scheduler) Events(ctx context.Context, evs []sample.Event) {
 	select {
 	case s.events <- evs:
 	case <-ctx.Done():
+	case <-s.stopped:
 	}
 }
 

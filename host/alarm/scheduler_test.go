@@ -203,3 +203,63 @@ func pendingOf(n *MemNode) []Delivery {
 	n.FSM().Read(func(st *fsm.State) { ds = Of(st).Pending() })
 	return ds
 }
+
+// hangNotifier blocks on one receiver until released; others answer at
+// once.
+type hangNotifier struct {
+	countNotifier
+	hang    string
+	release chan struct{}
+}
+
+func (n *hangNotifier) Notify(ctx context.Context, u string, nt action.Notification) error {
+	if u == n.hang {
+		select {
+		case <-n.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return n.countNotifier.Notify(ctx, u, nt)
+}
+
+// TestSchedulerHangingReceiverDelaysNobody: a receiver that hangs holds
+// only its own action; the alarm's other action and other alarms' actions
+// are delivered, and the hanging one is delivered once released.
+func TestSchedulerHangingReceiverDelaysNobody(t *testing.T) {
+	t.Parallel()
+	n := NewMemNode()
+	addAlarm(t, n, "a1", "threshold", `{"meter_name":"cpu_util","threshold":80,"comparison_operator":"gt"}`)
+	addAlarm(t, n, "a2", "threshold", `{"meter_name":"cpu_util","threshold":80,"comparison_operator":"gt"}`)
+	ev := &stateEval{state: map[string]string{"a1": StateAlarm, "a2": StateAlarm}}
+	nt := &hangNotifier{countNotifier: countNotifier{calls: map[string]int{}}, hang: "http://127.0.0.1:9/a", release: make(chan struct{})}
+	s := NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: nt, Limits: DefaultHistoryLimits})
+	st := s.Cycle(t.Context())
+	require.Equal(t, 2, st.Transitions, "the cycle does not wait for deliveries")
+	waitFor(t, func() bool { return len(nt.snapshot()) == 2 }) // both log:// actions
+	for _, d := range pendingOf(n) {
+		require.Equal(t, []string{"http://127.0.0.1:9/a"}, d.Actions, "only the hanging action is pending")
+	}
+	close(nt.release)
+	waitFor(t, func() bool { return len(pendingOf(n)) == 0 })
+	require.Len(t, nt.snapshot(), 4)
+}
+
+// TestSchedulerEventsAfterStop: the store publisher is never blocked by a
+// stopped scheduler.
+func TestSchedulerEventsAfterStop(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newTestScheduler(t, NewMemNode(), nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx)
+	}()
+	cancel()
+	<-done
+	evs := []sample.Event{{MessageID: "m", EventType: "x"}}
+	for range maxEventQueue + 1 {
+		s.Events(t.Context(), evs)
+	}
+}
