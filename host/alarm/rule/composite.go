@@ -64,7 +64,7 @@ func parseComposite(prefix string, raw json.RawMessage) (*CompositeRule, error) 
 	}
 	// Check the nesting before decoding anything, so a hostile body costs
 	// one linear scan.
-	if d := jsonDepth(raw); d > 2*MaxCompositeDepth+2 {
+	if d := jsonDepth(raw); d > 2*MaxCompositeDepth+4 { // and/or levels plus a leaf with its query
 		return nil, fieldErr(prefix, "nests deeper than %d levels of and/or", MaxCompositeDepth)
 	}
 	leaves := 0

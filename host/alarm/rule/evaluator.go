@@ -87,6 +87,7 @@ type result struct {
 	outside         int
 	unknownReason   string
 	evalPeriods     int
+	counts          bool // the points are sample counts (statistic count): integers, as Ceilometer gives them
 }
 
 // Evaluate evaluates one alarm at now. The error is non-nil only when ctx
@@ -142,7 +143,7 @@ func transition(in Input, cur string, r result) Outcome {
 		}
 		var last any
 		if len(r.stats) > 0 {
-			last = r.stats[len(r.stats)-1]
+			last, _ = r.mostRecent()
 		}
 		return refresh(StateInsufficient, r.unknownReason, reasonData("unknown", r.evalPeriods, last))
 	}
@@ -157,6 +158,16 @@ func reasonData(disposition string, count int, mostRecent any) map[string]any {
 	return map[string]any{"type": "threshold", "disposition": disposition, "count": count, "most_recent": mostRecent}
 }
 
+// mostRecent returns the newest point for reason_data and as the reason
+// shows it. len(r.stats) > 0.
+func (r *result) mostRecent() (any, string) {
+	v := r.stats[len(r.stats)-1]
+	if r.counts {
+		return int64(v), strconv.FormatInt(int64(v), 10)
+	}
+	return v, pyFloat(v)
+}
+
 // thresholdReason is Aodh's _reason.
 func thresholdReason(cur, state string, r result) (string, map[string]any) {
 	disposition, count := "outside", r.outside
@@ -166,8 +177,7 @@ func thresholdReason(cur, state string, r result) (string, map[string]any) {
 	var last any
 	lastS := "None"
 	if len(r.stats) > 0 {
-		v := r.stats[len(r.stats)-1]
-		last, lastS = v, pyFloat(v)
+		last, lastS = r.mostRecent()
 	}
 	verb := "Transition to"
 	if cur == state {
@@ -179,8 +189,18 @@ func thresholdReason(cur, state string, r result) (string, map[string]any) {
 
 // pyFloat formats v as Python's repr of a float does for usual values.
 func pyFloat(v float64) string {
-	s := strconv.FormatFloat(v, 'g', -1, 64)
-	if math.Abs(v) < 1e16 && !strings.ContainsAny(s, ".eEn") {
+	switch a := math.Abs(v); {
+	case math.IsNaN(v):
+		return "nan"
+	case math.IsInf(v, 1):
+		return "inf"
+	case math.IsInf(v, -1):
+		return "-inf"
+	case v != 0 && (a < 1e-4 || a >= 1e16):
+		return strconv.FormatFloat(v, 'e', -1, 64)
+	}
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
 		s += ".0"
 	}
 	return s
@@ -218,6 +238,9 @@ func (e *Evaluator) evalRule(ctx context.Context, project string, r Rule, now ti
 		return result{}, fmt.Errorf("evaluate rule: type %s is not polled", r.Type())
 	}
 	res := result{evalPeriods: n}
+	if t, ok := r.(*ThresholdRule); ok && t.Statistic == "count" {
+		res.counts = true
+	}
 	if _, ok := r.(*PrometheusRule); ok {
 		res.evalPeriods = len(stats) // Aodh's prometheus evaluator counts what it got
 	}
@@ -469,6 +492,19 @@ type Event struct {
 	Raw map[string]any
 }
 
+// EventProject returns the project an event concerns, as Aodh's event
+// evaluator finds it: its tenant_id or project_id trait (project_id when
+// both are set); "" when neither is a string. Only that project's event
+// alarms see the event.
+func EventProject(traits map[string]any) string {
+	for _, k := range []string{"project_id", "tenant_id"} {
+		if s, ok := traits[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
 // EvaluateEvent decides what an event does to an event alarm, as Aodh's
 // event evaluator: an alarm already in alarm without repeat_actions is
 // skipped; otherwise a matching event moves it to alarm (notifying on the
@@ -480,7 +516,8 @@ func EvaluateEvent(in Input, ev Event) (out Outcome, fired bool) {
 		cur = StateInsufficient
 	}
 	r, ok := in.Rule.(*EventRule)
-	if !ok || (cur == StateAlarm && !in.RepeatActions) || !r.Matches(ev.EventType, ev.Traits) {
+	if !ok || ev.EventType == "" || ev.MessageID == "" || // Aodh drops such events as invalid
+		(cur == StateAlarm && !in.RepeatActions) || !r.Matches(ev.EventType, ev.Traits) {
 		return Outcome{State: cur, Skipped: true}, false
 	}
 	q := make([]map[string]string, len(r.Query))

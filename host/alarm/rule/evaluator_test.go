@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -467,4 +468,26 @@ func TestEvaluateConcurrently(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestPyFloat(t *testing.T) {
+	t.Parallel()
+	// Python's repr(float).
+	for v, want := range map[float64]string{
+		0: "0.0", 91: "91.0", -3.5: "-3.5", 1234567: "1234567.0", 123456789.25: "123456789.25", 0.0001: "0.0001",
+		0.00001: "1e-05", 1.5e-7: "1.5e-07", 1e16: "1e+16", 2.5e20: "2.5e+20", 9999999999999998: "9999999999999998.0",
+		math.NaN(): "nan", math.Inf(1): "inf", math.Inf(-1): "-inf",
+	} {
+		require.Equal(t, want, pyFloat(v), "%v", v)
+	}
+}
+
+func TestCountStatisticIsAnInteger(t *testing.T) {
+	t.Parallel()
+	src := &fakeSource{values: map[string][]float64{"cpu": {12, 15}}}
+	out, err := NewEvaluator(src, nil).Evaluate(context.Background(), Input{ProjectID: "p", Rule: threshold(t, "cpu", "gt", 10, 2, `,"statistic":"count"`), State: StateOK}, now)
+	require.NoError(t, err)
+	require.Equal(t, "Transition to alarm due to 2 samples outside threshold, most recent: 15", out.Reason)
+	require.Equal(t, int64(15), out.ReasonData["most_recent"])
+	require.Equal(t, "count", src.queries[0].Aggregate)
 }

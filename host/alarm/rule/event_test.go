@@ -67,6 +67,14 @@ func TestEvaluateEvent(t *testing.T) {
 	require.False(t, out.Changed)
 	require.True(t, out.Notify)
 
+	// Events without a type or message id are invalid.
+	_, fired = EvaluateEvent(Input{Rule: r, State: StateOK}, Event{EventType: "compute.instance.update", Traits: ev.Traits})
+	require.False(t, fired)
+
+	require.Equal(t, "p1", EventProject(map[string]any{"tenant_id": "p1"}))
+	require.Equal(t, "p2", EventProject(map[string]any{"tenant_id": "p1", "project_id": "p2"}))
+	require.Empty(t, EventProject(map[string]any{"project_id": 3}))
+
 	// Not matching.
 	ev.Traits = map[string]any{"state": "active"}
 	out, fired = EvaluateEvent(Input{Rule: r, State: ""}, ev)

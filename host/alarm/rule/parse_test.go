@@ -134,3 +134,17 @@ func TestMetricIDResolves(t *testing.T) {
 	r := mustParse(t, TypeGnocchiByMetrics, `{"metrics":["dm0tMStjcHU=","YStiK2MrZGlzaw=="],"aggregation_method":"mean","threshold":1}`).(*GnocchiByMetricsRule)
 	require.Equal(t, []MetricRef{{ResourceID: "vm-1", Meter: "cpu"}, {ResourceID: "a+b+c", Meter: "disk"}}, r.Targets())
 }
+
+func TestCompositeDepthLimit(t *testing.T) {
+	t.Parallel()
+	leafQ := `{"type":"threshold","meter_name":"a","threshold":1,"query":[{"field":"resource_id","value":"x"}]}`
+	nest := func(n int) string {
+		return strings.Repeat(`{"or":[`, n) + leafQ + strings.Repeat(`]}`, n)
+	}
+	_, err := Parse(TypeComposite, json.RawMessage(nest(MaxCompositeDepth)))
+	require.NoError(t, err)
+	_, err = Parse(TypeComposite, json.RawMessage(nest(MaxCompositeDepth+1)))
+	var fe *FieldError
+	require.ErrorAs(t, err, &fe)
+	require.Contains(t, fe.Msg, "deeper")
+}

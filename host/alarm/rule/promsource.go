@@ -47,6 +47,7 @@ type EmbeddedPromQL struct {
 
 // NewEmbeddedPromQL serves queries through api (the agent's query API).
 func NewEmbeddedPromQL(api *promapi.API) *EmbeddedPromQL {
+	gin.SetMode(gin.ReleaseMode) // as host/api does: no debug route dump on stdout
 	r := gin.New()
 	api.Register(r.Group("/api/v1"))
 	return &EmbeddedPromQL{h: r}

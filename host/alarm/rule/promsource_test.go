@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/host/promapi"
+	"github.com/altimeter/altimeter/internal/peer"
 )
 
 // TestPrometheusRules evaluates prometheus rules with the agent's own
@@ -81,4 +83,36 @@ func TestPrometheusRules(t *testing.T) {
 	out, err = NewEvaluator(WithPromQL(base, ext), nil).Evaluate(ctx, Input{ProjectID: "p-a", Rule: comp, State: StateOK}, now)
 	require.NoError(t, err)
 	require.Equal(t, StateAlarm, out.State)
+}
+
+// TestIntegrationPrometheusHTTP evaluates prometheus rules on a real
+// Prometheus (Debian's), which scrapes itself.
+func TestIntegrationPrometheusHTTP(t *testing.T) {
+	peer.Need(t)
+	ctx := context.Background()
+	prom, err := peer.StartPrometheus(ctx, t.TempDir(), peer.PrometheusOptions{})
+	require.NoError(t, err)
+	t.Cleanup(prom.Stop)
+	p, err := NewPromHTTP(prom.URL, nil, nil)
+	require.NoError(t, err)
+	at := time.Now()
+	vals, err := p.Instant(ctx, "p", "vector(42)", at)
+	require.NoError(t, err)
+	require.Equal(t, []float64{42}, vals)
+	vals, err = p.Instant(ctx, "p", "scalar(vector(7))", at)
+	require.NoError(t, err)
+	require.Equal(t, []float64{7}, vals)
+	_, err = p.Instant(ctx, "p", "sum(", at)
+	require.ErrorContains(t, err, "bad_data")
+
+	src := WithPromQL(&fakeSource{}, p)
+	for _, c := range []struct{ rule, want string }{
+		{`{"query":"up{job=\"prometheus\"}","threshold":0,"comparison_operator":"gt"}`, StateAlarm},
+		{`{"query":"up{job=\"prometheus\"}","threshold":1,"comparison_operator":"lt"}`, StateOK},
+		{`{"query":"up{job=\"nope\"}","threshold":1}`, StateInsufficient},
+	} {
+		out, err := NewEvaluator(src, nil).Evaluate(ctx, Input{ProjectID: "p", Rule: mustParse(t, TypePrometheus, c.rule), State: ""}, at)
+		require.NoError(t, err)
+		require.Equal(t, c.want, out.State, "%s: %s", c.rule, out.Reason)
+	}
 }

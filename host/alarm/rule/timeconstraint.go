@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -82,7 +83,7 @@ func ParseTimeConstraints(raw json.RawMessage) ([]TimeConstraint, error) {
 			return nil, err
 		}
 		if tc.Timezone != "" {
-			if _, err := time.LoadLocation(tc.Timezone); err != nil || tc.Timezone == "Local" {
+			if _, err := location(tc.Timezone); err != nil || tc.Timezone == "Local" {
 				return nil, fieldErr(o.name("timezone"), "timezone %s is not valid", tc.Timezone)
 			}
 		}
@@ -113,11 +114,9 @@ func WithinTimeConstraints(tcs []TimeConstraint, now time.Time) bool {
 		if err != nil {
 			continue
 		}
-		loc := time.UTC
-		if tc.Timezone != "" {
-			if loc, err = time.LoadLocation(tc.Timezone); err != nil {
-				continue
-			}
+		loc, err := location(tc.Timezone)
+		if err != nil {
+			continue
 		}
 		t := now.In(loc)
 		// Next(x) is the first activation strictly after x (whole seconds).
@@ -130,4 +129,25 @@ func WithinTimeConstraints(tcs []TimeConstraint, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// locations caches loaded timezones: time.LoadLocation reads and parses a
+// zoneinfo file on every call, and every evaluation of an alarm with time
+// constraints needs its zones. Only names that loaded are kept, so the
+// cache is bounded by the IANA database (a few hundred zones).
+var locations sync.Map // string -> *time.Location
+
+func location(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	locations.Store(name, l)
+	return l, nil
 }
