@@ -39,7 +39,9 @@ func (a *Agent) openAlarms(cfg *config.Config, prom *promapi.API) (*alarm.Servic
 		Node: a.node, Owns: a.node.OwnsAlarm, Evaluator: rule.NewEvaluator(src, a.log.Named("alarm")),
 		Notifier: notifier, Interval: ac.EvaluationInterval, Limits: limits, Logger: a.log, Registerer: a.reg,
 	})
-	return alarm.NewService(a.node, alarm.Checker{Source: src}, limits), nil
+	svc := alarm.NewService(a.node, alarm.Checker{Source: src}, limits)
+	svc.Register(a.reg)
+	return svc, nil
 }
 
 // alarmEvents hands events the store publisher wrote to the event alarms.

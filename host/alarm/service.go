@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/altimeter/altimeter/host/cluster/fsm"
 )
@@ -24,14 +25,37 @@ type Node interface {
 // commands through the cluster. Reads serve this member's applied state
 // (after a write on this member, its own write is visible).
 type Service struct {
-	node   Node
-	check  Checker
-	limits HistoryLimits
+	node     Node
+	check    Checker
+	limits   HistoryLimits
+	rejected *prometheus.CounterVec
 }
 
 // NewService returns a service over node. limits bound the history.
+// Refused writes are counted in altimeter_alarm_requests_rejected_total
+// once Register is called.
 func NewService(node Node, check Checker, limits HistoryLimits) *Service {
-	return &Service{node: node, check: check, limits: limits}
+	return &Service{node: node, check: check, limits: limits, rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "altimeter_alarm_requests_rejected_total",
+		Help: "Alarm writes refused, by operation (create, update, delete, state) and reason (invalid, conflict, not_found).",
+	}, []string{"op", "reason"})}
+}
+
+// Register adds the service's metrics to reg.
+func (s *Service) Register(reg prometheus.Registerer) { reg.MustRegister(s.rejected) }
+
+// count records a refused write and returns err.
+func (s *Service) count(op string, err error) error {
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrInvalid):
+		s.rejected.WithLabelValues(op, "invalid").Inc()
+	case errors.Is(err, ErrConflict):
+		s.rejected.WithLabelValues(op, "conflict").Inc()
+	case errors.Is(err, ErrUnknownAlarm):
+		s.rejected.WithLabelValues(op, "not_found").Inc()
+	}
+	return err
 }
 
 // Limits returns the history limits the service records with.
@@ -41,6 +65,11 @@ func newID() string { return uuid.NewString() }
 
 // Create validates and commits a new alarm.
 func (s *Service) Create(ctx context.Context, who Caller, b *Body) (Alarm, error) {
+	a, err := s.create(ctx, who, b)
+	return a, s.count("create", err)
+}
+
+func (s *Service) create(ctx context.Context, who Caller, b *Body) (Alarm, error) {
 	a, err := build(ctx, s.check, who, b, nil)
 	if err != nil {
 		return Alarm{}, err
@@ -82,6 +111,11 @@ func (s *Service) List(who Caller, keep func(*Alarm) bool) []Alarm {
 
 // Update replaces an alarm's definition (PUT).
 func (s *Service) Update(ctx context.Context, who Caller, id string, b *Body) (Alarm, error) {
+	a, err := s.update(ctx, who, id, b)
+	return a, s.count("update", err)
+}
+
+func (s *Service) update(ctx context.Context, who Caller, id string, b *Body) (Alarm, error) {
 	old, err := s.Get(who, id)
 	if err != nil {
 		return Alarm{}, err
@@ -99,14 +133,19 @@ func (s *Service) Update(ctx context.Context, who Caller, id string, b *Body) (A
 // Delete removes an alarm.
 func (s *Service) Delete(ctx context.Context, who Caller, id string) error {
 	if _, err := s.Get(who, id); err != nil {
-		return err
+		return s.count("delete", err)
 	}
-	return commandErr(s.node.Apply(ctx, Delete{ID: id, UserID: who.User, ProjectID: who.Project, EventID: newID(), Limits: s.limits}))
+	return s.count("delete", commandErr(s.node.Apply(ctx, Delete{ID: id, UserID: who.User, ProjectID: who.Project, EventID: newID(), Limits: s.limits})))
 }
 
 // SetState sets an alarm's state (PUT .../state): recorded in history,
 // no actions run, as Aodh.
 func (s *Service) SetState(ctx context.Context, who Caller, id, state string) (Alarm, error) {
+	a, err := s.setState(ctx, who, id, state)
+	return a, s.count("state", err)
+}
+
+func (s *Service) setState(ctx context.Context, who Caller, id, state string) (Alarm, error) {
 	if !slices.Contains(States, state) {
 		return Alarm{}, fieldErr("state", state, "state invalid; one of ok, alarm, insufficient data")
 	}
