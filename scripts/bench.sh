@@ -125,5 +125,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/alarm-bench.txt"; echo '```'; } >>"$OUT/report.md"
+{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; python3 scripts/bench_alarm.py "$OUT/alarm-bench.txt"; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"
