@@ -123,7 +123,8 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 		}
 	}
 	base := committed(victim)
-	t.Logf("victim %s evaluates about %.0f of %d alarms", victim.id, base, nAlarms)
+	st, _ := victim.status(admin)
+	t.Logf("victim %s evaluates about %.0f of %d alarms; leader %s", victim.id, base, nAlarms, st.LeaderID)
 
 	// Cross the thresholds; SIGKILL the victim as soon as it committed.
 	deadline := time.Now().Add(30 * time.Second)
