@@ -36,6 +36,7 @@ func applyDelete(st *fsm.State, e fsm.Entry, c Delete) error {
 		EventID: c.EventID, AlarmID: a.ID, Type: ChangeDeletion, Detail: changeDetail(Render(a)),
 		UserID: c.UserID, ProjectID: c.ProjectID, OnBehalfOf: a.ProjectID, Severity: a.Severity, Timestamp: e.Time,
 	}, c.Limits)
+	r.deleted = append(r.deleted, a.ID)
 	r.pruneDeleted(c.Limits, e.Time)
 	return nil
 }

@@ -43,6 +43,9 @@ type Records struct {
 	history map[string][]Change
 	pending map[string]*Delivery // by transition id
 	byAlarm map[string][]string  // alarm id -> pending transition ids, oldest first
+	// deleted are the ids of deleted alarms that still have history, in
+	// deletion order (derived from the history on restore).
+	deleted []string
 }
 
 type nameKey struct{ project, name string }
@@ -146,38 +149,22 @@ func pruneHistory(h []Change, lim HistoryLimits, now time.Time) []Change {
 	return slices.Clip(h)
 }
 
-// pruneDeleted drops the histories of deleted alarms that aged out, so
-// history cannot grow past the live alarms' bound by creating and deleting.
+// pruneDeleted drops the histories of deleted alarms whose deletion aged
+// out, oldest deletion first, and the oldest past 2*MaxAlarms of them, so
+// history cannot grow by creating and deleting. It looks only at the head
+// of the deletion queue: constant work per command in steady state.
 func (r *Records) pruneDeleted(lim HistoryLimits, now time.Time) {
-	for id, h := range r.history {
-		if _, live := r.alarms[id]; live {
-			continue
-		}
-		h = pruneHistory(h, lim, now)
-		if len(h) == 0 {
-			delete(r.history, id)
-		} else {
-			r.history[id] = h
-		}
-	}
-	// Deleted alarms' histories are bounded in number too.
-	if extra := len(r.history) - 2*MaxAlarms; extra > 0 {
-		var dead []string
-		for id := range r.history {
-			if _, live := r.alarms[id]; !live {
-				dead = append(dead, id)
+	for len(r.deleted) > 0 {
+		id := r.deleted[0]
+		if _, live := r.alarms[id]; !live {
+			h := r.history[id]
+			aged := lim.MaxAge > 0 && len(h) > 0 && h[len(h)-1].Timestamp.Before(now.Add(-lim.MaxAge))
+			if len(h) > 0 && !aged && len(r.deleted) <= 2*MaxAlarms {
+				return
 			}
-		}
-		sort.Slice(dead, func(i, j int) bool {
-			a, b := r.history[dead[i]], r.history[dead[j]]
-			if !a[len(a)-1].Timestamp.Equal(b[len(b)-1].Timestamp) {
-				return a[len(a)-1].Timestamp.Before(b[len(b)-1].Timestamp)
-			}
-			return dead[i] < dead[j]
-		})
-		for _, id := range dead[:min(extra, len(dead))] {
 			delete(r.history, id)
 		}
+		r.deleted = r.deleted[1:]
 	}
 }
 
@@ -226,6 +213,18 @@ func restoreRecords(_ int, data json.RawMessage) (fsm.Section, error) {
 	for _, c := range doc.History {
 		r.history[c.AlarmID] = append(r.history[c.AlarmID], c)
 	}
+	for id := range r.history {
+		if _, live := r.alarms[id]; !live {
+			r.deleted = append(r.deleted, id)
+		}
+	}
+	sort.Slice(r.deleted, func(i, j int) bool {
+		a, b := r.history[r.deleted[i]], r.history[r.deleted[j]]
+		if ta, tb := a[len(a)-1].Timestamp, b[len(b)-1].Timestamp; !ta.Equal(tb) {
+			return ta.Before(tb)
+		}
+		return r.deleted[i] < r.deleted[j]
+	})
 	for i := range doc.Pending {
 		d := doc.Pending[i]
 		r.pending[d.TransitionID] = &d
