@@ -3,10 +3,15 @@ package agent
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/altimeter/altimeter/host/alarm"
 	"github.com/altimeter/altimeter/host/alarm/action"
+	"github.com/altimeter/altimeter/host/alarm/apisource"
 	"github.com/altimeter/altimeter/host/alarm/rule"
+	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/host/promapi"
 	"github.com/altimeter/altimeter/sdk/sample"
@@ -22,7 +27,23 @@ func (a *Agent) openAlarms(cfg *config.Config, prom *promapi.API) (*alarm.Servic
 		ac = *cfg.Alarm
 	}
 	limits := alarm.HistoryLimits{PerAlarm: ac.HistoryMaxPerAlarm, MaxAge: ac.HistoryMaxAge}
-	var src rule.Source = rule.NewStoreSource(a.store, storeOptions(cfg).Series)
+	local := rule.NewStoreSource(a.store, storeOptions(cfg).Series)
+	var src rule.Source = local
+	if ac.StoreURL != "" {
+		// Another member holds the samples: read them through its API.
+		tokenFile := ac.StoreTokenFile
+		if tokenFile == "" {
+			tokenFile = filepath.Join(cfg.Agent.DataDir, auth.AdminTokenFile)
+		}
+		remote, err := apisource.New(ac.StoreURL, func() (string, error) {
+			b, err := os.ReadFile(tokenFile)
+			return strings.TrimSpace(string(b)), err
+		}, local.Granularities, nil)
+		if err != nil {
+			return nil, fmt.Errorf("alarm store_url: %w", err)
+		}
+		src = remote
+	}
 	if prom != nil {
 		// prometheus rules run PromQL through the agent's own query API,
 		// confined to the alarm's project.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -33,7 +34,13 @@ type Alarm struct {
 	// WebhookCAFile names a PEM bundle trusted for https webhooks, in
 	// addition to the system roots.
 	WebhookCAFile string
-	DefRange      hcl.Range
+	// StoreURL, when set, is the API of the member that holds the samples
+	// (a cluster's store member): rules read statistics there instead of
+	// the local store. StoreTokenFile holds a token valid there
+	// (default: <data_dir>/admin-token; tokens are cluster-wide).
+	StoreURL       string
+	StoreTokenFile string
+	DefRange       hcl.Range
 }
 
 // AlarmDefaults returns the settings of a configuration without an alarm
@@ -49,6 +56,7 @@ var alarmSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "evaluation_interval"}, {Name: "history_max_per_alarm"}, {Name: "history_max_age"},
 		{Name: "webhook_timeout"}, {Name: "webhook_retries"}, {Name: "webhook_ca_file"},
+		{Name: "store_url"}, {Name: "store_token_file"},
 	},
 }
 
@@ -77,5 +85,14 @@ func (l *loader) decodeAlarm(b *hcl.Block) {
 	}
 	if at, ok := content.Attributes["webhook_ca_file"]; ok {
 		a.WebhookCAFile = l.nonEmptyString(at)
+	}
+	if at, ok := content.Attributes["store_url"]; ok {
+		a.StoreURL = l.nonEmptyString(at)
+		if u, err := url.Parse(a.StoreURL); a.StoreURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			l.attrError(at, "Invalid store_url", "store_url must be http://host:port or https://host:port (the store member's API).")
+		}
+	}
+	if at, ok := content.Attributes["store_token_file"]; ok {
+		a.StoreTokenFile = l.nonEmptyString(at)
 	}
 }

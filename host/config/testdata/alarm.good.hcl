@@ -5,4 +5,6 @@ alarm {
   webhook_timeout       = "2s"
   webhook_retries       = 5
   webhook_ca_file       = "ca.pem"
+  store_url             = "http://127.0.0.1:8777"
+  store_token_file      = "token"
 }
