@@ -37,20 +37,7 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 	n3 := startMember(t, "n3", []string{n1.raft}, alarmMemberBody)
 	members := []*clusterMember{n1, n2, n3}
 	admin := n1.admin()
-	waitFor(t, 30*time.Second, "3 live members", func() bool {
-		for _, m := range members {
-			st, ok := m.status(admin)
-			if !ok || len(st.Members) != 3 {
-				return false
-			}
-			for _, mm := range st.Members {
-				if mm.State != "live" && mm.State != "leader" {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	waitLive(t, admin, members...)
 	tok := strings.TrimSpace(n1.cli("token", "create", "--project", "p", "--role", "member", "--data-dir", "data"))
 	clients := make([]*client, len(members))
 	for i, m := range members {
@@ -174,4 +161,23 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 		require.True(t, inFlight, "transition %s delivered twice though not in flight at the kill", id)
 	}
 	t.Logf("%d transitions, %d delivered twice (in flight when the member died)", len(want), len(dups))
+}
+
+// waitLive waits until every member sees all of them live.
+func waitLive(t *testing.T, admin *client, members ...*clusterMember) {
+	t.Helper()
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d live members", len(members)), func() bool {
+		for _, m := range members {
+			st, ok := m.status(admin)
+			if !ok || len(st.Members) != len(members) {
+				return false
+			}
+			for _, mm := range st.Members {
+				if mm.State != "live" && mm.State != "leader" {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }

@@ -25,19 +25,7 @@ alarm {
   store_url           = "http://%s"
 }
 `, n1.api))
-	admin := n1.admin()
-	waitFor(t, 30*time.Second, "2 live members", func() bool {
-		st, ok := n2.status(admin)
-		if !ok || len(st.Members) != 2 {
-			return false
-		}
-		for _, mm := range st.Members {
-			if mm.State != "live" && mm.State != "leader" {
-				return false
-			}
-		}
-		return true
-	})
+	waitLive(t, n1.admin(), n1, n2)
 	tok := strings.TrimSpace(n1.cli("token", "create", "--project", "p", "--role", "member", "--data-dir", "data"))
 	c1 := &client{t: t, base: "http://" + n1.api, token: tok}
 	for i := range nAlarms {

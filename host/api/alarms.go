@@ -84,9 +84,12 @@ func alarmErr(err error) error {
 	return err
 }
 
-// alarmID reads the id path parameter; an id no alarm can have is a 404
-// without a lookup.
-func alarmID(c *gin.Context) (string, error) {
+// alarmID checks the query parameters (allowed) and reads the id path
+// parameter; an id no alarm can have is a 404 without a lookup.
+func alarmID(c *gin.Context, allowed ...string) (string, error) {
+	if err := checkParams(c, allowed...); err != nil {
+		return "", err
+	}
 	id := c.Param("id")
 	if id == "" || len(id) > alarm.MaxIDLen {
 		return "", fmt.Errorf("alarm %.64q: %w", id, ErrNotFound)
@@ -94,19 +97,28 @@ func alarmID(c *gin.Context) (string, error) {
 	return id, nil
 }
 
+// alarmBody reads and decodes an alarm body (413 past its limit, 400
+// naming the field).
+func alarmBody(c *gin.Context) (*alarm.Body, error) {
+	raw, err := readBodyMax(c, alarm.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	b, err := alarm.DecodeBody(raw)
+	if err != nil {
+		return nil, alarmErr(err)
+	}
+	return b, nil
+}
+
 func (s *Server) createAlarm(c *gin.Context) {
 	if err := checkParams(c); err != nil {
 		abort(c, err)
 		return
 	}
-	raw, err := readBodyMax(c, alarm.MaxBodyBytes)
+	b, err := alarmBody(c)
 	if err != nil {
 		abort(c, err)
-		return
-	}
-	b, err := alarm.DecodeBody(raw)
-	if err != nil {
-		abort(c, alarmErr(err))
 		return
 	}
 	a, err := s.opts.Alarms.Create(c.Request.Context(), caller(c), b)
@@ -118,10 +130,6 @@ func (s *Server) createAlarm(c *gin.Context) {
 }
 
 func (s *Server) getAlarm(c *gin.Context) {
-	if err := checkParams(c); err != nil {
-		abort(c, err)
-		return
-	}
 	id, err := alarmID(c)
 	if err != nil {
 		abort(c, err)
@@ -136,23 +144,14 @@ func (s *Server) getAlarm(c *gin.Context) {
 }
 
 func (s *Server) updateAlarm(c *gin.Context) {
-	if err := checkParams(c); err != nil {
-		abort(c, err)
-		return
-	}
 	id, err := alarmID(c)
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	raw, err := readBodyMax(c, alarm.MaxBodyBytes)
+	b, err := alarmBody(c)
 	if err != nil {
 		abort(c, err)
-		return
-	}
-	b, err := alarm.DecodeBody(raw)
-	if err != nil {
-		abort(c, alarmErr(err))
 		return
 	}
 	a, err := s.opts.Alarms.Update(c.Request.Context(), caller(c), id, b)
@@ -164,10 +163,6 @@ func (s *Server) updateAlarm(c *gin.Context) {
 }
 
 func (s *Server) deleteAlarm(c *gin.Context) {
-	if err := checkParams(c); err != nil {
-		abort(c, err)
-		return
-	}
 	id, err := alarmID(c)
 	if err != nil {
 		abort(c, err)
@@ -181,10 +176,6 @@ func (s *Server) deleteAlarm(c *gin.Context) {
 }
 
 func (s *Server) getAlarmState(c *gin.Context) {
-	if err := checkParams(c); err != nil {
-		abort(c, err)
-		return
-	}
 	id, err := alarmID(c)
 	if err != nil {
 		abort(c, err)
@@ -201,11 +192,7 @@ func (s *Server) getAlarmState(c *gin.Context) {
 // setAlarmState takes a JSON string ("ok", "alarm", "insufficient data")
 // and answers with the new state, as Aodh.
 func (s *Server) setAlarmState(c *gin.Context) {
-	if err := checkParams(c, "state"); err != nil {
-		abort(c, err)
-		return
-	}
-	id, err := alarmID(c)
+	id, err := alarmID(c, "state")
 	if err != nil {
 		abort(c, err)
 		return
@@ -320,11 +307,7 @@ func renderChanges(rows []alarm.Change) []map[string]any {
 }
 
 func (s *Server) alarmHistory(c *gin.Context) {
-	if err := checkParams(c, "limit", "marker", "sort"); err != nil {
-		abort(c, err)
-		return
-	}
-	id, err := alarmID(c)
+	id, err := alarmID(c, "limit", "marker", "sort")
 	if err != nil {
 		abort(c, err)
 		return
