@@ -95,6 +95,9 @@ cp "$OUT/api-after.txt" "$OUT/api-bench.txt"
 echo "== pollsters against their real peers (libvirtd, snmpd, ipmi_sim, Prometheus; count $STORE_RUNS)"
 $GO test -run '^$' -bench 'Integration' -count "$STORE_RUNS" -timeout 30m ./plugins/pollsters/... | tee "$OUT/peers-bench.txt"
 
+echo "== alarms: one evaluation cycle of 10,000 threshold alarms over a real store; baseline: the evaluator alone (count $COUNT)"
+$GO test -run '^$' -bench Cycle -benchtime 3x -count "$COUNT" ./host/alarm/ | tee "$OUT/alarm-bench.txt"
+
 echo "== cluster: raft apply (1 member = baseline, 3 members), batched applies, rebalance of 10,000 resources (count $COUNT)"
 $GO test -run '^$' -bench . -benchtime 300x -count "$COUNT" ./host/cluster/ | tee "$OUT/cluster-bench.txt"
 
@@ -153,5 +156,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; } >>"$OUT/report.md"
+{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; python3 scripts/bench_alarm.py "$OUT/alarm-bench.txt"; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"

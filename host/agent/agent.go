@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/altimeter/altimeter/host/alarm"
 	"github.com/altimeter/altimeter/host/api"
 	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/cluster"
@@ -56,6 +57,7 @@ type Agent struct {
 	reloads *prometheus.CounterVec
 
 	node         *cluster.Node
+	alarms       *alarm.Scheduler
 	bootstrapped atomic.Bool // the cluster token bootstrap ran
 
 	mu    sync.Mutex // guards cfg, insts, graph (reload vs shutdown)
@@ -126,6 +128,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	alarms, err := a.openAlarms(cfg, prom)
+	if err != nil {
+		return err
+	}
 	srvOpts, err := apiServerOptions(&cfg.Agent.API)
 	if err != nil {
 		return err
@@ -133,7 +139,7 @@ func Run(ctx context.Context, o Options) error {
 	srvOpts.Address, srvOpts.Logger, srvOpts.Gatherer, srvOpts.Plugins = addr, log, reg, a
 	srvOpts.Store, srvOpts.Writer, srvOpts.Events, srvOpts.Auth = a.store, a.store, a.store, authn
 	srvOpts.Prom, srvOpts.Console, srvOpts.Ready = prom, ui, a.ready
-	srvOpts.Cluster, srvOpts.Tokens = clusterService{a.node}, tokenService{a.node.Tokens()}
+	srvOpts.Cluster, srvOpts.Tokens, srvOpts.Alarms = clusterService{a.node}, tokenService{a.node.Tokens()}, alarms
 	srvOpts.Limits, srvOpts.Registerer = apiLimits(cfg.Agent.APILimits), reg
 	srv := api.New(srvOpts)
 	if err := srv.Listen(); err != nil {
@@ -144,6 +150,18 @@ func Run(ctx context.Context, o Options) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go a.clusterBootstrap(ctx, cfg.Agent.DataDir)
+	// Alarm evaluation stops before the cluster member and the store
+	// close (deferred earlier, run later).
+	alarmCtx, stopAlarms := context.WithCancel(ctx)
+	alarmsDone := make(chan struct{})
+	go func() {
+		defer close(alarmsDone)
+		_ = a.alarms.Run(alarmCtx)
+	}()
+	defer func() {
+		stopAlarms()
+		<-alarmsDone
+	}()
 	if err := a.start(ctx, cfg); err != nil {
 		return err
 	}
@@ -272,7 +290,7 @@ func (a *Agent) Reload(ctx context.Context) {
 
 // graphSpec is the engine's spec for cfg, with the cluster's ownership.
 func (a *Agent) graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
-	spec := graphSpec(cfg, insts, a.store)
+	spec := graphSpec(cfg, insts, storePublisher{s: a.store, onEvents: a.alarmEvents})
 	spec.Owner = owner{a.node}
 	return spec
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
-	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -89,8 +88,9 @@ func binaryOf(m *pluginmgr.Manager, p *config.Plugin) (*pluginmgr.Binary, error)
 	return nil, fmt.Errorf("%s %q: %w", p.Kind, p.Name, pluginmgr.ErrPluginNotFound)
 }
 
-// graphSpec turns a resolved config and its instances into the engine's spec.
-func graphSpec(cfg *config.Config, insts instances, st *store.Store) pipeline.Spec {
+// graphSpec turns a resolved config and its instances into the engine's
+// spec; store is the built-in store publisher.
+func graphSpec(cfg *config.Config, insts instances, store storePublisher) pipeline.Spec {
 	var spec pipeline.Spec
 	for _, s := range cfg.Sinks {
 		ss := pipeline.SinkSpec{Name: s.Name}
@@ -98,7 +98,7 @@ func graphSpec(cfg *config.Config, insts instances, st *store.Store) pipeline.Sp
 			ss.Transformers = append(ss.Transformers, pipeline.NamedTransformer{ID: t.ID, Transformer: transformerOf{insts[t.ID].inst}})
 		}
 		for _, p := range s.Publishers {
-			var pub pipeline.Publisher = storePublisher{st}
+			var pub pipeline.Publisher = store
 			if !isBuiltin(p) {
 				pub = publisherOf{insts[p.ID].inst}
 			}

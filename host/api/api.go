@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -66,6 +67,9 @@ type Options struct {
 	Cluster ClusterService
 	// Tokens serves /v2/tokens (admin only); when nil it is not served.
 	Tokens TokenManager
+	// Alarms serves Aodh's v2 alarm endpoints (/v2/alarms,
+	// /v2/query/alarms; alarms.go); when nil they are not served.
+	Alarms AlarmService
 	// Ready, when set, is asked by /healthz: an error means not ready
 	// (503 with the reason), e.g. while the member has no leader.
 	Ready func() error
@@ -119,7 +123,17 @@ func New(o Options) *Server {
 	r.UnescapePathValues = true
 	r.Use(s.recovery(), s.accessLog())
 	r.HandleMethodNotAllowed = true
+	// Every path also answers with a trailing slash, served in place: a
+	// redirect's relative Location breaks keystoneauth clients
+	// (aodhclient asks for /v2/capabilities/).
+	r.RedirectTrailingSlash = false
 	r.NoRoute(func(c *gin.Context) {
+		if p := c.Request.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+			c.Request.URL.Path = strings.TrimSuffix(p, "/")
+			c.Request.URL.RawPath = strings.TrimSuffix(c.Request.URL.RawPath, "/")
+			r.HandleContext(c)
+			return
+		}
 		abort(c, fmt.Errorf("%s %s: %w", c.Request.Method, c.Request.URL.Path, ErrNotFound))
 	})
 	r.NoMethod(func(c *gin.Context) {
@@ -155,6 +169,9 @@ func New(o Options) *Server {
 	}
 	if o.Tokens != nil {
 		s.registerTokens(v2)
+	}
+	if o.Alarms != nil {
+		s.registerAlarms(v2)
 	}
 	s.srv = s.httpServer(r)
 	return s

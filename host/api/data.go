@@ -367,12 +367,15 @@ func (s *Server) statistics(c *gin.Context) {
 }
 
 // readBody reads a request body up to MaxBodyBytes.
-func readBody(c *gin.Context) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+func readBody(c *gin.Context) ([]byte, error) { return readBodyMax(c, MaxBodyBytes) }
+
+// readBodyMax reads a request body up to limit bytes (413 past it).
+func readBodyMax(c *gin.Context, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxBodyBytes)
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 		}
 		return nil, fmt.Errorf("%w: read body: %v", ErrBadRequest, err)
 	}
@@ -613,10 +616,11 @@ type capabilitiesJSON struct {
 	API          map[string]bool `json:"api"`
 	Storage      map[string]bool `json:"storage"`
 	EventStorage map[string]bool `json:"event_storage"`
+	AlarmStorage map[string]bool `json:"alarm_storage,omitempty"`
 }
 
 func (s *Server) capabilities(c *gin.Context) {
-	c.JSON(http.StatusOK, capabilitiesJSON{
+	caps := capabilitiesJSON{
 		API: map[string]bool{
 			"meters:query:simple":                           true,
 			"meters:query:metadata":                         true,
@@ -644,5 +648,10 @@ func (s *Server) capabilities(c *gin.Context) {
 		},
 		Storage:      map[string]bool{"storage:production_ready": true},
 		EventStorage: map[string]bool{"storage:production_ready": s.opts.Events != nil},
-	})
+	}
+	if s.opts.Alarms != nil {
+		alarmCapabilities(caps.API)
+		caps.AlarmStorage = map[string]bool{"storage:production_ready": true}
+	}
+	c.JSON(http.StatusOK, caps)
 }

@@ -31,6 +31,8 @@ type Config struct {
 	Sinks     []*Sink
 	// Store is the store block; nil when there is none (built-in policies).
 	Store *Store
+	// Alarm is the alarm block; nil when there is none (AlarmDefaults).
+	Alarm *Alarm
 	// Pins are the plugin blocks: SHA-256 digests plugin binaries must have.
 	Pins []*Pin
 	// Files are the parsed files by name (hclparse.Parser.Files), for

@@ -128,6 +128,9 @@ func TestBadFixtures(t *testing.T) {
 		{files: []string{"log_level.bad.hcl"}, want: `testdata/log_level.bad.hcl:2:15: Invalid log level: "verbose" is not a log level; use one of trace, debug, info, warn, error.`},
 		{files: []string{"cluster_join.bad.hcl"}, want: `testdata/cluster_join.bad.hcl:4:34: Invalid join address: "nowhere": not a host:port address: address nowhere: missing port in address.`},
 		{files: []string{"cluster_advertise.bad.hcl"}, want: `testdata/cluster_advertise.bad.hcl:4:17: Invalid advertise address: Other members cannot dial an unspecified address`},
+		{files: []string{"alarm_interval.bad.hcl"}, want: `testdata/alarm_interval.bad.hcl:2:25: Invalid evaluation_interval: evaluation_interval: must be at least 1s`},
+		{files: []string{"alarm_store.bad.hcl"}, want: `testdata/alarm_store.bad.hcl:2:15: Invalid store_url: store_url must be http://host:port or https://host:port (the store member's API).`},
+		{files: []string{"alarm_history.bad.hcl"}, want: `testdata/alarm_history.bad.hcl:2:27: Invalid history_max_per_alarm: history_max_per_alarm is at most 10000.`},
 		{files: []string{"cluster_heartbeat.bad.hcl"}, want: `testdata/cluster_heartbeat.bad.hcl:3:25: Invalid heartbeat_timeout: heartbeat_timeout: must be at least 100ms`},
 		{files: []string{"bad_label.bad.hcl"}, want: `testdata/bad_label.bad.hcl:1:6: Invalid sink label: "my.sink" is not a valid name`},
 	}
@@ -602,4 +605,23 @@ func TestAPIServerBlock(t *testing.T) {
 		require.True(t, diags.HasErrors(), tc.src)
 		require.Contains(t, Format(diags), tc.want, tc.src)
 	}
+}
+
+func TestAlarmBlock(t *testing.T) {
+	t.Parallel()
+	c, diags := Load("testdata/alarm.good.hcl")
+	require.Empty(t, diags, Format(diags))
+	require.NotNil(t, c.Alarm)
+	a := *c.Alarm
+	a.DefRange = hcl.Range{}
+	require.Equal(t, Alarm{EvaluationInterval: 15 * time.Second, HistoryMaxPerAlarm: 50, HistoryMaxAge: 7 * 24 * time.Hour,
+		WebhookTimeout: 2 * time.Second, WebhookRetries: 5, WebhookCAFile: "ca.pem", StoreURL: "http://127.0.0.1:8777", StoreTokenFile: "token"}, a)
+	c, diags = Parse("x.hcl", []byte("alarm {}\n"))
+	require.Empty(t, diags, Format(diags))
+	d := AlarmDefaults()
+	d.DefRange = c.Alarm.DefRange
+	require.Equal(t, d, *c.Alarm)
+	c, diags = Parse("x.hcl", []byte("agent {}\n"))
+	require.Empty(t, diags, Format(diags))
+	require.Nil(t, c.Alarm, "no block: the defaults")
 }

@@ -23,6 +23,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "listener", LabelNames: []string{"plugin", "instance"}},
 		{Type: "sink", LabelNames: []string{"name"}},
 		{Type: "store"},
+		{Type: "alarm"},
 		{Type: "plugin", LabelNames: []string{"kind", "name"}},
 	},
 }
@@ -102,6 +103,8 @@ func (l *loader) addFile(f *hcl.File, diags hcl.Diagnostics) {
 			l.cfg.Sinks = append(l.cfg.Sinks, l.decodeSink(b))
 		case "store":
 			l.decodeStore(b)
+		case "alarm":
+			l.decodeAlarm(b)
 		case "plugin":
 			l.decodePin(b)
 		}
