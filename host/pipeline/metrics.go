@@ -19,6 +19,7 @@ type Metrics struct {
 	pubFailures     *prometheus.CounterVec
 	pubQueued       *prometheus.GaugeVec
 	pubDuration     *prometheus.HistogramVec
+	archived        *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -64,8 +65,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pubDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "altimeter_publish_duration_seconds", Help: "Duration of one Publish call.", Buckets: buckets,
 		}, []string{"publisher"}),
+		archived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "altimeter_archive_notifications_total", Help: "Raw notifications listeners handed to the archive, by outcome: stored (or already there), failed (delivery retried), dropped (no archive).",
+		}, []string{"listener", "outcome"}),
 	}
-	reg.MustRegister(m.sourceSamples, m.sourceErrors, m.pollDuration, m.deliveries, m.transformErrors, m.transformDur,
+	reg.MustRegister(m.archived, m.sourceSamples, m.sourceErrors, m.pollDuration, m.deliveries, m.transformErrors, m.transformDur,
 		m.pubIn, m.pubOut, m.pubDropped, m.pubRejected, m.pubFailures, m.pubQueued, m.pubDuration)
 	return m
 }
