@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"time"
 
+	"github.com/altimeter/altimeter/host/archive"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
 	"github.com/altimeter/altimeter/sdk/listener"
@@ -11,6 +13,7 @@ import (
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/transformer"
+	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // The adapters turn a supervised instance into the engine's narrow
@@ -87,3 +90,17 @@ func (a listenerOf) Listen(ctx context.Context) (pipeline.Stream, error) {
 type protoStream struct{ *listener.Stream }
 
 func (s protoStream) Recv() (uint64, *pb.Batch, error) { return s.RecvProto() }
+
+// archiveExpireEvery is how often expired notifications are deleted.
+const archiveExpireEvery = time.Minute
+
+// archiver stores listeners' raw notifications in the archive.
+type archiver struct{ db *archive.DB }
+
+func (a archiver) Archive(ctx context.Context, ns []*pb.Notification) error {
+	out := make([]sample.Notification, len(ns))
+	for i, n := range ns {
+		out[i] = wire.NotificationFromProto(n)
+	}
+	return a.db.Put(ctx, out)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/altimeter/altimeter/host/api"
+	"github.com/altimeter/altimeter/host/archive"
 	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/cluster"
 	"github.com/altimeter/altimeter/host/config"
@@ -52,6 +53,7 @@ type Agent struct {
 	reg     *prometheus.Registry
 	mgr     *pluginmgr.Manager
 	store   *store.Store
+	archive *archive.DB
 	metrics *pipeline.Metrics
 	reloads *prometheus.CounterVec
 
@@ -96,6 +98,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer a.store.Close()
 	reg.MustRegister(a.store.Collector())
+	// The notification archive (listeners with an archive block feed it)
+	// closes after the graph, like the store.
+	if a.archive, err = archive.Open(ctx, filepath.Join(cfg.Agent.DataDir, "archive.db"), log.Named("archive")); err != nil {
+		return err
+	}
+	defer a.archive.Close()
 	a.mgr = pluginmgr.New(pluginmgr.Options{Dir: pluginDir, Logger: log, Registerer: reg})
 	reg.MustRegister(newPluginCounters(a.mgr))
 	defer func() {
@@ -126,7 +134,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Events: a.store, Auth: authn,
+	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Events: a.store, Notifications: a.archive, Auth: authn,
 		Prom: prom, Console: ui, Cluster: clusterService{a.node}, Tokens: tokenService{a.node.Tokens()}, Ready: a.ready})
 	if err := srv.Listen(); err != nil {
 		return err
@@ -136,6 +144,7 @@ func Run(ctx context.Context, o Options) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go a.clusterBootstrap(ctx, cfg.Agent.DataDir)
+	go a.archive.Run(ctx, archiveExpireEvery)
 	if err := a.start(ctx, cfg); err != nil {
 		return err
 	}
@@ -265,6 +274,9 @@ func (a *Agent) Reload(ctx context.Context) {
 // graphSpec is the engine's spec for cfg, with the cluster's ownership.
 func (a *Agent) graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
 	spec := graphSpec(cfg, insts, a.store)
+	for i := range spec.Listeners {
+		spec.Listeners[i].Archive = archiver{a.archive}
+	}
 	spec.Owner = owner{a.node}
 	return spec
 }
