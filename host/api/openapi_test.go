@@ -221,7 +221,7 @@ func realStoreServer(t testing.TB) *Server {
 	}
 	require.NoError(t, st.Write(t.Context(), smps))
 	require.NoError(t, st.WriteEvents(t.Context(), eventFixture()))
-	return New(Options{Store: st, Writer: st, Events: st, Auth: testAuth, Cluster: fakeCluster{}, Tokens: fakeTokens{},
+	return New(Options{Store: st, Writer: st, Events: st, Notifications: archiveFixture(t), Auth: testAuth, Cluster: fakeCluster{}, Tokens: fakeTokens{},
 		Plugins: fakePlugins{{ID: "pollster.host.main", Name: "host", Kind: "pollster", Version: "1.0.0", State: "running", PID: 42, Since: t0}}})
 }
 
@@ -320,6 +320,7 @@ func conformance(t *testing.T, srv *Server) {
 	}
 	exercised := map[string]bool{}
 	cases = append(cases, clusterCases...)
+	cases = append(cases, notificationCases...)
 	for _, tc := range cases {
 		name := fmt.Sprintf("%s %s %d", tc.method, tc.target, tc.code)
 		if len(name) > 120 {

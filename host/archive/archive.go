@@ -280,8 +280,11 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	defer func() { _ = tx.Rollback() }()
 	if f.Marker != "" {
+		// The marker is looked up within the scope: another project's
+		// notification is no marker (nor does its time leak).
 		var ts, seq int64
-		err := tx.QueryRowContext(ctx, `SELECT ts, seq FROM notifications WHERE message_id = ?`, f.Marker).Scan(&ts, &seq)
+		err := tx.QueryRowContext(ctx, `SELECT ts, seq FROM notifications WHERE message_id = ? AND (? = '' OR project_id = ?)`,
+			f.Marker, f.Scope, f.Scope).Scan(&ts, &seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("%w: marker %q: no such notification", ErrInvalid, f.Marker)
 		}
