@@ -19,7 +19,8 @@ import (
 // (filters on every indexed envelope field, a time range, an event_type
 // glob, limit and marker), GET /v2/notifications/{message_id} with the raw
 // body, and GET /v2/requests/{request_id}, every notification of one
-// request in time order. A member token is confined to the notifications
+// request in time order, and GET /v2/timings, the durations of an
+// operation from its .start and .end (or .error) notifications. A member token is confined to the notifications
 // of its project (the project of the notification's context or payload):
 // another project's notification is 404, and a filter naming another
 // project is 403. Raw bodies therefore reach only admins and the owning
@@ -29,6 +30,7 @@ import (
 type NotificationArchive interface {
 	List(ctx context.Context, f archive.Filter) ([]archive.Entry, error)
 	Get(ctx context.Context, messageID, scope string) (archive.Entry, error)
+	Timings(ctx context.Context, q archive.TimingQuery) ([]archive.Timing, error)
 }
 
 // Limits of the archive endpoints.
@@ -45,6 +47,7 @@ func (s *Server) registerNotifications(v2 *gin.RouterGroup) {
 	g.GET("/notifications", s.listNotifications)
 	g.GET("/notifications/:message_id", s.getNotification)
 	g.GET("/requests/:request_id", s.getRequest)
+	g.GET("/timings", s.timings)
 }
 
 // notificationJSON is one archived notification.
@@ -226,6 +229,77 @@ func (s *Server) getRequest(c *gin.Context) {
 	out := requestJSON{RequestID: id, Notifications: make([]notificationJSON, len(es))}
 	for i := range es {
 		out.Notifications[i] = renderNotification(&es[i], f.Raw)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// timingJSON is the durations of one group, in seconds.
+type timingJSON struct {
+	Group      string  `json:"group"`
+	Count      int     `json:"count"`
+	Errors     int     `json:"errors"`
+	Unfinished int     `json:"unfinished"`
+	Min        float64 `json:"min"`
+	Max        float64 `json:"max"`
+	Avg        float64 `json:"avg"`
+	P50        float64 `json:"p50"`
+	P90        float64 `json:"p90"`
+	P95        float64 `json:"p95"`
+	P99        float64 `json:"p99"`
+}
+
+// timings serves GET /v2/timings?event_type=<operation>&group_by=host.
+func (s *Server) timings(c *gin.Context) {
+	q := archive.TimingQuery{Scope: scope(c)}
+	for k, vs := range c.Request.URL.Query() {
+		if len(vs) != 1 {
+			abort(c, fmt.Errorf("%w: parameter %s is given %d times", ErrBadRequest, k, len(vs)))
+			return
+		}
+		v := vs[0]
+		switch k {
+		case "event_type":
+			if !archive.ValidOperation(v) {
+				abort(c, fmt.Errorf("%w: event_type: %q is not an operation such as compute.instance.create (letters, digits, '.', '_', ':', '-')", ErrBadRequest, v))
+				return
+			}
+			q.EventType = v
+		case "group_by":
+			if v != "host" && v != "project_id" {
+				abort(c, fmt.Errorf("%w: group_by: want host or project_id, got %q", ErrBadRequest, v))
+				return
+			}
+			q.GroupBy = v
+		case "start", "end":
+			t, err := sample.ParseISOTime(v)
+			if err != nil {
+				abort(c, fmt.Errorf("%w: %s: %v", ErrBadRequest, k, err))
+				return
+			}
+			if k == "start" {
+				q.Start = t
+			} else {
+				q.End = t
+			}
+		default:
+			abort(c, fmt.Errorf("%w: unknown parameter %s", ErrBadRequest, k))
+			return
+		}
+	}
+	if q.EventType == "" {
+		abort(c, fmt.Errorf("%w: event_type: required (an operation such as compute.instance.create)", ErrBadRequest))
+		return
+	}
+	ts, err := s.opts.Notifications.Timings(c.Request.Context(), q)
+	if err != nil {
+		abort(c, archiveErr(err))
+		return
+	}
+	out := make([]timingJSON, len(ts))
+	for i, t := range ts {
+		out[i] = timingJSON{Group: t.Group, Count: t.Count, Errors: t.Errors, Unfinished: t.Unfinished,
+			Min: t.Min.Seconds(), Max: t.Max.Seconds(), Avg: t.Avg.Seconds(),
+			P50: t.P50.Seconds(), P90: t.P90.Seconds(), P95: t.P95.Seconds(), P99: t.P99.Seconds()}
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -67,6 +67,9 @@ var notificationCases = []struct {
 	{"GET", "/v2/requests/{request_id}", "/v2/requests/req-1", "", "", 401},
 	{"GET", "/v2/requests/{request_id}", "/v2/requests/req-1?project_id=proj-a", tokB, "", 403},
 	{"GET", "/v2/requests/{request_id}", "/v2/requests/req-1", tokB, "", 404},
+	{"GET", "/v2/timings", "/v2/timings?event_type=compute.instance.create&group_by=host&start=2024-01-02T03:00:00Z&end=2024-01-02T04:00:00Z", tokA, "", 200},
+	{"GET", "/v2/timings", "/v2/timings?event_type=compute.*", tokA, "", 400},
+	{"GET", "/v2/timings", "/v2/timings?event_type=compute.instance.create", "", "", 401},
 }
 
 func TestNotifications(t *testing.T) {
@@ -167,5 +170,27 @@ func TestNotificationsHostile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			requireError(t, call(t, srv, "GET", tc.target, tc.token, ""), tc.code, tc.want)
 		})
+	}
+}
+
+func TestTimingsEndpoint(t *testing.T) {
+	t.Parallel()
+	srv := archiveServer(t)
+	rec := call(t, srv, "GET", "/v2/timings?event_type=compute.instance.create&group_by=host", tokAdmin, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.JSONEq(t, `[{"group":"c1","count":1,"errors":0,"unfinished":0,"min":2,"max":2,"avg":2,"p50":2,"p90":2,"p95":2,"p99":2}]`, rec.Body.String())
+	// Project B's error has no start in B's scope: no operation.
+	rec = call(t, srv, "GET", "/v2/timings?event_type=compute.instance.create", tokB, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.JSONEq(t, `[]`, rec.Body.String())
+	for _, tc := range []struct{ target, want string }{
+		{"/v2/timings", "event_type"},
+		{"/v2/timings?event_type=compute.instance.create&group_by=user_id", "group_by"},
+		{"/v2/timings?event_type=" + strings.Repeat("a", 201), "event_type"},
+		{"/v2/timings?event_type=a&event_type=b", "event_type"},
+		{"/v2/timings?event_type=a&start=soon", "start"},
+		{"/v2/timings?event_type=a&limit=5", "limit"},
+	} {
+		requireError(t, call(t, srv, "GET", tc.target, tokA, ""), http.StatusBadRequest, tc.want)
 	}
 }
