@@ -150,9 +150,26 @@ func TestIntegrationArchive(t *testing.T) {
 	require.Empty(t, admin.list("/v2/samples?q.field=resource_id&q.value=vm-err"), "no sample of an error notification")
 	require.NotEmpty(t, admin.list("/v2/samples?q.field=resource_id&q.value=vm-1"), "the info notifications were mapped as before")
 
+	// The create took 2 s by its timestamps: in the timings and as a
+	// stored notification.duration sample of the instance.
+	waitFor(t, 10*time.Second, "notification.duration stored", func() bool {
+		return len(admin.list("/v2/samples?q.field=meter&q.value=notification.duration")) == 1
+	})
+	dur := admin.list("/v2/samples?q.field=meter&q.value=notification.duration")[0]
+	require.Equal(t, "vm-1", dur["resource_id"])
+	require.InDelta(t, 2.0, dur["volume"], 1e-6)
+	var timings []map[string]any
+	code, b := admin.do("GET", "/v2/timings?event_type=compute.instance.create&group_by=host", nil)
+	require.Equal(t, 200, code, string(b))
+	require.NoError(t, json.Unmarshal(b, &timings))
+	require.Len(t, timings, 1)
+	require.Equal(t, "cmp-1", timings[0]["group"])
+	require.Equal(t, 1.0, timings[0]["count"])
+	require.InDelta(t, 2.0, timings[0]["avg"], 1e-6)
+
 	// Members see their project only.
 	p1, p2 := memberToken(t, admin, "p1"), memberToken(t, admin, "p2")
-	code, b := p2.do("GET", "/v2/notifications/n-err", nil)
+	code, b = p2.do("GET", "/v2/notifications/n-err", nil)
 	require.Equal(t, 404, code, string(b))
 	code, b = p2.do("GET", "/v2/requests/"+req, nil)
 	require.Equal(t, 404, code, string(b))

@@ -275,7 +275,7 @@ func (a *Agent) Reload(ctx context.Context) {
 func (a *Agent) graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
 	spec := graphSpec(cfg, insts, a.store)
 	for i := range spec.Listeners {
-		spec.Listeners[i].Archive = archiver{a.archive}
+		spec.Listeners[i].Archive = archiver{db: a.archive, st: a.store}
 	}
 	spec.Owner = owner{a.node}
 	return spec

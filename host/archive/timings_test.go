@@ -68,3 +68,31 @@ func TestTimings(t *testing.T) {
 		}
 	}
 }
+
+func TestDurations(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	start := note("s", "compute.instance.create.start", "info", "p1", "req-1", t0)
+	end := note("e", "compute.instance.create.end", "info", "p1", "req-1", t0.Add(1500*time.Millisecond))
+	orphan := note("o", "volume.attach.error", "error", "p1", "req-1", t0.Add(time.Second))
+	noise := note("x", "compute.instance.exists", "info", "p1", "req-1", t0)
+	if err := db.Put(ctx, []sample.Notification{start, end, orphan, noise}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := db.Durations(ctx, []sample.Notification{start, end, orphan, noise})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 {
+		t.Fatalf("got %d samples, want 1: %+v", len(ds), ds)
+	}
+	d := ds[0]
+	if d.Name != DurationMeter || d.Volume != 1.5 || d.ResourceID != "i-1" || d.ProjectID != "p1" || d.Unit != "s" ||
+		!d.Timestamp.Equal(end.Timestamp) || d.Metadata["event_type"] != "compute.instance.create" || d.Metadata["host"] != "host-p1" {
+		t.Fatalf("got %+v", d)
+	}
+	again, err := db.Durations(ctx, []sample.Notification{end})
+	if err != nil || len(again) != 1 || again[0].MessageID != d.MessageID {
+		t.Fatalf("a redelivery gives another id: %+v %v", again, err)
+	}
+}
