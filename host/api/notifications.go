@@ -20,7 +20,9 @@ import (
 // glob, limit and marker), GET /v2/notifications/{message_id} with the raw
 // body, and GET /v2/requests/{request_id}, every notification of one
 // request in time order, and GET /v2/timings, the durations of an
-// operation from its .start and .end (or .error) notifications. A member token is confined to the notifications
+// operation from its .start and .end (or .error) notifications, and GET
+// /v2/audit/usage, instances whose compute.instance.exists periods miss or
+// overlap part of their life (StackTach's usage audit). A member token is confined to the notifications
 // of its project (the project of the notification's context or payload):
 // another project's notification is 404, and a filter naming another
 // project is 403. Raw bodies therefore reach only admins and the owning
@@ -31,6 +33,7 @@ type NotificationArchive interface {
 	List(ctx context.Context, f archive.Filter) ([]archive.Entry, error)
 	Get(ctx context.Context, messageID, scope string) (archive.Entry, error)
 	Timings(ctx context.Context, q archive.TimingQuery) ([]archive.Timing, error)
+	AuditUsage(ctx context.Context, start, end time.Time, scope string) ([]archive.UsageProblem, error)
 }
 
 // Limits of the archive endpoints.
@@ -48,6 +51,7 @@ func (s *Server) registerNotifications(v2 *gin.RouterGroup) {
 	g.GET("/notifications/:message_id", s.getNotification)
 	g.GET("/requests/:request_id", s.getRequest)
 	g.GET("/timings", s.timings)
+	g.GET("/audit/usage", s.auditUsage)
 }
 
 // notificationJSON is one archived notification.
@@ -300,6 +304,85 @@ func (s *Server) timings(c *gin.Context) {
 		out[i] = timingJSON{Group: t.Group, Count: t.Count, Errors: t.Errors, Unfinished: t.Unfinished,
 			Min: t.Min.Seconds(), Max: t.Max.Seconds(), Avg: t.Avg.Seconds(),
 			P50: t.P50.Seconds(), P90: t.P90.Seconds(), P95: t.P95.Seconds(), P99: t.P99.Seconds()}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// maxAuditWindow bounds the window of one usage audit.
+const maxAuditWindow = 31 * 24 * time.Hour
+
+// intervalJSON is a half-open time range.
+type intervalJSON struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// usageJSON is one instance the usage audit reports.
+type usageJSON struct {
+	ResourceID  string         `json:"resource_id"`
+	ProjectID   string         `json:"project_id"`
+	LaunchedAt  *string        `json:"launched_at"`
+	DeletedAt   *string        `json:"deleted_at"`
+	Exists      int            `json:"exists"`
+	Missing     []intervalJSON `json:"missing"`
+	Overlapping []intervalJSON `json:"overlapping"`
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func optTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := rfc3339(t)
+	return &s
+}
+
+func intervals(in []archive.Interval) []intervalJSON {
+	out := make([]intervalJSON, len(in))
+	for i, iv := range in {
+		out[i] = intervalJSON{Start: rfc3339(iv.Start), End: rfc3339(iv.End)}
+	}
+	return out
+}
+
+// auditUsage serves GET /v2/audit/usage?start=&end=.
+func (s *Server) auditUsage(c *gin.Context) {
+	if err := checkParams(c, "start", "end"); err != nil {
+		abort(c, err)
+		return
+	}
+	var bounds [2]time.Time
+	for i, k := range []string{"start", "end"} {
+		v := c.Query(k)
+		if v == "" {
+			abort(c, fmt.Errorf("%w: %s: required (ISO 8601)", ErrBadRequest, k))
+			return
+		}
+		t, err := sample.ParseISOTime(v)
+		if err != nil {
+			abort(c, fmt.Errorf("%w: %s: %v", ErrBadRequest, k, err))
+			return
+		}
+		bounds[i] = t
+	}
+	if !bounds[0].Before(bounds[1]) {
+		abort(c, fmt.Errorf("%w: start must be before end", ErrBadRequest))
+		return
+	}
+	if bounds[1].Sub(bounds[0]) > maxAuditWindow {
+		abort(c, fmt.Errorf("%w: end: the window is longer than %d days", ErrBadRequest, maxAuditWindow/(24*time.Hour)))
+		return
+	}
+	ps, err := s.opts.Notifications.AuditUsage(c.Request.Context(), bounds[0], bounds[1], scope(c))
+	if err != nil {
+		abort(c, archiveErr(err))
+		return
+	}
+	out := make([]usageJSON, len(ps))
+	for i, p := range ps {
+		out[i] = usageJSON{ResourceID: p.ResourceID, ProjectID: p.ProjectID, LaunchedAt: optTime(p.Launched),
+			DeletedAt: optTime(p.Deleted), Exists: p.Exists, Missing: intervals(p.Missing), Overlapping: intervals(p.Overlapping)}
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -43,6 +43,16 @@ func archiveFixture(t testing.TB) *archive.DB {
 		n("b-err", "compute.instance.create.error", "error", "compute.c2", projectB, "req-2", 4),
 		n("x-auth", "identity.authenticate", "info", "identity.k1", "", "req-3", 5),
 	}))
+	// Two hourly exists periods of project A's instance with a gap.
+	ex := func(id string, hour int) sample.Notification {
+		begin := t0.Add(time.Duration(hour) * time.Hour)
+		raw, _ := json.Marshal(map[string]any{"event_type": "compute.instance.exists", "payload": map[string]any{
+			"instance_id": "vm-" + projectA, "tenant_id": projectA, "launched_at": "2023-01-01 00:00:00",
+			"audit_period_beginning": begin.Format(time.RFC3339), "audit_period_ending": begin.Add(time.Hour).Format(time.RFC3339)}})
+		return sample.Notification{MessageID: id, EventType: "compute.instance.exists", Priority: "info", PublisherID: "compute.c9",
+			Timestamp: begin.Add(time.Hour + time.Minute), ProjectID: projectA, ResourceID: "vm-" + projectA, Raw: raw}
+	}
+	require.NoError(t, db.Put(context.Background(), []sample.Notification{ex("ex-0", 0), ex("ex-2", 2)}))
 	return db
 }
 
@@ -70,6 +80,9 @@ var notificationCases = []struct {
 	{"GET", "/v2/timings", "/v2/timings?event_type=compute.instance.create&group_by=host&start=2024-01-02T03:00:00Z&end=2024-01-02T04:00:00Z", tokA, "", 200},
 	{"GET", "/v2/timings", "/v2/timings?event_type=compute.*", tokA, "", 400},
 	{"GET", "/v2/timings", "/v2/timings?event_type=compute.instance.create", "", "", 401},
+	{"GET", "/v2/audit/usage", "/v2/audit/usage?start=2024-01-02T03:00:00Z&end=2024-01-02T06:00:00Z", tokA, "", 200},
+	{"GET", "/v2/audit/usage", "/v2/audit/usage?start=2024-01-02T03:00:00Z", tokA, "", 400},
+	{"GET", "/v2/audit/usage", "/v2/audit/usage?start=2024-01-02T03:00:00Z&end=2024-01-02T06:00:00Z", "", "", 401},
 }
 
 func TestNotifications(t *testing.T) {
@@ -79,8 +92,8 @@ func TestNotifications(t *testing.T) {
 		name, token, query string
 		want               []string
 	}{
-		{"admin sees all in time order", tokAdmin, "", []string{"a-start", "a-err", "a-end", "b-err", "x-auth"}},
-		{"member sees its project", tokA, "", []string{"a-start", "a-err", "a-end"}},
+		{"admin sees all in time order", tokAdmin, "", []string{"a-start", "a-err", "a-end", "b-err", "x-auth", "ex-0", "ex-2"}},
+		{"member sees its project", tokA, "", []string{"a-start", "a-err", "a-end", "ex-0", "ex-2"}},
 		{"member B", tokB, "", []string{"b-err"}},
 		{"glob", tokAdmin, "?event_type=compute.instance.create.*", []string{"a-start", "a-end", "b-err"}},
 		{"priority", tokAdmin, "?priority=error", []string{"a-err", "b-err"}},
@@ -89,11 +102,12 @@ func TestNotifications(t *testing.T) {
 		{"publisher_id", tokAdmin, "?publisher_id=volume.v1", []string{"a-err"}},
 		{"request_id", tokAdmin, "?request_id=req-1", []string{"a-start", "a-err", "a-end"}},
 		{"user_id", tokAdmin, "?user_id=u-" + projectB, []string{"b-err"}},
-		{"resource_id", tokAdmin, "?resource_id=vm-" + projectA, []string{"a-start", "a-err", "a-end"}},
+		{"resource_id", tokAdmin, "?resource_id=vm-" + projectA, []string{"a-start", "a-err", "a-end", "ex-0", "ex-2"}},
 		{"project_id", tokAdmin, "?project_id=" + projectB, []string{"b-err"}},
 		{"message_id of another project", tokA, "?message_id=b-err", []string{}},
 		{"time range", tokAdmin, qs("start", "2024-01-02T03:00:02Z", "end", "2024-01-02T03:00:04Z"), []string{"a-err", "a-end"}},
 		{"limit and marker", tokAdmin, "?limit=2&marker=a-err", []string{"a-end", "b-err"}},
+		{"exists", tokA, "?event_type=compute.instance.exists", []string{"ex-0", "ex-2"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,6 +204,29 @@ func TestTimingsEndpoint(t *testing.T) {
 		{"/v2/timings?event_type=a&event_type=b", "event_type"},
 		{"/v2/timings?event_type=a&start=soon", "start"},
 		{"/v2/timings?event_type=a&limit=5", "limit"},
+	} {
+		requireError(t, call(t, srv, "GET", tc.target, tokA, ""), http.StatusBadRequest, tc.want)
+	}
+}
+
+func TestAuditUsageEndpoint(t *testing.T) {
+	t.Parallel()
+	srv := archiveServer(t)
+	window := "?start=2024-01-02T03:00:00Z&end=2024-01-02T06:00:00Z"
+	rec := call(t, srv, "GET", "/v2/audit/usage"+window, tokAdmin, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.JSONEq(t, `[{"resource_id":"vm-proj-a","project_id":"proj-a","launched_at":"2024-01-02T03:00:03Z","deleted_at":null,"exists":2,
+		"missing":[{"start":"2024-01-02T04:00:00Z","end":"2024-01-02T05:00:00Z"}],"overlapping":[]}]`, rec.Body.String())
+	rec = call(t, srv, "GET", "/v2/audit/usage"+window, tokB, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.JSONEq(t, `[]`, rec.Body.String())
+	for _, tc := range []struct{ target, want string }{
+		{"/v2/audit/usage", "start"},
+		{"/v2/audit/usage?start=2024-01-02T03:00:00Z", "end"},
+		{"/v2/audit/usage?start=2024-01-02T06:00:00Z&end=2024-01-02T03:00:00Z", "start"},
+		{"/v2/audit/usage?start=2024-01-01T00:00:00Z&end=2025-01-01T00:00:00Z", "days"},
+		{"/v2/audit/usage?start=x&end=2024-01-02T03:00:00Z", "start"},
+		{"/v2/audit/usage" + window + "&project_id=p", "project_id"},
 	} {
 		requireError(t, call(t, srv, "GET", tc.target, tokA, ""), http.StatusBadRequest, tc.want)
 	}
