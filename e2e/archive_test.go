@@ -167,13 +167,36 @@ func TestIntegrationArchive(t *testing.T) {
 	require.Equal(t, 1.0, timings[0]["count"])
 	require.InDelta(t, 2.0, timings[0]["avg"], 1e-6)
 
+	// An instance whose hourly exists periods have a gap is reported by the
+	// usage audit.
+	hour := time.Now().UTC().Truncate(time.Hour).Add(-6 * time.Hour)
+	period := func(id string, h int) []byte {
+		b := hour.Add(time.Duration(h) * time.Hour)
+		return osloBody(t, id, "compute.instance.exists", "INFO", "compute.cmp-1", "p1", "", b.Add(time.Hour+time.Minute), map[string]any{
+			"instance_id": "vm-gap", "tenant_id": "p1", "launched_at": hour.Add(-time.Hour).Format("2006-01-02 15:04:05"),
+			"audit_period_beginning": b.Format("2006-01-02 15:04:05"), "audit_period_ending": b.Add(time.Hour).Format("2006-01-02 15:04:05")})
+	}
+	publishTo(t, url, "nova", "notifications.info", period("ex-0", 0), period("ex-2", 2))
+	var audit []struct {
+		ResourceID string `json:"resource_id"`
+		Missing    []struct{ Start, End time.Time }
+	}
+	waitFor(t, 30*time.Second, "usage audit reports the gap", func() bool {
+		code, b := admin.do("GET", "/v2/audit/usage?start="+hour.Format(time.RFC3339)+"&end="+hour.Add(3*time.Hour).Format(time.RFC3339), nil)
+		return code == 200 && json.Unmarshal(b, &audit) == nil && len(audit) == 1
+	})
+	require.Equal(t, "vm-gap", audit[0].ResourceID)
+	require.Len(t, audit[0].Missing, 1)
+	require.True(t, audit[0].Missing[0].Start.Equal(hour.Add(time.Hour)), "%v", audit[0].Missing)
+	require.True(t, audit[0].Missing[0].End.Equal(hour.Add(2*time.Hour)), "%v", audit[0].Missing)
+
 	// Members see their project only.
 	p1, p2 := memberToken(t, admin, "p1"), memberToken(t, admin, "p2")
 	code, b = p2.do("GET", "/v2/notifications/n-err", nil)
 	require.Equal(t, 404, code, string(b))
 	code, b = p2.do("GET", "/v2/requests/"+req, nil)
 	require.Equal(t, 404, code, string(b))
-	require.Len(t, p2.list("/v2/notifications"), 1)
+	require.Len(t, p2.list("/v2/notifications"), 1) // n-other
 	code, b = p1.do("GET", "/v2/notifications/n-err", nil)
 	require.Equal(t, 200, code, string(b))
 	require.Contains(t, string(b), "iSCSI target not found")

@@ -57,11 +57,12 @@ CREATE INDEX IF NOT EXISTS notifications_expires  ON notifications(expires);
 
 // DB is the archive. Safe for concurrent use.
 type DB struct {
-	log hclog.Logger
-	w   *sql.DB // one connection: writes are serialised
-	r   *sql.DB // query-only connections
-	enc *zstd.Encoder
-	dec *zstd.Decoder
+	log  hclog.Logger
+	path string
+	w    *sql.DB // one connection: writes are serialised
+	r    *sql.DB // query-only connections
+	enc  *zstd.Encoder
+	dec  *zstd.Decoder
 
 	closeOnce sync.Once
 	closeErr  error
@@ -123,7 +124,7 @@ func Open(ctx context.Context, path string, log hclog.Logger) (*DB, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &DB{log: log, w: w, r: r, enc: enc, dec: dec}, nil
+	return &DB{log: log, path: path, w: w, r: r, enc: enc, dec: dec}, nil
 }
 
 // Close closes the archive; safe to call more than once.
