@@ -131,6 +131,11 @@ func Open(ctx context.Context, path string, log hclog.Logger) (*DB, error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.dec.Close()
+		// Refresh the planner's statistics where stale (cheap; see
+		// https://sqlite.org/pragma.html#pragma_optimize).
+		if _, err := db.w.Exec(`PRAGMA optimize`); err != nil {
+			db.log.Warn("optimize archive on close", "error", err)
+		}
 		db.closeErr = errors.Join(db.enc.Close(), db.r.Close(), db.w.Close())
 	})
 	return db.closeErr
@@ -253,7 +258,13 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Entry, error) {
 	eq("publisher_id", f.PublisherID)
 	eq("host", f.Host)
 	eq("request_id", f.RequestID)
-	eq("project_id", f.Project)
+	if f.MessageID != "" || f.RequestID != "" || f.Resource != "" {
+		// A few rows at most: keep the planner on their index, not on
+		// the project's (which also gives the order, and tempts it).
+		eq("+project_id", f.Project)
+	} else {
+		eq("project_id", f.Project)
+	}
 	eq("user_id", f.User)
 	eq("resource_id", f.Resource)
 	if f.EventType != "" {
