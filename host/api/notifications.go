@@ -153,7 +153,7 @@ func notificationFilter(c *gin.Context, maxLimit int) (archive.Filter, error) {
 		}
 	}
 	if f.EventType != "" && !archive.ValidGlob(f.EventType) {
-		return f, fmt.Errorf("%w: event_type: %q is not a glob of letters, digits, '.', '_', ':', '-' and '*'", ErrBadRequest, f.EventType)
+		return f, fmt.Errorf("%w: event_type: %q is not a glob of letters, digits, '.', '_', ':', '-' and at most 4 '*'", ErrBadRequest, f.EventType)
 	}
 	if f.Scope != "" && f.Project != "" && f.Project != f.Scope {
 		return f, fmt.Errorf("%w: project_id %s is not the token's project", ErrForbidden, f.Project)

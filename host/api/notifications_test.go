@@ -167,6 +167,7 @@ func TestNotificationsHostile(t *testing.T) {
 		{"request limit over the cap", tokAdmin, "/v2/requests/req-1?limit=10001", http.StatusBadRequest, "limit"},
 		{"bad glob", tokAdmin, "/v2/notifications?event_type=compute.%5B0-9%5D", http.StatusBadRequest, "event_type"},
 		{"glob with a question mark", tokAdmin, "/v2/notifications?event_type=a%3Fb", http.StatusBadRequest, "event_type"},
+		{"glob with too many stars", tokAdmin, "/v2/notifications?event_type=*a*a*a*a*b", http.StatusBadRequest, "event_type"},
 		{"long value", tokAdmin, "/v2/notifications?request_id=" + long, http.StatusBadRequest, "request_id"},
 		{"long message_id", tokAdmin, "/v2/notifications/" + long, http.StatusBadRequest, "message_id"},
 		{"unknown parameter", tokAdmin, "/v2/notifications?evnt_type=x", http.StatusBadRequest, "evnt_type"},
