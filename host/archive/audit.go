@@ -18,6 +18,10 @@ const (
 	deleteType = "compute.instance.delete.end"
 )
 
+// maxAuditRows bounds the notifications one audit reads (raw bodies of
+// exists notifications among them, a few KB each in memory).
+const maxAuditRows = 50000
+
 // auditSlack is how long after the window an exists notification of a
 // period inside it may arrive.
 const auditSlack = 24 * time.Hour
@@ -143,7 +147,7 @@ func (db *DB) AuditUsage(ctx context.Context, start, end time.Time, scope string
 }
 
 // auditRows reads the create, delete and exists notifications of the
-// audit, raw, bounded by MaxTimingRows.
+// audit, raw, bounded by maxAuditRows.
 func (db *DB) auditRows(ctx context.Context, start, end time.Time, scope string) ([]Entry, error) {
 	var out []Entry
 	for _, typ := range []string{createType, deleteType, existsType} {
@@ -158,8 +162,8 @@ func (db *DB) auditRows(ctx context.Context, start, end time.Time, scope string)
 		// List pages by MaxLimit; read on with the marker, bounded.
 		for len(es) > 0 {
 			out = append(out, es...)
-			if len(out) > MaxTimingRows {
-				return nil, fmt.Errorf("%w: more than %d notifications to audit: narrow the window", ErrInvalid, MaxTimingRows)
+			if len(out) > maxAuditRows {
+				return nil, fmt.Errorf("%w: more than %d notifications to audit: narrow the window", ErrInvalid, maxAuditRows)
 			}
 			if len(es) < MaxLimit {
 				break

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// MaxTimingRows bounds the notifications one Timings call reads.
-const MaxTimingRows = 500000
+// MaxTimingRows bounds the notifications one Timings call reads (their
+// envelope fields only: some 200 bytes each in memory).
+const MaxTimingRows = 200000
 
 // TimingQuery asks for the durations of one operation: the pairs of
 // <EventType>.start and <EventType>.end (or .error) notifications of one
