@@ -109,6 +109,10 @@ if [[ $FAILOVER_RUNS != 0 ]]; then
 fi
 python3 scripts/bench_cluster.py "$OUT" >"$OUT/cluster.md"
 
+echo "== notification archive: ingest against an unindexed, uncompressed SQLite table (same run); search over 1M archived (count $STORE_RUNS)"
+$GO test -run '^$' -bench . -benchtime 20x -count "$STORE_RUNS" -timeout 60m ./host/archive/ | tee "$OUT/archive-bench.txt"
+python3 scripts/bench_archive.py "$OUT/archive-bench.txt" >"$OUT/archive.md"
+
 echo "== store vs Prometheus TSDB: $STORE_RUNS runs each (bench/store, its own module)"
 (cd bench/store && $GO build -o "../../$OUT/bin/storebench" .)
 "$OUT/bin/storebench" -engine all -runs "$STORE_RUNS" -out "$OUT/store"
@@ -156,5 +160,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; python3 scripts/bench_alarm.py "$OUT/alarm-bench.txt"; } >>"$OUT/report.md"
+{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; cat "$OUT/archive.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; python3 scripts/bench_alarm.py "$OUT/alarm-bench.txt"; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"

@@ -2,15 +2,20 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"time"
 
+	"github.com/altimeter/altimeter/host/archive"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
+	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/sdk/listener"
 	"github.com/altimeter/altimeter/sdk/pollster"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/transformer"
+	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // The adapters turn a supervised instance into the engine's narrow
@@ -87,3 +92,43 @@ func (a listenerOf) Listen(ctx context.Context) (pipeline.Stream, error) {
 type protoStream struct{ *listener.Stream }
 
 func (s protoStream) Recv() (uint64, *pb.Batch, error) { return s.RecvProto() }
+
+// archiveExpireEvery is how often expired notifications are deleted.
+const archiveExpireEvery = time.Minute
+
+// archiver stores listeners' raw notifications in the archive, and the
+// notification.duration sample of each .end or .error whose .start is
+// archived in the store, both before the delivery is answered.
+type archiver struct {
+	db *archive.DB
+	st *store.Store
+}
+
+func (a archiver) Archive(ctx context.Context, ns []*pb.Notification) error {
+	out := make([]sample.Notification, len(ns))
+	for i, n := range ns {
+		out[i] = wire.NotificationFromProto(n)
+	}
+	if err := a.db.Put(ctx, out); err != nil {
+		return err
+	}
+	ds, err := a.db.Durations(ctx, out)
+	if err != nil {
+		return err
+	}
+	good := ds[:0]
+	for i := range ds {
+		// A sample the store would refuse (an id too long) is skipped:
+		// the notification itself is archived.
+		if store.Validate(&ds[i]) == nil {
+			good = append(good, ds[i])
+		}
+	}
+	if len(good) == 0 {
+		return nil
+	}
+	if err := a.st.Write(ctx, good); err != nil {
+		return fmt.Errorf("store %s samples: %w", archive.DurationMeter, err)
+	}
+	return nil
+}

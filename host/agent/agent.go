@@ -19,6 +19,7 @@ import (
 
 	"github.com/altimeter/altimeter/host/alarm"
 	"github.com/altimeter/altimeter/host/api"
+	"github.com/altimeter/altimeter/host/archive"
 	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/cluster"
 	"github.com/altimeter/altimeter/host/config"
@@ -53,6 +54,7 @@ type Agent struct {
 	reg     *prometheus.Registry
 	mgr     *pluginmgr.Manager
 	store   *store.Store
+	archive *archive.DB
 	metrics *pipeline.Metrics
 	reloads *prometheus.CounterVec
 
@@ -98,6 +100,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer a.store.Close()
 	reg.MustRegister(a.store.Collector())
+	// The notification archive (listeners with an archive block feed it)
+	// closes after the graph, like the store.
+	if a.archive, err = archive.Open(ctx, filepath.Join(cfg.Agent.DataDir, "archive.db"), log.Named("archive")); err != nil {
+		return err
+	}
+	defer a.archive.Close()
 	a.mgr = pluginmgr.New(pluginmgr.Options{Dir: pluginDir, Logger: log, Registerer: reg})
 	reg.MustRegister(newPluginCounters(a.mgr))
 	defer func() {
@@ -138,6 +146,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	srvOpts.Address, srvOpts.Logger, srvOpts.Gatherer, srvOpts.Plugins = addr, log, reg, a
 	srvOpts.Store, srvOpts.Writer, srvOpts.Events, srvOpts.Auth = a.store, a.store, a.store, authn
+	srvOpts.Notifications = a.archive
 	srvOpts.Prom, srvOpts.Console, srvOpts.Ready = prom, ui, a.ready
 	srvOpts.Cluster, srvOpts.Tokens, srvOpts.Alarms = clusterService{a.node}, tokenService{a.node.Tokens()}, alarms
 	srvOpts.Limits, srvOpts.Registerer = apiLimits(cfg.Agent.APILimits), reg
@@ -150,6 +159,7 @@ func Run(ctx context.Context, o Options) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go a.clusterBootstrap(ctx, cfg.Agent.DataDir)
+	go a.archive.Run(ctx, archiveExpireEvery)
 	// Alarm evaluation stops before the cluster member and the store
 	// close (deferred earlier, run later).
 	alarmCtx, stopAlarms := context.WithCancel(ctx)
@@ -291,6 +301,9 @@ func (a *Agent) Reload(ctx context.Context) {
 // graphSpec is the engine's spec for cfg, with the cluster's ownership.
 func (a *Agent) graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
 	spec := graphSpec(cfg, insts, storePublisher{s: a.store, onEvents: a.alarmEvents})
+	for i := range spec.Listeners {
+		spec.Listeners[i].Archive = archiver{db: a.archive, st: a.store}
+	}
 	spec.Owner = owner{a.node}
 	return spec
 }

@@ -54,6 +54,9 @@ type Options struct {
 	// Events serves the Panko v2 event endpoints (/v2/events,
 	// /v2/event_types); when nil those endpoints are not served (404).
 	Events store.EventReader
+	// Notifications serves the notification archive (/v2/notifications,
+	// /v2/requests; notifications.go); when nil it is not served.
+	Notifications NotificationArchive
 	// Auth resolves X-Auth-Token for the data endpoints; when nil every
 	// data request is refused (401).
 	Auth Authenticator
@@ -157,6 +160,9 @@ func New(o Options) *Server {
 	}
 	if o.Events != nil {
 		s.registerEvents(v2)
+	}
+	if o.Notifications != nil {
+		s.registerNotifications(v2)
 	}
 	if o.Prom != nil {
 		s.registerProm(r)

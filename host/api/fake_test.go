@@ -473,7 +473,7 @@ func testServer(t testing.TB) (*Server, *fakeStore) {
 	t.Helper()
 	fs := &fakeStore{rows: fixture(), now: func() time.Time { return t0.Add(time.Hour) }}
 	log := hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Warn})
-	srv := New(Options{Address: "127.0.0.1:0", Logger: log, Store: fs, Writer: fs, Events: newFakeEvents(), Auth: testAuth,
+	srv := New(Options{Address: "127.0.0.1:0", Logger: log, Store: fs, Writer: fs, Events: newFakeEvents(), Notifications: archiveFixture(t), Auth: testAuth,
 		Cluster: fakeCluster{}, Tokens: fakeTokens{}, Alarms: testAlarms(t),
 		Plugins: fakePlugins{{ID: "pollster.host.main", Name: "host", Kind: "pollster", Version: "1.0.0", State: "running", PID: 42, Since: t0, Meters: []string{"cpu_util"}}}})
 	return srv, fs

@@ -259,7 +259,7 @@ func realStoreServer(t testing.TB) *Server {
 	}
 	require.NoError(t, st.Write(t.Context(), smps))
 	require.NoError(t, st.WriteEvents(t.Context(), eventFixture()))
-	return New(Options{Store: st, Writer: st, Events: st, Auth: testAuth, Cluster: fakeCluster{}, Tokens: fakeTokens{}, Alarms: testAlarms(t),
+	return New(Options{Store: st, Writer: st, Events: st, Notifications: archiveFixture(t), Auth: testAuth, Cluster: fakeCluster{}, Tokens: fakeTokens{}, Alarms: testAlarms(t),
 		Plugins: fakePlugins{{ID: "pollster.host.main", Name: "host", Kind: "pollster", Version: "1.0.0", State: "running", PID: 42, Since: t0}}})
 }
 
@@ -374,6 +374,7 @@ func conformance(t *testing.T, srv *Server) {
 	exercised := map[string]bool{}
 	cases = append(cases, clusterCases...)
 	cases = append(cases, alarmCases...)
+	cases = append(cases, notificationCases...)
 	slow := New(Options{Store: stalledStore{}, Writer: stalledStore{}, Events: stalledStore{}, Auth: testAuth, Limits: Limits{QueryTimeout: time.Millisecond}})
 	for _, tc := range cases {
 		name := fmt.Sprintf("%s %s %d", tc.method, tc.target, tc.code)

@@ -44,3 +44,10 @@ type Stream interface {
 type ListenerSource interface {
 	Listen(ctx context.Context) (Stream, error)
 }
+
+// Archiver keeps a listener's raw notifications (Batch.notifications).
+// Archive must be durable when it returns nil: the delivery is then
+// acknowledged to the listener, which acks its broker.
+type Archiver interface {
+	Archive(ctx context.Context, ns []*pb.Notification) error
+}

@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/altimeter/altimeter/sdk/base"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 )
 
 // ListenerSpec is one listener instance and the sinks it feeds.
@@ -14,6 +16,10 @@ type ListenerSpec struct {
 	ID     string
 	Source ListenerSource
 	Sinks  []string
+	// Archive stores the raw notifications a delivery carries before its
+	// batch goes to the sinks; nil drops them (counted in
+	// altimeter_archive_notifications_total{outcome="dropped"}).
+	Archive Archiver
 }
 
 // runListener keeps a stream open while ctx lasts, reopening it with backoff,
@@ -55,6 +61,20 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 			return err
 		}
 		received.Add(float64(len(b.GetSamples())))
+		if ns := b.GetNotifications(); len(ns) > 0 {
+			if err := archive(ctx, spec, ns, m); err != nil {
+				m.deliveries.WithLabelValues(spec.ID, base.Retry.String()).Inc()
+				_ = st.Ack(id, base.Retry, err.Error())
+				continue
+			}
+			// Sinks never see the raw notifications.
+			b = &pb.Batch{Samples: b.GetSamples(), Events: b.GetEvents()}
+			if len(b.Samples)+len(b.Events) == 0 {
+				m.deliveries.WithLabelValues(spec.ID, base.Accepted.String()).Inc()
+				_ = st.Ack(id, base.Accepted, "")
+				continue
+			}
+		}
 		t := newTracker(func(o base.Outcome, reason string) {
 			m.deliveries.WithLabelValues(spec.ID, o.String()).Inc()
 			// A failed ack means the stream is gone; the listener's broker
@@ -69,4 +89,19 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 		}
 		t.seal()
 	}
+}
+
+// archive hands a delivery's notifications to the listener's archive; an
+// error means the delivery must be retried (nothing of it acknowledged).
+func archive(ctx context.Context, spec ListenerSpec, ns []*pb.Notification, m *Metrics) error {
+	if spec.Archive == nil {
+		m.archived.WithLabelValues(spec.ID, "dropped").Add(float64(len(ns)))
+		return nil
+	}
+	if err := spec.Archive.Archive(ctx, ns); err != nil {
+		m.archived.WithLabelValues(spec.ID, "failed").Add(float64(len(ns)))
+		return fmt.Errorf("archive %d notifications: %w", len(ns), err)
+	}
+	m.archived.WithLabelValues(spec.ID, "stored").Add(float64(len(ns)))
+	return nil
 }

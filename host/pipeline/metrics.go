@@ -27,6 +27,7 @@ type Metrics struct {
 	pubReplayed     *prometheus.CounterVec
 	pubRefusals     *prometheus.CounterVec
 	queues          *queueSet
+	archived        *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -72,6 +73,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pubDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "altimeter_publish_duration_seconds", Help: "Duration of one Publish call.", Buckets: buckets,
 		}, []string{"publisher"}),
+		archived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "altimeter_archive_notifications_total", Help: "Raw notifications listeners handed to the archive, by outcome: stored (or already there), failed (delivery retried), dropped (no archive).",
+		}, []string{"listener", "outcome"}),
 	}
 	m.pubReplayed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "altimeter_publisher_replayed_samples_total", Help: "Samples found in a publisher's disk queue when it was opened (left undelivered by the previous run), to be delivered again.",
@@ -81,7 +85,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, []string{"publisher", "reason"})
 	m.queues = &queueSet{m: map[*queue]struct{}{}}
 	reg.MustRegister(m.pubReplayed, m.pubRefusals, m.queues)
-	reg.MustRegister(m.sourceSamples, m.sourceErrors, m.pollDuration, m.deliveries, m.transformErrors, m.transformDur,
+	reg.MustRegister(m.archived, m.sourceSamples, m.sourceErrors, m.pollDuration, m.deliveries, m.transformErrors, m.transformDur,
 		m.pubIn, m.pubOut, m.pubDropped, m.pubRejected, m.pubFailures, m.pubQueued, m.pubDuration)
 	return m
 }

@@ -178,7 +178,51 @@ func BatchToProto(b *sample.Batch) *pb.Batch {
 			out.Events[i] = EventToProto(&b.Events[i])
 		}
 	}
+	if len(b.Notifications) > 0 {
+		out.Notifications = make([]*pb.Notification, len(b.Notifications))
+		for i := range b.Notifications {
+			out.Notifications[i] = NotificationToProto(&b.Notifications[i])
+		}
+	}
 	return out
+}
+
+// NotificationToProto converts one archived notification.
+func NotificationToProto(n *sample.Notification) *pb.Notification {
+	return &pb.Notification{
+		MessageId:   n.MessageID,
+		EventType:   n.EventType,
+		Priority:    n.Priority,
+		PublisherId: n.PublisherID,
+		Host:        n.Host,
+		Timestamp:   unixNano(n.Timestamp),
+		RequestId:   n.RequestID,
+		ProjectId:   n.ProjectID,
+		UserId:      n.UserID,
+		ResourceId:  n.ResourceID,
+		Reason:      n.Reason,
+		Raw:         n.Raw,
+		Expires:     unixNano(n.Expires),
+	}
+}
+
+// NotificationFromProto converts one archived notification.
+func NotificationFromProto(p *pb.Notification) sample.Notification {
+	return sample.Notification{
+		MessageID:   p.GetMessageId(),
+		EventType:   p.GetEventType(),
+		Priority:    p.GetPriority(),
+		PublisherID: p.GetPublisherId(),
+		Host:        p.GetHost(),
+		Timestamp:   fromUnixNano(p.GetTimestamp()),
+		RequestID:   p.GetRequestId(),
+		ProjectID:   p.GetProjectId(),
+		UserID:      p.GetUserId(),
+		ResourceID:  p.GetResourceId(),
+		Reason:      p.GetReason(),
+		Raw:         p.GetRaw(),
+		Expires:     fromUnixNano(p.GetExpires()),
+	}
 }
 
 // BatchFromProto converts a batch.
@@ -188,6 +232,12 @@ func BatchFromProto(p *pb.Batch) sample.Batch {
 		b.Events = make([]sample.Event, n)
 		for i, e := range p.GetEvents() {
 			b.Events[i] = EventFromProto(e)
+		}
+	}
+	if n := len(p.GetNotifications()); n > 0 {
+		b.Notifications = make([]sample.Notification, n)
+		for i, x := range p.GetNotifications() {
+			b.Notifications[i] = NotificationFromProto(x)
 		}
 	}
 	return b

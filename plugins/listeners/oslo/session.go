@@ -322,7 +322,7 @@ func (s *session) batchLoop(units <-chan *unit) {
 				timer.Reset(o.s.batchTimeout)
 			}
 			batch = append(batch, u)
-			items += len(u.samples) + len(u.events)
+			items += u.items()
 			if items >= o.s.BatchSize {
 				flush()
 			}
@@ -351,6 +351,9 @@ func (s *session) emitBatch(units []*unit) {
 	for _, u := range units {
 		b.Samples = append(b.Samples, u.samples...)
 		b.Events = append(b.Events, u.events...)
+		if u.note != nil {
+			b.Notifications = append(b.Notifications, *u.note)
+		}
 	}
 	err := s.emit(s.ctx, b)
 	switch {
