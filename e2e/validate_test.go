@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -52,5 +53,27 @@ func TestIntegrationValidate(t *testing.T) {
 			}
 			require.True(t, found, "want a line starting with %q, got:\n%s", tc.want, stderr.String())
 		})
+	}
+}
+
+// TestIntegrationValidateREADME validates the Pipelines example in README.md
+// as a user would paste it, and the shipped pipelines.hcl, against the real
+// plugins.
+func TestIntegrationValidateREADME(t *testing.T) {
+	skipShort(t)
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "### Pipelines\n")
+	require.True(t, ok, "README.md has no Pipelines section")
+	_, rest, ok = strings.Cut(rest, "```hcl\n")
+	require.True(t, ok, "README.md's Pipelines section has no hcl block")
+	block, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	readmeFile := filepath.Join(t.TempDir(), "readme.hcl")
+	require.NoError(t, os.WriteFile(readmeFile, []byte(block), 0o644))
+	for _, file := range []string{readmeFile, filepath.Join("..", "pipelines.hcl")} {
+		cmd := exec.Command(filepath.Join(binDir, "altimeter"), "validate", "-plugin-dir", filepath.Join(binDir, "plugins"), file)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s:\n%s", file, out)
 	}
 }
