@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -40,6 +41,8 @@ type Config struct {
 
 // Agent is the agent block, with defaults filled in.
 type Agent struct {
+	// DataDir and PluginDir, when relative, are joined by Load to the
+	// directory of the file with the agent block (Parse leaves them).
 	DataDir, PluginDir, LogLevel, APIAddress string
 	// APINoAuth (api { auth = false }) serves data requests without
 	// X-Auth-Token, as an admin; allowed on a loopback address only.
@@ -142,7 +145,26 @@ func Load(files ...string) (*Config, hcl.Diagnostics) {
 		}
 		l.addFile(f, diags)
 	}
-	return l.finish()
+	cfg, diags := l.finish()
+	cfg.Agent.resolvePaths(files[0])
+	return cfg, diags
+}
+
+// resolvePaths makes a relative data_dir and plugin_dir (set or default)
+// relative to the directory of the file holding the agent block (else the
+// first file), not to the working directory, so a config is read the same
+// wherever the agent or validate runs from.
+func (a *Agent) resolvePaths(first string) {
+	base := first
+	if a.DefRange.Filename != "" {
+		base = a.DefRange.Filename
+	}
+	dir := filepath.Dir(base)
+	for _, p := range []*string{&a.DataDir, &a.PluginDir} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 }
 
 // Parse is Load from bytes, for tests and reloads from memory. name is used
