@@ -21,6 +21,7 @@ import (
 	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/cluster"
 	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/host/pidfile"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
 	"github.com/altimeter/altimeter/host/store"
@@ -86,6 +87,17 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(cfg.Agent.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	// One agent per data_dir; `altimeter reload` and `stop` signal the
+	// pid it holds. Released last, after the store closes.
+	pid, err := pidfile.Acquire(cfg.Agent.DataDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := pid.Release(); err != nil {
+			log.Warn("release pid file", "error", err)
+		}
+	}()
 	pluginDir, err := filepath.Abs(cfg.Agent.PluginDir)
 	if err != nil {
 		return fmt.Errorf("plugin dir: %w", err)
