@@ -37,6 +37,11 @@ type Config struct {
 	// Files are the parsed files by name (hclparse.Parser.Files), for
 	// rendering diagnostics with WriteDiagnostics.
 	Files map[string]*hcl.File
+	// Unparsed is set when a file could not be read or parsed: the Config
+	// holds only what the other files declared, and no cross-block check
+	// ran. Otherwise, even with errors, every block that decoded is here
+	// and Resolve may run to find the plugin problems too.
+	Unparsed bool
 }
 
 // Agent is the agent block, with defaults filled in.
@@ -129,6 +134,7 @@ type Sink struct {
 func Load(files ...string) (*Config, hcl.Diagnostics) {
 	l := newLoader()
 	if len(files) == 0 {
+		l.cfg.Unparsed = true
 		return l.cfg, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "No configuration files",
