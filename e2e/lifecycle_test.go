@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,5 +97,114 @@ func TestIntegrationPidFile(t *testing.T) {
 		b, err := os.ReadFile(pidPath)
 		require.NoError(t, err)
 		require.Equal(t, strconv.Itoa(a.cmd.Process.Pid)+"\n", string(b))
+	})
+}
+
+const socketOnly = `
+agent {
+  data_dir   = "{{DATA}}"
+  plugin_dir = "{{PLUGINS}}"
+  api { address = "{{API}}" }
+}
+
+listener "socket" "local" {
+  tcp           = "127.0.0.1:%d"
+  batch_timeout = "20ms"
+  sinks         = ["socket"]
+}
+
+sink "socket" {
+  publish "file" {
+    path   = "{{DATA}}/socket.lp"
+    format = "influx"
+  }
+}
+`
+
+func healthz(t *testing.T, api string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + api + "/healthz")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// TestIntegrationListenerBind: a listener that cannot bind its port fails
+// the agent's start (error said once) and a reload (old graph kept); one
+// that loses its port later shows failing with its error in /v2/plugins
+// and /healthz, and recovers by itself.
+func TestIntegrationListenerBind(t *testing.T) {
+	skipShort(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	bindErr := fmt.Sprintf("listen tcp 127.0.0.1:%d: bind: address already in use", takenPort)
+
+	t.Run("start fails", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "pipelines.hcl")
+		r := strings.NewReplacer("{{API}}", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "{{DATA}}", filepath.Join(dir, "data"),
+			"{{PLUGINS}}", filepath.Join(binDir, "plugins"))
+		require.NoError(t, os.WriteFile(cfg, []byte(r.Replace(fmt.Sprintf(socketOnly, takenPort))), 0o644))
+		start := time.Now()
+		out, code := cli(t, dir, "agent", "-config", cfg)
+		require.Equal(t, 1, code, out)
+		require.Less(t, time.Since(start), 30*time.Second)
+		require.Contains(t, out, "\naltimeter: start listener listener.socket.local: "+bindErr+"\n", "the error, said once")
+		require.NoFileExists(t, filepath.Join(dir, "data", "altimeter.pid"))
+	})
+
+	port := freePort(t)
+	a := startAgent(t, fmt.Sprintf(socketOnly, port))
+	require.Equal(t, "running", a.plugins()["listener.socket.local"].State)
+
+	t.Run("reload to a taken port is rejected", func(t *testing.T) {
+		a.writeConfig(fmt.Sprintf(socketOnly, takenPort))
+		out, code := cli(t, a.dir, "reload", "-config", a.cfgPath)
+		require.Equal(t, 0, code, out)
+		waitFor(t, 20*time.Second, "failed reload", func() bool {
+			return metric(a.metrics(), `altimeter_config_reloads_total{result="failure"}`) == 1
+		})
+		require.Contains(t, a.log.String(), bindErr)
+		// The old listener is back on its port and delivers.
+		waitFor(t, 10*time.Second, "old listener", func() bool {
+			return a.plugins()["listener.socket.local"].State == "running"
+		})
+		send(t, port, "mem,resource_id=web-1 used=1 1700000000000000000\n")
+		waitFor(t, 10*time.Second, "sample through the old listener", func() bool { return countLines(t, a.path("socket.lp")) == 1 })
+		code, body := healthz(t, a.api)
+		require.Equal(t, http.StatusOK, code, body)
+		a.writeConfig(fmt.Sprintf(socketOnly, port))
+	})
+
+	t.Run("a listener that loses its port later", func(t *testing.T) {
+		p := a.plugins()["listener.socket.local"]
+		require.NoError(t, syscall.Kill(p.PID, syscall.SIGKILL))
+		// Take the port while the plugin restarts.
+		var thief net.Listener
+		waitFor(t, 5*time.Second, "port freed by the killed plugin", func() bool {
+			thief, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			return err == nil
+		})
+		waitFor(t, 20*time.Second, "listener failing", func() bool {
+			p := a.plugins()["listener.socket.local"]
+			return p.State == "failing" && strings.Contains(p.LastError, "bind: address already in use")
+		})
+		code, body := healthz(t, a.api)
+		require.Equal(t, http.StatusServiceUnavailable, code)
+		require.Contains(t, body, "degraded: listener listener.socket.local: ")
+		require.Contains(t, body, fmt.Sprintf("listen tcp 127.0.0.1:%d: bind: address already in use", port))
+
+		require.NoError(t, thief.Close())
+		waitFor(t, 20*time.Second, "listener recovered", func() bool {
+			return a.plugins()["listener.socket.local"].State == "running"
+		})
+		code, body = healthz(t, a.api)
+		require.Equal(t, http.StatusOK, code, body)
+		send(t, port, "mem,resource_id=web-1 used=2 1700000000000000001\n")
+		waitFor(t, 10*time.Second, "sample after recovery", func() bool { return countLines(t, a.path("socket.lp")) == 2 })
 	})
 }

@@ -2,6 +2,10 @@ package agent
 
 import (
 	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
@@ -78,7 +82,13 @@ func (a listenerOf) Listen(ctx context.Context) (pipeline.Stream, error) {
 	}
 	s, err := listener.NewClient(conn).Listen(ctx)
 	if err != nil {
-		return nil, a.i.Err(err)
+		err = a.i.Err(err)
+		// A listener that could not open (bind) says why in the status
+		// message; the gRPC envelope adds nothing for the reader.
+		if st, ok := status.FromError(err); ok && st.Code() == codes.Internal {
+			err = errors.New(st.Message())
+		}
+		return nil, err
 	}
 	return protoStream{s}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/altimeter/altimeter/host/cluster"
 	"github.com/altimeter/altimeter/host/cluster/fsm"
 	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -104,6 +106,16 @@ func (a *Agent) ready() error {
 	}
 	if !a.bootstrapped.Load() {
 		return errors.New("cluster bootstrap (tokens) not done")
+	}
+	var failing []string
+	for id, l := range a.listenerStates() {
+		if l.State == pipeline.ListenerFailing {
+			failing = append(failing, fmt.Sprintf("%s: %s", id, l.LastError))
+		}
+	}
+	if len(failing) > 0 {
+		sort.Strings(failing)
+		return fmt.Errorf("degraded: listener %s", strings.Join(failing, "; listener "))
 	}
 	return nil
 }
