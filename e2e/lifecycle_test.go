@@ -208,3 +208,64 @@ func TestIntegrationListenerBind(t *testing.T) {
 		waitFor(t, 10*time.Second, "sample after recovery", func() bool { return countLines(t, a.path("socket.lp")) == 2 })
 	})
 }
+
+// TestIntegrationSIGTERMAll: SIGTERM to the agent and every plugin at once,
+// as systemd's default KillMode=control-group sends it to each process of
+// the unit (plugins run in process groups of their own, so a signal to the
+// agent's group would miss them), stops the agent as SIGTERM to it alone
+// does: plugins wait for the host's drain instead of dying first, nothing is
+// logged as an unexpected exit or a failed flush, and the sample sent just
+// before is in the file.
+func TestIntegrationSIGTERMAll(t *testing.T) {
+	skipShort(t)
+	port := freePort(t)
+	a := startAgent(t, pipeline(port, ""))
+	pids := a.pluginPIDs()
+	require.Len(t, pids, 5)
+	waitFor(t, 15*time.Second, "host samples", func() bool { return countLines(t, a.path("host.jsonl")) >= 1 })
+	send(t, port, "mem,resource_id=web-1 used=2048 1700000000000000000\n")
+	waitFor(t, 10*time.Second, "socket sample", func() bool { return countLines(t, a.path("socket.lp")) == 1 })
+
+	for _, pid := range append([]int{a.cmd.Process.Pid}, pids...) {
+		require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
+	}
+	select {
+	case <-a.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("agent did not stop within 30s")
+	}
+	log := a.log.String()
+	require.Equal(t, 0, a.cmd.ProcessState.ExitCode(), log)
+	require.NotContains(t, log, "exited unexpectedly")
+	require.NotContains(t, log, "flush failed")
+	require.NotContains(t, log, "restarting plugin")
+	require.NotContains(t, log, "signal: terminated", "no plugin died of the SIGTERM")
+	require.Contains(t, log, "waiting for the host to stop it")
+	require.Equal(t, 1, countLines(t, a.path("socket.lp")))
+	for _, pid := range pids {
+		waitFor(t, 5*time.Second, "plugin exit", func() bool { return !alive(pid) })
+	}
+}
+
+// TestIntegrationSystemdUnit: the shipped unit stops the agent alone
+// (KillMode=mixed), reloads through `altimeter reload`, and is a unit
+// systemd accepts (systemd-analyze verify, with the built binary).
+func TestIntegrationSystemdUnit(t *testing.T) {
+	skipShort(t)
+	b, err := os.ReadFile(filepath.Join("..", "dist", "systemd", "altimeter.service"))
+	require.NoError(t, err)
+	unit := string(b)
+	for _, want := range []string{"\nKillMode=mixed\n", "\nExecReload=/usr/local/bin/altimeter reload -config /etc/altimeter/pipelines.hcl\n",
+		"\nExecStart=/usr/local/bin/altimeter agent -config /etc/altimeter/pipelines.hcl\n"} {
+		require.Contains(t, unit, want)
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	path := filepath.Join(t.TempDir(), "altimeter.service")
+	require.NoError(t, os.WriteFile(path, []byte(strings.ReplaceAll(unit, "/usr/local/bin/altimeter", filepath.Join(binDir, "altimeter"))), 0o644))
+	out, err := exec.Command(analyze, "verify", "--man=no", path).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Empty(t, strings.TrimSpace(string(out)))
+}
