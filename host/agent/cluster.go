@@ -17,6 +17,8 @@ import (
 	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/sdk/sample"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // openCluster starts this agent's raft member: the cluster block's
@@ -69,7 +71,7 @@ func standaloneID(dataDir string) string {
 // into the cluster (import of tokens.json, the admin token); ready is set
 // once that is done. It retries until ctx ends.
 func (a *Agent) clusterBootstrap(ctx context.Context, dataDir string) {
-	backoff := 200 * time.Millisecond
+	bo := backoff.Exp{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		err := a.node.WaitLeader(ctx)
 		if err == nil {
@@ -85,13 +87,11 @@ func (a *Agent) clusterBootstrap(ctx context.Context, dataDir string) {
 		if ctx.Err() != nil {
 			return
 		}
-		a.log.Warn("cluster bootstrap", "error", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
+		wait := bo.Next()
+		a.log.Warn("cluster bootstrap", "error", err, "retry_in", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 

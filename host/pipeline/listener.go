@@ -8,6 +8,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/altimeter/altimeter/sdk/base"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // ListenerSpec is one listener instance and the sinks it feeds.
@@ -77,7 +79,7 @@ func (l *listenerStatus) get() ListenerStatus {
 // and acknowledges each delivery once every sink's publishers handled it.
 func runListener(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics, log hclog.Logger, status *listenerStatus) {
 	log = log.With("listener", spec.ID)
-	backoff := 100 * time.Millisecond
+	bo := backoff.Exp{Min: 100 * time.Millisecond, Max: 10 * time.Second}
 	for ctx.Err() == nil {
 		started := time.Now()
 		err := serveStream(ctx, spec, sinks, m, status)
@@ -89,15 +91,13 @@ func runListener(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 		status.set(ListenerFailing, err)
 		m.sourceErrors.WithLabelValues(spec.ID, spec.ID, "stream").Inc()
 		if time.Since(started) > time.Minute {
-			backoff = 100 * time.Millisecond
+			bo.Reset()
 		}
-		log.Warn("listener stream ended; reopening", "error", err, "backoff", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		wait := bo.Next()
+		log.Warn("listener stream ended; reopening", "error", err, "backoff", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 }
 

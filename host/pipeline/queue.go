@@ -11,6 +11,8 @@ import (
 
 	"github.com/altimeter/altimeter/sdk/base"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // QueueOptions bound a publisher's queue and its retries.
@@ -228,7 +230,7 @@ func (q *queue) run(ctx context.Context) {
 // publish sends es until it is accepted or rejected; false means ctx ended first.
 func (q *queue) publish(ctx context.Context, es []entry) bool {
 	b := merge(es)
-	backoff := q.opts.RetryMin
+	bo := backoff.Exp{Min: q.opts.RetryMin, Max: q.opts.RetryMax}
 	failing := false
 	for {
 		cctx, cancel := context.WithTimeout(ctx, q.opts.Timeout)
@@ -264,14 +266,16 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 			return false
 		}
 		b = merge(es)
+		t := time.NewTimer(bo.Next())
 		select {
-		case <-time.After(backoff):
+		case <-t.C:
 		case <-q.closing:
+			t.Stop()
 			return false
 		case <-ctx.Done():
+			t.Stop()
 			return false
 		}
-		backoff = min(backoff*2, q.opts.RetryMax)
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 	"github.com/altimeter/altimeter/sdk/listener"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 const (
@@ -298,7 +300,7 @@ func (s *socket) setupUDP(pc net.PacketConn) {
 }
 
 func (s *socket) acceptLoop(ctx context.Context, l net.Listener, emit listener.Emit, wg *sync.WaitGroup) {
-	backoff := 5 * time.Millisecond
+	bo := backoff.Exp{Min: 5 * time.Millisecond, Max: time.Second}
 	for {
 		conn, err := l.Accept()
 		if err != nil {
@@ -306,14 +308,14 @@ func (s *socket) acceptLoop(ctx context.Context, l net.Listener, emit listener.E
 				return
 			}
 			// Out of file descriptors and the like: wait, then try again.
-			s.log.Warn("accept connection", "error", err, "retry_in", backoff)
-			if !sleep(ctx, backoff) {
+			wait := bo.Next()
+			s.log.Warn("accept connection", "error", err, "retry_in", wait)
+			if !backoff.Sleep(ctx, wait) {
 				return
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
 		}
-		backoff = 5 * time.Millisecond
+		bo.Reset()
 		wg.Go(func() { s.serveConn(ctx, conn, emit) })
 	}
 }
@@ -489,7 +491,7 @@ func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, e
 // emitted again with backoff (holding up this source: backpressure) until it
 // is accepted, rejected, or ctx is done; there is no sender to requeue to.
 func (s *socket) emit(ctx context.Context, emit listener.Emit, samples []sample.Sample, log hclog.Logger) {
-	backoff := 50 * time.Millisecond
+	bo := backoff.Exp{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		err := emit(ctx, sample.Batch{Samples: samples})
 		switch {
@@ -502,11 +504,11 @@ func (s *socket) emit(ctx context.Context, emit listener.Emit, samples []sample.
 		case ctx.Err() != nil:
 			return
 		}
-		log.Debug("host asked to retry batch", "samples", len(samples), "retry_in", backoff, "error", err)
-		if !sleep(ctx, backoff) {
+		wait := bo.Next()
+		log.Debug("host asked to retry batch", "samples", len(samples), "retry_in", wait, "error", err)
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
@@ -585,18 +587,6 @@ func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
 			}
 			out = append(out, smp)
 		}
-	}
-}
-
-// sleep waits for d or ctx, reporting whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
