@@ -215,7 +215,8 @@ func (a *Agent) start(ctx context.Context, cfg *config.Config) error {
 // to say they are bound.
 const listenTimeout = 10 * time.Second
 
-// runGraph builds and starts the graph of cfg over insts. With strict, a
+// runGraph builds and starts the graph of cfg over insts, and waits (at
+// most listenTimeout) for its listeners to be bound. With strict, a
 // listener that cannot open its first stream (cannot bind its port) fails
 // it: the graph is stopped again and the error returned. Without, such a
 // listener goes on retrying in the background (its state shows it).
@@ -227,12 +228,13 @@ func (a *Agent) runGraph(ctx context.Context, cfg *config.Config, insts instance
 	}
 	// The graph is drained by stopGraph, not cut off by the signal.
 	g.Start(context.WithoutCancel(ctx))
-	if !strict {
-		return g, nil
-	}
 	lctx, cancel := context.WithTimeout(ctx, listenTimeout)
 	defer cancel()
 	if err := g.Listening(lctx); err != nil {
+		if !strict {
+			a.log.Error("listener cannot listen; retrying", "error", err)
+			return g, nil
+		}
 		stopGraph(g)
 		return nil, fmt.Errorf("start listener %w", err)
 	}
@@ -282,7 +284,8 @@ func (a *Agent) Reload(ctx context.Context) {
 	if diags.HasErrors() || err != nil {
 		logDiags(log, diags)
 		log.Error("reload failed; restoring the previous pipelines", "error", err)
-		a.reloads.WithLabelValues("failure").Inc()
+		// Counted once the previous pipelines run (and listen) again.
+		defer a.reloads.WithLabelValues("failure").Inc()
 		// Put back what the old config needs; unchanged instances are
 		// still running.
 		next, unused, _, err = launchAll(ctx, a.mgr, old, next)
