@@ -2,7 +2,10 @@
 # Installs the Debian packages behind Altimeter's real test peers. Idempotent:
 # does nothing when everything is present. Package scripts must not start the
 # distro's own services (they would take the standard ports), so a temporary
-# policy-rc.d refuses them.
+# policy-rc.d refuses them. Every apt-get waits up to 10 minutes for the dpkg
+# and apt lists locks, which unattended-upgrades holds on a fresh cloud machine:
+# install waits through DPkg::Lock::Timeout; update (whose lists lock apt 2.6
+# does not wait for) is retried while apt reports a held lock.
 set -euo pipefail
 
 pkgs=(prometheus chromium snmpd snmp libvirt-daemon libvirt-clients openipmi ipmitool rabbitmq-server
@@ -25,6 +28,21 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   cleanup=1
 fi
 trap '[ $cleanup -eq 1 ] && $sudo rm -f /usr/sbin/policy-rc.d' EXIT
-$sudo apt-get update -qq
+apt_update() {
+  local deadline=$((SECONDS + 600)) out
+  while :; do
+    if out=$($sudo apt-get -o DPkg::Lock::Timeout=600 update -qq 2>&1); then
+      [ -z "$out" ] || echo "$out"
+      return 0
+    fi
+    if ! grep -q "Could not get lock" <<<"$out" || [ $SECONDS -ge $deadline ]; then
+      echo "$out" >&2
+      return 1
+    fi
+    echo "peers: waiting for the apt lock" >&2
+    sleep 5
+  done
+}
+apt_update
 DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "peers: done"

@@ -2,8 +2,12 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/altimeter/altimeter/host/archive"
 	"github.com/altimeter/altimeter/host/pipeline"
@@ -83,7 +87,13 @@ func (a listenerOf) Listen(ctx context.Context) (pipeline.Stream, error) {
 	}
 	s, err := listener.NewClient(conn).Listen(ctx)
 	if err != nil {
-		return nil, a.i.Err(err)
+		err = a.i.Err(err)
+		// A listener that could not open (bind) says why in the status
+		// message; the gRPC envelope adds nothing for the reader.
+		if st, ok := status.FromError(err); ok && st.Code() == codes.Internal {
+			err = errors.New(st.Message())
+		}
+		return nil, err
 	}
 	return protoStream{s}, nil
 }

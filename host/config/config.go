@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,10 +39,17 @@ type Config struct {
 	// Files are the parsed files by name (hclparse.Parser.Files), for
 	// rendering diagnostics with WriteDiagnostics.
 	Files map[string]*hcl.File
+	// Unparsed is set when a file could not be read or parsed: the Config
+	// holds only what the other files declared, and no cross-block check
+	// ran. Otherwise, even with errors, every block that decoded is here
+	// and Resolve may run to find the plugin problems too.
+	Unparsed bool
 }
 
 // Agent is the agent block, with defaults filled in.
 type Agent struct {
+	// DataDir and PluginDir, when relative, are joined by Load to the
+	// directory of the file with the agent block (Parse leaves them).
 	DataDir, PluginDir, LogLevel, APIAddress string
 	// APINoAuth (api { auth = false }) serves data requests without
 	// X-Auth-Token, as an admin; allowed on a loopback address only.
@@ -136,6 +144,7 @@ type Sink struct {
 func Load(files ...string) (*Config, hcl.Diagnostics) {
 	l := newLoader()
 	if len(files) == 0 {
+		l.cfg.Unparsed = true
 		return l.cfg, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "No configuration files",
@@ -152,7 +161,26 @@ func Load(files ...string) (*Config, hcl.Diagnostics) {
 		}
 		l.addFile(f, diags)
 	}
-	return l.finish()
+	cfg, diags := l.finish()
+	cfg.Agent.resolvePaths(files[0])
+	return cfg, diags
+}
+
+// resolvePaths makes a relative data_dir and plugin_dir (set or default)
+// relative to the directory of the file holding the agent block (else the
+// first file), not to the working directory, so a config is read the same
+// wherever the agent or validate runs from.
+func (a *Agent) resolvePaths(first string) {
+	base := first
+	if a.DefRange.Filename != "" {
+		base = a.DefRange.Filename
+	}
+	dir := filepath.Dir(base)
+	for _, p := range []*string{&a.DataDir, &a.PluginDir} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 }
 
 // Parse is Load from bytes, for tests and reloads from memory. name is used

@@ -280,7 +280,7 @@ func TestMergeFiles(t *testing.T) {
 	require.Len(t, c.Pollsters, 1)
 	require.Len(t, c.Sinks, 1)
 	require.Equal(t, "warn", c.Agent.LogLevel)
-	require.Equal(t, DefaultDataDir, c.Agent.DataDir)
+	require.Equal(t, filepath.Join("testdata", DefaultDataDir), c.Agent.DataDir)
 	require.Equal(t, "testdata/merge.2.hcl", c.Sinks[0].DefRange.Filename)
 	require.Equal(t, "testdata/merge.1.hcl", c.Polling[0].Sinks[0].Range.Filename)
 	require.Contains(t, c.Files, "testdata/merge.1.hcl")
@@ -289,6 +289,39 @@ func TestMergeFiles(t *testing.T) {
 	// Each file alone is incomplete.
 	_, diags = Load("testdata/merge.1.hcl")
 	require.True(t, strings.HasPrefix(Format(diags), "testdata/merge.1.hcl:6:15: Reference to undefined sink"), Format(diags))
+}
+
+// TestLoadResolvesPaths: relative data_dir and plugin_dir (set or default)
+// are the config file's directory's, whatever the working directory;
+// absolute ones are kept.
+func TestLoadResolvesPaths(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "etc")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	cases := []struct {
+		name, agent, data, plugins string
+	}{
+		{"relative", `agent {
+  data_dir   = "var/data"
+  plugin_dir = "../plugins"
+}`, filepath.Join(dir, "var/data"), filepath.Join(dir, "../plugins")},
+		{"defaults", "", filepath.Join(dir, DefaultDataDir), filepath.Join(dir, DefaultPluginDir)},
+		{"absolute", `agent {
+  data_dir   = "/var/lib/altimeter"
+  plugin_dir = "/usr/libexec/altimeter"
+}`, "/var/lib/altimeter", "/usr/libexec/altimeter"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(dir, tc.name+".hcl")
+			require.NoError(t, os.WriteFile(file, []byte(tc.agent+"\n"), 0o644))
+			c, diags := Load(file)
+			require.False(t, diags.HasErrors(), Format(diags))
+			require.Equal(t, tc.data, c.Agent.DataDir)
+			require.Equal(t, tc.plugins, c.Agent.PluginDir)
+		})
+	}
 }
 
 func TestLoadErrors(t *testing.T) {

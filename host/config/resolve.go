@@ -21,7 +21,9 @@ type DescribeFunc func(kind base.Kind, name string) (*base.Info, error)
 // plugin body against the schema its plugin reports, fills Info, Decoded and
 // Config, and runs the checks that need plugin knowledge: meter patterns
 // against the declared pollsters' meters and discovery methods against
-// theirs. Call it only on a Config that Load returned without errors.
+// theirs. Call it on a Config that Load returned without errors, or (to
+// report every problem at once, as validate does) with errors but not
+// Unparsed.
 func (c *Config) Resolve(describe DescribeFunc) hcl.Diagnostics {
 	type result struct {
 		info *base.Info

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ type Graph struct {
 	sinksDone     sync.WaitGroup
 	stopOnce      sync.Once
 	stopped       chan struct{}
+	listeners     []*listenerStatus // in spec order
 }
 
 // New checks spec and builds a graph; Start runs it.
@@ -78,6 +80,7 @@ func New(spec Spec, m *Metrics, log hclog.Logger) (*Graph, error) {
 			g.discard()
 			return nil, err
 		}
+		g.listeners = append(g.listeners, newListenerStatus(l.ID))
 	}
 	if g.spec.Owner == nil {
 		g.spec.Owner = ownAll{}
@@ -120,11 +123,11 @@ func (g *Graph) Start(ctx context.Context) {
 		defer g.sourcesDone.Done()
 		sch.run(sctx)
 	}()
-	for _, l := range g.spec.Listeners {
+	for i, l := range g.spec.Listeners {
 		g.sourcesDone.Add(1)
 		go func() {
 			defer g.sourcesDone.Done()
-			runListener(sctx, l, g.sinks, g.m, g.log)
+			runListener(sctx, l, g.sinks, g.m, g.log, g.listeners[i])
 		}()
 	}
 	go func() {
@@ -164,4 +167,32 @@ func (g *Graph) Stop(ctx context.Context) {
 		g.cancelQueues()
 		close(g.stopped)
 	})
+}
+
+// Listening waits until every listener's first stream is open or failed
+// to open, and returns the failures joined (each prefixed with the
+// listener's ID). A listener still opening when ctx ends (a plugin that
+// does not report being ready) is not an error. Call it after Start.
+func (g *Graph) Listening(ctx context.Context) error {
+	var errs []error
+	for _, l := range g.listeners {
+		select {
+		case err := <-l.first:
+			l.first <- err // for the next caller
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", l.get().ID, err))
+			}
+		case <-ctx.Done():
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Listeners returns each listener's state and last stream error.
+func (g *Graph) Listeners() []ListenerStatus {
+	out := make([]ListenerStatus, len(g.listeners))
+	for i, l := range g.listeners {
+		out[i] = l.get()
+	}
+	return out
 }

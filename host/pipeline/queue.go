@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/altimeter/altimeter/host/pipeline/spool"
+	"github.com/altimeter/altimeter/internal/backoff"
 	"github.com/altimeter/altimeter/sdk/base"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"
@@ -260,7 +261,7 @@ func (q *queue) run(ctx context.Context) {
 // publish sends es until it is accepted or rejected; false means ctx ended first.
 func (q *queue) publish(ctx context.Context, es []entry) bool {
 	b := merge(es)
-	backoff := q.opts.RetryMin
+	bo := backoff.Exp{Min: q.opts.RetryMin, Max: q.opts.RetryMax}
 	failing := false
 	for {
 		r, err := q.attempt(ctx, b)
@@ -292,14 +293,16 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 			return false
 		}
 		b = merge(es)
+		t := time.NewTimer(bo.Next())
 		select {
-		case <-time.After(backoff):
+		case <-t.C:
 		case <-q.closing:
+			t.Stop()
 			return false
 		case <-ctx.Done():
+			t.Stop()
 			return false
 		}
-		backoff = min(backoff*2, q.opts.RetryMax)
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // formatAltimeter is the only format today: Ceilometer's OldSample JSON to
@@ -216,16 +218,13 @@ func (e *permanentError) Unwrap() error { return e.err }
 // post sends one body, retrying transient failures with backoff.
 func (p *httpPub) post(ctx context.Context, meter, tok string, body []byte) error {
 	target := p.base.JoinPath("v2", "meters", meter).String()
-	backoff := firstBackoff
+	bo := backoff.Exp{Min: firstBackoff, Max: maxBackoff}
 	var last error
 	for attempt := 0; attempt <= p.cfg.MaxRetries; attempt++ {
 		if attempt > 0 {
-			select {
-			case <-ctx.Done():
+			if !backoff.Sleep(ctx, bo.Next()) {
 				return fmt.Errorf("post %s: %w (last: %v)", meter, ctx.Err(), last)
-			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, maxBackoff)
 		}
 		last = p.once(ctx, target, tok, body)
 		var perm *permanentError
