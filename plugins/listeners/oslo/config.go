@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -138,28 +137,10 @@ func validate(c config) (*settings, error) {
 	if c.DeadLetterQueue != "" {
 		names("dead_letter_queue", []string{c.DeadLetterQueue}, false)
 	}
-	secrets := 0
-	for _, v := range []string{c.TelemetrySecret, c.TelemetrySecretEnv, c.TelemetrySecretFile} {
-		if v != "" {
-			secrets++
-		}
-	}
-	switch {
-	case secrets > 1:
-		bad("telemetry_secret", "set at most one of telemetry_secret, telemetry_secret_env, telemetry_secret_file")
-	case c.TelemetrySecret != "":
-		s.secret = c.TelemetrySecret
-	case c.TelemetrySecretEnv != "":
-		if s.secret = os.Getenv(c.TelemetrySecretEnv); s.secret == "" {
-			bad("telemetry_secret_env", "environment variable %s is empty or unset", c.TelemetrySecretEnv)
-		}
-	case c.TelemetrySecretFile != "":
-		b, err := os.ReadFile(c.TelemetrySecretFile)
-		if err != nil {
-			bad("telemetry_secret_file", "%v", err)
-		} else if s.secret = strings.TrimRight(string(b), "\r\n"); s.secret == "" {
-			bad("telemetry_secret_file", "%s is empty", c.TelemetrySecretFile)
-		}
+	if sec, err := schema.Secret("telemetry_secret", c.TelemetrySecret, c.TelemetrySecretEnv, c.TelemetrySecretFile); err != nil {
+		errs = append(errs, err)
+	} else {
+		s.secret = sec
 	}
 	intRange := func(attr string, v, lo, hi int) {
 		if v < lo || v > hi {

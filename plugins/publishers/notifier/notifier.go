@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"sort"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -83,39 +82,18 @@ func newNotifier(c config, log hclog.Logger) (*notifier, error) {
 	if err != nil || d <= 0 || d > 10*time.Minute {
 		errs = append(errs, schema.AttrError("timeout", "must be a duration from 1ms to 10m, e.g. \"10s\""))
 	}
-	if c.SecretFile != "" && c.SecretEnv != "" {
-		errs = append(errs, schema.AttrError("telemetry_secret_file", "set at most one of telemetry_secret_file and telemetry_secret_env"))
+	secret, err := schema.Secret("telemetry_secret", "", c.SecretEnv, c.SecretFile)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
-	}
-	secret, err := readSecret(c)
-	if err != nil {
-		return nil, err
 	}
 	if c.PublisherID == "" {
 		host, _ := os.Hostname()
 		c.PublisherID = "telemetry.publisher." + host
 	}
 	return &notifier{cfg: c, secret: secret, timeout: d, log: log}, nil
-}
-
-func readSecret(c config) (string, error) {
-	switch {
-	case c.SecretFile != "":
-		b, err := os.ReadFile(c.SecretFile)
-		if err != nil {
-			return "", schema.AttrError("telemetry_secret_file", "cannot be read: "+err.Error())
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
-	case c.SecretEnv != "":
-		v, ok := os.LookupEnv(c.SecretEnv)
-		if !ok {
-			return "", schema.AttrError("telemetry_secret_env", "names an unset environment variable")
-		}
-		return v, nil
-	}
-	return "", nil
 }
 
 // redacted is the broker URL without credentials, for logs and errors.

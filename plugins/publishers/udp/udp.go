@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -58,18 +57,15 @@ func newUDP(c config, log hclog.Logger) (*udpPub, error) {
 	if err != nil || ua.Port == 0 {
 		errs = append(errs, schema.AttrError("address", "must be host:port, e.g. \"127.0.0.1:4952\""))
 	}
-	if c.SecretFile != "" && c.SecretEnv != "" {
-		errs = append(errs, schema.AttrError("telemetry_secret_file", "set at most one of telemetry_secret_file and telemetry_secret_env"))
+	secret, err := schema.Secret("telemetry_secret", "", c.SecretEnv, c.SecretFile)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxSize < 512 || c.MaxSize > maxDatagram {
 		errs = append(errs, schema.AttrError("max_datagram_bytes", "must be from 512 to "+strconv.Itoa(maxDatagram)))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
-	}
-	secret, err := readSecret(c)
-	if err != nil {
-		return nil, err
 	}
 	// An unconnected socket, as Ceilometer's: no ICMP port-unreachable
 	// comes back as an error on a later send.
@@ -85,24 +81,6 @@ func udpNet(a *net.UDPAddr) string {
 		return "udp4"
 	}
 	return "udp6"
-}
-
-func readSecret(c config) (string, error) {
-	switch {
-	case c.SecretFile != "":
-		b, err := os.ReadFile(c.SecretFile)
-		if err != nil {
-			return "", schema.AttrError("telemetry_secret_file", "cannot be read: "+err.Error())
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
-	case c.SecretEnv != "":
-		v, ok := os.LookupEnv(c.SecretEnv)
-		if !ok {
-			return "", schema.AttrError("telemetry_secret_env", "names an unset environment variable")
-		}
-		return v, nil
-	}
-	return "", nil
 }
 
 // Message is the metering message of s (sample.MeteringMessage) with its
