@@ -79,9 +79,12 @@ func TestIntegrationDiskQueue(t *testing.T) {
 		return c.Close() == nil
 	})
 	const n = 3000
+	// Recent timestamps: the receiver refuses samples older than raw
+	// retention (400, counted as rejected by the publisher).
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second).UnixNano()
 	var lines strings.Builder
 	for i := range n {
-		fmt.Fprintf(&lines, "queue,resource_id=r%d load=%d %d\n", i%10, i, 1700000000000000000+int64(i)*1e6)
+		fmt.Fprintf(&lines, "queue,resource_id=r%d load=%d %d\n", i%10, i, t0+int64(i)*1e6)
 	}
 	send(t, port, lines.String())
 	const pub = `publisher="publisher.http.out"`
