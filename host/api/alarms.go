@@ -357,11 +357,10 @@ func decodeAlarmQuery(c *gin.Context, fs queryFields, orderFields []string) (*ex
 		}
 	}
 	limit := maxAlarmLimit
-	if q.Limit != nil {
-		if *q.Limit <= 0 {
-			return nil, nil, 0, fmt.Errorf("%w: limit must be positive", ErrBadRequest)
-		}
-		limit = min(*q.Limit, maxAlarmLimit)
+	if n, err := parseBodyLimit(q.Limit); err != nil {
+		return nil, nil, 0, err
+	} else if n > 0 {
+		limit = int(min(n, int64(maxAlarmLimit)))
 	}
 	var root *expr
 	if f, err := unwrapJSONString(q.Filter, "filter"); err != nil {

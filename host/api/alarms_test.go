@@ -141,6 +141,7 @@ func TestAlarmListAndQuery(t *testing.T) {
 		{"filter bool", "GET", "/v2/alarms?q.field=enabled&q.value=false", tokAdmin, "", nil},
 		{"page", "GET", "/v2/alarms?sort=alarm_id:asc&limit=1&marker=alarm-a1", tokAdmin, "", []string{alarmA2}},
 		{"query", "POST", "/v2/query/alarms", tokAdmin, `{"filter":"{\"and\":[{\"=\":{\"type\":\"threshold\"}},{\"=~\":{\"name\":\"^cpu\"}}]}","orderby":"[{\"alarm_id\":\"desc\"}]","limit":2}`, []string{alarmB1, alarmA2}},
+		{"query limit as a string, as WSME takes it", "POST", "/v2/query/alarms", tokAdmin, `{"orderby":"[{\"alarm_id\":\"desc\"}]","limit":"1"}`, []string{alarmB1}},
 		{"query confined", "POST", "/v2/query/alarms/", tokB, `{"filter":"{\"=\":{\"state\":\"insufficient data\"}}"}`, []string{alarmB1}},
 		{"query in", "POST", "/v2/query/alarms", tokAdmin, `{"filter":{"in":{"alarm_id":["alarm-a2","alarm-b1"]}},"orderby":[{"alarm_id":"asc"}]}`, []string{alarmA2, alarmB1}},
 	}

@@ -77,7 +77,7 @@ func TestLimitIsCapped(t *testing.T) {
 	}
 	requireError(t, call(t, srv, "POST", "/v2/query/samples", tokAdmin, `{"limit": 9223372036854775808}`), http.StatusBadRequest, "limit")
 	require.Equal(t, http.StatusOK, call(t, srv, "POST", "/v2/query/samples", tokAdmin, `{"limit": 10000}`).Code)
-	require.Equal(t, float64(5*(5+4+5)+3), refusedCount(srv, refusedLimit), "every refusal counted")
+	require.Equal(t, float64(5*(5+4+5)+4), refusedCount(srv, refusedLimit), "every refusal counted")
 
 	// A configured maximum; a listing without a limit returns at most it.
 	small := limitServer(t, st, st, st, Limits{MaxLimit: 2})
@@ -411,4 +411,48 @@ func TestRefusalsInMetrics(t *testing.T) {
 	require.Contains(t, body, `altimeter_api_refused_total{reason="limit"} 2`)
 	require.Contains(t, body, `altimeter_api_refused_total{reason="timestamp"} 1`)
 	require.Contains(t, body, `altimeter_api_requests_canceled_total{reason="deadline"} 0`)
+}
+
+// Item 3 of issue 15: python-ceilometerclient's query-samples -l N posts
+// "limit": "N"; WSME's int type takes a numeric string, so Altimeter does
+// too. A string that is not an integer stays a 400 naming limit, and the
+// api max_limit cap applies to a string as to a number.
+func TestComplexQueryLimitString(t *testing.T) {
+	t.Parallel()
+	st := limitStore(t)
+	srv := limitServer(t, st, st, st, Limits{MaxLimit: 4})
+	for _, tc := range []struct {
+		body string
+		rows int    // when want is 200
+		want int    // status
+		msg  string // in the error
+	}{
+		{`{"limit": "3"}`, 3, http.StatusOK, ""},
+		{`{"limit": 3}`, 3, http.StatusOK, ""},
+		{`{"limit": " 2 "}`, 2, http.StatusOK, ""},
+		{`{"limit": "4"}`, 4, http.StatusOK, ""},
+		{`{"limit": null}`, 4, http.StatusOK, ""},
+		{`{"limit": "5"}`, 0, http.StatusBadRequest, "limit 5 is more than the maximum 4 (api max_limit)"},
+		{`{"limit": "9223372036854775807"}`, 0, http.StatusBadRequest, "api max_limit"},
+		{`{"limit": "9223372036854775808"}`, 0, http.StatusBadRequest, "limit must be a positive integer"},
+		{`{"limit": "three"}`, 0, http.StatusBadRequest, `limit must be a positive integer or a string holding one, got "three"`},
+		{`{"limit": "3.0"}`, 0, http.StatusBadRequest, "limit must be a positive integer"},
+		{`{"limit": 1.5}`, 0, http.StatusBadRequest, "limit must be a positive integer"},
+		{`{"limit": ""}`, 0, http.StatusBadRequest, "limit must be a positive integer"},
+		{`{"limit": "0"}`, 0, http.StatusBadRequest, "limit must be a positive integer"},
+		{`{"limit": "-1"}`, 0, http.StatusBadRequest, "limit must be a positive integer"},
+		{`{"limit": true}`, 0, http.StatusBadRequest, "limit must be a positive integer"},
+		{`{"limit": ["3"]}`, 0, http.StatusBadRequest, "limit must be a positive integer"},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			rec := call(t, srv, "POST", "/v2/query/samples", tokAdmin, tc.body)
+			if tc.want != http.StatusOK {
+				requireError(t, rec, tc.want, tc.msg)
+				return
+			}
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			require.Len(t, decodeList(t, rec.Body.Bytes()), tc.rows)
+		})
+	}
+	require.Equal(t, float64(11), refusedCount(srv, refusedLimit), "every refusal counted")
 }

@@ -268,9 +268,34 @@ func planQuery(q simpleQuery, sc queryScope, scope string) (plan, error) {
 type complexQuery struct {
 	Filter  json.RawMessage `json:"filter"`
 	OrderBy json.RawMessage `json:"orderby"`
-	Limit   *int            `json:"limit"`
+	// Limit is a JSON integer or a numeric string (parseBodyLimit).
+	Limit json.RawMessage `json:"limit"`
 	// Marker is the message_id of the last row of the previous page.
 	Marker string `json:"marker"`
+}
+
+// parseBodyLimit reads the limit member of a query body as WSME's int type
+// does: a JSON integer, or a string holding one (python-ceilometerclient's
+// query-samples -l N sends "limit": "N"; Python's int() allows surrounding
+// white space). It must be positive; the caller bounds it (api max_limit).
+// An absent or null limit is 0.
+func parseBodyLimit(raw json.RawMessage) (int64, error) {
+	text := string(bytes.TrimSpace(raw))
+	if text == "" || text == "null" {
+		return 0, nil
+	}
+	if strings.HasPrefix(text, `"`) {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, refuse(refusedLimit, fmt.Errorf("%w: limit: %v", ErrBadRequest, err))
+		}
+		text = strings.TrimSpace(s)
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, refuse(refusedLimit, fmt.Errorf("%w: limit must be a positive integer or a string holding one, got %s", ErrBadRequest, bytes.TrimSpace(raw)))
+	}
+	return n, nil
 }
 
 // decodedComplex is a validated complex query.
@@ -296,12 +321,11 @@ func decodeComplexQuery(body []byte) (decodedComplex, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return out, fmt.Errorf("%w: query body: trailing data after the object", ErrBadRequest)
 	}
-	if q.Limit != nil {
-		if *q.Limit <= 0 {
-			return out, fmt.Errorf("%w: limit must be positive", ErrBadRequest)
-		}
-		out.limit = *q.Limit
+	n, err := parseBodyLimit(q.Limit)
+	if err != nil {
+		return out, err
 	}
+	out.limit = int(n)
 	out.marker = q.Marker
 	if raw, err := unwrapJSONString(q.Filter, "filter"); err != nil {
 		return out, err
