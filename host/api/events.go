@@ -15,12 +15,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/altimeter/altimeter/host/alarm"
 	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
 // The Panko v2 event endpoints: GET /v2/events (simple query over the
-// event fields and traits), GET /v2/events/{message_id}, GET
+// event fields and traits; limit, marker and sort), GET /v2/events/{message_id}, GET
 // /v2/event_types and the trait descriptions and values of a type. A member
 // token is confined to the events of its project (store.EventProject:
 // the project_id trait, else tenant_id).
@@ -207,12 +208,47 @@ func traitFilter(name, op, typ, raw, scope string) (store.TraitFilter, error) {
 	return tf, nil
 }
 
+// eventSortKeys are the keys of Panko's event sort (its Event model's
+// SUPPORT_SORT_KEYS).
+var eventSortKeys = []string{store.EventSortMessageID, store.EventSortGenerated}
+
+// parseEventSort reads Panko's sort parameters: key[:asc|desc] (asc when
+// left out), repeated or comma-separated, at most one per key. A key given
+// again is ignored, as the later ORDER BY term is in Panko's SQL. Empty is
+// the store's default, generated:asc,message_id:asc.
+func parseEventSort(params []string) ([]store.EventSort, error) {
+	var items []string
+	for _, p := range params {
+		items = append(items, strings.Split(p, ",")...)
+		if len(items) > 2*len(eventSortKeys) {
+			return nil, fmt.Errorf("%w: sort: more than %d keys", ErrBadRequest, 2*len(eventSortKeys))
+		}
+	}
+	var out []store.EventSort
+	for _, item := range items {
+		keys, err := alarm.ParseSort([]string{item}, eventSortKeys)
+		if err != nil {
+			return nil, alarmErr(err)
+		}
+		k := store.EventSort{Key: keys[0].Field, Desc: keys[0].Desc}
+		if !slices.ContainsFunc(out, func(o store.EventSort) bool { return o.Key == k.Key }) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
 func (s *Server) listEvents(c *gin.Context) {
-	if err := checkParams(c, "limit", "marker"); err != nil {
+	if err := checkParams(c, "limit", "marker", "sort"); err != nil {
 		abort(c, err)
 		return
 	}
 	o, err := s.page(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	order, err := parseEventSort(c.QueryArray("sort"))
 	if err != nil {
 		abort(c, err)
 		return
@@ -227,7 +263,7 @@ func (s *Server) listEvents(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	f.Limit, f.Marker = o.Limit, o.Marker
+	f.Limit, f.Marker, f.Sort = o.Limit, o.Marker, order
 	ctx := c.Request.Context()
 	if f.Marker != "" && sc != "" {
 		// The store finds a marker among every project's events: a member

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,24 @@ func TestListEvents(t *testing.T) {
 		{"limit", tokAdmin, "?limit=2", []string{"ev-a1", "ev-b1"}},
 		{"marker", tokAdmin, "?marker=ev-a3", []string{"ev-b2", "ev-x1"}},
 		{"marker and limit scoped", tokB, "?marker=ev-b1&limit=5", []string{"ev-b2"}},
+
+		// Panko's sort (issue 15 item 2): generated and message_id, asc or
+		// desc (asc when left out), repeated or comma-separated; message_id
+		// asc breaks ties when not given (ev-a3 and ev-b2 share a time).
+		{"sort generated:asc is the default", tokAdmin, "?sort=generated:asc", allEvents},
+		{"sort without a direction is asc", tokAdmin, "?sort=generated", allEvents},
+		{"sort default spelled out", tokAdmin, "?sort=generated:asc,message_id:asc", allEvents},
+		{"sort generated:desc", tokAdmin, "?sort=generated:desc", []string{"ev-x1", "ev-a3", "ev-b2", "ev-a2", "ev-b1", "ev-a1"}},
+		{"sort generated:desc,message_id:desc", tokAdmin, "?sort=generated:desc,message_id:desc", []string{"ev-x1", "ev-b2", "ev-a3", "ev-a2", "ev-b1", "ev-a1"}},
+		{"sort repeated", tokAdmin, "?sort=generated:desc&sort=message_id:desc", []string{"ev-x1", "ev-b2", "ev-a3", "ev-a2", "ev-b1", "ev-a1"}},
+		{"sort message_id", tokAdmin, "?sort=message_id", []string{"ev-a1", "ev-a2", "ev-a3", "ev-b1", "ev-b2", "ev-x1"}},
+		{"sort message_id:desc", tokAdmin, "?sort=message_id:desc", []string{"ev-x1", "ev-b2", "ev-b1", "ev-a3", "ev-a2", "ev-a1"}},
+		{"sort message_id then generated", tokAdmin, "?sort=message_id:desc,generated:asc", []string{"ev-x1", "ev-b2", "ev-b1", "ev-a3", "ev-a2", "ev-a1"}},
+		{"sort key again is ignored, as in Panko's SQL", tokAdmin, "?sort=generated:asc&sort=generated:desc", allEvents},
+		{"sort scoped", tokA, "?sort=generated:desc", []string{"ev-a3", "ev-a2", "ev-a1"}},
+		{"sort with limit", tokAdmin, "?sort=generated:desc&limit=2", []string{"ev-x1", "ev-a3"}},
+		{"sort with marker resumes in that order", tokAdmin, "?sort=generated:desc&marker=ev-a3", []string{"ev-b2", "ev-a2", "ev-b1", "ev-a1"}},
+		{"sort with filter", tokAdmin, qs("q.field", "event_type", "q.value", evCreate, "sort", "message_id:desc"), []string{"ev-b1", "ev-a2", "ev-a1"}},
 	}
 	for name, srv := range eventServers(t) {
 		t.Run(name, func(t *testing.T) {
@@ -124,7 +143,15 @@ func TestListEventsErrors(t *testing.T) {
 		{"ops not paired", tokAdmin, "?q.field=a&q.field=b&q.value=1&q.value=2&q.op=eq", 400, "2 q.field but 1 q.op"},
 		{"types not paired", tokAdmin, "?q.field=a&q.value=1&q.type=string&q.type=string", 400, "1 q.field but 2 q.type"},
 		{"unknown q parameter", tokAdmin, "?q.fields=a", 400, "unknown query parameter q.fields"},
-		{"sort is not supported", tokAdmin, "?sort=generated:desc", 400, "unknown parameter sort"},
+		{"sort by an unknown key", tokAdmin, "?sort=event_type:asc", 400, "Invalid input for field/attribute sort. Value: 'event_type:asc'. Unknown sort key; one of message_id, generated."},
+		{"sort by a trait", tokAdmin, "?sort=project_id", 400, "field/attribute sort"},
+		{"sort by a bad direction", tokAdmin, "?sort=generated:up", 400, "Invalid input for field/attribute sort. Value: 'generated:up'. Sort direction must be asc or desc."},
+		{"sort direction is lower case", tokAdmin, "?sort=generated:DESC", 400, "field/attribute sort"},
+		{"sort empty", tokAdmin, "?sort=", 400, "field/attribute sort"},
+		{"sort with an empty item", tokAdmin, "?sort=generated:asc,", 400, "field/attribute sort"},
+		{"sort key with spaces", tokAdmin, "?sort=+generated", 400, "field/attribute sort"},
+		{"sort, too many keys", tokAdmin, "?sort=generated,generated,generated&sort=message_id,message_id", 400, "sort: more than 4 keys"},
+		{"sort, hostile", tokAdmin, "?sort=" + strings.Repeat("generated,", 10000), 400, "sort: more than 4 keys"},
 		{"zero limit", tokAdmin, "?limit=0", 400, "limit must be a positive integer"},
 		{"bad limit", tokA, "?limit=ten", 400, "limit must be a positive integer"},
 		{"unknown marker", tokAdmin, "?marker=nope", 400, "unknown marker"},
@@ -156,15 +183,24 @@ func TestEventPagination(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			for _, sc := range []struct {
-				token string
-				want  []string
-			}{{tokAdmin, allEvents}, {tokA, aEvents}, {tokB, bEvents}} {
+				token, sort string
+				want        []string
+			}{
+				{tokAdmin, "", allEvents}, {tokA, "", aEvents}, {tokB, "", bEvents},
+				{tokAdmin, "generated:desc", []string{"ev-x1", "ev-a3", "ev-b2", "ev-a2", "ev-b1", "ev-a1"}},
+				{tokAdmin, "generated:desc,message_id:desc", []string{"ev-x1", "ev-b2", "ev-a3", "ev-a2", "ev-b1", "ev-a1"}},
+				{tokAdmin, "message_id:desc", []string{"ev-x1", "ev-b2", "ev-b1", "ev-a3", "ev-a2", "ev-a1"}},
+				{tokB, "generated:desc", []string{"ev-b2", "ev-b1"}},
+			} {
 				for _, limit := range []int{1, 2, 4} {
 					var got []string
 					marker := ""
 					for pages := 0; ; pages++ {
 						require.Less(t, pages, 10, "pagination does not end")
 						target := "/v2/events?limit=" + strconv.Itoa(limit)
+						if sc.sort != "" {
+							target += "&sort=" + sc.sort
+						}
 						if marker != "" {
 							target += "&marker=" + url.QueryEscape(marker)
 						}
@@ -178,7 +214,7 @@ func TestEventPagination(t *testing.T) {
 						got = append(got, page...)
 						marker = page[len(page)-1]
 					}
-					require.Equal(t, sc.want, got, "%s limit %d", sc.token, limit)
+					require.Equal(t, sc.want, got, "%s sort %q limit %d", sc.token, sc.sort, limit)
 				}
 			}
 		})

@@ -60,6 +60,8 @@ func (f *fakeEvents) Events(_ context.Context, fl store.EventFilter) ([]sample.E
 		return nil, fmt.Errorf("%w: negative limit", store.ErrInvalid)
 	}
 	all := f.sorted("")
+	order := eventCompare(fl.Sort)
+	slices.SortStableFunc(all, order)
 	var out []sample.Event
 	for _, ev := range all {
 		ok, err := matchEvent(&fl, &ev)
@@ -76,15 +78,36 @@ func (f *fakeEvents) Events(_ context.Context, fl store.EventFilter) ([]sample.E
 			return nil, fmt.Errorf("%w: unknown marker %q", store.ErrInvalid, fl.Marker)
 		}
 		m := all[i]
-		out = slices.DeleteFunc(out, func(ev sample.Event) bool {
-			c := ev.Generated.Compare(m.Generated)
-			return c < 0 || (c == 0 && ev.MessageID <= m.MessageID)
-		})
+		out = slices.DeleteFunc(out, func(ev sample.Event) bool { return order(ev, m) <= 0 })
 	}
 	if n := limitOf(fl.Limit); len(out) > n {
 		out = out[:n]
 	}
 	return out, nil
+}
+
+// eventCompare is the order of keys as the store applies it: default
+// generated then message_id, ascending; message_id ascending appended.
+func eventCompare(keys []store.EventSort) func(a, b sample.Event) int {
+	keys = append(slices.Clip(keys), store.EventSort{Key: store.EventSortMessageID})
+	if len(keys) == 1 {
+		keys = append([]store.EventSort{{Key: store.EventSortGenerated}}, keys...)
+	}
+	return func(a, b sample.Event) int {
+		for _, k := range keys {
+			c := strings.Compare(a.MessageID, b.MessageID)
+			if k.Key == store.EventSortGenerated {
+				c = a.Generated.Compare(b.Generated)
+			}
+			if k.Desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	}
 }
 
 func matchEvent(fl *store.EventFilter, ev *sample.Event) (bool, error) {

@@ -346,6 +346,8 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/v2/events", "/v2/events?q.field=event_type&q.op=eq&q.type=string&q.value=compute.*&q.field=memory_mb&q.op=ge&q.type=integer&q.value=512&limit=1&marker=ev-a1", tokA, "", 200},
 		{"GET", "/v2/events", "/v2/events?q.field=start_timestamp&q.op=gt&q.type=datetime&q.value=2024-01-02T03:00:00&q.field=end_timestamp&q.op=le&q.type=&q.value=2024-01-02T03:04:00", tokB, "", 200},
 		{"GET", "/v2/events", "/v2/events?q.field=memory_mb&q.type=integer&q.value=lots", tokA, "", 400},
+		{"GET", "/v2/events", "/v2/events?sort=generated:desc&sort=message_id:asc&limit=2", tokAdmin, "", 200},
+		{"GET", "/v2/events", "/v2/events?sort=generated:sideways", tokAdmin, "", 400},
 		{"GET", "/v2/events", "/v2/events", "", "", 401},
 		{"GET", "/v2/events", "/v2/events?q.field=project_id&q.value=proj-b", tokA, "", 403},
 		{"GET", "/v2/events/{message_id}", "/v2/events/ev-a1", tokA, "", 200},

@@ -12,12 +12,21 @@ import (
 // Event filters and trait descriptions are the index's: events live there.
 type (
 	// EventFilter selects events: type (glob), generated range [Start, End),
-	// message_id, project (the tenancy scope), traits, marker, limit.
+	// message_id, project (the tenancy scope), traits, marker, limit, sort.
 	EventFilter = index.EventFilter
+	// EventSort is one sort key of an event listing (generated or
+	// message_id, ascending or descending).
+	EventSort = index.EventSort
 	// TraitFilter is one trait condition: Op is eq, ne, lt, le, gt or ge.
 	TraitFilter = index.TraitFilter
 	// TraitDesc is a trait name with its type.
 	TraitDesc = index.TraitDesc
+)
+
+// The keys an event listing sorts by.
+const (
+	EventSortGenerated = index.EventSortGenerated
+	EventSortMessageID = index.EventSortMessageID
 )
 
 // EventReader is what the events API reads through. project, when set,
@@ -107,7 +116,7 @@ func mapIndexErr(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// Events lists events matching f, oldest first.
+// Events lists events matching f, oldest first unless f.Sort says otherwise.
 func (s *Store) Events(ctx context.Context, f EventFilter) ([]sample.Event, error) {
 	if f.Limit <= 0 {
 		f.Limit = DefaultLimit

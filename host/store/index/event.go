@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,6 +161,77 @@ type EventFilter struct {
 	Marker string
 	// Limit caps the events returned; 0 means no limit.
 	Limit int
+	// Sort orders the listing, as Panko's sort parameter: keys
+	// EventSortGenerated and EventSortMessageID, each at most once. Empty
+	// is generated then message_id, both ascending; message_id ascending is
+	// appended when absent, so the order is total and a marker resumes it.
+	Sort []EventSort
+}
+
+// The keys an event listing sorts by.
+const (
+	EventSortGenerated = "generated"
+	EventSortMessageID = "message_id"
+)
+
+// EventSort is one sort key of an event listing.
+type EventSort struct {
+	Key  string
+	Desc bool
+}
+
+// eventSortColumns are the columns of the sort keys (a fixed set, so
+// the SQL is built from them only).
+var eventSortColumns = map[string]string{EventSortGenerated: "e.generated_ns", EventSortMessageID: "e.message_id"}
+
+// eventOrder checks keys and completes them: the default when empty,
+// message_id ascending appended when absent.
+func eventOrder(keys []EventSort) ([]EventSort, error) {
+	if len(keys) == 0 {
+		return []EventSort{{Key: EventSortGenerated}, {Key: EventSortMessageID}}, nil
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if _, ok := eventSortColumns[k.Key]; !ok {
+			return nil, fmt.Errorf("%w: unknown sort key %q (want generated or message_id)", ErrInvalid, k.Key)
+		}
+		if seen[k.Key] {
+			return nil, fmt.Errorf("%w: sort key %q given twice", ErrInvalid, k.Key)
+		}
+		seen[k.Key] = true
+	}
+	if !seen[EventSortMessageID] {
+		keys = append(slices.Clip(keys), EventSort{Key: EventSortMessageID})
+	}
+	return keys, nil
+}
+
+// afterMarker is the SQL condition selecting the rows after the marker row
+// (of generated gen and message_id id) in the order keys (complete, ending
+// at the unique message_id), with its arguments: for keys k1..kn,
+// k1 beyond OR (k1 = AND k2 beyond) OR ...
+func afterMarker(keys []EventSort, gen int64, id string) (string, []any) {
+	val := map[string]any{EventSortGenerated: gen, EventSortMessageID: id}
+	var or []string
+	var args []any
+	for i, k := range keys {
+		var and []string
+		for _, prev := range keys[:i] {
+			and = append(and, eventSortColumns[prev.Key]+" = ?")
+			args = append(args, val[prev.Key])
+		}
+		op := " > ?"
+		if k.Desc {
+			op = " < ?"
+		}
+		and = append(and, eventSortColumns[k.Key]+op)
+		args = append(args, val[k.Key])
+		or = append(or, "("+strings.Join(and, " AND ")+")")
+		if k.Key == EventSortMessageID {
+			break // unique: later keys never decide
+		}
+	}
+	return " AND (" + strings.Join(or, " OR ") + ")", args
 }
 
 // TraitFilter is one trait condition: the event has a trait Name of type
@@ -225,11 +297,15 @@ func parseDatetime(s string) (time.Time, error) {
 	return time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC)
 }
 
-// Events lists the events f selects, ordered by generated time, then
-// message_id, each with its traits ordered by name.
+// Events lists the events f selects, in the order of f.Sort (by default
+// generated time, then message_id), each with its traits ordered by name.
 func (db *DB) Events(ctx context.Context, f EventFilter) ([]sample.Event, error) {
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("list events: %w: negative limit %d", ErrInvalid, f.Limit)
+	}
+	order, err := eventOrder(f.Sort)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
 	}
 	var q strings.Builder
 	var args []any
@@ -268,7 +344,7 @@ FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 		args = append(args, tf.Name, v)
 	}
 	var out []sample.Event
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
+	err = db.readTx(ctx, func(tx *sql.Tx) error {
 		if f.Marker != "" {
 			var gen int64
 			rows, err := db.query(ctx, tx, `SELECT generated_ns FROM event WHERE message_id = ?`, f.Marker)
@@ -286,10 +362,20 @@ FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 			if !found {
 				return fmt.Errorf("%w: unknown marker %q", ErrInvalid, f.Marker)
 			}
-			q.WriteString(" AND (e.generated_ns > ? OR (e.generated_ns = ? AND e.message_id > ?))")
-			args = append(args, gen, gen, f.Marker)
+			cond, condArgs := afterMarker(order, gen, f.Marker)
+			q.WriteString(cond)
+			args = append(args, condArgs...)
 		}
-		q.WriteString(" ORDER BY e.generated_ns, e.message_id")
+		q.WriteString(" ORDER BY ")
+		for i, k := range order {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(eventSortColumns[k.Key])
+			if k.Desc {
+				q.WriteString(" DESC")
+			}
+		}
 		if f.Limit > 0 {
 			q.WriteString(" LIMIT ?")
 			args = append(args, f.Limit)

@@ -231,6 +231,25 @@ func TestEvents(t *testing.T) {
 	}
 }
 
+// pageAll lists the message ids of f page by page, each page resuming
+// after the last of the previous one.
+func pageAll(t *testing.T, db *DB, f EventFilter) []string {
+	t.Helper()
+	var got []string
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 50, "pagination does not end")
+		page, err := db.Events(context.Background(), f)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			return got
+		}
+		for _, ev := range page {
+			got = append(got, ev.MessageID)
+		}
+		f.Marker = page[len(page)-1].MessageID
+	}
+}
+
 func TestEventsPagination(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -249,21 +268,7 @@ func TestEventsPagination(t *testing.T) {
 	for _, limit := range []int{1, 4, 5, 45} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
 			t.Parallel()
-			var got []string
-			marker := ""
-			for pages := 0; ; pages++ {
-				require.Less(t, pages, 50, "pagination does not end")
-				page, err := db.Events(ctx, EventFilter{Marker: marker, Limit: limit})
-				require.NoError(t, err)
-				if len(page) == 0 {
-					break
-				}
-				for _, ev := range page {
-					got = append(got, ev.MessageID)
-				}
-				marker = page[len(page)-1].MessageID
-			}
-			require.Equal(t, want, got)
+			require.Equal(t, want, pageAll(t, db, EventFilter{Limit: limit}))
 		})
 	}
 }
@@ -368,4 +373,77 @@ func TestExpireEventsTypeCache(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	require.Equal(t, "c", evs[0].MessageID)
+}
+
+// Panko's sort (issue 15 item 2): every order of generated and message_id,
+// asc or desc, pages through every event once with any limit, the
+// marker resuming in that order.
+func TestEventsSort(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	type row struct {
+		id  string
+		gen int
+	}
+	var evs []sample.Event
+	var rows []row
+	for i := range 45 {
+		// Groups of five share a generated time, and message_id order is
+		// not generated order.
+		r := row{fmt.Sprintf("e%02d", (i*7)%45), i / 5}
+		rows = append(rows, r)
+		evs = append(evs, sample.Event{MessageID: r.id, EventType: "t", Generated: at(r.gen)})
+	}
+	_, err := db.InsertEvents(ctx, evs, nil)
+	require.NoError(t, err)
+	cmpKey := func(k EventSort, a, b row) int {
+		c := strings.Compare(a.id, b.id)
+		if k.Key == EventSortGenerated {
+			c = a.gen - b.gen
+		}
+		if k.Desc {
+			c = -c
+		}
+		return c
+	}
+	G, GD := EventSort{Key: EventSortGenerated}, EventSort{Key: EventSortGenerated, Desc: true}
+	M, MD := EventSort{Key: EventSortMessageID}, EventSort{Key: EventSortMessageID, Desc: true}
+	for _, keys := range [][]EventSort{nil, {G}, {GD}, {M}, {MD}, {G, M}, {G, MD}, {GD, M}, {GD, MD}, {M, G}, {MD, GD}} {
+		full := keys
+		if len(full) == 0 {
+			full = []EventSort{G, M}
+		}
+		want := slices.Clone(rows)
+		slices.SortFunc(want, func(a, b row) int {
+			for _, k := range append(slices.Clip(full), M) {
+				if c := cmpKey(k, a, b); c != 0 {
+					return c
+				}
+			}
+			return 0
+		})
+		var wantIDs []string
+		for _, r := range want {
+			wantIDs = append(wantIDs, r.id)
+		}
+		for _, limit := range []int{1, 4, 5, 45} {
+			t.Run(fmt.Sprintf("%v/%d", keys, limit), func(t *testing.T) {
+				t.Parallel()
+				require.Equal(t, wantIDs, pageAll(t, db, EventFilter{Limit: limit, Sort: keys}))
+			})
+		}
+	}
+	for _, tc := range []struct {
+		keys []EventSort
+		msg  string
+	}{
+		{[]EventSort{{Key: "event_type"}}, `unknown sort key "event_type"`},
+		{[]EventSort{{Key: ""}}, `unknown sort key ""`},
+		{[]EventSort{G, GD}, `sort key "generated" given twice`},
+	} {
+		_, err := db.Events(ctx, EventFilter{Sort: tc.keys})
+		require.ErrorIs(t, err, ErrInvalid)
+		require.ErrorContains(t, err, tc.msg)
+	}
 }
