@@ -24,7 +24,8 @@ import (
 // event fields and traits; limit, marker and sort), GET /v2/events/{message_id}, GET
 // /v2/event_types and the trait descriptions and values of a type. A member
 // token is confined to the events of its project (store.EventProject:
-// the project_id trait, else tenant_id).
+// the project_id trait, else tenant_id). An admin sees every project's;
+// Panko's all_tenants switch is read by takeAllTenants.
 
 // registerEvents adds the event endpoints to v2.
 func (s *Server) registerEvents(v2 *gin.RouterGroup) {
@@ -238,6 +239,66 @@ func parseEventSort(params []string) ([]store.EventSort, error) {
 	return out, nil
 }
 
+// evFieldAllTenants is Panko's admin switch, a q.field that is no trait.
+const evFieldAllTenants = "all_tenants"
+
+// takeAllTenants removes the all_tenants conditions from the simple query
+// of GET /v2/events and returns their value (nil when absent), as Panko
+// reads them: q.field=all_tenants&q.value=true asks for every project's
+// events. It must be eq, once, and a boolean as oslo's bool_from_string
+// spells one; a member asking for true is ErrForbidden (Panko reads the
+// field as a trait filter for a member, which matches nothing). Lists
+// that are not paired are left for parseEventQuery to report.
+func takeAllTenants(params url.Values, scope string) (url.Values, *bool, error) {
+	fields, ops, values, types := params["q.field"], params["q.op"], params["q.value"], params["q.type"]
+	if !slices.Contains(fields, evFieldAllTenants) || len(values) != len(fields) ||
+		(len(ops) != 0 && len(ops) != len(fields)) || (len(types) != 0 && len(types) != len(fields)) {
+		return params, nil, nil
+	}
+	out := url.Values{}
+	for k, v := range params {
+		if !strings.HasPrefix(k, "q.") {
+			out[k] = v
+		}
+	}
+	var all *bool
+	for i, name := range fields {
+		if name != evFieldAllTenants {
+			out["q.field"] = append(out["q.field"], name)
+			out["q.value"] = append(out["q.value"], values[i])
+			if len(ops) > 0 {
+				out["q.op"] = append(out["q.op"], ops[i])
+			}
+			if len(types) > 0 {
+				out["q.type"] = append(out["q.type"], types[i])
+			}
+			continue
+		}
+		if all != nil {
+			return nil, nil, fmt.Errorf("%w: field %s is given more than once", ErrBadRequest, name)
+		}
+		if len(ops) > 0 && ops[i] != "" && ops[i] != "eq" {
+			return nil, nil, fmt.Errorf("%w: field %s: operator %s is not supported (want eq)", ErrBadRequest, name, ops[i])
+		}
+		if len(types) > 0 && types[i] != "" && types[i] != "string" && types[i] != "boolean" {
+			return nil, nil, fmt.Errorf("%w: field %s: type %q is not supported (want boolean)", ErrBadRequest, name, types[i])
+		}
+		var b bool
+		switch strings.ToLower(strings.TrimSpace(values[i])) {
+		case "1", "t", "true", "on", "y", "yes":
+			b = true
+		case "0", "f", "false", "off", "n", "no":
+		default:
+			return nil, nil, fmt.Errorf("%w: field %s: %.64q is not a boolean", ErrBadRequest, name, values[i])
+		}
+		if b && scope != "" {
+			return nil, nil, fmt.Errorf("%w: field %s: only an admin may list every project's events", ErrForbidden, name)
+		}
+		all = &b
+	}
+	return out, all, nil
+}
+
 func (s *Server) listEvents(c *gin.Context) {
 	if err := checkParams(c, "limit", "marker", "sort"); err != nil {
 		abort(c, err)
@@ -258,10 +319,21 @@ func (s *Server) listEvents(c *gin.Context) {
 		abort(c, refuse(refusedLeaves, fmt.Errorf("%w: q.field: %d conditions, more than the maximum %d (api max_query_leaves)", ErrBadRequest, n, s.limits.MaxQueryLeaves)))
 		return
 	}
-	f, err := parseEventQuery(c.Request.URL.Query(), sc)
+	params, all, err := takeAllTenants(c.Request.URL.Query(), sc)
 	if err != nil {
 		abort(c, err)
 		return
+	}
+	f, err := parseEventQuery(params, sc)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	if pr := principal(c); all != nil && !*all && pr.IsAdmin() && pr.Project != "" {
+		// all_tenants=false: Panko's admin view, the events of the token's
+		// project and those of none. Without the switch an admin sees
+		// every project, as everywhere in Altimeter.
+		f.Project, f.Unowned = pr.Project, true
 	}
 	f.Limit, f.Marker, f.Sort = o.Limit, o.Marker, order
 	ctx := c.Request.Context()

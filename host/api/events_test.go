@@ -98,6 +98,18 @@ func TestListEvents(t *testing.T) {
 		{"sort scoped", tokA, "?sort=generated:desc", []string{"ev-a3", "ev-a2", "ev-a1"}},
 		{"sort with limit", tokAdmin, "?sort=generated:desc&limit=2", []string{"ev-x1", "ev-a3"}},
 		{"sort with marker resumes in that order", tokAdmin, "?sort=generated:desc&marker=ev-a3", []string{"ev-b2", "ev-a2", "ev-b1", "ev-a1"}},
+		// Panko's all_tenants (issue 15 item 4) is the admin switch, not a
+		// trait filter. An admin sees every project without it, as
+		// everywhere in Altimeter; all_tenants=false is Panko's admin view
+		// (the token's project and the events of none).
+		{"admin, all_tenants=true", tokAdmin, qs("q.field", "all_tenants", "q.value", "true"), allEvents},
+		{"admin of A, all_tenants=True", tokAdminA, qs("q.field", "all_tenants", "q.op", "eq", "q.value", "True"), allEvents},
+		{"admin of A, no switch", tokAdminA, "", allEvents},
+		{"admin of A, all_tenants=false", tokAdminA, qs("q.field", "all_tenants", "q.value", "false"), []string{"ev-a1", "ev-a2", "ev-a3", "ev-x1"}},
+		{"admin of A, all_tenants=0 with a filter", tokAdminA, qs("q.field", "event_type", "q.value", evCreate, "q.field", "all_tenants", "q.value", "0"), []string{"ev-a1", "ev-a2"}},
+		{"admin without a project, all_tenants=false", tokAdmin, qs("q.field", "all_tenants", "q.value", "no"), allEvents},
+		{"admin, all_tenants with other typed filters", tokAdmin, qs("q.field", "memory_mb", "q.op", "ge", "q.type", "integer", "q.value", "2048", "q.field", "all_tenants", "q.op", "eq", "q.type", "", "q.value", "yes"), []string{"ev-b1", "ev-a2"}},
+		{"member, all_tenants=false is ignored", tokA, qs("q.field", "all_tenants", "q.value", "false"), aEvents},
 		{"sort with filter", tokAdmin, qs("q.field", "event_type", "q.value", evCreate, "sort", "message_id:desc"), []string{"ev-b1", "ev-a2", "ev-a1"}},
 	}
 	for name, srv := range eventServers(t) {
@@ -158,6 +170,12 @@ func TestListEventsErrors(t *testing.T) {
 		{"unknown marker, member", tokA, "?marker=nope", 400, "marker: unknown event nope"},
 		{"marker of another project", tokA, "?marker=ev-b1", 400, "marker: unknown event ev-b1"},
 		{"marker of no project", tokB, "?marker=ev-x1", 400, "marker: unknown event ev-x1"},
+		{"member asking for all_tenants", tokA, qs("q.field", "all_tenants", "q.value", "true"), 403, "field all_tenants: only an admin may list every project's events"},
+		{"all_tenants not a boolean", tokAdmin, qs("q.field", "all_tenants", "q.value", "everyone"), 400, `field all_tenants: "everyone" is not a boolean`},
+		{"all_tenants with ne", tokAdmin, qs("q.field", "all_tenants", "q.op", "ne", "q.value", "true"), 400, "field all_tenants: operator ne is not supported"},
+		{"all_tenants typed integer", tokAdmin, qs("q.field", "all_tenants", "q.type", "integer", "q.value", "1"), 400, `field all_tenants: type "integer"`},
+		{"all_tenants twice", tokAdmin, qs("q.field", "all_tenants", "q.value", "true", "q.field", "all_tenants", "q.value", "false"), 400, "field all_tenants is given more than once"},
+		{"all_tenants unpaired", tokAdmin, "?q.field=all_tenants&q.field=x&q.value=true", 400, "2 q.field but 1 q.value"},
 		{"another project_id", tokA, qs("q.field", "project_id", "q.value", projectB), 403, "project proj-b is not yours"},
 		{"another tenant_id", tokA, qs("q.field", "tenant_id", "q.value", projectB), 403, "project proj-b is not yours"},
 		{"another project with ne", tokA, qs("q.field", "project_id", "q.op", "ne", "q.value", projectB), 403, "project proj-b is not yours"},

@@ -129,7 +129,7 @@ func matchEvent(fl *store.EventFilter, ev *sample.Event) (bool, error) {
 	if fl.MessageID != "" && fl.MessageID != ev.MessageID {
 		return false, nil
 	}
-	if fl.Project != "" && fl.Project != store.EventProject(*ev) {
+	if p := store.EventProject(*ev); fl.Project != "" && fl.Project != p && (!fl.Unowned || p != "") {
 		return false, nil
 	}
 	for _, tf := range fl.Traits {

@@ -420,6 +420,7 @@ const (
 	tokB       = "member-b"
 	tokNoProj  = "member-without-project"
 	tokTimeout = "admin-timeout" // an admin; the conformance test's stalled store
+	tokAdminA  = "admin-of-a"    // an admin whose token names project A
 	projectA   = "proj-a"
 	projectB   = "proj-b"
 	resourceA1 = "res-a1"
@@ -433,6 +434,7 @@ var testAuth = fakeAuth{
 	tokB:       {TokenID: "t2", Project: projectB, Role: auth.RoleMember},
 	tokNoProj:  {TokenID: "t3", Role: auth.RoleMember},
 	tokTimeout: {TokenID: "t4", Role: auth.RoleAdmin},
+	tokAdminA:  {TokenID: "t5", Project: projectA, Role: auth.RoleAdmin},
 }
 
 // t0 is the time of the first fixture sample.

@@ -348,6 +348,8 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/v2/events", "/v2/events?q.field=memory_mb&q.type=integer&q.value=lots", tokA, "", 400},
 		{"GET", "/v2/events", "/v2/events?sort=generated:desc&sort=message_id:asc&limit=2", tokAdmin, "", 200},
 		{"GET", "/v2/events", "/v2/events?sort=generated:sideways", tokAdmin, "", 400},
+		{"GET", "/v2/events", "/v2/events?q.field=all_tenants&q.value=false", tokAdminA, "", 200},
+		{"GET", "/v2/events", "/v2/events?q.field=all_tenants&q.value=true", tokA, "", 403},
 		{"GET", "/v2/events", "/v2/events", "", "", 401},
 		{"GET", "/v2/events", "/v2/events?q.field=project_id&q.value=proj-b", tokA, "", 403},
 		{"GET", "/v2/events/{message_id}", "/v2/events/ev-a1", tokA, "", 200},

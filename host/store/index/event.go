@@ -154,6 +154,9 @@ type EventFilter struct {
 	Start, End time.Time
 	MessageID  string
 	Project    string
+	// Unowned, with Project, also selects the events of no project (Panko's
+	// view for an admin of its own project).
+	Unowned bool
 	// Traits must all hold.
 	Traits []TraitFilter
 	// Marker is the message_id of the last event of the previous page: the
@@ -332,7 +335,11 @@ FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 		args = append(args, f.MessageID)
 	}
 	if f.Project != "" {
-		q.WriteString(" AND e.project_id = ?")
+		if f.Unowned {
+			q.WriteString(" AND e.project_id IN (?, '')")
+		} else {
+			q.WriteString(" AND e.project_id = ?")
+		}
 		args = append(args, f.Project)
 	}
 	for _, tf := range f.Traits {

@@ -447,3 +447,25 @@ func TestEventsSort(t *testing.T) {
 		require.ErrorContains(t, err, tc.msg)
 	}
 }
+
+// Unowned adds the events of no project to a project's (Panko's admin
+// view of its own project, issue 15 item 4).
+func TestEventsUnowned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	evs := append(events(), sample.Event{MessageID: "m5", EventType: "identity.authenticate", Generated: at(50)})
+	_, err := db.InsertEvents(ctx, evs, tenant)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		f    EventFilter
+		want []string
+	}{
+		{EventFilter{Project: "p0"}, []string{"m2"}},
+		{EventFilter{Project: "p0", Unowned: true}, []string{"m2", "m5"}},
+		{EventFilter{Project: "p1", Unowned: true, EventType: "compute.*"}, []string{"m1", "m3"}},
+		{EventFilter{Unowned: true}, []string{"m1", "m2", "m3", "m4", "m5"}},
+	} {
+		require.Equal(t, tc.want, pageAll(t, db, tc.f), "%+v", tc.f)
+	}
+}
