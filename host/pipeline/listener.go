@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/sdk/base"
 )
 
@@ -23,7 +25,7 @@ func runListener(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		started := time.Now()
-		err := serveStream(ctx, spec, sinks, m)
+		err := serveStream(ctx, spec, sinks, m, log)
 		if ctx.Err() != nil {
 			return
 		}
@@ -41,7 +43,7 @@ func runListener(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 	}
 }
 
-func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics) error {
+func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics, log hclog.Logger) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := spec.Source.Listen(sctx)
@@ -51,10 +53,21 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 	received := m.sourceSamples.WithLabelValues(spec.ID)
 	for {
 		id, b, err := st.Recv()
+		if errors.Is(err, rawbatch.ErrMalformed) {
+			// The listener sent a batch the host cannot forward: refuse
+			// that delivery (its broker dead-letters or drops it) and read on.
+			m.sourceErrors.WithLabelValues(spec.ID, spec.ID, "malformed").Inc()
+			m.deliveries.WithLabelValues(spec.ID, base.Rejected.String()).Inc()
+			log.Warn("malformed delivery refused", "error", err)
+			if aerr := st.Ack(id, base.Rejected, err.Error()); aerr != nil {
+				return aerr
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		received.Add(float64(len(b.GetSamples())))
+		received.Add(float64(b.Samples()))
 		t := newTracker(func(o base.Outcome, reason string) {
 			m.deliveries.WithLabelValues(spec.ID, o.String()).Inc()
 			// A failed ack means the stream is gone; the listener's broker

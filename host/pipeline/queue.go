@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/altimeter/altimeter/sdk/base"
-	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+	"github.com/altimeter/altimeter/host/rawbatch"
 )
 
 // QueueOptions bound a publisher's queue and its retries.
@@ -45,7 +45,7 @@ func (o *QueueOptions) defaults() {
 }
 
 type entry struct {
-	batch *pb.Batch
+	batch *rawbatch.Batch
 	t     *tracker // nil for polled samples
 }
 
@@ -89,7 +89,7 @@ func newQueue(id string, pub Publisher, opts QueueOptions, m *Metrics, log hclog
 // offer queues b without blocking. Polled batches (t == nil) push out the
 // oldest polled batches when the queue is full; a delivery that does not fit
 // is answered Retry at once.
-func (q *queue) offer(b *pb.Batch, t *tracker) {
+func (q *queue) offer(b *rawbatch.Batch, t *tracker) {
 	n := batchLen(b)
 	if n == 0 {
 		t.resolve(base.Accepted, "")
@@ -125,7 +125,7 @@ func (q *queue) offer(b *pb.Batch, t *tracker) {
 	}
 }
 
-func (q *queue) refuse(b *pb.Batch, t *tracker, reason string) {
+func (q *queue) refuse(b *rawbatch.Batch, t *tracker, reason string) {
 	if t == nil {
 		q.m.dropped.Add(float64(batchLen(b)))
 		return
@@ -174,28 +174,19 @@ func (q *queue) take() []entry {
 }
 
 // batchLen is the number of items (samples and events) in b.
-func batchLen(b *pb.Batch) int { return len(b.GetSamples()) + len(b.GetEvents()) }
+func batchLen(b *rawbatch.Batch) int { return b.Len() }
 
-// merge joins queued batches for one Publish; the messages are shared, not
-// copied.
-func merge(es []entry) *pb.Batch {
+// merge joins queued batches for one Publish: their bytes are concatenated,
+// nothing is decoded.
+func merge(es []entry) *rawbatch.Batch {
 	if len(es) == 1 {
 		return es[0].batch
 	}
-	var ns, ne int
-	for _, e := range es {
-		ns += len(e.batch.GetSamples())
-		ne += len(e.batch.GetEvents())
+	bs := make([]*rawbatch.Batch, len(es))
+	for i, e := range es {
+		bs[i] = e.batch
 	}
-	b := &pb.Batch{Samples: make([]*pb.Sample, 0, ns)}
-	if ne > 0 {
-		b.Events = make([]*pb.Event, 0, ne)
-	}
-	for _, e := range es {
-		b.Samples = append(b.Samples, e.batch.Samples...)
-		b.Events = append(b.Events, e.batch.Events...)
-	}
-	return b
+	return rawbatch.Concat(bs)
 }
 
 // run drains the queue until ctx is done and the queue is closed and empty,
@@ -304,7 +295,7 @@ func (q *queue) returnDeliveries(es []entry, reason string) []entry {
 	return kept
 }
 
-func (q *queue) settle(es []entry, b *pb.Batch, o base.Outcome, reason string, rejectedItems int) {
+func (q *queue) settle(es []entry, b *rawbatch.Batch, o base.Outcome, reason string, rejectedItems int) {
 	n := batchLen(b)
 	switch o {
 	case base.Rejected:
