@@ -6,7 +6,7 @@ import (
 	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/pollster"
-		"github.com/altimeter/altimeter/sdk/publisher"
+	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 

@@ -9,8 +9,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/host/rawbatch"
+	"github.com/altimeter/altimeter/sdk/base"
 )
 
 // QueueOptions bound a publisher's queue and its retries.
