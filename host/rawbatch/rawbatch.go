@@ -93,12 +93,16 @@ func Parse(data []byte) (*Batch, error) {
 	return b, nil
 }
 
+// errFieldNumber is protowire's error code for an invalid field number, so
+// that protowire.ParseError names it.
+const errFieldNumber = -2
+
 // consumeTag is protowire.ConsumeTag that also refuses field numbers above
 // protowire.MaxValidNumber, as the proto decoder does.
 func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
 	num, typ, n := protowire.ConsumeTag(b)
 	if n >= 0 && num > protowire.MaxValidNumber {
-		return 0, 0, -1
+		return 0, 0, errFieldNumber
 	}
 	return num, typ, n
 }

@@ -172,3 +172,11 @@ func appendVarint(b []byte, n int) []byte {
 	}
 	return append(b, byte(n))
 }
+
+func TestParseNamesABadFieldNumber(t *testing.T) {
+	t.Parallel()
+	// A tag whose field number is above 2^29-1, inside a sample.
+	_, err := Parse([]byte{0x0a, 0x05, 0x80, 0x80, 0x80, 0x80, 0x20})
+	require.ErrorIs(t, err, ErrMalformed)
+	require.Contains(t, err.Error(), "invalid field number")
+}
