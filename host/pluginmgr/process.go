@@ -175,7 +175,9 @@ func (m *Manager) start(ctx context.Context, i *Instance) (*process, error) {
 		AutoMTLS:         true,
 		StartTimeout:     timeout,
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
+			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes)),
+			grpc.WithInitialWindowSize(sdk.WindowBytes), grpc.WithInitialConnWindowSize(sdk.WindowBytes),
+			grpc.WithReadBufferSize(sdk.IOBufferBytes), grpc.WithWriteBufferSize(sdk.IOBufferBytes)},
 		Logger: i.log,
 		// Every stderr line (hclog JSON from the SDK logger, panics) is also
 		// logged by go-plugin under Logger; keep the tail for errors.
