@@ -14,4 +14,9 @@
 // FuzzParse) and a known field with the wrong wire type, so a malformed
 // batch from a plugin stops at the host with an error rather than reaching
 // the next plugin.
+//
+// Batch field 3 (notifications, a listener's raw notifications for the
+// host's archive, added on main while this package was written) is checked
+// and split off on arrival: Notifications returns the encoded messages and
+// Bytes no longer holds them, so they never reach a sink.
 package rawbatch

@@ -22,6 +22,19 @@ var ErrMalformed = errors.New("malformed batch")
 type Batch struct {
 	data            []byte
 	samples, events int
+	// notes are the encoded notifications (Batch field 3, a listener's
+	// raw notifications for the host's archive), split off data: they are
+	// never forwarded to sinks.
+	notes [][]byte
+}
+
+// Notifications returns the encoded altimeter.v1.Notification messages
+// the batch carried, split off its bytes; callers must not modify them.
+func (b *Batch) Notifications() [][]byte {
+	if b == nil {
+		return nil
+	}
+	return b.notes
 }
 
 // Bytes returns the encoding; callers must not modify it.
@@ -80,7 +93,17 @@ func Parse(data []byte) (*Batch, error) {
 				b.events++
 			}
 			off += m
-		case num == 1 || num == 2:
+		case num == 3 && typ == protowire.BytesType:
+			v, m := protowire.ConsumeBytes(data[off:])
+			if m < 0 {
+				return nil, malformed("batch", off, protowire.ParseError(m))
+			}
+			if err := check(v, notificationSchema); err != nil {
+				return nil, fmt.Errorf("%w: notification %d: %v", ErrMalformed, len(b.notes), err)
+			}
+			b.notes = append(b.notes, v)
+			off += m
+		case num <= 3:
 			return nil, malformed("batch", off, fmt.Errorf("field %d has wire type %d", num, typ))
 		default:
 			m := protowire.ConsumeFieldValue(num, typ, data[off:])
@@ -90,7 +113,24 @@ func Parse(data []byte) (*Batch, error) {
 			off += m
 		}
 	}
+	if len(b.notes) > 0 {
+		b.data = withoutField(data, 3)
+	}
 	return b, nil
+}
+
+// withoutField copies the fields of a checked message other than num.
+func withoutField(data []byte, num protowire.Number) []byte {
+	out := make([]byte, 0, len(data))
+	for off := 0; off < len(data); {
+		n, typ, tl := protowire.ConsumeTag(data[off:])
+		vl := protowire.ConsumeFieldValue(n, typ, data[off+tl:])
+		if n != num {
+			out = append(out, data[off:off+tl+vl]...)
+		}
+		off += tl + vl
+	}
+	return out
 }
 
 // errFieldNumber is protowire's error code for an invalid field number, so
@@ -170,6 +210,11 @@ var (
 		8: kVarint, 9: kString, 10: kString, 11: kVarint, 12: kString, 13: kString, 14: kString}
 	eventSchema = []kind{1: kString, 2: kString, 3: kVarint, 4: kTrait, 5: kBytes}
 	traitSchema = []kind{1: kString, 2: kString, 3: kVarint, 4: kFixed64, 5: kVarint}
+	// notificationSchema is altimeter.v1.Notification, which main added
+	// to Batch (field 3) after this branch started: the message is not in
+	// this branch's generated code, so it is kept encoded.
+	notificationSchema = []kind{1: kString, 2: kString, 3: kString, 4: kString, 5: kString, 6: kVarint,
+		7: kString, 8: kString, 9: kString, 10: kString, 11: kString, 12: kBytes, 13: kVarint}
 )
 
 var wireOf = [...]protowire.Type{kString: protowire.BytesType, kBytes: protowire.BytesType, kVarint: protowire.VarintType,

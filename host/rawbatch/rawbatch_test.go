@@ -145,6 +145,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{0x0a, 0x03, 0x0a, 0x01, 0xff})
 	f.Add([]byte{0x12, 0x05, 0x22, 0x03, 0x12, 0x01, 0xc3})
 	f.Add([]byte{})
+	f.Add([]byte{0x1a, 0x04, 0x0a, 0x02, 0x6e, 0x31, 0x0a, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Parse(data)
 		if err != nil {
@@ -179,4 +180,26 @@ func TestParseNamesABadFieldNumber(t *testing.T) {
 	_, err := Parse([]byte{0x0a, 0x05, 0x80, 0x80, 0x80, 0x80, 0x20})
 	require.ErrorIs(t, err, ErrMalformed)
 	require.Contains(t, err.Error(), "invalid field number")
+}
+
+// A listener's raw notifications (Batch field 3) are split off: kept for
+// the host's archive, never forwarded.
+func TestParseSplitsNotifications(t *testing.T) {
+	t.Parallel()
+	samples, err := proto.Marshal(sampleBatch())
+	require.NoError(t, err)
+	// notification{message_id: "n1", raw: "{}", expires: 5}
+	note := []byte{0x0a, 0x02, 'n', '1', 0x62, 0x02, '{', '}', 0x68, 0x05}
+	data := append([]byte{0x1a, byte(len(note))}, note...)
+	data = append(data, samples...)
+	b, err := Parse(data)
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{note}, b.Notifications())
+	require.Equal(t, samples, b.Bytes())
+	require.Equal(t, 3, b.Len())
+
+	bad := []byte{0x1a, 0x03, 0x0a, 0x01, 0xff}
+	_, err = Parse(bad)
+	require.ErrorIs(t, err, ErrMalformed)
+	require.Contains(t, err.Error(), "notification 0")
 }
