@@ -126,6 +126,37 @@ sink "socket" {
 # }
 # --- end compute ---
 
+# Other destinations for a sink's samples: each publisher queues on disk
+# under data_dir/queues/<sink>/<publisher> (see README "Publisher queues").
+#
+# sink "forward" {
+#   # Ceilometer's UDP publisher: one signed msgpack sample per datagram.
+#   publish "udp" {
+#     address              = "127.0.0.1:4952"
+#     telemetry_secret_env = "ALTIMETER_TELEMETRY_SECRET"
+#     queue {
+#       max_bytes = "256MiB"
+#       full      = "drop_oldest"   # or "block": listeners are told to retry
+#     }
+#   }
+#   # Prometheus remote write: to Prometheus (--web.enable-remote-write-receiver),
+#   # VictoriaMetrics, Mimir or Thanos; names and labels as the PromQL API's.
+#   publish "prometheus" {
+#     url             = "http://127.0.0.1:9090/api/v1/write"
+#     metadata_labels = ["flavor.name"]
+#   }
+#   # Ceilometer's Gnocchi publisher (resource types from ceilometer-upgrade).
+#   publish "gnocchi" {
+#     url  = "http://127.0.0.1:8041"
+#     user = "admin"
+#   }
+#   # Ceilometer's notifier publisher: oslo "sample" notifications on RabbitMQ.
+#   publish "notifier" {
+#     transport_url        = "amqp://guest:guest@127.0.0.1:5672/"
+#     telemetry_secret_env = "ALTIMETER_TELEMETRY_SECRET"
+#   }
+# }
+
 # The store keeps raw samples for 7 days, and roll-ups per Gnocchi-style
 # archive policy: "medium" (1 min for a week, 1 h for a year) unless a rule
 # picks another, e.g.

@@ -132,6 +132,8 @@ type agentProc struct {
 	log     *syncBuffer
 	exited  chan struct{}
 	seen    map[int]bool // every plugin pid seen, to be sure none outlives the test
+	// https, when set, is the client of an agent whose API serves TLS.
+	https *http.Client
 }
 
 // startAgent writes cfg (with {{API}}, {{DATA}} and {{PLUGINS}} filled in)
@@ -145,12 +147,19 @@ func startAgent(t *testing.T, cfg string) *agentProc {
 // empty).
 func startAgentData(t *testing.T, cfg, data string) *agentProc {
 	t.Helper()
+	return startAgentWith(t, cfg, data, nil)
+}
+
+// startAgentWith is startAgentData for an agent whose API serves TLS, that
+// https (when set) trusts.
+func startAgentWith(t *testing.T, cfg, data string, https *http.Client) *agentProc {
+	t.Helper()
 	dir := t.TempDir()
 	if data == "" {
 		data = filepath.Join(dir, "data")
 	}
 	a := &agentProc{t: t, dir: dir, cfgPath: filepath.Join(dir, "pipelines.hcl"), data: data,
-		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &syncBuffer{}, seen: map[int]bool{}}
+		api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: &syncBuffer{}, seen: map[int]bool{}, https: https}
 	a.writeConfig(cfg)
 	a.run()
 	t.Cleanup(a.stop)
@@ -186,7 +195,11 @@ func (a *agentProc) run() {
 			t.Fatalf("agent exited during startup:\n%s", a.log.String())
 		default:
 		}
-		resp, err := http.Get("http://" + a.api + "/healthz")
+		hc, base := http.DefaultClient, "http://"+a.api
+		if a.https != nil {
+			hc, base = a.https, "https://"+a.api
+		}
+		resp, err := hc.Get(base + "/healthz")
 		if err != nil {
 			return false
 		}
@@ -266,7 +279,7 @@ type plugin struct {
 
 func (a *agentProc) plugins() map[string]plugin {
 	a.t.Helper()
-	resp, err := http.Get("http://" + a.api + "/v2/plugins")
+	resp, err := a.getPlugins(a.adminToken())
 	require.NoError(a.t, err)
 	defer resp.Body.Close()
 	require.Equal(a.t, http.StatusOK, resp.StatusCode)
@@ -282,8 +295,22 @@ func (a *agentProc) plugins() map[string]plugin {
 	return out
 }
 
+// getPlugins asks for /v2/plugins (admin only) with token.
+func (a *agentProc) getPlugins(token string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+a.api+"/v2/plugins", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Auth-Token", token)
+	return http.DefaultClient.Do(req)
+}
+
 func (a *agentProc) pluginPIDs() []int {
-	resp, err := http.Get("http://" + a.api + "/v2/plugins")
+	tok, err := os.ReadFile(a.path("admin-token"))
+	if err != nil {
+		return nil
+	}
+	resp, err := a.getPlugins(strings.TrimSpace(string(tok)))
 	if err != nil {
 		return nil
 	}

@@ -7,10 +7,13 @@
 # Environment:
 #   BENCH_RUNS=5          end-to-end runs (and baseline runs)
 #   BENCH_SAMPLES=2000000 samples per end-to-end run
+#   BENCH_QUEUE_SAMPLES=500000 samples per publisher-queue run (memory vs disk)
 #   BENCH_COUNT=6         go test -count for the Go benchmarks
 #   BENCH_PERF=1          one extra profiled pipeline run with perf (0 to skip)
 #   BENCH_STORE_RUNS=3    store-vs-TSDB runs per engine, and peer benchmark count
 #   BENCH_FAILOVER_RUNS=5 cluster failover runs (real agents, SIGKILL; 0 to skip)
+#   BENCH_API_BASE=4c0f1ca baseline commit of the API before/after benchmark
+#   BENCH_PROMQL_REPS=11  timed rounds of each PromQL query against Prometheus 2.42
 #
 # Every process it starts it stops by PID (the pipeline program SIGTERMs the
 # agent it started; the agent stops its plugins). Traffic stays on 127.0.0.1.
@@ -24,6 +27,7 @@ COUNT=${BENCH_COUNT:-6}
 PERF=${BENCH_PERF:-1}
 STORE_RUNS=${BENCH_STORE_RUNS:-3}
 FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-5}
+PROMQL_REPS=${BENCH_PROMQL_REPS:-11}
 OUT=bench/out
 start=$(date +%s)
 
@@ -51,6 +55,27 @@ for m in ("agent", "baseline", "baseline+msgid"):
 EOF
 done
 
+QSAMPLES=${BENCH_QUEUE_SAMPLES:-500000}
+echo "== publisher queue: memory (baseline) vs disk (fsync per batch) vs disk (sync_interval 1s), $RUNS runs x $QSAMPLES samples (interleaved)"
+for i in $(seq 1 "$RUNS"); do
+	for q in memory disk disk-interval; do
+		"$OUT/bin/pipeline" -mode agent -queue "$q" -samples "$QSAMPLES" >"$OUT/queue-$q-$i.json" 2>"$OUT/queue-$q-$i.err" ||
+			{ cat "$OUT/queue-$q-$i.err" >&2; exit 1; }
+	done
+done
+python3 - "$OUT" "$RUNS" <<'EOF' | tee "$OUT/queue.md"
+import json, statistics, sys
+d, runs = sys.argv[1], int(sys.argv[2])
+med = {}
+for q in ("memory", "disk", "disk-interval"):
+    rs = [json.load(open(f"{d}/queue-{q}-{i}.json")) for i in range(1, runs + 1)]
+    med[q] = (statistics.median(r["samples_per_second"] for r in rs), statistics.median(r["cpu_s_per_million"] for r in rs))
+print("| queue | samples/s (median) | vs memory | CPU-s per million |")
+print("|---|---|---|---|")
+for q, (sps, cpu) in med.items():
+    print(f"| {q} | {sps:,.0f} | {sps / med['memory'][0]:.0%} | {cpu:.2f} |")
+EOF
+
 echo "== round trip of one 1,000-sample batch (count $COUNT)"
 $GO test -run '^$' -bench . -benchmem -count "$COUNT" ./bench/roundtrip/ | tee "$OUT/roundtrip.txt"
 # A CPU profile of the in-process wire work, to name its costs.
@@ -61,11 +86,17 @@ $GO tool pprof -top -cum -nodecount 40 "$OUT/bin/roundtrip.test" "$OUT/wire.ppro
 echo "== existing micro-benchmarks: ./plugins/... (count $COUNT)"
 $GO test -run '^$' -bench '^Benchmark([^I]|I[^n])' -benchmem -count "$COUNT" ./plugins/... | tee "$OUT/plugins-bench.txt"
 
-echo "== POST /v2/meters into the real store, 1,000 samples a request (count $STORE_RUNS)"
-$GO test -run '^$' -bench PostSamples -benchtime 30x -count "$STORE_RUNS" ./host/api/ | tee "$OUT/api-bench.txt"
+# POST /v2/meters (1,000 samples a request), statistics and a listing
+# through the real store, before (baseline commit) and after the request
+# limits, interleaved.
+BENCH_OUT="$OUT" BENCH_API_COUNT="$STORE_RUNS" scripts/bench_api.sh
+cp "$OUT/api-after.txt" "$OUT/api-bench.txt"
 
 echo "== pollsters against their real peers (libvirtd, snmpd, ipmi_sim, Prometheus; count $STORE_RUNS)"
 $GO test -run '^$' -bench 'Integration' -count "$STORE_RUNS" -timeout 30m ./plugins/pollsters/... | tee "$OUT/peers-bench.txt"
+
+echo "== alarms: one evaluation cycle of 10,000 threshold alarms over a real store; baseline: the evaluator alone (count $COUNT)"
+$GO test -run '^$' -bench Cycle -benchtime 3x -count "$COUNT" ./host/alarm/ | tee "$OUT/alarm-bench.txt"
 
 echo "== cluster: raft apply (1 member = baseline, 3 members), batched applies, rebalance of 10,000 resources (count $COUNT)"
 $GO test -run '^$' -bench . -benchtime 300x -count "$COUNT" ./host/cluster/ | tee "$OUT/cluster-bench.txt"
@@ -78,9 +109,16 @@ if [[ $FAILOVER_RUNS != 0 ]]; then
 fi
 python3 scripts/bench_cluster.py "$OUT" >"$OUT/cluster.md"
 
+echo "== notification archive: ingest against an unindexed, uncompressed SQLite table (same run); search over 1M archived (count $STORE_RUNS)"
+$GO test -run '^$' -bench . -benchtime 20x -count "$STORE_RUNS" -timeout 60m ./host/archive/ | tee "$OUT/archive-bench.txt"
+python3 scripts/bench_archive.py "$OUT/archive-bench.txt" >"$OUT/archive.md"
+
 echo "== store vs Prometheus TSDB: $STORE_RUNS runs each (bench/store, its own module)"
 (cd bench/store && $GO build -o "../../$OUT/bin/storebench" .)
 "$OUT/bin/storebench" -engine all -runs "$STORE_RUNS" -out "$OUT/store"
+
+echo "== PromQL: Altimeter's query API vs Prometheus 2.42 on the same 6M samples, $PROMQL_REPS rounds per query"
+"$OUT/bin/storebench" -engine promql -reps "$PROMQL_REPS" -out "$OUT/promql"
 
 # benchstat when the module proxy lets us have it; the report computes its
 # own medians either way.
@@ -122,5 +160,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; } >>"$OUT/report.md"
+{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; cat "$OUT/archive.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; python3 scripts/bench_alarm.py "$OUT/alarm-bench.txt"; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"

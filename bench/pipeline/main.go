@@ -51,15 +51,28 @@ func main() {
 		msgID     = flag.Bool("msgid", false, "baseline: also give each sample a random UUID message_id, as the socket listener does")
 		perfOut   = flag.String("perf", "", "agent: record the agent and plugins with perf into this file (profiling run; figures are not representative)")
 		keepLog   = flag.String("agent-log", "", "agent: copy the agent's log here")
+		queue     = flag.String("queue", "disk", "agent: the file publisher's queue: disk (fsync per batch, the default), disk-interval (sync_interval = \"1s\") or memory")
 	)
 	flag.Parse()
-	if err := run(*mode, gen.Shape{N: *n, Resources: *resources}, *conns, *batch, *bin, *plugins, *workdir, *timeout, *msgID, *perfOut, *keepLog); err != nil {
+	qblock, ok := queueBlocks[*queue]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "pipeline: -queue must be disk, disk-interval or memory\n")
+		os.Exit(2)
+	}
+	if err := run(*mode, gen.Shape{N: *n, Resources: *resources}, *conns, *batch, *bin, *plugins, *workdir, *timeout, *msgID, *perfOut, *keepLog, qblock); err != nil {
 		fmt.Fprintln(os.Stderr, "pipeline:", err)
 		os.Exit(1)
 	}
 }
 
-func run(mode string, shape gen.Shape, conns, batch int, bin, plugins, workdir string, timeout time.Duration, msgID bool, perfOut, keepLog string) error {
+// queueBlocks are the file publisher's queue blocks by -queue.
+var queueBlocks = map[string]string{
+	"disk":          "",
+	"disk-interval": "queue {\n      sync_interval = \"1s\"\n    }",
+	"memory":        "queue {\n      type = \"memory\"\n    }",
+}
+
+func run(mode string, shape gen.Shape, conns, batch int, bin, plugins, workdir string, timeout time.Duration, msgID bool, perfOut, keepLog, qblock string) error {
 	if workdir == "" {
 		d, err := os.MkdirTemp("", "altimeter-bench-")
 		if err != nil {
@@ -74,7 +87,7 @@ func run(mode string, shape gen.Shape, conns, batch int, bin, plugins, workdir s
 	var err error
 	switch mode {
 	case "agent":
-		res, err = runAgent(shape, chunks, batch, bin, plugins, workdir, out, timeout, perfOut, keepLog)
+		res, err = runAgent(shape, chunks, batch, bin, plugins, workdir, out, timeout, perfOut, keepLog, qblock)
 	case "baseline":
 		res, err = runBaseline(shape, chunks, batch, out, msgID)
 	default:
@@ -179,7 +192,7 @@ type pluginInfo struct {
 	PID   int    `json:"pid"`
 }
 
-func runAgent(shape gen.Shape, chunks [][]byte, batch int, bin, plugins, workdir, out string, timeout time.Duration, perfOut, keepLog string) (*gen.Run, error) {
+func runAgent(shape gen.Shape, chunks [][]byte, batch int, bin, plugins, workdir, out string, timeout time.Duration, perfOut, keepLog, qblock string) (*gen.Run, error) {
 	absBin, err := filepath.Abs(bin)
 	if err != nil {
 		return nil, err
@@ -221,9 +234,10 @@ sink "bench" {
     path      = %q
     format    = "influx"
     max_bytes = 0
+    %s
   }
 }
-`, filepath.Join(workdir, "data"), absPlugins, apiAddr, tcpAddr, batch, scaleExpr, out)
+`, filepath.Join(workdir, "data"), absPlugins, apiAddr, tcpAddr, batch, scaleExpr, out, qblock)
 	cfgPath := filepath.Join(workdir, "bench.hcl")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -270,7 +284,7 @@ sink "bench" {
 		if time.Now().After(deadline) {
 			return fail(errors.New("agent not ready within 30s"))
 		}
-		ps, err := getPlugins(client, api)
+		ps, err := getPlugins(client, api, filepath.Join(workdir, "data", "admin-token"))
 		if err == nil && len(ps) == 3 && allRunning(ps) {
 			if c, err := net.DialTimeout("tcp", tcpAddr, time.Second); err == nil {
 				c.Close()
@@ -467,8 +481,19 @@ func stopAgent(cmd *exec.Cmd, exited chan error, plugins []pluginInfo) {
 	}
 }
 
-func getPlugins(c *http.Client, api string) ([]pluginInfo, error) {
-	resp, err := c.Get(api + "/v2/plugins")
+// getPlugins lists the agent's plugins (admin only: with the token of the
+// agent's admin-token file).
+func getPlugins(c *http.Client, api, tokenFile string) ([]pluginInfo, error) {
+	tok, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequest(http.MethodGet, api+"/v2/plugins", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Auth-Token", strings.TrimSpace(string(tok)))
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}

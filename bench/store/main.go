@@ -132,7 +132,7 @@ type result struct {
 }
 
 func main() {
-	eng := flag.String("engine", "all", "altimeter, tsdb, or all (both, alternating, in child processes)")
+	eng := flag.String("engine", "all", "altimeter, tsdb, all (both, alternating, in child processes), or promql (Altimeter's query API against a Prometheus server)")
 	resources := flag.Int("resources", 10000, "resources")
 	points := flag.Int("points", 200, "points per series")
 	batch := flag.Int("batch", 1000, "samples per write")
@@ -147,6 +147,13 @@ func main() {
 	// Recent and hour-aligned, so retention keeps it and the range aligns
 	// with the hourly roll-ups.
 	w.t0 = time.Now().Add(-5 * time.Hour).Truncate(time.Hour).UnixMicro()
+	if *eng == "promql" {
+		if err := runPromQL(w, *reps, *out, *cpuprofile); err != nil {
+			fmt.Fprintln(os.Stderr, "storebench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *eng == "all" {
 		if err := runAll(*runs, *out, os.Args[1:]); err != nil {
 			fmt.Fprintln(os.Stderr, "storebench:", err)

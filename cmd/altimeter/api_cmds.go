@@ -19,6 +19,8 @@ func apiCommands(stdout, stderr io.Writer) []*cobra.Command {
 	return []*cobra.Command{
 		meterCmd(stdout), sampleCmd(stdout), statisticsCmd(stdout),
 		resourceCmd(stdout), queryCmd(stdout), eventCmd(stdout), tokenCmd(stdout, stderr), clusterCmd(stdout),
+		alarmCmd(stdout),
+		notificationCmd(stdout), requestCmd(stdout), timingsCmd(stdout),
 	}
 }
 

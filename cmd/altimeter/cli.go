@@ -27,7 +27,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	var code int
-	root.AddCommand(agentCmd(stderr), validateCmd(stdout, stderr, &code), versionCmd(stdout))
+	root.AddCommand(agentCmd(stderr), validateCmd(stdout, stderr, &code), versionCmd(stdout), reloadCmd(stdout), stopCmd(stdout))
 	root.AddCommand(apiCommands(stdout, stderr)...)
 	root.SetArgs(longFlags(args, longFlagNames(root, map[string]bool{"help": true})))
 	if err := root.Execute(); err != nil {

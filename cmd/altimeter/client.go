@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/altimeter/altimeter/host/auth"
+	"github.com/altimeter/altimeter/internal/tlsconf"
 )
 
 // Defaults of the API client flags.
@@ -26,6 +27,7 @@ const (
 	defaultDataDir = "./data"
 	envURL         = "ALTIMETER_URL"
 	envToken       = "ALTIMETER_TOKEN"
+	envCAFile      = "ALTIMETER_CA_FILE"
 	requestTimeout = 60 * time.Second
 	maxErrorBody   = 64 << 10
 )
@@ -33,10 +35,13 @@ const (
 // apiFlags are the flags every API command shares: where the API is, who we
 // are, and how to print.
 type apiFlags struct {
-	url     string
-	token   string
-	dataDir string
-	output  string
+	url      string
+	token    string
+	dataDir  string
+	output   string
+	caFile   string
+	certFile string
+	keyFile  string
 }
 
 // register adds the flags to c and its subcommands.
@@ -45,6 +50,9 @@ func (f *apiFlags) register(c *cobra.Command, withAPI bool) {
 	if withAPI {
 		pf.StringVar(&f.url, "url", "", "API base URL (default: $"+envURL+", else "+defaultURL+")")
 		pf.StringVar(&f.token, "token", "", "API token (default: $"+envToken+", else the content of <data-dir>/admin-token)")
+		pf.StringVar(&f.caFile, "ca-file", "", "PEM file of the CA(s) that signed the API's https certificate (default: $"+envCAFile+", else the system roots)")
+		pf.StringVar(&f.certFile, "cert-file", "", "PEM client certificate, for an API that requires mutual TLS (with --key-file)")
+		pf.StringVar(&f.keyFile, "key-file", "", "PEM key of --cert-file")
 	}
 	pf.StringVar(&f.dataDir, "data-dir", defaultDataDir, "agent data directory (holds admin-token)")
 	pf.StringVarP(&f.output, "output", "o", "table", "output format: table|json")
@@ -90,7 +98,33 @@ func (f *apiFlags) client() (*client, error) {
 			return nil, fmt.Errorf("no API token: %s is empty", path)
 		}
 	}
-	return &client{base: base, token: token, http: &http.Client{Timeout: requestTimeout}}, nil
+	tr, err := f.transport()
+	if err != nil {
+		return nil, err
+	}
+	return &client{base: base, token: token, http: &http.Client{Timeout: requestTimeout, Transport: tr}}, nil
+}
+
+// transport is the client's HTTP transport: the default one, with the CA
+// file and client certificate of the flags when given.
+func (f *apiFlags) transport() (http.RoundTripper, error) {
+	caFile := f.caFile
+	if caFile == "" {
+		caFile = os.Getenv(envCAFile)
+	}
+	if caFile == "" && f.certFile == "" && f.keyFile == "" {
+		return http.DefaultTransport, nil
+	}
+	if (f.certFile == "") != (f.keyFile == "") {
+		return nil, errors.New("--cert-file and --key-file go together")
+	}
+	tc, err := tlsconf.Client(caFile, f.certFile, f.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file, --cert-file: %w", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return tr, nil
 }
 
 // client talks to the agent's v2 API.

@@ -17,10 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/altimeter/altimeter/host/alarm"
 	"github.com/altimeter/altimeter/host/api"
+	"github.com/altimeter/altimeter/host/archive"
 	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/cluster"
 	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/host/pidfile"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
 	"github.com/altimeter/altimeter/host/store"
@@ -52,16 +55,21 @@ type Agent struct {
 	reg     *prometheus.Registry
 	mgr     *pluginmgr.Manager
 	store   *store.Store
+	archive *archive.DB
 	metrics *pipeline.Metrics
 	reloads *prometheus.CounterVec
 
 	node         *cluster.Node
+	alarms       *alarm.Scheduler
 	bootstrapped atomic.Bool // the cluster token bootstrap ran
 
 	mu    sync.Mutex // guards cfg, insts, graph (reload vs shutdown)
 	cfg   *config.Config
 	insts instances
 	graph *pipeline.Graph
+	// live is graph for readers that must not wait for a reload
+	// (/healthz, /v2/plugins).
+	live atomic.Pointer[pipeline.Graph]
 }
 
 // Run loads the config and runs the agent until ctx is done or SIGINT or
@@ -86,6 +94,17 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(cfg.Agent.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	// One agent per data_dir; `altimeter reload` and `stop` signal the
+	// pid it holds. Released last, after the store closes.
+	pid, err := pidfile.Acquire(cfg.Agent.DataDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := pid.Release(); err != nil {
+			log.Warn("release pid file", "error", err)
+		}
+	}()
 	pluginDir, err := filepath.Abs(cfg.Agent.PluginDir)
 	if err != nil {
 		return fmt.Errorf("plugin dir: %w", err)
@@ -96,6 +115,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer a.store.Close()
 	reg.MustRegister(a.store.Collector())
+	// The notification archive (listeners with an archive block feed it)
+	// closes after the graph, like the store.
+	if a.archive, err = archive.Open(ctx, filepath.Join(cfg.Agent.DataDir, "archive.db"), log.Named("archive")); err != nil {
+		return err
+	}
+	defer a.archive.Close()
 	a.mgr = pluginmgr.New(pluginmgr.Options{Dir: pluginDir, Logger: log, Registerer: reg})
 	reg.MustRegister(newPluginCounters(a.mgr))
 	defer func() {
@@ -126,8 +151,21 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	srv := api.New(api.Options{Address: addr, Logger: log, Gatherer: reg, Plugins: a, Store: a.store, Writer: a.store, Events: a.store, Auth: authn,
-		Prom: prom, Console: ui, Cluster: clusterService{a.node}, Tokens: tokenService{a.node.Tokens()}, Ready: a.ready})
+	alarms, err := a.openAlarms(cfg, prom)
+	if err != nil {
+		return err
+	}
+	srvOpts, err := apiServerOptions(&cfg.Agent.API)
+	if err != nil {
+		return err
+	}
+	srvOpts.Address, srvOpts.Logger, srvOpts.Gatherer, srvOpts.Plugins = addr, log, reg, a
+	srvOpts.Store, srvOpts.Writer, srvOpts.Events, srvOpts.Auth = a.store, a.store, a.store, authn
+	srvOpts.Notifications = a.archive
+	srvOpts.Prom, srvOpts.Console, srvOpts.Ready = prom, ui, a.ready
+	srvOpts.Cluster, srvOpts.Tokens, srvOpts.Alarms = clusterService{a.node}, tokenService{a.node.Tokens()}, alarms
+	srvOpts.Limits, srvOpts.Registerer = apiLimits(cfg.Agent.APILimits), reg
+	srv := api.New(srvOpts)
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -136,6 +174,19 @@ func Run(ctx context.Context, o Options) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go a.clusterBootstrap(ctx, cfg.Agent.DataDir)
+	go a.archive.Run(ctx, archiveExpireEvery)
+	// Alarm evaluation stops before the cluster member and the store
+	// close (deferred earlier, run later).
+	alarmCtx, stopAlarms := context.WithCancel(ctx)
+	alarmsDone := make(chan struct{})
+	go func() {
+		defer close(alarmsDone)
+		_ = a.alarms.Run(alarmCtx)
+	}()
+	defer func() {
+		stopAlarms()
+		<-alarmsDone
+	}()
 	if err := a.start(ctx, cfg); err != nil {
 		return err
 	}
@@ -185,17 +236,45 @@ func (a *Agent) start(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	g, err := a.runGraph(ctx, cfg, insts, true)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.cfg, a.insts, a.graph = cfg, insts, g
+	a.live.Store(g)
+	a.mu.Unlock()
+	return nil
+}
+
+// listenTimeout bounds how long a starting graph waits for its listeners
+// to say they are bound.
+const listenTimeout = 10 * time.Second
+
+// runGraph builds and starts the graph of cfg over insts, and waits (at
+// most listenTimeout) for its listeners to be bound. With strict, a
+// listener that cannot open its first stream (cannot bind its port) fails
+// it: the graph is stopped again and the error returned. Without, such a
+// listener goes on retrying in the background (its state shows it).
+func (a *Agent) runGraph(ctx context.Context, cfg *config.Config, insts instances, strict bool) (*pipeline.Graph, error) {
 	a.setCapabilities(cfg)
 	g, err := pipeline.New(a.graphSpec(cfg, insts), a.metrics, a.log)
 	if err != nil {
-		return fmt.Errorf("build pipeline: %w", err)
+		return nil, fmt.Errorf("build pipeline: %w", err)
 	}
 	// The graph is drained by stopGraph, not cut off by the signal.
 	g.Start(context.WithoutCancel(ctx))
-	a.mu.Lock()
-	a.cfg, a.insts, a.graph = cfg, insts, g
-	a.mu.Unlock()
-	return nil
+	lctx, cancel := context.WithTimeout(ctx, listenTimeout)
+	defer cancel()
+	if err := g.Listening(lctx); err != nil {
+		if !strict {
+			a.log.Error("listener cannot listen; retrying", "error", err)
+			return g, nil
+		}
+		stopGraph(g)
+		return nil, fmt.Errorf("start listener %w", err)
+	}
+	return g, nil
 }
 
 func (a *Agent) resolve(ctx context.Context, cfg *config.Config) hcl.Diagnostics {
@@ -232,39 +311,51 @@ func (a *Agent) Reload(ctx context.Context) {
 	old := a.cfg
 	stopGraph(a.graph)
 	next, unused, diags, err := launchAll(ctx, a.mgr, cfg, a.insts)
+	a.stopUnused(ctx, log, unused)
+	var g *pipeline.Graph
+	if !diags.HasErrors() && err == nil {
+		// A listener of the new graph that cannot listen fails the reload.
+		g, err = a.runGraph(ctx, cfg, next, true)
+	}
 	if diags.HasErrors() || err != nil {
 		logDiags(log, diags)
 		log.Error("reload failed; restoring the previous pipelines", "error", err)
-		a.reloads.WithLabelValues("failure").Inc()
+		// Counted once the previous pipelines run (and listen) again.
+		defer a.reloads.WithLabelValues("failure").Inc()
 		// Put back what the old config needs; unchanged instances are
 		// still running.
 		next, unused, _, err = launchAll(ctx, a.mgr, old, next)
+		a.stopUnused(ctx, log, unused)
 		cfg = old
 		if err != nil {
 			log.Error("restore previous pipelines", "error", err)
 		}
+		if g, err = a.runGraph(ctx, cfg, next, false); err != nil {
+			log.Error("build pipeline", "error", err)
+			return
+		}
 	} else {
 		a.reloads.WithLabelValues("success").Inc()
+		log.Info("reloaded", "plugins", len(next))
 	}
+	a.cfg, a.insts, a.graph = cfg, next, g
+	a.live.Store(g)
+}
+
+func (a *Agent) stopUnused(ctx context.Context, log hclog.Logger, unused []*running) {
 	for _, r := range unused {
 		if err := r.inst.Stop(ctx); err != nil {
 			log.Warn("stop unused plugin", "plugin", r.inst.ID(), "error", err)
 		}
 	}
-	a.setCapabilities(cfg)
-	g, err := pipeline.New(a.graphSpec(cfg, next), a.metrics, a.log)
-	if err != nil {
-		log.Error("build pipeline", "error", err)
-		return
-	}
-	g.Start(context.WithoutCancel(ctx))
-	a.cfg, a.insts, a.graph = cfg, next, g
-	log.Info("reloaded", "plugins", len(next))
 }
 
 // graphSpec is the engine's spec for cfg, with the cluster's ownership.
 func (a *Agent) graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
-	spec := graphSpec(cfg, insts, a.store)
+	spec := graphSpec(cfg, insts, storePublisher{s: a.store, onEvents: a.alarmEvents})
+	for i := range spec.Listeners {
+		spec.Listeners[i].Archive = archiver{db: a.archive, st: a.store}
+	}
 	spec.Owner = owner{a.node}
 	return spec
 }
@@ -290,6 +381,7 @@ func stopGraph(g *pipeline.Graph) {
 // Plugins implements api.PluginLister.
 func (a *Agent) Plugins() []api.Plugin {
 	insts := a.mgr.Instances()
+	listeners := a.listenerStates()
 	out := make([]api.Plugin, 0, len(insts))
 	for _, i := range insts {
 		s := i.Status()
@@ -297,10 +389,29 @@ func (a *Agent) Plugins() []api.Plugin {
 		if meters == nil {
 			meters = []string{}
 		}
-		out = append(out, api.Plugin{
+		p := api.Plugin{
 			ID: s.ID, Name: s.Name, Kind: s.Kind, Version: s.Version, State: string(s.State), PID: s.PID,
 			Restarts: s.Restarts, Since: s.Since, LastError: s.LastError, StderrTail: s.StderrTail, Meters: meters,
-		})
+		}
+		// A running listener process whose stream fails (cannot bind)
+		// shows that state and error.
+		if l, ok := listeners[s.ID]; ok && s.State == pluginmgr.StateRunning && l.State == pipeline.ListenerFailing {
+			p.State, p.LastError, p.Since = string(l.State), l.LastError, l.Since
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// listenerStates are the running graph's listeners by ID.
+func (a *Agent) listenerStates() map[string]pipeline.ListenerStatus {
+	g := a.live.Load()
+	out := map[string]pipeline.ListenerStatus{}
+	if g == nil {
+		return out
+	}
+	for _, l := range g.Listeners() {
+		out[l.ID] = l
 	}
 	return out
 }
@@ -329,4 +440,25 @@ type noAuth struct{}
 
 func (noAuth) Authenticate(context.Context, string) (auth.Principal, error) {
 	return auth.Principal{TokenID: "noauth", Role: auth.RoleAdmin}, nil
+}
+
+// apiServerOptions turns the api block's server settings into api.Options
+// (limits, public URL, metrics token, TLS files loaded).
+func apiServerOptions(c *config.APIServer) (api.Options, error) {
+	o := api.Options{
+		PublicURL:           c.PublicURL,
+		MetricsRequireToken: c.MetricsRequireToken,
+		ServerLimits: api.ServerLimits{
+			ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout,
+			WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConns,
+		},
+	}
+	if c.TLS != nil {
+		tc, err := api.LoadTLS(c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile)
+		if err != nil {
+			return o, err
+		}
+		o.TLS = tc
+	}
+	return o, nil
 }

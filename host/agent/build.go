@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -12,7 +13,6 @@ import (
 	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
-	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -88,8 +88,9 @@ func binaryOf(m *pluginmgr.Manager, p *config.Plugin) (*pluginmgr.Binary, error)
 	return nil, fmt.Errorf("%s %q: %w", p.Kind, p.Name, pluginmgr.ErrPluginNotFound)
 }
 
-// graphSpec turns a resolved config and its instances into the engine's spec.
-func graphSpec(cfg *config.Config, insts instances, st *store.Store) pipeline.Spec {
+// graphSpec turns a resolved config and its instances into the engine's
+// spec; store is the built-in store publisher.
+func graphSpec(cfg *config.Config, insts instances, store storePublisher) pipeline.Spec {
 	var spec pipeline.Spec
 	for _, s := range cfg.Sinks {
 		ss := pipeline.SinkSpec{Name: s.Name}
@@ -97,11 +98,12 @@ func graphSpec(cfg *config.Config, insts instances, st *store.Store) pipeline.Sp
 			ss.Transformers = append(ss.Transformers, pipeline.NamedTransformer{ID: t.ID, Transformer: transformerOf{insts[t.ID].inst}})
 		}
 		for _, p := range s.Publishers {
-			var pub pipeline.Publisher = storePublisher{st}
+			var pub pipeline.Publisher = store
 			if !isBuiltin(p) {
 				pub = publisherOf{insts[p.ID].inst}
 			}
-			ss.Publishers = append(ss.Publishers, pipeline.NamedPublisher{ID: p.ID, Publisher: pub})
+			ss.Publishers = append(ss.Publishers, pipeline.NamedPublisher{ID: p.ID, Publisher: pub,
+				Disk: diskQueue(cfg.Agent.DataDir, s.Name, p)})
 		}
 		spec.Sinks = append(spec.Sinks, ss)
 	}
@@ -145,6 +147,34 @@ func graphSpec(cfg *config.Config, insts instances, st *store.Store) pipeline.Sp
 		spec.Polling = append(spec.Polling, ps)
 	}
 	return spec
+}
+
+// diskQueue is the disk queue of publish block p in sink, or nil for a
+// queue in memory: plugins queue on disk unless their queue block says
+// type = "memory"; the built-in store queues in memory (it is durable
+// itself) unless it says type = "disk".
+func diskQueue(dataDir, sink string, p *config.Plugin) *pipeline.DiskQueue {
+	q := p.Queue
+	if q == nil {
+		q = &config.Queue{}
+	}
+	typ := q.Type
+	if typ == "" {
+		typ = "disk"
+		if isBuiltin(p) {
+			typ = "memory"
+		}
+	}
+	if typ != "disk" {
+		return nil
+	}
+	// publisher.<name>.<sink>[.n] -> <name>[.n]
+	dir := p.Name + strings.TrimPrefix(p.ID, "publisher."+p.Name+"."+sink)
+	full := pipeline.DropOldest
+	if q.Block {
+		full = pipeline.Block
+	}
+	return &pipeline.DiskQueue{Dir: filepath.Join(dataDir, "queues", sink, dir), MaxBytes: q.MaxBytes, Full: full, SyncInterval: q.SyncInterval}
 }
 
 func refNames(refs []config.Ref) []string {

@@ -49,7 +49,7 @@ sink "s" {
 	}
 	diags = cfg.Resolve(describeBuiltin(func(k base.Kind, name string) (*base.Info, error) { return infos[name], nil }))
 	require.False(t, diags.HasErrors(), config.Format(diags))
-	spec := graphSpec(cfg, instances{"pollster.host": {}, "pollster.http": {}, "pollster.snmp": {}}, nil)
+	spec := graphSpec(cfg, instances{"pollster.host": {}, "pollster.http": {}, "pollster.snmp": {}}, storePublisher{})
 	tasks := map[string]map[string][]string{}
 	keep := map[string]func(string) bool{}
 	for _, pl := range spec.Polling {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -14,7 +15,10 @@ import (
 	"github.com/altimeter/altimeter/host/cluster"
 	"github.com/altimeter/altimeter/host/cluster/fsm"
 	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/sdk/sample"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // openCluster starts this agent's raft member: the cluster block's
@@ -67,7 +71,7 @@ func standaloneID(dataDir string) string {
 // into the cluster (import of tokens.json, the admin token); ready is set
 // once that is done. It retries until ctx ends.
 func (a *Agent) clusterBootstrap(ctx context.Context, dataDir string) {
-	backoff := 200 * time.Millisecond
+	bo := backoff.Exp{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		err := a.node.WaitLeader(ctx)
 		if err == nil {
@@ -83,13 +87,11 @@ func (a *Agent) clusterBootstrap(ctx context.Context, dataDir string) {
 		if ctx.Err() != nil {
 			return
 		}
-		a.log.Warn("cluster bootstrap", "error", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
+		wait := bo.Next()
+		a.log.Warn("cluster bootstrap", "error", err, "retry_in", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
@@ -104,6 +106,16 @@ func (a *Agent) ready() error {
 	}
 	if !a.bootstrapped.Load() {
 		return errors.New("cluster bootstrap (tokens) not done")
+	}
+	var failing []string
+	for id, l := range a.listenerStates() {
+		if l.State == pipeline.ListenerFailing {
+			failing = append(failing, fmt.Sprintf("%s: %s", id, l.LastError))
+		}
+	}
+	if len(failing) > 0 {
+		sort.Strings(failing)
+		return fmt.Errorf("degraded: listener %s", strings.Join(failing, "; listener "))
 	}
 	return nil
 }

@@ -82,8 +82,12 @@ func storeOptions(cfg *config.Config) store.Options {
 	return o
 }
 
-// storePublisher is the built-in store publisher.
-type storePublisher struct{ s *store.Store }
+// storePublisher is the built-in store publisher. onEvents, when set, is
+// handed the events once stored (the event alarms).
+type storePublisher struct {
+	s        *store.Store
+	onEvents func(context.Context, []sample.Event)
+}
 
 // Publish writes the batch's samples. Bad samples are rejected one by one
 // and the rest stored; a store failure, such as a full disk
@@ -121,6 +125,9 @@ func (p storePublisher) Publish(ctx context.Context, rb *rawbatch.Batch) (publis
 	if len(events) > 0 {
 		if err := p.s.WriteEvents(ctx, events); err != nil {
 			return publisher.Result{Outcome: base.Retry, Reason: err.Error()}, nil
+		}
+		if p.onEvents != nil {
+			p.onEvents(ctx, events)
 		}
 	}
 	return res, nil

@@ -35,7 +35,7 @@ func TestStorePublisherDiskFull(t *testing.T) {
 	s, err := store.Open(ctx, filepath.Join(dir, "store"), o)
 	require.NoError(t, err)
 	defer s.Close()
-	p := storePublisher{s}
+	p := storePublisher{s: s}
 
 	now := time.Now().UTC().Truncate(time.Second)
 	samples := make([]sample.Sample, 100)

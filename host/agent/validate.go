@@ -19,8 +19,11 @@ import (
 // short-lived process). pluginDir overrides the config's agent.plugin_dir
 // when set. It returns the parsed files, for rendering.
 func Validate(ctx context.Context, files []string, pluginDir string, log hclog.Logger) (map[string]*hcl.File, hcl.Diagnostics) {
+	// Every stage runs that can: a file that does not parse stops here,
+	// but other errors do not keep the plugins from being resolved and
+	// their own checks from running, so one run reports every problem.
 	cfg, diags := config.Load(files...)
-	if diags.HasErrors() {
+	if cfg.Unparsed {
 		return cfg.Files, diags
 	}
 	if pluginDir == "" {
@@ -40,12 +43,9 @@ func Validate(ctx context.Context, files []string, pluginDir string, log hclog.L
 	diags = append(diags, cfg.Resolve(describeBuiltin(func(k base.Kind, name string) (*base.Info, error) {
 		return m.Describe(ctx, k, name)
 	}))...)
-	if diags.HasErrors() {
-		return cfg.Files, diags
-	}
 	for _, p := range cfg.AllPlugins() {
-		if isBuiltin(p) {
-			continue
+		if isBuiltin(p) || p.Config == nil {
+			continue // built in, or its block did not resolve (reported)
 		}
 		inst, err := m.Launch(ctx, "validate."+p.ID, p.Kind, p.Name, p.Config)
 		var ce *pluginmgr.ConfigError

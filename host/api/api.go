@@ -1,12 +1,12 @@
 package api
 
 import (
-	"context"
-	"errors"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -48,12 +48,15 @@ type Options struct {
 	// /v2/samples, /v2/resources, /v2/query/samples, /v2/capabilities).
 	// When nil those endpoints are not served (404).
 	Store store.Reader
-	// Writer takes POST /v2/meters/{name}; when nil that method answers
-	// 405.
-	Writer store.Writer
+	// Writer takes POST /v2/meters/{name}, on behalf of the token's
+	// project (a member) or of an admin; when nil that method answers 405.
+	Writer store.ProjectWriter
 	// Events serves the Panko v2 event endpoints (/v2/events,
 	// /v2/event_types); when nil those endpoints are not served (404).
 	Events store.EventReader
+	// Notifications serves the notification archive (/v2/notifications,
+	// /v2/requests; notifications.go); when nil it is not served.
+	Notifications NotificationArchive
 	// Auth resolves X-Auth-Token for the data endpoints; when nil every
 	// data request is refused (401).
 	Auth Authenticator
@@ -67,9 +70,32 @@ type Options struct {
 	Cluster ClusterService
 	// Tokens serves /v2/tokens (admin only); when nil it is not served.
 	Tokens TokenManager
+	// Alarms serves Aodh's v2 alarm endpoints (/v2/alarms,
+	// /v2/query/alarms; alarms.go); when nil they are not served.
+	Alarms AlarmService
 	// Ready, when set, is asked by /healthz: an error means not ready
 	// (503 with the reason), e.g. while the member has no leader.
 	Ready func() error
+	// Limits bound the work of one request (limits.go); zero fields take
+	// the defaults.
+	Limits Limits
+	// Registerer takes the API's own metrics (refusals, stopped
+	// requests); when nil they are kept but not exported.
+	Registerer prometheus.Registerer
+	// PublicURL, when set, is the base of the links the API builds
+	// (resource links): scheme://host[:port][/prefix] as clients reach the
+	// agent (through a proxy, say). Without it the links are built from
+	// the listen address. The request's Host header is never used: a
+	// client could forge it.
+	PublicURL string
+	// MetricsRequireToken makes /metrics ask for a token (any valid token,
+	// member or admin); it is open by default, as Prometheus scrapes it.
+	MetricsRequireToken bool
+	// ServerLimits bound the HTTP server's connections (server.go); zero
+	// fields take the defaults.
+	ServerLimits ServerLimits
+	// TLS, when set, serves HTTPS with it (server.go, TLSConfig).
+	TLS *tls.Config
 }
 
 // Server is the agent's HTTP server.
@@ -78,6 +104,10 @@ type Server struct {
 	log  hclog.Logger
 	srv  *http.Server
 	ln   net.Listener
+	// limits are Options.Limits with defaults; metrics count what they
+	// refuse.
+	limits  Limits
+	metrics *apiMetrics
 }
 
 // New builds the router; Serve starts it.
@@ -89,30 +119,50 @@ func New(o Options) *Server {
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{opts: o, log: o.Logger.Named("api")}
+	s := &Server{opts: o, log: o.Logger.Named("api"), limits: o.Limits.WithDefaults(), metrics: newAPIMetrics(o.Registerer)}
 	r := gin.New()
 	// Match on the escaped path so an id holding %2F stays one segment.
 	r.UseRawPath = true
 	r.UnescapePathValues = true
 	r.Use(s.recovery(), s.accessLog())
 	r.HandleMethodNotAllowed = true
+	// Every path also answers with a trailing slash, served in place: a
+	// redirect's relative Location breaks keystoneauth clients
+	// (aodhclient asks for /v2/capabilities/).
+	r.RedirectTrailingSlash = false
 	r.NoRoute(func(c *gin.Context) {
+		if p := c.Request.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+			c.Request.URL.Path = strings.TrimSuffix(p, "/")
+			c.Request.URL.RawPath = strings.TrimSuffix(c.Request.URL.RawPath, "/")
+			r.HandleContext(c)
+			return
+		}
 		abort(c, fmt.Errorf("%s %s: %w", c.Request.Method, c.Request.URL.Path, ErrNotFound))
 	})
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, fmt.Errorf("%s %s: %w", c.Request.Method, c.Request.URL.Path, ErrMethodNotAllowed))
 	})
 	r.GET("/healthz", s.healthz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	metrics := gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	if o.MetricsRequireToken {
+		r.GET("/metrics", s.authenticate(), metrics)
+	} else {
+		r.GET("/metrics", metrics)
+	}
 	v2 := r.Group("/v2")
-	v2.GET("/plugins", s.listPlugins)
-	v2.GET("/plugins/:id", s.getPlugin)
+	// Plugins show pids, paths and stderr lines: admins only.
+	plugins := v2.Group("/plugins", s.authenticate(), s.adminOnly)
+	plugins.GET("", s.listPlugins)
+	plugins.GET("/:id", s.getPlugin)
 	v2.GET("/openapi.json", serveOpenAPI)
 	if o.Store != nil {
 		s.registerData(v2)
 	}
 	if o.Events != nil {
 		s.registerEvents(v2)
+	}
+	if o.Notifications != nil {
+		s.registerNotifications(v2)
 	}
 	if o.Prom != nil {
 		s.registerProm(r)
@@ -126,51 +176,15 @@ func New(o Options) *Server {
 	if o.Tokens != nil {
 		s.registerTokens(v2)
 	}
-	s.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	if o.Alarms != nil {
+		s.registerAlarms(v2)
+	}
+	s.srv = s.httpServer(r)
 	return s
 }
 
 // Handler exposes the router, for tests.
 func (s *Server) Handler() http.Handler { return s.srv.Handler }
-
-// Listen binds the address; Addr then reports it (useful with port 0).
-func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.opts.Address)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.opts.Address, err)
-	}
-	s.ln = ln
-	return nil
-}
-
-// Addr is the bound address.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
-
-// Serve serves until ctx is done, then shuts down gracefully.
-func (s *Server) Serve(ctx context.Context) error {
-	if s.ln == nil {
-		if err := s.Listen(); err != nil {
-			return err
-		}
-	}
-	s.log.Info("serving", "address", s.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve http: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shut down http: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
 
 func (s *Server) healthz(c *gin.Context) {
 	if s.opts.Ready != nil {

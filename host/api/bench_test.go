@@ -6,14 +6,39 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/altimeter/altimeter/host/store"
+	"github.com/altimeter/altimeter/sdk/sample"
 )
+
+// cpuTime is the process's user and system CPU time: on a shared machine
+// it varies far less than wall time, which waits for other processes.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per op since start.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+}
 
 // BenchmarkPostSamples posts batches of 1,000 samples with message ids (as
 // a client that wants retries to be safe) through the real store: the
 // POST /v2/meters path of the crash test. It reports samples/s.
-func BenchmarkPostSamples(b *testing.B) {
+func BenchmarkPostSamples(b *testing.B) { benchPost(b, tokAdmin) }
+
+// BenchmarkPostSamplesMember is BenchmarkPostSamples with a member token:
+// the write checks that the project owns the resources it names.
+func BenchmarkPostSamplesMember(b *testing.B) { benchPost(b, tokA) }
+
+func benchPost(b *testing.B, token string) {
 	srv := realStoreServer(b)
 	ts := time.Now().Add(-time.Hour)
 	bodies := make([][]byte, b.N)
@@ -31,9 +56,10 @@ func BenchmarkPostSamples(b *testing.B) {
 		bodies[n], _ = json.Marshal(items)
 	}
 	b.ResetTimer()
+	cpu := cpuTime()
 	for n := 0; n < b.N; n++ {
 		req := httptest.NewRequest("POST", "/v2/meters/bench", bytes.NewReader(bodies[n]))
-		req.Header.Set(TokenHeader, tokAdmin)
+		req.Header.Set(TokenHeader, token)
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		srv.Handler().ServeHTTP(rec, req)
@@ -41,5 +67,75 @@ func BenchmarkPostSamples(b *testing.B) {
 			b.Fatalf("POST: %d %s", rec.Code, rec.Body.String())
 		}
 	}
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// benchStore is a real store (clock t0+1h) holding 50 resources x 2,000
+// samples of meter "bench", 100 ms apart, with metadata.
+func benchStore(b *testing.B) *store.Store {
+	b.Helper()
+	st, err := store.Open(b.Context(), b.TempDir(), store.Options{Logger: hclog.NewNullLogger(), Now: func() time.Time { return t0.Add(time.Hour) }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	batch := make([]sample.Sample, 0, 1000)
+	for r := range 50 {
+		md := map[string]string{"tier": fmt.Sprint("t", r%5), "host": fmt.Sprint("h", r%10), "flavor.name": "m1.small"}
+		for i := range 2000 {
+			batch = append(batch, sample.Sample{Name: "bench", Type: sample.Gauge, Unit: "req", Volume: float64(i),
+				ResourceID: fmt.Sprint("r-", r), ProjectID: projectA, UserID: "u", Source: "openstack",
+				Timestamp: t0.Add(time.Duration(i) * 100 * time.Millisecond), Metadata: md,
+				MessageID: fmt.Sprintf("60000000-0000-4000-8000-%012d", r*2000+i)})
+			if len(batch) == cap(batch) {
+				if err := st.Write(b.Context(), batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+	}
+	return st
+}
+
+// BenchmarkStatistics asks GET /v2/meters/bench/statistics of 100,000
+// samples: one bucket per minute from the series engine, grouped by
+// resource (50 groups), and grouped by metadata (raw samples, 5 groups).
+func BenchmarkStatistics(b *testing.B) {
+	st := benchStore(b)
+	srv := New(Options{Store: st, Writer: st, Auth: testAuth})
+	b.ResetTimer()
+	for _, tc := range []struct{ name, query string }{
+		{"period", "period=60"},
+		{"groupby=resource", "period=60&groupby=resource_id"},
+		{"groupby=metadata", "groupby=metadata.tier"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cpu := cpuTime()
+			for n := 0; n < b.N; n++ {
+				rec := call(b, srv, "GET", "/v2/meters/bench/statistics?"+tc.query, tokAdmin, "")
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET: %d %s", rec.Code, rec.Body.String())
+				}
+			}
+			reportCPU(b, cpu)
+		})
+	}
+}
+
+// BenchmarkListSamples lists the newest 1,000 of 100,000 samples, with
+// their metadata.
+func BenchmarkListSamples(b *testing.B) {
+	st := benchStore(b)
+	srv := New(Options{Store: st, Writer: st, Auth: testAuth})
+	b.ResetTimer()
+	cpu := cpuTime()
+	for n := 0; n < b.N; n++ {
+		rec := call(b, srv, "GET", "/v2/samples?limit=1000", tokAdmin, "")
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GET: %d %s", rec.Code, rec.Body.String())
+		}
+	}
+	reportCPU(b, cpu)
 }

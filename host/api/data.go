@@ -29,12 +29,15 @@ const MaxBodyBytes = 8 << 20
 
 // registerData adds the Ceilometer v2 data endpoints to v2.
 func (s *Server) registerData(v2 *gin.RouterGroup) {
-	d := v2.Group("", s.authenticate())
+	w := v2.Group("", s.authenticate(), s.countErrors())
+	if s.opts.Writer != nil {
+		// A write is not cut short by query_timeout: once the time
+		// series took it, the index update must follow.
+		w.POST("/meters/:name", s.postSamples)
+	}
+	d := w.Group("", s.deadline())
 	d.GET("/meters", s.listMeters)
 	d.GET("/meters/:name", s.listMeterSamples)
-	if s.opts.Writer != nil {
-		d.POST("/meters/:name", s.postSamples)
-	}
 	d.GET("/meters/:name/statistics", s.statistics)
 	d.GET("/samples", s.listSamples)
 	d.GET("/samples/:id", s.getSample)
@@ -57,13 +60,14 @@ func checkParams(c *gin.Context, allowed ...string) error {
 	return nil
 }
 
-// page reads the limit and marker parameters.
-func page(c *gin.Context) (store.ListOptions, error) {
-	var o store.ListOptions
+// page reads the limit and marker parameters; a limit is at most
+// MaxLimit, and a listing without one returns store.DefaultLimit rows.
+func (s *Server) page(c *gin.Context) (store.ListOptions, error) {
+	o := store.ListOptions{Limit: min(store.DefaultLimit, s.limits.MaxLimit)}
 	if v, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return o, fmt.Errorf("%w: limit must be a positive integer, got %q", ErrBadRequest, v)
+		n, err := parseLimit(v, s.limits.MaxLimit)
+		if err != nil {
+			return o, err
 		}
 		o.Limit = n
 	}
@@ -73,9 +77,12 @@ func page(c *gin.Context) (store.ListOptions, error) {
 
 // queryPlan parses the simple query of c for an endpoint, ANDs extra leaves
 // (the meter of /v2/meters/{name}) and applies the caller's scope.
-func queryPlan(c *gin.Context, sc queryScope, extra ...*expr) (plan, simpleQuery, error) {
+func (s *Server) queryPlan(c *gin.Context, sc queryScope, extra ...*expr) (plan, simpleQuery, error) {
 	q, err := parseSimpleQuery(c.Request.URL.Query(), sc)
 	if err != nil {
+		return plan{}, q, err
+	}
+	if err := s.checkLeaves(q.root); err != nil {
 		return plan{}, q, err
 	}
 	if len(extra) > 0 {
@@ -110,19 +117,20 @@ func (s *Server) listMeters(c *gin.Context) {
 		}
 		unique = b
 	}
-	o, err := page(c)
+	o, err := s.page(c)
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	p, _, err := queryPlan(c, metersScope)
+	p, _, err := s.queryPlan(c, metersScope)
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	ms, err := s.opts.Store.Meters(c.Request.Context(), p.filter, o)
+	ctx := c.Request.Context()
+	ms, err := s.opts.Store.Meters(ctx, p.filter, o)
 	if err != nil {
-		abort(c, fmt.Errorf("list meters: %w", err))
+		abort(c, fmt.Errorf("list meters: %w", s.stopped(ctx, err)))
 		return
 	}
 	out := make([]meterJSON, 0, len(ms))
@@ -138,9 +146,10 @@ func (s *Server) listMeters(c *gin.Context) {
 // samples lists through the store with a plan's filter and residual.
 func (s *Server) samples(c *gin.Context, p plan, o store.ListOptions) ([]store.Sample, error) {
 	o.Match = p.match()
-	rows, err := s.opts.Store.Samples(c.Request.Context(), p.filter, o)
+	ctx := c.Request.Context()
+	rows, err := s.opts.Store.Samples(ctx, p.filter, o)
 	if err != nil {
-		return nil, fmt.Errorf("list samples: %w", err)
+		return nil, fmt.Errorf("list samples: %w", s.stopped(ctx, err))
 	}
 	return rows, nil
 }
@@ -150,12 +159,12 @@ func (s *Server) listMeterSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	o, err := page(c)
+	o, err := s.page(c)
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	p, _, err := queryPlan(c, samplesScope, meterLeaf(c.Param("name")))
+	p, _, err := s.queryPlan(c, samplesScope, meterLeaf(c.Param("name")))
 	if err != nil {
 		abort(c, err)
 		return
@@ -165,8 +174,7 @@ func (s *Server) listMeterSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	out := renderAll(rows, renderOldSample)
-	c.JSON(http.StatusOK, out)
+	writeList(c, http.StatusOK, rows, renderOldSample)
 }
 
 func (s *Server) listSamples(c *gin.Context) {
@@ -174,12 +182,12 @@ func (s *Server) listSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	o, err := page(c)
+	o, err := s.page(c)
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	p, _, err := queryPlan(c, samplesScope)
+	p, _, err := s.queryPlan(c, samplesScope)
 	if err != nil {
 		abort(c, err)
 		return
@@ -189,8 +197,7 @@ func (s *Server) listSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	out := renderAll(rows, renderSample)
-	c.JSON(http.StatusOK, out)
+	writeList(c, http.StatusOK, rows, renderSample)
 }
 
 func (s *Server) getSample(c *gin.Context) {
@@ -206,21 +213,12 @@ func (s *Server) getSample(c *gin.Context) {
 	c.JSON(http.StatusOK, renderSample(&row))
 }
 
-// baseURL is Ceilometer's application URL: where the client reached us.
-func baseURL(c *gin.Context) string {
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + c.Request.Host
-}
-
 func (s *Server) listResources(c *gin.Context) {
 	if err := checkParams(c, "limit", "marker", "meter_links"); err != nil {
 		abort(c, err)
 		return
 	}
-	o, err := page(c)
+	o, err := s.page(c)
 	if err != nil {
 		abort(c, err)
 		return
@@ -234,19 +232,19 @@ func (s *Server) listResources(c *gin.Context) {
 		}
 		links = n != 0
 	}
-	p, _, err := queryPlan(c, resourcesScope)
+	p, _, err := s.queryPlan(c, resourcesScope)
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	rs, err := s.opts.Store.Resources(c.Request.Context(), p.filter, o)
+	ctx := c.Request.Context()
+	rs, err := s.opts.Store.Resources(ctx, p.filter, o)
 	if err != nil {
-		abort(c, fmt.Errorf("list resources: %w", err))
+		abort(c, fmt.Errorf("list resources: %w", s.stopped(ctx, err)))
 		return
 	}
-	base := baseURL(c)
-	out := renderAll(rs, func(r *store.Resource) resourceJSON { return renderResource(r, base, links) })
-	c.JSON(http.StatusOK, out)
+	base := s.URL()
+	writeList(c, http.StatusOK, rs, func(r *store.Resource) resourceJSON { return renderResource(r, base, links) })
 }
 
 func (s *Server) getResource(c *gin.Context) {
@@ -259,7 +257,7 @@ func (s *Server) getResource(c *gin.Context) {
 		abort(c, fmt.Errorf("get resource %s: %w", c.Param("id"), err))
 		return
 	}
-	c.JSON(http.StatusOK, renderResource(&r, baseURL(c), true))
+	c.JSON(http.StatusOK, renderResource(&r, s.URL(), true))
 }
 
 // aggregateFuncs are the aggregates statistics accepts; true when the
@@ -352,29 +350,32 @@ func (s *Server) statistics(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	p, q, err := queryPlan(c, statisticsScope, meterLeaf(c.Param("name")))
+	p, q, err := s.queryPlan(c, statisticsScope, meterLeaf(c.Param("name")))
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	stats, err := s.opts.Store.Statistics(c.Request.Context(), store.StatsQuery{
-		Filter: p.filter, Period: period, GroupBy: groupBy, Aggregates: aggs,
+	ctx := c.Request.Context()
+	stats, err := s.opts.Store.Statistics(ctx, store.StatsQuery{
+		Filter: p.filter, Period: period, GroupBy: groupBy, Aggregates: aggs, MaxGroups: s.limits.MaxGroups,
 	})
 	if err != nil {
-		abort(c, fmt.Errorf("statistics of %s: %w", c.Param("name"), err))
+		abort(c, fmt.Errorf("statistics of %s: %w", c.Param("name"), groupsError(s.stopped(ctx, err))))
 		return
 	}
-	out := renderAll(stats, func(st *store.Statistics) statisticsJSON { return renderStatistics(st, aggs, q.start, q.end) })
-	c.JSON(http.StatusOK, out)
+	writeList(c, http.StatusOK, stats, func(st *store.Statistics) statisticsJSON { return renderStatistics(st, aggs, q.start, q.end) })
 }
 
 // readBody reads a request body up to MaxBodyBytes.
-func readBody(c *gin.Context) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+func readBody(c *gin.Context) ([]byte, error) { return readBodyMax(c, MaxBodyBytes) }
+
+// readBodyMax reads a request body up to limit bytes (413 past it).
+func readBodyMax(c *gin.Context, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxBodyBytes)
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 		}
 		return nil, fmt.Errorf("%w: read body: %v", ErrBadRequest, err)
 	}
@@ -396,6 +397,16 @@ func (s *Server) querySamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
+	if q.limit == 0 {
+		q.limit = min(store.DefaultLimit, s.limits.MaxLimit)
+	} else if err := checkLimit(int64(q.limit), s.limits.MaxLimit); err != nil {
+		abort(c, err)
+		return
+	}
+	if err := s.checkLeaves(q.root); err != nil {
+		abort(c, err)
+		return
+	}
 	p := newPlan(q.root)
 	if err := p.confine(scope(c), q.root); err != nil {
 		abort(c, err)
@@ -406,8 +417,7 @@ func (s *Server) querySamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	out := renderAll(rows, renderSample)
-	c.JSON(http.StatusOK, out)
+	writeList(c, http.StatusOK, rows, renderSample)
 }
 
 // postKeys are the attributes of a posted OldSample; recorded_at is
@@ -417,10 +427,31 @@ var postKeys = []string{
 	"project_id", "resource_id", "timestamp", "recorded_at", "resource_metadata", "message_id",
 }
 
+// keptSincer is implemented by a Writer whose raw samples expire (the
+// store): KeptSince is the oldest timestamp of a meter it keeps now.
+type keptSincer interface {
+	KeptSince(meter string) time.Time
+}
+
+// postRules are the checks of posted samples beyond their shape.
+type postRules struct {
+	now time.Time // for a missing timestamp
+	// maxMetadata bounds each sample's metadata (metadataSize).
+	maxMetadata int
+	// keptSince, when set, is the oldest timestamp the store keeps: an
+	// older sample is refused rather than answered 201 and deleted by the
+	// next retention pass.
+	keptSince time.Time
+}
+
 // decodePosted validates the body of POST /v2/meters/{name} as Ceilometer
 // does and completes each sample: the member's project, the default
-// source, now for a missing timestamp, a new message_id when none.
-func decodePosted(body []byte, name string, scope, ownProject string, now time.Time) ([]sample.Sample, error) {
+// source, now for a missing timestamp. A sample without message_id keeps
+// none: the store gives it the canonical id of its series and timestamp
+// (sdk/sample.Sample.MessageID), so the same sample posted twice is stored
+// once. Every sample is checked before any is written: a refused batch
+// writes nothing.
+func decodePosted(body []byte, name string, scope, ownProject string, r postRules) ([]sample.Sample, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var items []map[string]any
@@ -466,6 +497,12 @@ func decodePosted(body []byte, name string, scope, ownProject string, now time.T
 		if err != nil {
 			return nil, fmt.Errorf("%w: samples[%d]: %v", ErrBadRequest, i, err)
 		}
+		if n := metadataSize(smp.Metadata); n > r.maxMetadata {
+			return nil, refuse(refusedMetadata, fmt.Errorf("%w: samples[%d].resource_metadata: %d bytes of JSON, more than the maximum %d (api max_metadata_bytes)", ErrPartTooLarge, i, n, r.maxMetadata))
+		}
+		if err := checkPostedTime(i, m[sample.CeilometerTimestamp] != nil, smp.Timestamp, r); err != nil {
+			return nil, err
+		}
 		if math.IsNaN(smp.Volume) || math.IsInf(smp.Volume, 0) {
 			return nil, fmt.Errorf("%w: samples[%d].counter_volume: must be finite", ErrBadRequest, i)
 		}
@@ -481,18 +518,36 @@ func decodePosted(body []byte, name string, scope, ownProject string, now time.T
 			smp.Source = DefaultSource
 		}
 		if smp.Timestamp.IsZero() {
-			smp.Timestamp = now
+			smp.Timestamp = r.now // absent or null: now, as Ceilometer
 		}
 		smp.Timestamp = smp.Timestamp.Truncate(time.Microsecond)
-		if smp.MessageID == "" {
-			smp.MessageID = sample.NewMessageID()
-		} else if j, dup := ids[smp.MessageID]; dup {
-			return nil, fmt.Errorf("%w: samples[%d].message_id: %s repeats samples[%d]", ErrBadRequest, i, smp.MessageID, j)
+		if smp.MessageID != "" {
+			if j, dup := ids[smp.MessageID]; dup {
+				return nil, fmt.Errorf("%w: samples[%d].message_id: %s repeats samples[%d]", ErrBadRequest, i, smp.MessageID, j)
+			}
+			ids[smp.MessageID] = i
 		}
-		ids[smp.MessageID] = i
 		out = append(out, smp)
 	}
 	return out, nil
+}
+
+// checkPostedTime refuses a given timestamp the store cannot hold (Go's
+// zero time, 0001-01-01, included: it is no time, not "now") or would
+// delete at once (older than raw retention).
+func checkPostedTime(i int, given bool, t time.Time, r postRules) error {
+	if !given {
+		return nil
+	}
+	if store.CheckTime(t) != nil {
+		return refuse(refusedTimestamp, fmt.Errorf("%w: samples[%d].timestamp: %s is outside %s..%s (exclusive), the range the store holds",
+			ErrBadRequest, i, t.UTC().Format(time.RFC3339Nano), store.MinTime.Format(time.RFC3339), store.MaxTime.Format(time.RFC3339)))
+	}
+	if !r.keptSince.IsZero() && t.Before(r.keptSince) {
+		return refuse(refusedRetention, fmt.Errorf("%w: samples[%d].timestamp: %s is older than the raw retention of this meter (raw samples are kept from %s): it would be deleted at once",
+			ErrBadRequest, i, t.UTC().Format(time.RFC3339Nano), r.keptSince.Format(time.RFC3339)))
+	}
+	return nil
 }
 
 func (s *Server) postSamples(c *gin.Context) {
@@ -506,22 +561,54 @@ func (s *Server) postSamples(c *gin.Context) {
 		return
 	}
 	pr := principal(c)
-	smps, err := decodePosted(body, c.Param("name"), pr.Scope(), pr.Project, time.Now().UTC())
+	rules := postRules{now: time.Now().UTC(), maxMetadata: s.limits.MaxMetadataBytes}
+	if ks, ok := s.opts.Writer.(keptSincer); ok {
+		rules.keptSince = ks.KeptSince(c.Param("name"))
+	}
+	smps, err := decodePosted(body, c.Param("name"), pr.Scope(), pr.Project, rules)
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	// A message_id already stored is skipped by the store: a client may
+	// A message_id already stored in the project (or, without one, the
+	// same series and timestamp) is skipped by the store: a client may
 	// retry a POST whose answer it lost (after a timeout or an agent
-	// restart) and no sample is stored twice.
-	ctx := c.Request.Context()
-	if err := s.opts.Writer.Write(ctx, smps); err != nil {
+	// restart) and no sample is stored twice. Ids are per project: another
+	// project's use of an id neither drops nor reveals anything.
+	res, err := s.opts.Writer.WriteAs(c.Request.Context(), pr.Scope(), smps)
+	var conflict *store.ResourceConflictError
+	if errors.As(err, &conflict) {
+		abort(c, fmt.Errorf("%w: samples[%d].resource_id: resource %s belongs to another project; nothing was stored",
+			ErrConflict, conflict.Index, conflict.ResourceID))
+		return
+	}
+	if err != nil {
 		abort(c, fmt.Errorf("write samples: %w", err))
 		return
 	}
-	out := renderAll(smps, func(sm *sample.Sample) oldSampleJSON { return renderOldSample(&store.Sample{Sample: *sm}) })
-	c.JSON(http.StatusCreated, out)
+	c.Header(HeaderStored, strconv.Itoa(res.Stored))
+	c.Header(HeaderDuplicates, strconv.Itoa(res.Duplicates))
+	if res.TooOld > 0 {
+		// Never a 201 for a sample that was not stored.
+		i := slices.Index(res.Status, store.TooOld)
+		abort(c, fmt.Errorf("%w: samples[%d].timestamp: %s is older than the out-of-order window of its series: %d of %d samples not stored (%d stored, %d already stored)",
+			ErrConflict, i, smps[i].Timestamp.Format(time.RFC3339Nano), res.TooOld, len(smps), res.Stored, res.Duplicates))
+		return
+	}
+	for i := range smps {
+		smps[i].MessageID = res.MessageIDs[i]
+	}
+	writeList(c, http.StatusCreated, smps, func(sm *sample.Sample) oldSampleJSON { return renderOldSample(&store.Sample{Sample: *sm}) })
 }
+
+// Headers of the answer to POST /v2/meters/{name}: how many of the samples
+// this request stored, and how many were already stored in the project
+// (retries). The answer's body lists every posted sample, each under the
+// message_id it is stored by.
+const (
+	HeaderStored     = "X-Altimeter-Stored"
+	HeaderDuplicates = "X-Altimeter-Duplicates"
+)
 
 // capabilitiesJSON is Ceilometer's Capabilities: flattened, colon-joined
 // keys.
@@ -529,10 +616,11 @@ type capabilitiesJSON struct {
 	API          map[string]bool `json:"api"`
 	Storage      map[string]bool `json:"storage"`
 	EventStorage map[string]bool `json:"event_storage"`
+	AlarmStorage map[string]bool `json:"alarm_storage,omitempty"`
 }
 
 func (s *Server) capabilities(c *gin.Context) {
-	c.JSON(http.StatusOK, capabilitiesJSON{
+	caps := capabilitiesJSON{
 		API: map[string]bool{
 			"meters:query:simple":                           true,
 			"meters:query:metadata":                         true,
@@ -560,5 +648,10 @@ func (s *Server) capabilities(c *gin.Context) {
 		},
 		Storage:      map[string]bool{"storage:production_ready": true},
 		EventStorage: map[string]bool{"storage:production_ready": s.opts.Events != nil},
-	})
+	}
+	if s.opts.Alarms != nil {
+		alarmCapabilities(caps.API)
+		caps.AlarmStorage = map[string]bool{"storage:production_ready": true}
+	}
+	c.JSON(http.StatusOK, caps)
 }

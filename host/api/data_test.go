@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -92,7 +91,7 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 	require.Equal(t, 0, fs.calls, "no store call without a valid token")
-	for _, path := range []string{"/healthz", "/metrics", "/v2/plugins", "/v2/openapi.json"} {
+	for _, path := range []string{"/healthz", "/metrics", "/v2/openapi.json"} {
 		require.Equal(t, http.StatusOK, call(t, srv, "GET", path, "", "").Code, path)
 	}
 	t.Run("no authenticator refuses everything", func(t *testing.T) {
@@ -103,7 +102,7 @@ func TestAuthentication(t *testing.T) {
 	t.Run("no store serves no data endpoints", func(t *testing.T) {
 		srv := New(Options{})
 		requireError(t, call(t, srv, "GET", "/v2/samples", tokAdmin, ""), http.StatusNotFound, "not found")
-		require.Equal(t, http.StatusOK, call(t, srv, "GET", "/v2/plugins", "", "").Code)
+		requireError(t, call(t, srv, "GET", "/v2/plugins", tokAdmin, ""), http.StatusUnauthorized, "no authenticator")
 	})
 }
 
@@ -249,7 +248,7 @@ func TestListMeterSamples(t *testing.T) {
 		"timestamp": "2024-01-02T03:03:00.000000", "recorded_at": "2024-01-02T03:03:00.123456",
 		"resource_metadata": map[string]any{"flavor.name": "small", "host": "h1"},
 	}, rows[0])
-	require.Zero(t, fs.lastO.Limit, "no limit given: the store's default")
+	require.Equal(t, store.DefaultLimit, fs.lastO.Limit, "no limit given: the store's default")
 
 	ts := func(min int, us int) time.Time {
 		return t0.Add(time.Duration(min)*time.Minute + time.Duration(us)*time.Microsecond)
@@ -323,7 +322,11 @@ func TestPostSamples(t *testing.T) {
 		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 		rows := decodeList(t, rec.Body.Bytes())
 		require.Len(t, rows, 2)
-		require.Regexp(t, regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`), rows[0]["message_id"])
+		// Without message_id: the store's id of series and timestamp, not
+		// a random one.
+		require.True(t, strings.HasPrefix(rows[0]["message_id"].(string), "canon-proj-a-res-new-cpu_util-"), rows[0]["message_id"])
+		require.Equal(t, "2", rec.Header().Get(HeaderStored))
+		require.Equal(t, "0", rec.Header().Get(HeaderDuplicates))
 		require.Equal(t, projectA, rows[0]["project_id"])
 		require.Equal(t, DefaultSource, rows[0]["source"])
 		require.Nil(t, rows[0]["user_id"])
@@ -345,8 +348,12 @@ func TestPostSamples(t *testing.T) {
 		require.Equal(t, http.StatusOK, rec.Code)
 		require.Equal(t, "m-given", decodeObject(t, rec.Body.Bytes())["id"])
 
-		// A retried POST is idempotent: the stored sample stays as it was.
-		require.Equal(t, http.StatusCreated, call(t, srv, "POST", "/v2/meters/cpu_util", tokA, `[`+good+`,"message_id":"m-given"}]`).Code)
+		// A retried POST is idempotent: the stored sample stays as it was,
+		// and the answer says it was already stored.
+		rec = call(t, srv, "POST", "/v2/meters/cpu_util", tokA, `[`+good+`,"message_id":"m-given"}]`)
+		require.Equal(t, http.StatusCreated, rec.Code)
+		require.Equal(t, "0", rec.Header().Get(HeaderStored))
+		require.Equal(t, "1", rec.Header().Get(HeaderDuplicates))
 		again, err := fs.Sample(t.Context(), "m-given", projectA)
 		require.NoError(t, err)
 		require.Equal(t, 7.0, again.Volume)
@@ -424,7 +431,7 @@ func TestStatistics(t *testing.T) {
 			"period": 0.0, "period_start": "2024-01-02T03:00:00.000000", "period_end": "2024-01-02T03:03:00.000000",
 			"groupby": nil, "aggregate": nil,
 		}, rows[0])
-		require.Equal(t, store.StatsQuery{Filter: store.Filter{Meter: "cpu_util", ProjectID: projectA}}, fs.lastStats)
+		require.Equal(t, store.StatsQuery{Filter: store.Filter{Meter: "cpu_util", ProjectID: projectA}, MaxGroups: DefaultMaxGroups}, fs.lastStats)
 	})
 	t.Run("group by and period", func(t *testing.T) {
 		rows := get(t, tokA, qs("groupby", "resource_id", "groupby", "metadata.flavor.name", "groupby", "resource_id", "period", "120"))
@@ -559,9 +566,9 @@ func TestResources(t *testing.T) {
 		"first_sample_timestamp": "2024-01-02T03:00:00.000000", "last_sample_timestamp": "2024-01-02T03:03:00.000000",
 		"metadata": map[string]any{"flavor.name": "small", "host": "h1"},
 		"links": []any{
-			map[string]any{"href": "http://example.com/v2/resources/res-a1", "rel": "self"},
-			map[string]any{"href": "http://example.com/v2/meters/cpu_util?q.field=resource_id&q.value=res-a1", "rel": "cpu_util"},
-			map[string]any{"href": "http://example.com/v2/meters/disk?q.field=resource_id&q.value=res-a1", "rel": "disk"},
+			map[string]any{"href": "http://127.0.0.1:0/v2/resources/res-a1", "rel": "self"},
+			map[string]any{"href": "http://127.0.0.1:0/v2/meters/cpu_util?q.field=resource_id&q.value=res-a1", "rel": "cpu_util"},
+			map[string]any{"href": "http://127.0.0.1:0/v2/meters/disk?q.field=resource_id&q.value=res-a1", "rel": "disk"},
 		},
 	}, rows[0])
 
@@ -663,5 +670,5 @@ func TestCapabilitiesAndEnvelope(t *testing.T) {
 
 	requireError(t, call(t, srv, "GET", "/v2/nothing", tokA, ""), http.StatusNotFound, "/v2/nothing")
 	requireError(t, call(t, srv, "DELETE", "/v2/samples", tokA, ""), http.StatusMethodNotAllowed, "method not allowed")
-	requireError(t, call(t, srv, "GET", "/v2/plugins/none", "", ""), http.StatusNotFound, "none")
+	requireError(t, call(t, srv, "GET", "/v2/plugins/none", tokAdmin, ""), http.StatusNotFound, "none")
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -24,6 +25,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrTooLarge means the request body exceeds the limit.
 	ErrTooLarge = errors.New("request body too large")
+	// ErrPartTooLarge means one part of a request exceeds its limit (a
+	// posted sample's resource_metadata); the API answers 413 too.
+	ErrPartTooLarge = errors.New("too large")
 	// ErrMethodNotAllowed means the path exists but not with this method.
 	ErrMethodNotAllowed = errors.New("method not allowed")
 )
@@ -51,15 +55,23 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, ErrTooLarge), errors.As(err, &tooBig):
+	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrPartTooLarge), errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, context.Canceled):
+		// The client went away: nobody reads the answer, and it is no
+		// failure of ours to log (nginx's "client closed request").
+		return statusClientClosed
 	}
 	return http.StatusInternalServerError
 }
+
+// statusClientClosed answers a request whose client went away before its
+// answer was ready.
+const statusClientClosed = 499
 
 // retryAfter is the Retry-After of a 503 (store.ErrUnavailable: a full
 // disk), in seconds.

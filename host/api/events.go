@@ -27,7 +27,7 @@ import (
 
 // registerEvents adds the event endpoints to v2.
 func (s *Server) registerEvents(v2 *gin.RouterGroup) {
-	e := v2.Group("", s.authenticate())
+	e := v2.Group("", s.authenticate(), s.deadline(), s.countErrors())
 	e.GET("/events", s.listEvents)
 	e.GET("/events/:message_id", s.getEvent)
 	e.GET("/event_types", s.listEventTypes)
@@ -212,12 +212,16 @@ func (s *Server) listEvents(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	o, err := page(c)
+	o, err := s.page(c)
 	if err != nil {
 		abort(c, err)
 		return
 	}
 	sc := scope(c)
+	if n := len(c.QueryArray("q.field")); n > s.limits.MaxQueryLeaves {
+		abort(c, refuse(refusedLeaves, fmt.Errorf("%w: q.field: %d conditions, more than the maximum %d (api max_query_leaves)", ErrBadRequest, n, s.limits.MaxQueryLeaves)))
+		return
+	}
 	f, err := parseEventQuery(c.Request.URL.Query(), sc)
 	if err != nil {
 		abort(c, err)
@@ -238,11 +242,10 @@ func (s *Server) listEvents(c *gin.Context) {
 	}
 	evs, err := s.opts.Events.Events(ctx, f)
 	if err != nil {
-		abort(c, fmt.Errorf("list events: %w", err))
+		abort(c, fmt.Errorf("list events: %w", s.stopped(ctx, err)))
 		return
 	}
-	out := renderAll(evs, renderEvent)
-	c.JSON(http.StatusOK, out)
+	writeList(c, http.StatusOK, evs, renderEvent)
 }
 
 func (s *Server) getEvent(c *gin.Context) {
@@ -327,8 +330,7 @@ func (s *Server) listTraits(c *gin.Context) {
 		abort(c, fmt.Errorf("list trait %s of %s: %w", name, et, err))
 		return
 	}
-	out := renderAll(ts, renderTrait)
-	c.JSON(http.StatusOK, out)
+	writeList(c, http.StatusOK, ts, renderTrait)
 }
 
 // eventJSON is Panko's Event.

@@ -30,6 +30,9 @@ var eventSeeds = []string{
 	"limit=0",
 	"limit=1&marker=ev-b1",
 	"limit=99999999999999999999",
+	"limit=9223372036854775807", // issue 9, item 1
+	"limit=2147483648",
+	"limit=10001",
 	"marker=",
 	"sort=generated",
 	"q.field=x%00y&q.value=%ff%fe",

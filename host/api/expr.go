@@ -329,6 +329,11 @@ func evalLeaf(e *expr, s *store.Sample) bool {
 	if !ok {
 		return false // a missing metadata key matches nothing, as SQL NULL
 	}
+	return leafHolds(e, have)
+}
+
+// leafHolds evaluates leaf e on a row's value of its field.
+func leafHolds(e *expr, have value) bool {
 	switch e.op {
 	case opRegex:
 		return e.re.MatchString(have.s)

@@ -35,21 +35,42 @@ type fakeStore struct {
 }
 
 var _ store.Reader = (*fakeStore)(nil)
-var _ store.Writer = (*fakeStore)(nil)
+var _ store.ProjectWriter = (*fakeStore)(nil)
 
-func (f *fakeStore) Write(_ context.Context, smps []sample.Sample) error {
+// WriteAs has the store's semantics: a project's write naming another
+// project's resource is refused whole; message ids are per project; a
+// sample without one gets an id from its series and timestamp.
+func (f *fakeStore) WriteAs(_ context.Context, project string, smps []sample.Sample) (store.WriteResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, s := range smps {
-		dup := false
-		for _, r := range f.rows {
-			dup = dup || r.MessageID == s.MessageID
-		}
-		if !dup {
-			f.rows = append(f.rows, store.Sample{Sample: s, RecordedAt: f.now()})
+	if project != "" {
+		for i, s := range smps {
+			for _, r := range f.rows {
+				if r.ResourceID == s.ResourceID && r.ProjectID != project {
+					return store.WriteResult{}, &store.ResourceConflictError{Index: i, ResourceID: s.ResourceID}
+				}
+			}
 		}
 	}
-	return nil
+	res := store.WriteResult{Status: make([]store.WriteStatus, len(smps)), MessageIDs: make([]string, len(smps))}
+	for i, s := range smps {
+		if s.MessageID == "" {
+			s.MessageID = fmt.Sprintf("canon-%s-%s-%s-%d", s.ProjectID, s.ResourceID, s.Name, s.Timestamp.UnixMicro())
+		}
+		res.MessageIDs[i] = s.MessageID
+		dup := false
+		for _, r := range f.rows {
+			dup = dup || (r.MessageID == s.MessageID && r.ProjectID == s.ProjectID)
+		}
+		if dup {
+			res.Status[i] = store.Duplicate
+			res.Duplicates++
+			continue
+		}
+		f.rows = append(f.rows, store.Sample{Sample: s, RecordedAt: f.now()})
+		res.Stored++
+	}
+	return res, nil
 }
 
 func matchFilter(fl *store.Filter, s *store.Sample) bool {
@@ -398,6 +419,7 @@ const (
 	tokA       = "member-a"
 	tokB       = "member-b"
 	tokNoProj  = "member-without-project"
+	tokTimeout = "admin-timeout" // an admin; the conformance test's stalled store
 	projectA   = "proj-a"
 	projectB   = "proj-b"
 	resourceA1 = "res-a1"
@@ -406,10 +428,11 @@ const (
 )
 
 var testAuth = fakeAuth{
-	tokAdmin:  {TokenID: "t0", Role: auth.RoleAdmin},
-	tokA:      {TokenID: "t1", Project: projectA, Role: auth.RoleMember},
-	tokB:      {TokenID: "t2", Project: projectB, Role: auth.RoleMember},
-	tokNoProj: {TokenID: "t3", Role: auth.RoleMember},
+	tokAdmin:   {TokenID: "t0", Role: auth.RoleAdmin},
+	tokA:       {TokenID: "t1", Project: projectA, Role: auth.RoleMember},
+	tokB:       {TokenID: "t2", Project: projectB, Role: auth.RoleMember},
+	tokNoProj:  {TokenID: "t3", Role: auth.RoleMember},
+	tokTimeout: {TokenID: "t4", Role: auth.RoleAdmin},
 }
 
 // t0 is the time of the first fixture sample.
@@ -450,8 +473,8 @@ func testServer(t testing.TB) (*Server, *fakeStore) {
 	t.Helper()
 	fs := &fakeStore{rows: fixture(), now: func() time.Time { return t0.Add(time.Hour) }}
 	log := hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Warn})
-	srv := New(Options{Address: "127.0.0.1:0", Logger: log, Store: fs, Writer: fs, Events: newFakeEvents(), Auth: testAuth,
-		Cluster: fakeCluster{}, Tokens: fakeTokens{},
+	srv := New(Options{Address: "127.0.0.1:0", Logger: log, Store: fs, Writer: fs, Events: newFakeEvents(), Notifications: archiveFixture(t), Auth: testAuth,
+		Cluster: fakeCluster{}, Tokens: fakeTokens{}, Alarms: testAlarms(t),
 		Plugins: fakePlugins{{ID: "pollster.host.main", Name: "host", Kind: "pollster", Version: "1.0.0", State: "running", PID: 42, Since: t0, Meters: []string{"cpu_util"}}}})
 	return srv, fs
 }

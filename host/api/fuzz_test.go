@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -34,15 +35,27 @@ var simpleSeeds = []string{
 	"q.field=meter&q.op=like&q.value=x",
 	"q.field=timestamp&q.op=lt&q.value=0001-01-01T00:00:00",
 	"q.field=timestamp&q.op=gt&q.value=9999-12-31T23:59:59.999999",
+	// Issue 9, item 1: limits that ran the agent out of memory or panicked.
+	"limit=150000000",
+	"limit=2147483648",
+	"limit=9223372036854775807",
+	"limit=-9223372036854775808",
+	"limit=10001",
+	"limit=10000&marker=a1-3",
+	// Item 5: more conditions than max_query_leaves; a wide groupby.
+	strings.Repeat("q.field=metadata.k&q.value=v&", 101),
+	"groupby=resource_id&groupby=metadata.host&groupby=user_id&period=1",
 }
 
 // FuzzSimpleQuery: any query string gives a precise 400/403 or an answer,
-// never a panic or a 500, on the parser and through the handlers.
+// never a panic or a 500, on the parser and through the handlers over the
+// fake and the real store (whose allocations a limit must not size).
 func FuzzSimpleQuery(f *testing.F) {
 	for _, s := range simpleSeeds {
 		f.Add(s)
 	}
 	srv, _ := testServer(f)
+	real := realStoreServer(f)
 	rows := fixture()
 	f.Fuzz(func(t *testing.T, raw string) {
 		params, err := url.ParseQuery(raw)
@@ -71,13 +84,15 @@ func FuzzSimpleQuery(f *testing.F) {
 			}
 		}
 		for _, path := range []string{"/v2/samples", "/v2/meters", "/v2/meters/cpu_util/statistics", "/v2/resources", "/v2/meters/cpu_util"} {
-			req := httptest.NewRequest("GET", path, nil)
-			req.URL.RawQuery = raw // as sent, even where NewRequest would refuse it
-			req.Header.Set(TokenHeader, tokA)
-			rec := httptest.NewRecorder()
-			srv.Handler().ServeHTTP(rec, req)
-			if rec.Code >= 500 {
-				t.Fatalf("GET %s?%s: %d %s", path, raw, rec.Code, rec.Body.String())
+			for _, sv := range []*Server{srv, real} {
+				req := httptest.NewRequest("GET", path, nil)
+				req.URL.RawQuery = raw // as sent, even where NewRequest would refuse it
+				req.Header.Set(TokenHeader, tokA)
+				rec := httptest.NewRecorder()
+				sv.Handler().ServeHTTP(rec, req)
+				if rec.Code >= 500 {
+					t.Fatalf("GET %s?%s: %d %s", path, raw, rec.Code, rec.Body.String())
+				}
 			}
 		}
 	})
@@ -102,18 +117,30 @@ var complexSeeds = []string{
 	`{"limit": -1}`,
 	`{"limit": 1.5}`,
 	`{"filter": "{\"and\": [{\"=\": {\"project_id\": \"proj-b\"}}, {\"=\": {\"meter\": \"x\"}}]}"}`,
+	// Issue 9, item 1: limits that ran the agent out of memory or panicked.
+	`{"limit": 2147483648}`,
+	`{"limit": 150000000, "orderby": "[{\"counter_volume\": \"asc\"}]"}`,
+	`{"limit": 9223372036854775807}`,
+	`{"limit": 9223372036854775808}`,
+	`{"limit": 10001}`,
+	// Item 5: more conditions than max_query_leaves, as =~ leaves and as
+	// the values of an in.
+	`{"filter": {"and": [` + strings.TrimSuffix(strings.Repeat(`{"=~": {"metadata.k": "^(a|b)*c$"}},`, 101), ",") + `]}}`,
+	`{"filter": {"in": {"resource_id": [` + strings.TrimSuffix(strings.Repeat(`"r",`, 101), ",") + `]}}}`,
 	`[]`,
 	`null`,
 	``,
 }
 
 // FuzzComplexQuery: any body gives a precise 400/403/413 or an answer,
-// never a panic or a 500, in the decoder and through the handler.
+// never a panic or a 500, in the decoder and through the handler over the
+// fake and the real store.
 func FuzzComplexQuery(f *testing.F) {
 	for _, s := range complexSeeds {
 		f.Add(s)
 	}
 	srv, _ := testServer(f)
+	real := realStoreServer(f)
 	rows := fixture()
 	f.Fuzz(func(t *testing.T, body string) {
 		q, err := decodeComplexQuery([]byte(body))
@@ -133,9 +160,11 @@ func FuzzComplexQuery(f *testing.F) {
 			}
 		}
 		for _, tok := range []string{tokA, tokAdmin} {
-			rec := call(t, srv, "POST", "/v2/query/samples", tok, body)
-			if rec.Code >= 500 {
-				t.Fatalf("POST /v2/query/samples %s: %d %s", body, rec.Code, rec.Body.String())
+			for _, sv := range []*Server{srv, real} {
+				rec := call(t, sv, "POST", "/v2/query/samples", tok, body)
+				if rec.Code >= 500 {
+					t.Fatalf("POST /v2/query/samples %s: %d %s", body, rec.Code, rec.Body.String())
+				}
 			}
 		}
 	})
@@ -148,18 +177,34 @@ var postSeeds = []string{
 	`[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","timestamp":"0000-01-01T00:00:00"}]`,
 	`[1, "a", null]`,
 	`{}`,
+	// Issue 9, item 8: timestamps the store cannot hold, and Go's zero time.
+	`[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","timestamp":"2262-04-11T23:47:16.854775"}]`,
+	`[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","timestamp":"2262-01-01T00:00:00"}]`,
+	`[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","timestamp":"0001-01-01T00:00:00"}]`,
+	`[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","timestamp":"1969-12-31T23:59:59+00:00"}]`,
+	`[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","timestamp":"2024-01-02T03:00:00"},` +
+		`{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","timestamp":"9999-12-31T23:59:59"}]`,
+	// Item 9: older than raw retention.
+	`[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","timestamp":"2001-01-01T00:00:00"}]`,
+	// Item 5: more metadata than max_metadata_bytes.
+	`[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","resource_metadata":{"a":"` +
+		strings.Repeat("x", 70_000) + `"}}]`,
 }
 
-// FuzzPostSamples: any posted body gives a 201 or a precise client error.
+// FuzzPostSamples: any posted body gives a 201 or a precise client error,
+// into the fake and the real store.
 func FuzzPostSamples(f *testing.F) {
 	for _, s := range postSeeds {
 		f.Add(s)
 	}
 	srv, _ := testServer(f)
+	real := realStoreServer(f)
 	f.Fuzz(func(t *testing.T, body string) {
-		rec := call(t, srv, "POST", "/v2/meters/cpu_util", tokA, body)
-		if rec.Code >= 500 {
-			t.Fatalf("POST %s: %d %s", body, rec.Code, rec.Body.String())
+		for _, sv := range []*Server{srv, real} {
+			rec := call(t, sv, "POST", "/v2/meters/cpu_util", tokA, body)
+			if rec.Code >= 500 {
+				t.Fatalf("POST %s: %d %s", body, rec.Code, rec.Body.String())
+			}
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -205,6 +206,43 @@ func TestOpenAPIConformance(t *testing.T) {
 	})
 }
 
+// stalledStore answers no read before its context ends, and refuses
+// writes as a full disk does.
+type stalledStore struct {
+	store.Reader
+	store.EventReader
+}
+
+func (stalledStore) Samples(ctx context.Context, _ store.Filter, _ store.ListOptions) ([]store.Sample, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (stalledStore) Meters(ctx context.Context, _ store.Filter, _ store.ListOptions) ([]store.Meter, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (stalledStore) Resources(ctx context.Context, _ store.Filter, _ store.ListOptions) ([]store.Resource, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (stalledStore) Statistics(ctx context.Context, _ store.StatsQuery) ([]store.Statistics, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (stalledStore) Events(ctx context.Context, _ store.EventFilter) ([]sample.Event, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// WriteAs answers as a full disk does.
+func (stalledStore) WriteAs(context.Context, string, []sample.Sample) (store.WriteResult, error) {
+	return store.WriteResult{}, fmt.Errorf("write samples: %w", store.ErrUnavailable)
+}
+
 // realStoreServer serves the fixture from the real embedded store, so the
 // shapes it returns are checked too.
 func realStoreServer(t testing.TB) *Server {
@@ -221,7 +259,7 @@ func realStoreServer(t testing.TB) *Server {
 	}
 	require.NoError(t, st.Write(t.Context(), smps))
 	require.NoError(t, st.WriteEvents(t.Context(), eventFixture()))
-	return New(Options{Store: st, Writer: st, Events: st, Auth: testAuth, Cluster: fakeCluster{}, Tokens: fakeTokens{},
+	return New(Options{Store: st, Writer: st, Events: st, Notifications: archiveFixture(t), Auth: testAuth, Cluster: fakeCluster{}, Tokens: fakeTokens{}, Alarms: testAlarms(t),
 		Plugins: fakePlugins{{ID: "pollster.host.main", Name: "host", Kind: "pollster", Version: "1.0.0", State: "running", PID: 42, Since: t0}}})
 }
 
@@ -253,9 +291,13 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/healthz", "/healthz", "", "", 200},
 		{"GET", "/metrics", "/metrics", "", "", 200},
 		{"GET", "/v2/openapi.json", "/v2/openapi.json", "", "", 200},
-		{"GET", "/v2/plugins", "/v2/plugins", "", "", 200},
-		{"GET", "/v2/plugins/{id}", "/v2/plugins/pollster.host.main", "", "", 200},
-		{"GET", "/v2/plugins/{id}", "/v2/plugins/none", "", "", 404},
+		{"GET", "/v2/plugins", "/v2/plugins", tokAdmin, "", 200},
+		{"GET", "/v2/plugins", "/v2/plugins", "", "", 401},
+		{"GET", "/v2/plugins", "/v2/plugins", tokA, "", 403},
+		{"GET", "/v2/plugins/{id}", "/v2/plugins/pollster.host.main", tokAdmin, "", 200},
+		{"GET", "/v2/plugins/{id}", "/v2/plugins/none", tokAdmin, "", 404},
+		{"GET", "/v2/plugins/{id}", "/v2/plugins/pollster.host.main", "", "", 401},
+		{"GET", "/v2/plugins/{id}", "/v2/plugins/pollster.host.main", tokB, "", 403},
 		{"GET", "/v2/meters", "/v2/meters", tokAdmin, "", 200},
 		{"GET", "/v2/meters", "/v2/meters?unique=1", tokA, "", 200},
 		{"GET", "/v2/meters", "/v2/meters?limit=2&marker=" + url.QueryEscape("cmVzLWExK2NwdV91dGls"), tokAdmin, "", 200},
@@ -268,6 +310,7 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/v2/meters/{name}", "/v2/meters/cpu_util?q.field=project_id&q.value=proj-b", tokA, "", 403},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util?direct=true", tokA, post, 201},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `[{}]`, 400},
+		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, strings.Replace(post, `"r"`, `"res-b1"`, 1), 409},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", "", post, 401},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokB, strings.Replace(post, `"r"`, `"r","project_id":"proj-a"`, 1), 403},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `["` + strings.Repeat("x", MaxBodyBytes) + `"]`, 413},
@@ -317,16 +360,33 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types/compute.instance.create.end/traits/disk_gb", tokA, "", 200},
 		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types/none/traits/host", "", "", 401},
 		{"GET", "/v2/event_types/{event_type}/traits/{trait_name}", "/v2/event_types//traits/host", tokAdmin, "", 400},
+		// tokTimeout's requests go to a store that never answers before
+		// query_timeout, and whose disk is full.
+		{"GET", "/v2/meters", "/v2/meters", tokTimeout, "", 503},
+		{"GET", "/v2/meters/{name}", "/v2/meters/cpu_util", tokTimeout, "", 503},
+		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokTimeout, post, 503},
+		{"GET", "/v2/meters/{name}/statistics", "/v2/meters/cpu_util/statistics", tokTimeout, "", 503},
+		{"GET", "/v2/samples", "/v2/samples", tokTimeout, "", 503},
+		{"GET", "/v2/resources", "/v2/resources", tokTimeout, "", 503},
+		{"POST", "/v2/query/samples", "/v2/query/samples", tokTimeout, `{}`, 503},
+		{"GET", "/v2/events", "/v2/events", tokTimeout, "", 503},
 	}
 	exercised := map[string]bool{}
 	cases = append(cases, clusterCases...)
+	cases = append(cases, alarmCases...)
+	cases = append(cases, notificationCases...)
+	slow := New(Options{Store: stalledStore{}, Writer: stalledStore{}, Events: stalledStore{}, Auth: testAuth, Limits: Limits{QueryTimeout: time.Millisecond}})
 	for _, tc := range cases {
 		name := fmt.Sprintf("%s %s %d", tc.method, tc.target, tc.code)
 		if len(name) > 120 {
 			name = name[:120]
 		}
 		t.Run(name, func(t *testing.T) {
-			rec := call(t, srv, tc.method, tc.target, tc.token, tc.body)
+			sv := srv
+			if tc.token == tokTimeout {
+				sv = slow
+			}
+			rec := call(t, sv, tc.method, tc.target, tc.token, tc.body)
 			require.Equal(t, tc.code, rec.Code, rec.Body.String())
 			op, ok := paths[tc.path].(map[string]any)[strings.ToLower(tc.method)].(map[string]any)
 			require.True(t, ok, "%s %s is not described", tc.method, tc.path)
@@ -348,6 +408,11 @@ func conformance(t *testing.T, srv *Server) {
 			resp, ok := op["responses"].(map[string]any)[strconv.Itoa(tc.code)].(map[string]any)
 			require.True(t, ok, "status %d of %s %s is not described", tc.code, tc.method, tc.path)
 			content, _ := resp["content"].(map[string]any)
+			if tc.code == http.StatusNoContent {
+				require.Empty(t, content)
+				require.Empty(t, rec.Body.String())
+				return
+			}
 			require.NotEmpty(t, content)
 			ctype, _, err := mime.ParseMediaType(rec.Header().Get("Content-Type"))
 			require.NoError(t, err)

@@ -344,8 +344,21 @@ func unwrapJSONString(raw json.RawMessage, name string) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// decodeFilter decodes a complex filter expression.
-func decodeFilter(raw []byte) (*expr, error) {
+// decodeFilter decodes a complex filter expression over samples.
+func decodeFilter(raw []byte) (*expr, error) { return decodeFilterOf(raw, sampleFields) }
+
+// queryFields is the field vocabulary of a complex filter: the canonical
+// name of a spelling ("" when unknown) and the conversion of a literal for
+// a field. Samples use sampleFields; alarms and their history theirs.
+type queryFields struct {
+	canonical func(name string) string
+	convert   func(field string, v value) (value, error)
+}
+
+var sampleFields = queryFields{canonical: canonicalField, convert: convertLiteral}
+
+// decodeFilterOf decodes a complex filter expression over fs.
+func decodeFilterOf(raw []byte, fs queryFields) (*expr, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -355,7 +368,7 @@ func decodeFilter(raw []byte) (*expr, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: filter expression not valid: trailing data", ErrBadRequest)
 	}
-	return filterNode(v, 0)
+	return filterNode(v, 0, fs)
 }
 
 // single returns the one key and value of a one-member object.
@@ -393,7 +406,7 @@ var complexOps = map[string]string{
 	"=~": opRegex, "in": opIn,
 }
 
-func filterNode(v any, depth int) (*expr, error) {
+func filterNode(v any, depth int, fs queryFields) (*expr, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("%w: filter expression not valid: nested deeper than %d", ErrBadRequest, maxDepth)
 	}
@@ -410,13 +423,13 @@ func filterNode(v any, depth int) (*expr, error) {
 		}
 		e := &expr{op: op, kids: make([]*expr, len(list))}
 		for i, x := range list {
-			if e.kids[i], err = filterNode(x, depth+1); err != nil {
+			if e.kids[i], err = filterNode(x, depth+1, fs); err != nil {
 				return nil, err
 			}
 		}
 		return e, nil
 	case opNot:
-		kid, err := filterNode(arg, depth+1)
+		kid, err := filterNode(arg, depth+1, fs)
 		if err != nil {
 			return nil, err
 		}
@@ -430,7 +443,7 @@ func filterNode(v any, depth int) (*expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	field := canonicalField(name)
+	field := fs.canonical(name)
 	if field == "" {
 		return nil, fmt.Errorf("%w: filter expression not valid: unknown field %q", ErrBadRequest, name)
 	}
@@ -464,7 +477,7 @@ func filterNode(v any, depth int) (*expr, error) {
 		default:
 			return nil, fmt.Errorf("%w: field %s wants a string, number or boolean, got %s", ErrBadRequest, name, describe(r))
 		}
-		if values[i], err = convertLiteral(field, lv); err != nil {
+		if values[i], err = fs.convert(field, lv); err != nil {
 			return nil, err
 		}
 	}

@@ -1,12 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"math"
 	"net/url"
 	"sort"
+	"sync"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/altimeter/altimeter/host/store"
 )
@@ -257,11 +262,50 @@ func aggregateKey(a store.Aggregate) string {
 	return a.Func + "/" + a.Param
 }
 
-// renderAll renders every row of a listing with render.
-func renderAll[T, J any](rows []T, render func(*T) J) []J {
-	out := make([]J, len(rows))
+// writeList answers a listing as a JSON array, rendering and encoding one
+// row at a time and sending every listChunk bytes: an answer is never held
+// a second time as JSON, so slow readers hold their rows and a chunk each,
+// not a copy of the answer with every row's metadata spelled out. A
+// failure once the status is sent (the client went away) ends the
+// response; the client sees a truncated body, as from a dropped
+// connection.
+func writeList[T, J any](c *gin.Context, code int, rows []T, render func(*T) J) {
+	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.Status(code)
+	buf := listBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 4*listChunk {
+			buf.Reset()
+			listBufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	buf.WriteByte('[')
 	for i := range rows {
-		out[i] = render(&rows[i])
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := enc.Encode(render(&rows[i])); err != nil {
+			_ = c.Error(fmt.Errorf("write answer: row %d: %w", i, err))
+			return
+		}
+		if buf.Len() >= listChunk {
+			if _, err := c.Writer.Write(buf.Bytes()); err != nil {
+				_ = c.Error(fmt.Errorf("write answer: %w", err))
+				return
+			}
+			buf.Reset()
+		}
 	}
-	return out
+	buf.WriteByte(']')
+	if _, err := c.Writer.Write(buf.Bytes()); err != nil {
+		_ = c.Error(fmt.Errorf("write answer: %w", err))
+	}
 }
+
+// listChunk is how much of a listing is encoded before it is sent.
+const listChunk = 32 << 10
+
+// listBufs are the encoding buffers of writeList, reused across requests.
+var listBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -348,3 +348,23 @@ func TestAssignMovesOnlyItsShare(t *testing.T) {
 	require.Equal(t, "", Assign(mk("a"), "q", "k"), "no member runs q")
 	require.Equal(t, "snmp://host:161/x?resource_id=r1&version=3", redact("snmp://secret@host:161/x?password=p&priv_password_env=X&resource_id=r1&version=3"))
 }
+
+func TestAssignAlarmSpreadsAndMovesOnlyItsShare(t *testing.T) {
+	t.Parallel()
+	three := []fsm.Member{{ID: "a"}, {ID: "b"}, {ID: "c"}}
+	two := three[:2]
+	per := map[string]int{}
+	n := 9000
+	for i := range n {
+		id := fmt.Sprintf("alarm-%d", i)
+		o3, o2 := AssignAlarm(three, id), AssignAlarm(two, id)
+		per[o3]++
+		if o3 != "c" {
+			require.Equal(t, o3, o2, "c leaving moves only c's alarms")
+		}
+	}
+	for _, c := range per {
+		require.InDelta(t, n/3, c, float64(n)/20, "balanced: %v", per)
+	}
+	require.Equal(t, "", AssignAlarm(nil, "x"))
+}

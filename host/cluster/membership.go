@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/altimeter/altimeter/host/cluster/fsm"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // Join asks the cluster to admit the member id at its raft address addr
@@ -161,7 +163,7 @@ func (n *Node) configuration() (raft.Configuration, error) {
 // raft hears from a leader, with backoff; each failure is logged with its
 // reason (a wrong address, a duplicate id).
 func (n *Node) joinLoop(ctx context.Context) {
-	backoff := 250 * time.Millisecond
+	bo := backoff.Exp{Min: 250 * time.Millisecond, Max: 10 * time.Second}
 	for {
 		if id, _ := n.Leader(); id != "" {
 			break
@@ -181,13 +183,11 @@ func (n *Node) joinLoop(ctx context.Context) {
 			n.log.Info("joined the cluster", "node_id", n.ID())
 			break
 		}
-		n.log.Error("join failed; retrying", "join", n.cfg.Join, "error", errors.Join(errs...), "retry_in", backoff)
-		select {
-		case <-ctx.Done():
+		wait := bo.Next()
+		n.log.Error("join failed; retrying", "join", n.cfg.Join, "error", errors.Join(errs...), "retry_in", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 	if err := writeNodeID(n.cfg.Dir, n.ID()); err != nil {
 		n.log.Error("write node id", "error", err)

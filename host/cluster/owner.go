@@ -196,3 +196,30 @@ func redact(id string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// AssignAlarm returns the member of live that evaluates alarm id:
+// rendezvous hashing over every live member (evaluating needs no plugin),
+// so a member joining or leaving moves only the alarms it wins or held.
+func AssignAlarm(live []fsm.Member, id string) string {
+	var (
+		best  string
+		score uint64
+	)
+	key := "alarm\x00" + id
+	for _, m := range live {
+		h := weight(m.ID, key)
+		if best == "" || h > score || (h == score && m.ID < best) {
+			best, score = m.ID, h
+		}
+	}
+	return best
+}
+
+// OwnsAlarm reports whether this member evaluates alarm id: the applied
+// partition map assigns it here and the lease is held (a member cut off
+// from the leader evaluates nothing, so the majority side can hand its
+// alarms out).
+func (n *Node) OwnsAlarm(id string) bool {
+	v := n.view.Load()
+	return AssignAlarm(v.live, id) == v.self && n.leaseHeld()
+}

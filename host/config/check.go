@@ -35,6 +35,7 @@ func (l *loader) finish() (*Config, hcl.Diagnostics) {
 		})
 	}
 	if l.syntax {
+		c.Unparsed = true
 		return c, l.diags
 	}
 

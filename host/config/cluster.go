@@ -112,26 +112,12 @@ func (l *loader) decodeCluster(b *hcl.Block) {
 		c.SnapshotThreshold = l.positiveInt(a)
 	}
 	for _, blk := range content.Blocks {
-		if c.TLS != nil {
-			l.diags = append(l.diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError, Summary: "Duplicate tls block",
-				Detail: "agent.cluster.tls is already declared.", Subject: blk.DefRange.Ptr(),
-			})
-			continue
-		}
-		tc, diags := blk.Body.Content(clusterTLSSchema)
-		l.diags = append(l.diags, diags...)
 		t := &ClusterTLS{}
-		if a, ok := tc.Attributes["ca_file"]; ok {
-			t.CAFile = l.nonEmptyString(a)
+		if l.tlsBlock(blk, "agent.cluster.tls", c.TLS != nil, clusterTLSSchema, map[string]*string{
+			"ca_file": &t.CAFile, "cert_file": &t.CertFile, "key_file": &t.KeyFile,
+		}) {
+			c.TLS = t
 		}
-		if a, ok := tc.Attributes["cert_file"]; ok {
-			t.CertFile = l.nonEmptyString(a)
-		}
-		if a, ok := tc.Attributes["key_file"]; ok {
-			t.KeyFile = l.nonEmptyString(a)
-		}
-		c.TLS = t
 	}
 }
 

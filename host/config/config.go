@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,15 +32,24 @@ type Config struct {
 	Sinks     []*Sink
 	// Store is the store block; nil when there is none (built-in policies).
 	Store *Store
+	// Alarm is the alarm block; nil when there is none (AlarmDefaults).
+	Alarm *Alarm
 	// Pins are the plugin blocks: SHA-256 digests plugin binaries must have.
 	Pins []*Pin
 	// Files are the parsed files by name (hclparse.Parser.Files), for
 	// rendering diagnostics with WriteDiagnostics.
 	Files map[string]*hcl.File
+	// Unparsed is set when a file could not be read or parsed: the Config
+	// holds only what the other files declared, and no cross-block check
+	// ran. Otherwise, even with errors, every block that decoded is here
+	// and Resolve may run to find the plugin problems too.
+	Unparsed bool
 }
 
 // Agent is the agent block, with defaults filled in.
 type Agent struct {
+	// DataDir and PluginDir, when relative, are joined by Load to the
+	// directory of the file with the agent block (Parse leaves them).
 	DataDir, PluginDir, LogLevel, APIAddress string
 	// APINoAuth (api { auth = false }) serves data requests without
 	// X-Auth-Token, as an admin; allowed on a loopback address only.
@@ -49,6 +59,12 @@ type Agent struct {
 	// metadata keys the Prometheus query API turns into labels
 	// (internal/metric).
 	MetricLabels []string
+	// APILimits (api { max_limit = ..., query_timeout = ... }) bound the
+	// work of one API request.
+	APILimits APILimits
+	// API is the rest of the api block: server limits, public_url,
+	// metrics_require_token, tls.
+	API APIServer
 	// InsecurePluginPermissions (strict_plugin_permissions = false) runs
 	// plugins that a user other than root or the agent's could replace,
 	// with a warning, instead of refusing them.
@@ -75,6 +91,8 @@ type Plugin struct {
 	Body      hcl.Body
 	DefRange  hcl.Range
 	NameRange hcl.Range
+	// Queue is a publish block's queue block (nil: the defaults).
+	Queue *Queue
 
 	// Filled by Resolve.
 	Info    *base.Info
@@ -126,6 +144,7 @@ type Sink struct {
 func Load(files ...string) (*Config, hcl.Diagnostics) {
 	l := newLoader()
 	if len(files) == 0 {
+		l.cfg.Unparsed = true
 		return l.cfg, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "No configuration files",
@@ -142,7 +161,26 @@ func Load(files ...string) (*Config, hcl.Diagnostics) {
 		}
 		l.addFile(f, diags)
 	}
-	return l.finish()
+	cfg, diags := l.finish()
+	cfg.Agent.resolvePaths(files[0])
+	return cfg, diags
+}
+
+// resolvePaths makes a relative data_dir and plugin_dir (set or default)
+// relative to the directory of the file holding the agent block (else the
+// first file), not to the working directory, so a config is read the same
+// wherever the agent or validate runs from.
+func (a *Agent) resolvePaths(first string) {
+	base := first
+	if a.DefRange.Filename != "" {
+		base = a.DefRange.Filename
+	}
+	dir := filepath.Dir(base)
+	for _, p := range []*string{&a.DataDir, &a.PluginDir} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 }
 
 // Parse is Load from bytes, for tests and reloads from memory. name is used

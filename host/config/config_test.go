@@ -105,6 +105,9 @@ func TestBadFixtures(t *testing.T) {
 		{files: []string{"merge.1.hcl", "merge.2.hcl", "merge_dup.hcl"}, want: "testdata/merge_dup.hcl:1:1: Duplicate sink block: sink.out is already declared at testdata/merge.2.hcl:5,1-11."},
 		{files: []string{"undefined_sink.bad.hcl"}, want: `testdata/undefined_sink.bad.hcl:6:22: Reference to undefined sink: No sink "nowhere" is declared. Declared sinks: out.`},
 		{files: []string{"undefined_sink_listener.bad.hcl"}, want: `testdata/undefined_sink_listener.bad.hcl:2:12: Reference to undefined sink: No sink "outt" is declared.`},
+		{files: []string{"queue_full.bad.hcl"}, resolve: true, want: `testdata/queue_full.bad.hcl:13:14: Invalid queue full policy: full must be "drop_oldest" or "block"; got "wait".`},
+		{files: []string{"queue_size.bad.hcl"}, resolve: true, want: `testdata/queue_size.bad.hcl:13:19: Invalid max_bytes: "lots" is not a size; write e.g. "512MiB" or "1GiB"`},
+		{files: []string{"queue_sync.bad.hcl"}, resolve: true, want: `testdata/queue_sync.bad.hcl:13:23: Invalid sync_interval: sync_interval must be a duration from "0s" (fsync every batch) to "1m"; got "1h".`},
 		{files: []string{"sink_no_publish.bad.hcl"}, want: `testdata/sink_no_publish.bad.hcl:9:1: Missing publish block: Sink "out" needs at least one publish block.`},
 		{files: []string{"meters_mixed.bad.hcl"}, want: `testdata/meters_mixed.bad.hcl:5:33: Both included and excluded meters specified: "!hardware.disk.*" conflicts`},
 		{files: []string{"meters_wildcard.bad.hcl"}, want: `testdata/meters_wildcard.bad.hcl:7:5: Included meters specified with wildcard: "hardware.cpu.util" conflicts`},
@@ -125,6 +128,9 @@ func TestBadFixtures(t *testing.T) {
 		{files: []string{"log_level.bad.hcl"}, want: `testdata/log_level.bad.hcl:2:15: Invalid log level: "verbose" is not a log level; use one of trace, debug, info, warn, error.`},
 		{files: []string{"cluster_join.bad.hcl"}, want: `testdata/cluster_join.bad.hcl:4:34: Invalid join address: "nowhere": not a host:port address: address nowhere: missing port in address.`},
 		{files: []string{"cluster_advertise.bad.hcl"}, want: `testdata/cluster_advertise.bad.hcl:4:17: Invalid advertise address: Other members cannot dial an unspecified address`},
+		{files: []string{"alarm_interval.bad.hcl"}, want: `testdata/alarm_interval.bad.hcl:2:25: Invalid evaluation_interval: evaluation_interval: must be at least 1s`},
+		{files: []string{"alarm_store.bad.hcl"}, want: `testdata/alarm_store.bad.hcl:2:15: Invalid store_url: store_url must be http://host:port or https://host:port (the store member's API).`},
+		{files: []string{"alarm_history.bad.hcl"}, want: `testdata/alarm_history.bad.hcl:2:27: Invalid history_max_per_alarm: history_max_per_alarm is at most 10000.`},
 		{files: []string{"cluster_heartbeat.bad.hcl"}, want: `testdata/cluster_heartbeat.bad.hcl:3:25: Invalid heartbeat_timeout: heartbeat_timeout: must be at least 100ms`},
 		{files: []string{"bad_label.bad.hcl"}, want: `testdata/bad_label.bad.hcl:1:6: Invalid sink label: "my.sink" is not a valid name`},
 	}
@@ -247,6 +253,26 @@ func requireJSON(t *testing.T, want string, got []byte) {
 	require.Empty(t, cmp.Diff(w, g))
 }
 
+func TestQueueBlock(t *testing.T) {
+	t.Parallel()
+	c, diags := load(t, true, "testdata/queue.good.hcl")
+	require.False(t, diags.HasErrors(), Format(diags))
+	ps := c.Sinks[0].Publishers
+	require.Len(t, ps, 3)
+	require.Equal(t, &Queue{MaxBytes: 64 << 20, Block: true, SyncInterval: 100 * time.Millisecond, DefRange: ps[0].Queue.DefRange}, ps[0].Queue)
+	require.Equal(t, "memory", ps[1].Queue.Type)
+	require.Nil(t, ps[2].Queue)
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "512MiB": 512 << 20, "10GB": 10e9, "4096": 4096, " 2 KiB ": 2048} {
+		n, err := ParseBytes(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, n, in)
+	}
+	for _, in := range []string{"", "-1", "1.5GiB", "GiB", "99999999999TiB"} {
+		_, err := ParseBytes(in)
+		require.Error(t, err, in)
+	}
+}
+
 func TestMergeFiles(t *testing.T) {
 	t.Parallel()
 	c, diags := load(t, true, "testdata/merge.1.hcl", "testdata/merge.2.hcl")
@@ -254,7 +280,7 @@ func TestMergeFiles(t *testing.T) {
 	require.Len(t, c.Pollsters, 1)
 	require.Len(t, c.Sinks, 1)
 	require.Equal(t, "warn", c.Agent.LogLevel)
-	require.Equal(t, DefaultDataDir, c.Agent.DataDir)
+	require.Equal(t, filepath.Join("testdata", DefaultDataDir), c.Agent.DataDir)
 	require.Equal(t, "testdata/merge.2.hcl", c.Sinks[0].DefRange.Filename)
 	require.Equal(t, "testdata/merge.1.hcl", c.Polling[0].Sinks[0].Range.Filename)
 	require.Contains(t, c.Files, "testdata/merge.1.hcl")
@@ -263,6 +289,39 @@ func TestMergeFiles(t *testing.T) {
 	// Each file alone is incomplete.
 	_, diags = Load("testdata/merge.1.hcl")
 	require.True(t, strings.HasPrefix(Format(diags), "testdata/merge.1.hcl:6:15: Reference to undefined sink"), Format(diags))
+}
+
+// TestLoadResolvesPaths: relative data_dir and plugin_dir (set or default)
+// are the config file's directory's, whatever the working directory;
+// absolute ones are kept.
+func TestLoadResolvesPaths(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "etc")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	cases := []struct {
+		name, agent, data, plugins string
+	}{
+		{"relative", `agent {
+  data_dir   = "var/data"
+  plugin_dir = "../plugins"
+}`, filepath.Join(dir, "var/data"), filepath.Join(dir, "../plugins")},
+		{"defaults", "", filepath.Join(dir, DefaultDataDir), filepath.Join(dir, DefaultPluginDir)},
+		{"absolute", `agent {
+  data_dir   = "/var/lib/altimeter"
+  plugin_dir = "/usr/libexec/altimeter"
+}`, "/var/lib/altimeter", "/usr/libexec/altimeter"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(dir, tc.name+".hcl")
+			require.NoError(t, os.WriteFile(file, []byte(tc.agent+"\n"), 0o644))
+			c, diags := Load(file)
+			require.False(t, diags.HasErrors(), Format(diags))
+			require.Equal(t, tc.data, c.Agent.DataDir)
+			require.Equal(t, tc.plugins, c.Agent.PluginDir)
+		})
+	}
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -518,4 +577,84 @@ func TestClusterBlock(t *testing.T) {
 	c, diags = Parse("x.hcl", []byte("agent {}\n"))
 	require.Empty(t, diags, Format(diags))
 	require.Nil(t, c.Agent.Cluster, "no block: a one-voter cluster")
+}
+
+func TestAPIServerBlock(t *testing.T) {
+	t.Parallel()
+	c, diags := Parse("x.hcl", []byte(`agent {
+  api {
+    address               = "0.0.0.0:8777"
+    read_header_timeout   = "5s"
+    read_timeout          = "30s"
+    write_timeout         = "3m"
+    idle_timeout          = "90s"
+    max_conns             = 200
+    public_url            = "https://metering.example.com/ceilometer"
+    metrics_require_token = true
+    tls {
+      cert_file      = "api.pem"
+      key_file       = "api-key.pem"
+      client_ca_file = "clients-ca.pem"
+    }
+  }
+}
+`))
+	require.Empty(t, diags, Format(diags))
+	require.Equal(t, APIServer{
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 3 * time.Minute,
+		IdleTimeout: 90 * time.Second, MaxConns: 200, PublicURL: "https://metering.example.com/ceilometer",
+		MetricsRequireToken: true, TLS: &APITLS{CertFile: "api.pem", KeyFile: "api-key.pem", ClientCAFile: "clients-ca.pem"},
+	}, c.Agent.API)
+
+	c, diags = Parse("x.hcl", []byte("agent {\n  api {}\n}\n"))
+	require.Empty(t, diags, Format(diags))
+	require.Equal(t, APIServer{}, c.Agent.API, "zero: the server's defaults")
+
+	for _, tc := range []struct{ src, want string }{
+		{`read_timeout = "soon"`, `x.hcl:3:20: Invalid read_timeout`},
+		{`write_timeout = "1ms"`, `must be at least 100ms`},
+		{`max_conns = 0`, `x.hcl:3:17: Invalid max_conns: max_conns must be a positive whole number.`},
+		{`max_conns = 100000`, `max_conns is at most 65536`},
+		{`public_url = "metering.example.com"`, `x.hcl:3:18: Invalid public_url`},
+		{`public_url = "http://h:1/?x=1"`, `without query or fragment`},
+		{`metrics_require_token = "yes"`, `x.hcl:3:29: Incorrect value type: Inappropriate value for attribute "metrics_require_token": a bool is required.`},
+		{`tls {
+      cert_file = "a.pem"
+    }`, `Missing required argument`},
+		{`tls {
+      cert_file = "a.pem"
+      key_file  = ""
+    }`, `Empty key_file`},
+		{`tls {
+      cert_file = "a.pem"
+      key_file  = "b.pem"
+    }
+    tls {
+      cert_file = "a.pem"
+      key_file  = "b.pem"
+    }`, `Duplicate tls block`},
+	} {
+		_, diags := Parse("x.hcl", []byte("agent {\n  api {\n    "+tc.src+"\n  }\n}\n"))
+		require.True(t, diags.HasErrors(), tc.src)
+		require.Contains(t, Format(diags), tc.want, tc.src)
+	}
+}
+
+func TestAlarmBlock(t *testing.T) {
+	t.Parallel()
+	c, diags := Load("testdata/alarm.good.hcl")
+	require.Empty(t, diags, Format(diags))
+	require.NotNil(t, c.Alarm)
+	a := *c.Alarm
+	a.DefRange = hcl.Range{}
+	require.Equal(t, Alarm{EvaluationInterval: 15 * time.Second, HistoryMaxPerAlarm: 50, HistoryMaxAge: 7 * 24 * time.Hour,
+		WebhookTimeout: 2 * time.Second, WebhookRetries: 5, WebhookCAFile: "ca.pem", StoreURL: "http://127.0.0.1:8777", StoreTokenFile: "token"}, a)
+	c, diags = Parse("x.hcl", []byte("alarm {}\n"))
+	require.Empty(t, diags, Format(diags))
+	d := AlarmDefaults()
+	d.DefRange = c.Alarm.DefRange
+	require.Equal(t, d, *c.Alarm)
+	c, diags = Parse("x.hcl", []byte("agent {}\n"))
+	require.Empty(t, diags, Format(diags))
+	require.Nil(t, c.Alarm, "no block: the defaults")
 }

@@ -23,6 +23,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "listener", LabelNames: []string{"plugin", "instance"}},
 		{Type: "sink", LabelNames: []string{"name"}},
 		{Type: "store"},
+		{Type: "alarm"},
 		{Type: "plugin", LabelNames: []string{"kind", "name"}},
 	},
 }
@@ -38,7 +39,9 @@ var agentSchema = &hcl.BodySchema{
 }
 
 var apiSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "auth"}, {Name: "metric_labels"}},
+	Attributes: append(append([]hcl.AttributeSchema{{Name: "address"}, {Name: "auth"}, {Name: "metric_labels"}},
+		apiLimitAttrs...), apiServerAttributes...),
+	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
 }
 
 var pollingSchema = &hcl.BodySchema{
@@ -100,6 +103,8 @@ func (l *loader) addFile(f *hcl.File, diags hcl.Diagnostics) {
 			l.cfg.Sinks = append(l.cfg.Sinks, l.decodeSink(b))
 		case "store":
 			l.decodeStore(b)
+		case "alarm":
+			l.decodeAlarm(b)
 		case "plugin":
 			l.decodePin(b)
 		}
@@ -188,25 +193,16 @@ func (l *loader) decodeAgent(b *hcl.Block) {
 		ac, diags := blk.Body.Content(apiSchema)
 		l.diags = append(l.diags, diags...)
 		if attr, ok := ac.Attributes["auth"]; ok {
-			v, d := attr.Expr.Value(nil)
-			l.diags = append(l.diags, d...)
-			if !d.HasErrors() {
-				if v.IsNull() || !v.Type().Equals(cty.Bool) {
-					l.diags = append(l.diags, &hcl.Diagnostic{
-						Severity: hcl.DiagError,
-						Summary:  "Incorrect value type",
-						Detail:   "Inappropriate value for attribute \"auth\": a bool is required.",
-						Subject:  attr.Expr.Range().Ptr(),
-					})
-				} else {
-					a.APINoAuth = v.False()
-					a.APIAuthRange = attr.Expr.Range()
-				}
+			if v, ok := l.boolAttr(attr); ok {
+				a.APINoAuth = !v
+				a.APIAuthRange = attr.Expr.Range()
 			}
 		}
 		if attr, ok := ac.Attributes["metric_labels"]; ok {
 			l.metricLabels(a, attr)
 		}
+		l.apiLimits(a, ac)
+		l.decodeAPIServer(a, ac)
 		attr, ok := ac.Attributes["address"]
 		if !ok {
 			continue
@@ -324,6 +320,9 @@ func (l *loader) decodeSink(b *hcl.Block) *Sink {
 			DefRange:  blk.DefRange,
 			NameRange: blk.LabelRanges[0],
 		}
+		if kind == base.Publisher {
+			p.Body = l.publishQueue(p, blk.Body)
+		}
 		if kind == base.Transformer {
 			s.Transforms = append(s.Transforms, p)
 		} else {
@@ -331,6 +330,26 @@ func (l *loader) decodeSink(b *hcl.Block) *Sink {
 		}
 	}
 	return s
+}
+
+// publishQueue takes the host-owned queue block out of a publish block's
+// body and returns the rest, the plugin's.
+func (l *loader) publishQueue(p *Plugin, body hcl.Body) hcl.Body {
+	content, rest, diags := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: QueueBlock}}})
+	l.diags = append(l.diags, diags...)
+	for i, b := range content.Blocks {
+		if i > 0 {
+			l.diags = append(l.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate queue block",
+				Detail:   fmt.Sprintf("A publish block has at most one queue block; the first is at %s.", p.Queue.DefRange),
+				Subject:  b.DefRange.Ptr(),
+			})
+			continue
+		}
+		p.Queue = l.decodeQueue(b)
+	}
+	return rest
 }
 
 // interval decodes a Go duration of at least MinInterval.

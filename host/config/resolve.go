@@ -21,7 +21,9 @@ type DescribeFunc func(kind base.Kind, name string) (*base.Info, error)
 // plugin body against the schema its plugin reports, fills Info, Decoded and
 // Config, and runs the checks that need plugin knowledge: meter patterns
 // against the declared pollsters' meters and discovery methods against
-// theirs. Call it only on a Config that Load returned without errors.
+// theirs. Call it on a Config that Load returned without errors, or (to
+// report every problem at once, as validate does) with errors but not
+// Unparsed.
 func (c *Config) Resolve(describe DescribeFunc) hcl.Diagnostics {
 	type result struct {
 		info *base.Info
@@ -110,6 +112,18 @@ func hostOwnedInSchema(p *Plugin, s *schema.Schema) *hcl.Diagnostic {
 					Severity: hcl.DiagError,
 					Summary:  "Invalid plugin schema",
 					Detail:   fmt.Sprintf("Plugin %q declares config attribute %q, which the host owns in %s blocks.", p.Name, h, p.Kind.BlockType()),
+					Subject:  p.NameRange.Ptr(),
+				}
+			}
+		}
+	}
+	for _, h := range base.HostBlocks(p.Kind) {
+		for _, b := range s.Blocks {
+			if b.TypeName == h {
+				return &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid plugin schema",
+					Detail:   fmt.Sprintf("Plugin %q declares config block %q, which the host owns in %s blocks.", p.Name, h, p.Kind.BlockType()),
 					Subject:  p.NameRange.Ptr(),
 				}
 			}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/altimeter/altimeter/host/api"
 	"github.com/altimeter/altimeter/host/auth"
+	"github.com/altimeter/altimeter/host/cluster"
 	"github.com/altimeter/altimeter/host/console"
 	"github.com/altimeter/altimeter/host/promapi"
 	"github.com/altimeter/altimeter/host/store"
@@ -91,8 +92,21 @@ func TestIntegrationConsole(t *testing.T) {
 	}
 	require.NoError(t, st.Write(ctx, batch))
 
+	// A real one-member cluster, as every agent runs.
+	raftPort, err := peer.FreePort("tcp")
+	require.NoError(t, err)
+	node, err := cluster.Open(cluster.Config{NodeID: "n1", Dir: filepath.Join(dir, "raft"),
+		BindAddress: fmt.Sprintf("127.0.0.1:%d", raftPort), Logger: log})
+	require.NoError(t, err)
+	t.Cleanup(func() { node.Close() })
+	require.Eventually(t, func() bool {
+		cs, err := node.Status(ctx)
+		return err == nil && cs.LeaderID == "n1" && len(cs.Members) == 1 && cs.Members[0].State == "leader"
+	}, 30*time.Second, 100*time.Millisecond, "one-member cluster leads")
+
 	prom := promapi.New(promapi.Options{Source: st, Logger: log})
-	srv := api.New(api.Options{Address: "127.0.0.1:0", Logger: log, Store: st, Events: st, Auth: tokens, Prom: prom, Console: console.Handler()})
+	srv := api.New(api.Options{Address: "127.0.0.1:0", Logger: log, Store: st, Events: st, Auth: tokens, Prom: prom,
+		Console: console.Handler(), Cluster: clusterService{node}})
 	require.NoError(t, srv.Listen())
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -180,7 +194,7 @@ func TestIntegrationConsole(t *testing.T) {
 		{"#/resources", "#resources", "resources"},
 		{"#/resources?id=vm-0", "#history", "resource"},
 		{"#/events", "#events", "events"},
-		{"#/plugins", "#plugins", "plugins"},
+		{"#/cluster", "#members", "cluster"},
 	} {
 		require.NoError(t, chromedp.Do(bctx,
 			chromedp.Navigate(base+"/"+p.hash),
@@ -192,6 +206,14 @@ func TestIntegrationConsole(t *testing.T) {
 		require.NotContains(t, body, "vm-1", p.hash)
 		require.NotContains(t, body, "vm-3", p.hash)
 	}
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(base+"/#/cluster"), ready("#/cluster"),
+		chromedp.WaitVisible(chromedp.CSS("#members"))))
+	members := text("#members")
+	require.Contains(t, members, "n1")
+	require.Contains(t, members, "leader")
+	require.Contains(t, members, fmt.Sprintf("127.0.0.1:%d", raftPort))
+	require.Contains(t, text("#cluster"), "n1 (127.0.0.1:")
+
 	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(base+"/#/resources?id=vm-0"), ready("#/resources"),
 		chromedp.WaitVisible(chromedp.CSS("#history"))))
 	history := text("#history")
@@ -201,11 +223,17 @@ func TestIntegrationConsole(t *testing.T) {
 	// Another project's resource is not found for the member.
 	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(base+"/#/resources?id=vm-1"), ready("#/resources")))
 	require.Contains(t, text("#status"), "404")
+	// The plugins page is for admins (it shows pids and plugin stderr).
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(base+"/#/plugins"), ready("#/plugins")))
+	require.Contains(t, text("#status"), "403")
 
 	// The PromQL page plots what the query API returns (as the admin).
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.Navigate(base+"/#/signin"), ready("#/signin"),
 		chromedp.SendKeys(chromedp.CSS("#token"), admin+"\n"), ready("#/meters"),
+		chromedp.Navigate(base+"/#/plugins"), ready("#/plugins"),
+		chromedp.WaitVisible(chromedp.CSS("#plugins")),
+		shot("plugins"),
 		chromedp.Navigate(base+"/#/query?"+url.Values{"expr": {`max by (project_id) (cpu_util)`}, "range": {"21600"}}.Encode()),
 		ready("#/query"),
 		chromedp.WaitVisible(chromedp.CSS(`#chart canvas`)),
@@ -216,6 +244,20 @@ func TestIntegrationConsole(t *testing.T) {
 	require.Equal(t, 2, n, "admin: one series per project")
 	t.Logf("screenshots in %s", out)
 }
+
+// clusterService serves the node to the API (the agent's adapter, without
+// its error mapping).
+type clusterService struct{ n *cluster.Node }
+
+func (s clusterService) Status(ctx context.Context) (any, error) { return s.n.Status(ctx) }
+func (s clusterService) Partitions(ctx context.Context) (any, error) {
+	return s.n.Partitions(ctx), nil
+}
+func (s clusterService) Join(ctx context.Context, id, addr string) error {
+	return s.n.Join(ctx, id, addr)
+}
+func (s clusterService) Remove(ctx context.Context, id string) error { return s.n.Remove(ctx, id) }
+func (s clusterService) Leave(ctx context.Context) error             { return s.n.Leave(ctx) }
 
 func countNonNil(ys []*float64) int {
 	n := 0

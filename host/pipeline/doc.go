@@ -8,10 +8,15 @@
 // Delivery guarantees: a listener's delivery is acknowledged only once every
 // publisher of every sink it reached has accepted it (Rejected if any
 // rejected it, Retry if any could not take it), so a listener acks its
-// broker end to end. Polled samples have no broker behind them: when a
-// publisher's queue is full, the oldest polled batches are dropped and
-// counted; a listener's deliveries are never dropped, they are answered
-// Retry instead.
+// broker end to end. A publisher with a disk queue (DiskQueue, package
+// spool) accepts its part once the batch is durable in its queue, then
+// delivers from the queue at its own pace, across restarts; a full disk
+// queue drops its oldest batches (counted) or, with the block policy,
+// answers Retry. A publisher with a memory queue accepts its part when the
+// publisher did. Polled samples have no broker behind them: when a
+// publisher's memory queue is full, the oldest polled batches are dropped
+// and counted; a listener's deliveries are never dropped, they are
+// answered Retry instead.
 //
 // The package talks to plugins through the narrow interfaces in this file's
 // package (Poller, Transformer, Publisher, ListenerSource), not through the

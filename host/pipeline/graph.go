@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ type Graph struct {
 	sinksDone     sync.WaitGroup
 	stopOnce      sync.Once
 	stopped       chan struct{}
+	listeners     []*listenerStatus // in spec order
 }
 
 // New checks spec and builds a graph; Start runs it.
@@ -41,12 +43,19 @@ func New(spec Spec, m *Metrics, log hclog.Logger) (*Graph, error) {
 	g := &Graph{spec: spec, sinks: map[string]*sink{}, m: m, log: log.Named("pipeline"), stopped: make(chan struct{})}
 	for _, s := range spec.Sinks {
 		if _, dup := g.sinks[s.Name]; dup {
+			g.discard()
 			return nil, fmt.Errorf("duplicate sink %q", s.Name)
 		}
 		if len(s.Publishers) == 0 {
+			g.discard()
 			return nil, fmt.Errorf("sink %q has no publisher", s.Name)
 		}
-		g.sinks[s.Name] = newSink(s, spec.Queue, m, g.log)
+		sk, err := newSink(s, spec.Queue, m, g.log)
+		if err != nil {
+			g.discard()
+			return nil, err
+		}
+		g.sinks[s.Name] = sk
 	}
 	check := func(src string, names []string) error {
 		for _, n := range names {
@@ -58,16 +67,20 @@ func New(spec Spec, m *Metrics, log hclog.Logger) (*Graph, error) {
 	}
 	for _, p := range spec.Polling {
 		if p.Interval <= 0 {
+			g.discard()
 			return nil, fmt.Errorf("polling %q: interval must be positive", p.Name)
 		}
 		if err := check("polling "+p.Name, p.Sinks); err != nil {
+			g.discard()
 			return nil, err
 		}
 	}
 	for _, l := range spec.Listeners {
 		if err := check(l.ID, l.Sinks); err != nil {
+			g.discard()
 			return nil, err
 		}
+		g.listeners = append(g.listeners, newListenerStatus(l.ID))
 	}
 	if g.spec.Owner == nil {
 		g.spec.Owner = ownAll{}
@@ -76,6 +89,13 @@ func New(spec Spec, m *Metrics, log hclog.Logger) (*Graph, error) {
 		g.spec.StartupDelay = 5 * time.Second
 	}
 	return g, nil
+}
+
+// discard closes the disk queues of a graph that will not start.
+func (g *Graph) discard() {
+	for _, s := range g.sinks {
+		s.discard()
+	}
 }
 
 // Start runs the graph's sinks and sources. Stop ends it gracefully; ctx
@@ -103,11 +123,11 @@ func (g *Graph) Start(ctx context.Context) {
 		defer g.sourcesDone.Done()
 		sch.run(sctx)
 	}()
-	for _, l := range g.spec.Listeners {
+	for i, l := range g.spec.Listeners {
 		g.sourcesDone.Add(1)
 		go func() {
 			defer g.sourcesDone.Done()
-			runListener(sctx, l, g.sinks, g.m, g.log)
+			runListener(sctx, l, g.sinks, g.m, g.log, g.listeners[i])
 		}()
 	}
 	go func() {
@@ -125,6 +145,7 @@ func (g *Graph) Start(ctx context.Context) {
 func (g *Graph) Stop(ctx context.Context) {
 	g.stopOnce.Do(func() {
 		if g.cancelSources == nil {
+			g.discard()
 			return
 		}
 		g.cancelSources()
@@ -146,4 +167,32 @@ func (g *Graph) Stop(ctx context.Context) {
 		g.cancelQueues()
 		close(g.stopped)
 	})
+}
+
+// Listening waits until every listener's first stream is open or failed
+// to open, and returns the failures joined (each prefixed with the
+// listener's ID). A listener still opening when ctx ends (a plugin that
+// does not report being ready) is not an error. Call it after Start.
+func (g *Graph) Listening(ctx context.Context) error {
+	var errs []error
+	for _, l := range g.listeners {
+		select {
+		case err := <-l.first:
+			l.first <- err // for the next caller
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", l.get().ID, err))
+			}
+		case <-ctx.Done():
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Listeners returns each listener's state and last stream error.
+func (g *Graph) Listeners() []ListenerStatus {
+	out := make([]ListenerStatus, len(g.listeners))
+	for i, l := range g.listeners {
+		out[i] = l.get()
+	}
+	return out
 }

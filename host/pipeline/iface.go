@@ -6,6 +6,7 @@ import (
 	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/pollster"
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
@@ -45,4 +46,11 @@ type Stream interface {
 // again (with backoff) whenever a stream ends while the graph runs.
 type ListenerSource interface {
 	Listen(ctx context.Context) (Stream, error)
+}
+
+// Archiver keeps a listener's raw notifications (Batch.notifications).
+// Archive must be durable when it returns nil: the delivery is then
+// acknowledged to the listener, which acks its broker.
+type Archiver interface {
+	Archive(ctx context.Context, ns []*pb.Notification) error
 }

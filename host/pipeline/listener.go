@@ -3,11 +3,14 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/altimeter/altimeter/host/rawbatch"
+	"github.com/altimeter/altimeter/internal/backoff"
 	"github.com/altimeter/altimeter/sdk/base"
 )
 
@@ -16,40 +19,103 @@ type ListenerSpec struct {
 	ID     string
 	Source ListenerSource
 	Sinks  []string
+	// Archive stores the raw notifications a delivery carries before its
+	// batch goes to the sinks; nil drops them (counted in
+	// altimeter_archive_notifications_total{outcome="dropped"}).
+	Archive Archiver
+}
+
+// ListenerState is what a listener's stream is doing.
+type ListenerState string
+
+// Listener states.
+const (
+	// ListenerStarting: its first stream is being opened.
+	ListenerStarting ListenerState = "starting"
+	// ListenerListening: its stream is open (the plugin is bound).
+	ListenerListening ListenerState = "listening"
+	// ListenerFailing: its stream could not be opened or ended with an
+	// error; it is reopened with backoff.
+	ListenerFailing ListenerState = "failing"
+)
+
+// ListenerStatus is a listener's state and its last stream error.
+type ListenerStatus struct {
+	ID        string
+	State     ListenerState
+	LastError string
+	Since     time.Time // last state change
+}
+
+// listenerStatus tracks one listener; first gets the outcome of its first
+// stream open.
+type listenerStatus struct {
+	mu    sync.Mutex
+	st    ListenerStatus
+	first chan error // buffered; written once
+	once  sync.Once
+}
+
+func newListenerStatus(id string) *listenerStatus {
+	return &listenerStatus{st: ListenerStatus{ID: id, State: ListenerStarting, Since: time.Now()}, first: make(chan error, 1)}
+}
+
+func (l *listenerStatus) set(state ListenerState, err error) {
+	l.mu.Lock()
+	if l.st.State != state {
+		l.st.State, l.st.Since = state, time.Now()
+	}
+	if err != nil {
+		l.st.LastError = err.Error()
+	}
+	l.mu.Unlock()
+}
+
+func (l *listenerStatus) opened(err error) {
+	l.once.Do(func() { l.first <- err })
+}
+
+func (l *listenerStatus) get() ListenerStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st
 }
 
 // runListener keeps a stream open while ctx lasts, reopening it with backoff,
 // and acknowledges each delivery once every sink's publishers handled it.
-func runListener(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics, log hclog.Logger) {
+func runListener(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics, log hclog.Logger, status *listenerStatus) {
 	log = log.With("listener", spec.ID)
-	backoff := 100 * time.Millisecond
+	bo := backoff.Exp{Min: 100 * time.Millisecond, Max: 10 * time.Second}
 	for ctx.Err() == nil {
 		started := time.Now()
-		err := serveStream(ctx, spec, sinks, m, log)
+		err := serveStream(ctx, spec, sinks, m, log, status)
 		if ctx.Err() != nil {
+			status.opened(ctx.Err())
 			return
 		}
+		status.opened(err)
+		status.set(ListenerFailing, err)
 		m.sourceErrors.WithLabelValues(spec.ID, spec.ID, "stream").Inc()
 		if time.Since(started) > time.Minute {
-			backoff = 100 * time.Millisecond
+			bo.Reset()
 		}
-		log.Warn("listener stream ended; reopening", "error", err, "backoff", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		wait := bo.Next()
+		log.Warn("listener stream ended; reopening", "error", err, "backoff", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 }
 
-func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics, log hclog.Logger) error {
+func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics, log hclog.Logger, status *listenerStatus) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := spec.Source.Listen(sctx)
 	if err != nil {
 		return err
 	}
+	status.set(ListenerListening, nil)
+	status.opened(nil)
 	received := m.sourceSamples.WithLabelValues(spec.ID)
 	for {
 		id, b, err := st.Recv()
@@ -68,6 +134,20 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 			return err
 		}
 		received.Add(float64(b.Samples()))
+		if ns := b.Notifications(); len(ns) > 0 {
+			if err := archive(ctx, spec, ns, m); err != nil {
+				m.deliveries.WithLabelValues(spec.ID, base.Retry.String()).Inc()
+				_ = st.Ack(id, base.Retry, err.Error())
+				continue
+			}
+			// Sinks never see the raw notifications: rawbatch split them
+			// off the batch's bytes on arrival.
+			if b.Len() == 0 {
+				m.deliveries.WithLabelValues(spec.ID, base.Accepted.String()).Inc()
+				_ = st.Ack(id, base.Accepted, "")
+				continue
+			}
+		}
 		t := newTracker(func(o base.Outcome, reason string) {
 			m.deliveries.WithLabelValues(spec.ID, o.String()).Inc()
 			// A failed ack means the stream is gone; the listener's broker
@@ -82,4 +162,24 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 		}
 		t.seal()
 	}
+}
+
+// archive hands a delivery's notifications to the listener's archive; an
+// error means the delivery must be retried (nothing of it acknowledged).
+func archive(ctx context.Context, spec ListenerSpec, raw [][]byte, m *Metrics) error {
+	if spec.Archive == nil {
+		m.archived.WithLabelValues(spec.ID, "dropped").Add(float64(len(raw)))
+		return nil
+	}
+	ns, err := rawbatch.DecodeNotifications(raw)
+	if err != nil {
+		m.archived.WithLabelValues(spec.ID, "failed").Add(float64(len(raw)))
+		return err
+	}
+	if err := spec.Archive.Archive(ctx, ns); err != nil {
+		m.archived.WithLabelValues(spec.ID, "failed").Add(float64(len(ns)))
+		return fmt.Errorf("archive %d notifications: %w", len(ns), err)
+	}
+	m.archived.WithLabelValues(spec.ID, "stored").Add(float64(len(ns)))
+	return nil
 }

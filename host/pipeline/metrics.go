@@ -1,6 +1,11 @@
 package pipeline
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the engine's counters. One set serves every graph the agent
 // builds (reloads keep counting); labels name sources, sinks and plugin
@@ -19,6 +24,10 @@ type Metrics struct {
 	pubFailures     *prometheus.CounterVec
 	pubQueued       *prometheus.GaugeVec
 	pubDuration     *prometheus.HistogramVec
+	pubReplayed     *prometheus.CounterVec
+	pubRefusals     *prometheus.CounterVec
+	queues          *queueSet
+	archived        *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -64,8 +73,68 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pubDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "altimeter_publish_duration_seconds", Help: "Duration of one Publish call.", Buckets: buckets,
 		}, []string{"publisher"}),
+		archived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "altimeter_archive_notifications_total", Help: "Raw notifications listeners handed to the archive, by outcome: stored (or already there), failed (delivery retried), dropped (no archive).",
+		}, []string{"listener", "outcome"}),
 	}
-	reg.MustRegister(m.sourceSamples, m.sourceErrors, m.pollDuration, m.deliveries, m.transformErrors, m.transformDur,
+	m.pubReplayed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "altimeter_publisher_replayed_samples_total", Help: "Samples found in a publisher's disk queue when it was opened (left undelivered by the previous run), to be delivered again.",
+	}, []string{"publisher"})
+	m.pubRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "altimeter_publisher_queue_refusals_total", Help: "Batches a publisher's disk queue could not take, by reason (full: max_bytes reached with full = \"block\"; io: the write failed, e.g. the disk is full; read: a queued batch could not be read back).",
+	}, []string{"publisher", "reason"})
+	m.queues = &queueSet{m: map[*queue]struct{}{}}
+	reg.MustRegister(m.pubReplayed, m.pubRefusals, m.queues)
+	reg.MustRegister(m.archived, m.sourceSamples, m.sourceErrors, m.pollDuration, m.deliveries, m.transformErrors, m.transformDur,
 		m.pubIn, m.pubOut, m.pubDropped, m.pubRejected, m.pubFailures, m.pubQueued, m.pubDuration)
 	return m
+}
+
+var (
+	queueBytesDesc = prometheus.NewDesc("altimeter_publisher_queue_bytes",
+		"Bytes of undelivered batches in each publisher's disk queue.", []string{"publisher"}, nil)
+	queueAgeDesc = prometheus.NewDesc("altimeter_publisher_queue_oldest_age_seconds",
+		"Age of the oldest undelivered batch in each publisher's disk queue (0 when empty).", []string{"publisher"}, nil)
+)
+
+// queueSet is the open disk queues, read at scrape time.
+type queueSet struct {
+	mu sync.Mutex
+	m  map[*queue]struct{}
+}
+
+func (s *queueSet) add(q *queue) {
+	s.mu.Lock()
+	s.m[q] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *queueSet) remove(q *queue) {
+	s.mu.Lock()
+	delete(s.m, q)
+	s.mu.Unlock()
+}
+
+func (s *queueSet) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueBytesDesc
+	ch <- queueAgeDesc
+}
+
+func (s *queueSet) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	qs := make([]*queue, 0, len(s.m))
+	for q := range s.m {
+		qs = append(qs, q)
+	}
+	s.mu.Unlock()
+	now := time.Now()
+	for _, q := range qs {
+		st := q.sp.Stats()
+		age := 0.0
+		if !st.Oldest.IsZero() {
+			age = max(now.Sub(st.Oldest).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(queueBytesDesc, prometheus.GaugeValue, float64(st.Bytes), q.id)
+		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, age, q.id)
+	}
 }

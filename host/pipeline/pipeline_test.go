@@ -342,3 +342,60 @@ func TestMergeConcatenatesQueuedBatches(t *testing.T) {
 	}
 	require.Equal(t, []string{"a", "a2", "b", "b2", "c", "c2"}, names)
 }
+
+// bindListener fails to open while its error is set, then opens.
+type bindListener struct {
+	mu  sync.Mutex
+	err error
+	s   *fakeStream
+}
+
+func (l *bindListener) setErr(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.err = err
+}
+
+func (l *bindListener) Listen(ctx context.Context) (Stream, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return nil, l.err
+	}
+	return fakeListener{l.s}.Listen(ctx)
+}
+
+// TestListenerStatus: Listening reports a listener whose first stream
+// cannot open, its status says failing with the error, and it recovers by
+// itself (backoff) once it can open.
+func TestListenerStatus(t *testing.T) {
+	t.Parallel()
+	bind := errors.New("listen tcp 127.0.0.1:1: bind: address already in use")
+	bad := &bindListener{err: bind, s: &fakeStream{in: make(chan *pb.Batch), acks: make(chan ack, 10)}}
+	good := fakeListener{&fakeStream{in: make(chan *pb.Batch), acks: make(chan ack, 10)}}
+	g, _ := start(t, Spec{
+		Sinks: []SinkSpec{{Name: "s", Publishers: []NamedPublisher{{ID: "p", Publisher: &fakePublisher{}}}}},
+		Listeners: []ListenerSpec{
+			{ID: "listener.good", Source: good, Sinks: []string{"s"}},
+			{ID: "listener.bad", Source: bad, Sinks: []string{"s"}},
+		},
+	})
+	err := g.Listening(t.Context())
+	require.ErrorIs(t, err, bind)
+	require.Equal(t, "listener.bad: "+bind.Error(), err.Error())
+	require.Equal(t, err.Error(), g.Listening(t.Context()).Error(), "asked twice")
+	st := g.Listeners()
+	require.Len(t, st, 2)
+	require.Equal(t, ListenerListening, st[0].State)
+	require.Empty(t, st[0].LastError)
+	require.Equal(t, ListenerFailing, st[1].State)
+	require.Equal(t, bind.Error(), st[1].LastError)
+
+	bad.setErr(nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Listeners()[1].State != ListenerListening {
+		require.True(t, time.Now().Before(deadline), "listener did not recover")
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Equal(t, bind.Error(), g.Listeners()[1].LastError, "the last error stays visible")
+}

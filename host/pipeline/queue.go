@@ -9,8 +9,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/altimeter/altimeter/host/pipeline/spool"
 	"github.com/altimeter/altimeter/host/rawbatch"
+	"github.com/altimeter/altimeter/internal/backoff"
 	"github.com/altimeter/altimeter/sdk/base"
+	"github.com/altimeter/altimeter/sdk/publisher"
 )
 
 // QueueOptions bound a publisher's queue and its retries.
@@ -66,24 +69,46 @@ type queue struct {
 	// retries so a stopping graph does not wait out a backoff.
 	closing   chan struct{}
 	closeOnce sync.Once
+
+	// sp is the disk queue (nil: the queue is in memory).
+	sp                   *spool.Spool
+	set                  *queueSet
+	fullWarned, ioWarned bool
+	// recent holds, by sequence number, batches appended to the disk
+	// queue (up to MaxSamples samples), so that a worker that keeps up
+	// publishes them without reading and decoding them back.
+	recent        map[uint64]*rawbatch.Batch
+	recentSamples int
 }
 
 // pubSeries are one publisher's metric series, resolved once so the batch
 // path does no label lookups.
 type pubSeries struct {
-	in, out, dropped, rejected, failures prometheus.Counter
-	queued                               prometheus.Gauge
-	duration                             prometheus.Observer
+	in, out, dropped, rejected, failures, replayed prometheus.Counter
+	queued                                         prometheus.Gauge
+	duration                                       prometheus.Observer
+	refusals                                       *prometheus.CounterVec
 }
 
-func newQueue(id string, pub Publisher, opts QueueOptions, m *Metrics, log hclog.Logger) *queue {
+// newQueue builds a publisher's queue: on disk under disk.Dir, or in
+// memory if disk is nil.
+func newQueue(id string, pub Publisher, opts QueueOptions, disk *DiskQueue, m *Metrics, log hclog.Logger) (*queue, error) {
 	opts.defaults()
 	series := pubSeries{
 		in: m.pubIn.WithLabelValues(id), out: m.pubOut.WithLabelValues(id), dropped: m.pubDropped.WithLabelValues(id),
 		rejected: m.pubRejected.WithLabelValues(id), failures: m.pubFailures.WithLabelValues(id),
 		queued: m.pubQueued.WithLabelValues(id), duration: m.pubDuration.WithLabelValues(id),
+		replayed: m.pubReplayed.WithLabelValues(id), refusals: m.pubRefusals,
 	}
-	return &queue{id: id, pub: pub, opts: opts, m: series, log: log.With("publisher", id), wake: make(chan struct{}, 1), closing: make(chan struct{})}
+	q := &queue{id: id, pub: pub, opts: opts, m: series, log: log.With("publisher", id), wake: make(chan struct{}, 1), closing: make(chan struct{})}
+	if disk != nil {
+		if err := q.openDisk(disk); err != nil {
+			return nil, err
+		}
+		q.set = m.queues
+		m.queues.add(q)
+	}
+	return q, nil
 }
 
 // offer queues b without blocking. Polled batches (t == nil) push out the
@@ -93,6 +118,10 @@ func (q *queue) offer(b *rawbatch.Batch, t *tracker) {
 	n := batchLen(b)
 	if n == 0 {
 		t.resolve(base.Accepted, "")
+		return
+	}
+	if q.sp != nil {
+		q.offerDisk(b, t, n)
 		return
 	}
 	q.mu.Lock()
@@ -192,6 +221,10 @@ func merge(es []entry) *rawbatch.Batch {
 // run drains the queue until ctx is done and the queue is closed and empty,
 // or until stop's deadline passes.
 func (q *queue) run(ctx context.Context) {
+	if q.sp != nil {
+		q.runDisk(ctx)
+		return
+	}
 	for {
 		es := q.take()
 		if es == nil {
@@ -219,14 +252,10 @@ func (q *queue) run(ctx context.Context) {
 // publish sends es until it is accepted or rejected; false means ctx ended first.
 func (q *queue) publish(ctx context.Context, es []entry) bool {
 	b := merge(es)
-	backoff := q.opts.RetryMin
+	bo := backoff.Exp{Min: q.opts.RetryMin, Max: q.opts.RetryMax}
 	failing := false
 	for {
-		cctx, cancel := context.WithTimeout(ctx, q.opts.Timeout)
-		start := time.Now()
-		r, err := q.pub.Publish(cctx, b)
-		cancel()
-		q.m.duration.Observe(time.Since(start).Seconds())
+		r, err := q.attempt(ctx, b)
 		if err == nil && r.Outcome != base.Retry {
 			if failing {
 				q.log.Info("publisher recovered")
@@ -255,15 +284,27 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 			return false
 		}
 		b = merge(es)
+		t := time.NewTimer(bo.Next())
 		select {
-		case <-time.After(backoff):
+		case <-t.C:
 		case <-q.closing:
+			t.Stop()
 			return false
 		case <-ctx.Done():
+			t.Stop()
 			return false
 		}
-		backoff = min(backoff*2, q.opts.RetryMax)
 	}
+}
+
+// attempt makes one Publish call, bounded by the queue's timeout.
+func (q *queue) attempt(ctx context.Context, b *rawbatch.Batch) (publisher.Result, error) {
+	cctx, cancel := context.WithTimeout(ctx, q.opts.Timeout)
+	defer cancel()
+	start := time.Now()
+	r, err := q.pub.Publish(cctx, b)
+	q.m.duration.Observe(time.Since(start).Seconds())
+	return r, err
 }
 
 func (q *queue) returnDeliveries(es []entry, reason string) []entry {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -21,6 +22,8 @@ type NamedTransformer struct {
 type NamedPublisher struct {
 	ID string
 	Publisher
+	// Disk puts the publisher's queue on disk; nil keeps it in memory.
+	Disk *DiskQueue
 }
 
 // SinkSpec is one sink: an ordered transformer chain and its publishers.
@@ -47,12 +50,27 @@ type sink struct {
 	transformTimeout time.Duration
 }
 
-func newSink(spec SinkSpec, qo QueueOptions, m *Metrics, log hclog.Logger) *sink {
+func newSink(spec SinkSpec, qo QueueOptions, m *Metrics, log hclog.Logger) (*sink, error) {
 	s := &sink{spec: spec, in: make(chan job, 64), log: log.With("sink", spec.Name), m: m, transformTimeout: 10 * time.Second}
 	for _, p := range spec.Publishers {
-		s.queues = append(s.queues, newQueue(p.ID, p.Publisher, qo, m, log))
+		q, err := newQueue(p.ID, p.Publisher, qo, p.Disk, m, log)
+		if err != nil {
+			s.discard()
+			return nil, fmt.Errorf("sink %q: %w", spec.Name, err)
+		}
+		s.queues = append(s.queues, q)
 	}
-	return s
+	return s, nil
+}
+
+// discard closes the disk queues of a sink that will not run.
+func (s *sink) discard() {
+	for _, q := range s.queues {
+		if q.sp != nil {
+			q.set.remove(q)
+			_ = q.sp.Close()
+		}
+	}
 }
 
 // send hands a batch to the sink, waiting while its input is full; it

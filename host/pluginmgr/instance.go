@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/altimeter/altimeter/sdk/base"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // State is the lifecycle state of an Instance.
@@ -301,14 +303,6 @@ func (i *Instance) recordExit() (n int, loop bool) {
 	return len(i.exits), len(i.exits) >= i.m.opts.MaxRestarts
 }
 
-func (i *Instance) backoff(n int) time.Duration {
-	d := i.m.opts.BackoffMin
-	for k := 1; k < n && d < i.m.opts.BackoffMax; k++ {
-		d *= 2
-	}
-	return min(d, i.m.opts.BackoffMax)
-}
-
 func (i *Instance) tailSuffix() string {
 	lines := i.tail.Lines()
 	if len(lines) == 0 {
@@ -370,7 +364,7 @@ func (i *Instance) run(ctx context.Context, first chan<- error) {
 				return
 			}
 			i.setState(StateRestarting, msg)
-			delay := i.backoff(n)
+			delay := backoff.Delay(i.m.opts.BackoffMin, i.m.opts.BackoffMax, n)
 			i.log.Info("restarting plugin", "in", delay, "exits_in_window", n)
 			t := time.NewTimer(delay)
 			select {

@@ -108,6 +108,7 @@ type Manager struct {
 	policy    Policy
 	bins      map[binKey]*Binary
 	refused   map[binKey]error // by the last Scan: permissions or pin
+	ignored   map[binKey]error // by the last Scan: why a binary named for the key is not usable
 	dirErr    error            // the last Scan could use no plugin of Dir
 	scanned   bool
 	instances map[string]*Instance
@@ -190,6 +191,9 @@ func (m *Manager) binary(kind base.Kind, name string) (*Binary, error) {
 	}
 	if m.dirErr != nil {
 		return nil, fmt.Errorf("%s %q: %w", kind, name, m.dirErr)
+	}
+	if err := m.ignored[binKey{kind, name}]; err != nil {
+		return nil, fmt.Errorf("%s %q: %w: its binary was ignored: %w", kind, name, ErrPluginNotFound, err)
 	}
 	if !m.scanned {
 		return nil, fmt.Errorf("%s %q: %w (plugin directory not scanned yet)", kind, name, ErrPluginNotFound)

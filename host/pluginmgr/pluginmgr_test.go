@@ -72,6 +72,19 @@ func TestScanDescribe(t *testing.T) {
 	_, err = m.Describe(t.Context(), base.Listener, "amqp")
 	require.ErrorIs(t, err, ErrPluginNotFound)
 	require.Contains(t, err.Error(), "no listener plugins")
+	// A binary named for the plugin but ignored: the error says why.
+	for name, why := range map[string]string{
+		"notaplugin": "altimeter-publisher-notaplugin: not an altimeter plugin",
+		"noexec":     "altimeter-publisher-noexec: not executable",
+	} {
+		_, err = m.Describe(t.Context(), base.Publisher, name)
+		require.ErrorIs(t, err, ErrPluginNotFound, name)
+		require.Contains(t, err.Error(), "its binary was ignored: plugin "+dir, name)
+		require.Contains(t, err.Error(), why, name)
+	}
+	_, err = m.Describe(t.Context(), base.Pollster, "echo")
+	require.ErrorIs(t, err, ErrPluginNotFound)
+	require.Contains(t, err.Error(), `its binary was ignored: plugin `+filepath.Join(dir, "altimeter-pollster-echo")+`: file name says pollster "echo" but the plugin describes itself as publisher "echo"`)
 
 	// The second Scan is served from the cache, bad binaries included.
 	start := time.Now()

@@ -75,8 +75,8 @@ func (m *Manager) Scan(ctx context.Context) ([]*Binary, []error) {
 	pol := m.policy
 	m.mu.Unlock()
 
-	refused := map[binKey]error{}
-	bins, errs, dirErr := m.scan(ctx, pol, refused)
+	refused, ignored := map[binKey]error{}, map[binKey]error{}
+	bins, errs, dirErr := m.scan(ctx, pol, refused, ignored)
 	if dirErr != nil {
 		errs = append([]error{dirErr}, errs...)
 	}
@@ -89,14 +89,15 @@ func (m *Manager) Scan(ctx context.Context) ([]*Binary, []error) {
 		byKey[binKey{b.Kind, b.Name}] = b
 	}
 	m.mu.Lock()
-	m.bins, m.refused, m.dirErr, m.scanned = byKey, refused, dirErr, true
+	m.bins, m.refused, m.ignored, m.dirErr, m.scanned = byKey, refused, ignored, dirErr, true
 	m.mu.Unlock()
 	return bins, errs
 }
 
 // scan is Scan without the bookkeeping. dirErr is set when no plugin of the
-// directory can be used.
-func (m *Manager) scan(ctx context.Context, pol Policy, refused map[binKey]error) (bins []*Binary, errs []error, dirErr error) {
+// directory can be used. refused gets the binaries a policy refused, ignored
+// why other binaries named for a kind and name cannot be used.
+func (m *Manager) scan(ctx context.Context, pol Policy, refused, ignored map[binKey]error) (bins []*Binary, errs []error, dirErr error) {
 	if err := m.checkDir(m.opts.Dir, pol); err != nil {
 		return nil, nil, err
 	}
@@ -145,7 +146,9 @@ func (m *Manager) scan(ctx context.Context, pol Policy, refused map[binKey]error
 			errs = append(errs, fmt.Errorf("plugin %w", err))
 		}
 		if fi.Mode().Perm()&0o111 == 0 {
-			errs = append(errs, fmt.Errorf("plugin %s: not executable (mode %s)", path, fi.Mode().Perm()))
+			err := fmt.Errorf("plugin %s: not executable (mode %s)", path, fi.Mode().Perm())
+			ignored[key] = err
+			errs = append(errs, err)
 			continue
 		}
 		if err := m.checkPerms(path, fi, "plugin binary", pol); err != nil {
@@ -230,6 +233,9 @@ func (m *Manager) scan(ctx context.Context, pol Policy, refused map[binKey]error
 				sha: shas[n], bin: b, err: candErrs[n]}
 		}
 		if candErrs[n] != nil {
+			if !errors.Is(candErrs[n], ErrRefused) {
+				ignored[binKey{c.kind, c.name}] = candErrs[n]
+			}
 			errs = append(errs, candErrs[n])
 			continue
 		}

@@ -93,6 +93,9 @@ type API struct {
 	engine  *promql.Engine
 	slots   chan struct{}
 	queries *prometheus.CounterVec
+	// rollupAnswers counts queries answered from the store's statistics
+	// (rollupquery.go).
+	rollupAnswers prometheus.Counter
 }
 
 // New builds the API.
@@ -126,9 +129,13 @@ func New(o Options) *API {
 			Name: "altimeter_promql_queries_total",
 			Help: "Requests to the Prometheus query API by endpoint and outcome (ok or the Prometheus error type).",
 		}, []string{"endpoint", "outcome"}),
+		rollupAnswers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "altimeter_promql_statistics_answers_total",
+			Help: "Queries answered from the store's meter and project statistics (roll-ups where they hold the range) instead of the PromQL engine.",
+		}),
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(a.queries)
+		o.Registerer.MustRegister(a.queries, a.rollupAnswers)
 	}
 	return a
 }
@@ -347,6 +354,13 @@ func (a *API) evaluate(c *gin.Context, endpoint string, times func(formGetter) (
 		return
 	}
 	defer release()
+	if v, ok, err := a.rollupAnswer(ctx, expr, p, start, end, step); err != nil {
+		a.fail(c, endpoint, err)
+		return
+	} else if ok {
+		a.writeResult(c, endpoint, v, nil, nil)
+		return
+	}
 	var src storage.Queryable = a.queryable(p)
 	var qry promql.Query
 	opts := promql.NewPrometheusQueryOpts(false, 0)
@@ -366,12 +380,16 @@ func (a *API) evaluate(c *gin.Context, endpoint string, times func(formGetter) (
 		return
 	}
 	warn, info := res.Warnings.AsStrings(expr.String(), 10, 10)
+	a.writeResult(c, endpoint, res.Value, warn, info)
+}
+
+// writeResult renders a query's value with its warnings and infos.
+func (a *API) writeResult(c *gin.Context, endpoint string, v parser.Value, warn, info []string) {
 	a.queries.WithLabelValues(endpoint, "ok").Inc()
 	writeJSON(c, http.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"status":"success","data":`...)
-		b = appendValue(b, res.Value)
-		b = append(b, '}')
-		return b
+		b = appendValue(b, v)
+		return append(b, '}')
 	}, warn, info)
 }
 

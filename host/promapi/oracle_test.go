@@ -182,15 +182,22 @@ func compareWith(t *testing.T, promURL, altURL, path string, form url.Values) {
 		require.ElementsMatch(t, pd, ad, what)
 		return
 	}
-	pv, av := decodeResult(t, pr.Data), decodeResult(t, ar.Data)
+	requireSameResult(t, what, "prometheus", decodeResult(t, pr.Data), decodeResult(t, ar.Data))
+}
+
+// requireSameResult requires two query results to hold the same series
+// with the same points, values within float tolerance; want names the
+// reference.
+func requireSameResult(t *testing.T, what, want string, pv, av result) {
+	t.Helper()
 	require.Equal(t, pv.typ, av.typ, what)
 	require.Equal(t, keys(pv.series), keys(av.series), "%s: series", what)
 	for k, ps := range pv.series {
 		as := av.series[k]
-		require.Equal(t, len(ps), len(as), "%s: points of %s:\nprometheus %v\naltimeter  %v", what, k, ps, as)
+		require.Equal(t, len(ps), len(as), "%s: points of %s:\n%s %v\naltimeter  %v", what, k, want, ps, as)
 		for i := range ps {
 			require.Equal(t, ps[i][0], as[i][0], "%s: timestamp %d of %s", what, i, k)
-			require.True(t, close(ps[i][1], as[i][1]), "%s: %s at %v: prometheus %v, altimeter %v", what, k, ps[i][0], ps[i][1], as[i][1])
+			require.True(t, close(ps[i][1], as[i][1]), "%s: %s at %v: %s %v, altimeter %v", what, k, ps[i][0], want, ps[i][1], as[i][1])
 		}
 	}
 }

@@ -194,8 +194,20 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]ma
 	hist := map[string][]index.Version{}
 	for i := range infos {
 		in := &infos[i]
-		if in.Count == 0 || in.Last < minUS || in.First > maxUS {
+		if in.Count > 0 && in.Last < minUS {
 			continue
+		}
+		if in.Count == 0 || in.First > maxUS {
+			// Raw samples are not in range, but roll-ups of the samples
+			// raw retention removed may be (they are older than the raw
+			// ones).
+			v, err := qr.openView()
+			if err != nil {
+				return nil, err
+			}
+			if as, before := v.SeriesArchives(in.ID); len(as) == 0 || minUS >= before {
+				continue
+			}
 		}
 		if !qr.q.mapping.HasMetadata() {
 			out = append(out, mapped{lset: build(&in.Key, nil), parts: []part{{id: in.ID}}})
@@ -260,19 +272,32 @@ func (qr *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHint
 		// Only labels are wanted (/api/v1/series).
 		return &seriesSet{qr: qr, ctx: ctx, list: sel, labelsOnly: true}
 	}
-	return &seriesSet{qr: qr, ctx: ctx, list: sel, mint: mint, maxt: maxt}
+	set := &seriesSet{qr: qr, ctx: ctx, list: sel, mint: mint, maxt: maxt}
+	if hints != nil {
+		set.roll = rollupUse{step: hints.Step, rng: hints.Range, fn: hints.Func}
+	}
+	return set
 }
 
-// read returns the samples of m in [mint, maxt] ms, sorted by time, one
-// per millisecond (the latest stored sample of a millisecond wins, as the
-// store is µs-precise).
-func (qr *querier) read(ctx context.Context, m *mapped, mint, maxt int64, dst fpoints) (fpoints, error) {
+// openView opens the querier's read view on first use.
+func (qr *querier) openView() (*series.View, error) {
 	if qr.view == nil {
 		v, err := qr.q.src.View()
 		if err != nil {
 			return nil, err
 		}
 		qr.view = v
+	}
+	return qr.view, nil
+}
+
+// read returns the samples of m in [mint, maxt] ms, sorted by time, one
+// per millisecond (the latest stored sample of a millisecond wins, as the
+// store is µs-precise).
+func (qr *querier) read(ctx context.Context, m *mapped, mint, maxt int64, roll rollupUse, dst fpoints) (fpoints, error) {
+	view, err := qr.openView()
+	if err != nil {
+		return nil, err
 	}
 	lo, hi := usOf(mint), usOf(maxt)+1000 // [lo, hi) µs covers [mint, maxt] ms
 	dst = dst[:0]
@@ -287,12 +312,24 @@ func (qr *querier) read(ctx context.Context, m *mapped, mint, maxt int64, dst fp
 		if start >= end {
 			continue
 		}
-		err := qr.view.Scan(ctx, p.id, start, end, func(pt series.Point) bool {
+		mark := len(dst)
+		rawFirst := end
+		err := view.Scan(ctx, p.id, start, end, func(pt series.Point) bool {
+			if len(dst) == mark {
+				rawFirst = pt.T
+			}
 			dst = append(dst, fpoint{t: floorDiv(pt.T, 1000), v: pt.V})
 			return true
 		})
 		if err != nil {
 			return nil, err
+		}
+		// What raw retention removed before the first raw sample comes
+		// from the series' own roll-ups.
+		if start < rawFirst && start < view.RolledBefore() {
+			if dst, err = qr.readRollups(ctx, view, p.id, start, rawFirst, roll, dst, mark); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(m.parts) > 1 {
@@ -383,6 +420,7 @@ type seriesSet struct {
 	list       []mapped
 	i          int
 	mint, maxt int64
+	roll       rollupUse
 	labelsOnly bool
 	err        error
 }
@@ -415,7 +453,7 @@ func (e *seriesEntry) Iterator(reuse chunkenc.Iterator) chunkenc.Iterator {
 	}
 	it.err = nil
 	if !e.set.labelsOnly {
-		it.pts, it.err = e.set.qr.read(e.set.ctx, e.m, e.set.mint, e.set.maxt, it.pts[:0])
+		it.pts, it.err = e.set.qr.read(e.set.ctx, e.m, e.set.mint, e.set.maxt, e.set.roll, it.pts[:0])
 	} else {
 		it.pts = it.pts[:0]
 	}

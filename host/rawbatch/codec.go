@@ -21,6 +21,8 @@ type Msg struct {
 
 // Delivery is a received altimeter.v1.Delivery. Err holds a Parse error of
 // its batch; ID is valid all the same, so the delivery can be refused.
+// Batch is nil when the delivery has no batch field (the listener's ready
+// marker: id 0, no batch).
 type Delivery struct {
 	ID    uint64
 	Batch *Batch
@@ -70,7 +72,10 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 			return err
 		}
 		m.ID = id
-		m.Batch, m.Err = parseParts(parts)
+		m.Batch, m.Err = nil, nil
+		if len(parts) > 0 {
+			m.Batch, m.Err = parseParts(parts)
+		}
 		return nil
 	default:
 		return protoCodec().Unmarshal(data, v)

@@ -161,11 +161,29 @@ func (b *Batch) Decode() (*pb.Batch, error) {
 	return out, nil
 }
 
+// DecodeNotifications decodes notifications split off a batch
+// (Batch.Notifications), for the host's archive.
+func DecodeNotifications(raw [][]byte) ([]*pb.Notification, error) {
+	out := make([]*pb.Notification, len(raw))
+	for i, r := range raw {
+		n := &pb.Notification{}
+		if err := proto.Unmarshal(r, n); err != nil {
+			return nil, fmt.Errorf("%w: notification %d: %v", ErrMalformed, i, err)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
 // FromProto encodes a batch message.
 func FromProto(m *pb.Batch) (*Batch, error) {
 	data, err := proto.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	if len(m.GetNotifications()) > 0 {
+		// Split them off as a received batch's are.
+		return Parse(data)
 	}
 	return &Batch{data: data, samples: len(m.GetSamples()), events: len(m.GetEvents())}, nil
 }
@@ -210,9 +228,8 @@ var (
 		8: kVarint, 9: kString, 10: kString, 11: kVarint, 12: kString, 13: kString, 14: kString}
 	eventSchema = []kind{1: kString, 2: kString, 3: kVarint, 4: kTrait, 5: kBytes}
 	traitSchema = []kind{1: kString, 2: kString, 3: kVarint, 4: kFixed64, 5: kVarint}
-	// notificationSchema is altimeter.v1.Notification, which main added
-	// to Batch (field 3) after this branch started: the message is not in
-	// this branch's generated code, so it is kept encoded.
+	// notificationSchema is altimeter.v1.Notification (Batch field 3),
+	// checked on arrival and kept encoded until the archive decodes it.
 	notificationSchema = []kind{1: kString, 2: kString, 3: kString, 4: kString, 5: kString, 6: kVarint,
 		7: kString, 8: kString, 9: kString, 10: kString, 11: kString, 12: kBytes, 13: kVarint}
 )

@@ -126,6 +126,20 @@ func TestCodec(t *testing.T) {
 	require.Equal(t, uint64(7), d.ID)
 	require.Equal(t, 3, d.Batch.Len())
 
+	// The ready marker (id 0, no batch) is told from an empty batch.
+	marker, err := proto.Marshal(&pb.Delivery{})
+	require.NoError(t, err)
+	d = Delivery{}
+	require.NoError(t, c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(marker)}, &d))
+	require.Zero(t, d.ID)
+	require.Nil(t, d.Batch)
+	empty, err := proto.Marshal(&pb.Delivery{Id: 3, Batch: &pb.Batch{}})
+	require.NoError(t, err)
+	d = Delivery{}
+	require.NoError(t, c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(empty)}, &d))
+	require.NotNil(t, d.Batch)
+	require.Zero(t, d.Batch.Len())
+
 	// Other messages use the proto codec.
 	ack, err := c.Marshal(&pb.Ack{Id: 9})
 	require.NoError(t, err)

@@ -146,6 +146,27 @@ func toSample(in *series.Info, p series.Point, mc *metaCache) Sample {
 	}
 }
 
+// checkEvery is how many samples a scan callback handles between looks at
+// its context: a listing or statistics request whose client went away, or
+// whose deadline passed, stops within that many samples, however costly
+// each one is to match.
+const checkEvery = 16
+
+// stopper stops a scan callback once its context is done.
+type stopper struct {
+	ctx context.Context
+	n   int
+	err error
+}
+
+// stop reports whether the scan must stop; err then holds the cause.
+func (st *stopper) stop() bool {
+	if st.n++; st.n%checkEvery == 0 {
+		st.err = st.ctx.Err()
+	}
+	return st.err != nil
+}
+
 // rowHeap keeps the best `limit` rows in default order (newest first, then
 // message_id); its root is the worst row kept.
 type rowHeap []Sample
@@ -201,14 +222,16 @@ func (s *Store) Samples(ctx context.Context, f Filter, o ListOptions) ([]Sample,
 		}
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].Last > cands[j].Last })
-	h := make(rowHeap, 0, limit)
+	// The heap grows with the rows found: a limit is a bound, not a size.
+	var h rowHeap
+	st := &stopper{ctx: ctx}
 	for i := range cands {
 		in := &cands[i]
 		if len(h) == limit && in.Last < h[0].Timestamp.UnixMicro() {
 			break
 		}
 		err := s.series.Scan(ctx, in.ID, start, end, true, func(p series.Point) bool {
-			if len(h) == limit && p.T < h[0].Timestamp.UnixMicro() {
+			if st.stop() || (len(h) == limit && p.T < h[0].Timestamp.UnixMicro()) {
 				return false
 			}
 			row := toSample(in, p, mc)
@@ -226,6 +249,9 @@ func (s *Store) Samples(ctx context.Context, f Filter, o ListOptions) ([]Sample,
 			}
 			return true
 		})
+		if err == nil {
+			err = st.err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", in.Key.Meter, err)
 		}
@@ -247,10 +273,14 @@ func (s *Store) samplesOrdered(ctx context.Context, cands []series.Info, start, 
 	}
 	var rows []Sample
 	scanned := 0
+	st := &stopper{ctx: ctx}
 	for i := range cands {
 		in := &cands[i]
 		var tooMany bool
 		err := s.series.Scan(ctx, in.ID, start, end, true, func(p series.Point) bool {
+			if st.stop() {
+				return false
+			}
 			if scanned++; scanned > MaxScan {
 				tooMany = true
 				return false
@@ -261,6 +291,9 @@ func (s *Store) samplesOrdered(ctx context.Context, cands []series.Info, start, 
 			}
 			return true
 		})
+		if err == nil {
+			err = st.err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", in.Key.Meter, err)
 		}
@@ -381,7 +414,7 @@ func (s *Store) Sample(ctx context.Context, id, project string) (Sample, error) 
 			}
 		}
 	} else {
-		sid, p, ok, err := s.series.Lookup(ctx, id)
+		sid, p, ok, err := s.series.Lookup(ctx, id, project)
 		if err != nil {
 			return Sample{}, fmt.Errorf("sample %s: %w", id, err)
 		}

@@ -35,5 +35,31 @@ func (s *Store) writeErr(err error) error {
 
 // Collector exposes the store's disk-space metrics
 // (altimeter_store_disk_free_bytes, altimeter_store_disk_min_free_bytes,
-// altimeter_store_disk_full, altimeter_store_writes_refused_total).
-func (s *Store) Collector() prometheus.Collector { return s.guard }
+// altimeter_store_disk_full, altimeter_store_writes_refused_total) and
+// altimeter_store_samples_not_stored_total{reason}: samples refused for
+// naming another project's resource (resource_conflict) or skipped for
+// being older than their series' out-of-order window (too_old).
+func (s *Store) Collector() prometheus.Collector { return storeCollector{s} }
+
+type storeCollector struct{ s *Store }
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.s.guard.Describe(ch)
+	c.s.notStored.Describe(ch)
+}
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.guard.Collect(ch)
+	c.s.notStored.Collect(ch)
+}
+
+// newNotStored is the counter of samples not stored, by reason.
+func newNotStored() *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "altimeter_store_samples_not_stored_total",
+		Help: "Samples not stored: naming another project's resource (resource_conflict) or older than their series' out-of-order window (too_old).",
+	}, []string{"reason"})
+	v.WithLabelValues("resource_conflict")
+	v.WithLabelValues("too_old")
+	return v
+}

@@ -211,6 +211,9 @@ func (s *Store) statsSeries(ctx context.Context, q *StatsQuery, cands []series.I
 		k := groupKey(by, q.GroupBy)
 		m, ok := members[k]
 		if !ok {
+			if q.MaxGroups > 0 && len(order) == q.MaxGroups {
+				return nil, tooManyGroups(q)
+			}
 			m = &member{g: &statGroup{by: by, unit: in.Key.Unit, buckets: map[int64]*bucketAcc{}}}
 			members[k] = m
 			order = append(order, k)
@@ -240,6 +243,11 @@ func (s *Store) statsSeries(ctx context.Context, q *StatsQuery, cands []series.I
 	return out, nil
 }
 
+func tooManyGroups(q *StatsQuery) error {
+	return fmt.Errorf("%w: grouping by %s gives more than %d groups; narrow the query (by project, resource, time or metadata)",
+		ErrTooManyGroups, strings.Join(q.GroupBy, ", "), q.MaxGroups)
+}
+
 // statsRaw aggregates samples one by one: for metadata filters and
 // group-bys (metadata valid at each sample's time) and cardinality.
 func (s *Store) statsRaw(ctx context.Context, q *StatsQuery, cands []series.Info, ivs map[string][]index.Interval, start, end, period int64) ([]*statGroup, error) {
@@ -252,9 +260,14 @@ func (s *Store) statsRaw(ctx context.Context, q *StatsQuery, cands []series.Info
 			card = append(card, a.Param)
 		}
 	}
+	st := &stopper{ctx: ctx}
+	var tooMany bool
 	for i := range cands {
 		in := &cands[i]
 		err := s.series.Scan(ctx, in.ID, start, end, false, func(p series.Point) bool {
+			if st.stop() {
+				return false
+			}
 			ts := fromMicros(p.T)
 			if ivs != nil && !inIntervals(ivs[in.Key.ResourceID], ts) {
 				return true
@@ -274,6 +287,10 @@ func (s *Store) statsRaw(ctx context.Context, q *StatsQuery, cands []series.Info
 			k := groupKey(by, q.GroupBy)
 			g, ok := groups[k]
 			if !ok {
+				if q.MaxGroups > 0 && len(order) == q.MaxGroups {
+					tooMany = true
+					return false
+				}
 				g = &statGroup{by: by, unit: in.Key.Unit, buckets: map[int64]*bucketAcc{}}
 				groups[k] = g
 				order = append(order, k)
@@ -299,8 +316,14 @@ func (s *Store) statsRaw(ctx context.Context, q *StatsQuery, cands []series.Info
 			}
 			return true
 		})
+		if err == nil {
+			err = st.err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("statistics of %s: %w", in.Key.Meter, err)
+		}
+		if tooMany {
+			return nil, tooManyGroups(q)
 		}
 	}
 	if mc.err != nil {

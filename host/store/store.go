@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/altimeter/altimeter/host/store/disk"
 	"github.com/altimeter/altimeter/host/store/index"
@@ -46,6 +47,12 @@ type Store struct {
 	opts   Options
 	stop   chan struct{}
 	done   chan struct{}
+	// claimMu serialises the project writes that create resources
+	// (tenant.go), so that two projects naming one new resource at once
+	// cannot both take it.
+	claimMu sync.Mutex
+	// notStored counts samples not stored, by reason (space.go).
+	notStored *prometheus.CounterVec
 }
 
 var (
@@ -88,7 +95,8 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{series: sdb, index: idb, guard: guard, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{series: sdb, index: idb, guard: guard, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{}),
+		notStored: newNotStored()}
 	go s.expireEvents()
 	return s, nil
 }
@@ -163,11 +171,18 @@ func (s *Store) Close() error {
 // resource index. The index update is idempotent and done for duplicates
 // too, so a batch redelivered after a failed index update repairs it.
 func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
+	_, err := s.write(ctx, samples)
+	return err
+}
+
+// write is Write, returning what the time series did with each sample.
+func (s *Store) write(ctx context.Context, samples []sample.Sample) (series.WriteResult, error) {
+	var none series.WriteResult
 	if len(samples) == 0 {
-		return nil
+		return none, nil
 	}
 	if err := s.guard.Check(); err != nil {
-		return fmt.Errorf("write samples: %w: %w", ErrUnavailable, err)
+		return none, fmt.Errorf("write samples: %w: %w", ErrUnavailable, err)
 	}
 	rec := s.now().UnixMicro()
 	wb := getWriteBufs(len(samples))
@@ -176,7 +191,7 @@ func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
 	for i := range samples {
 		sm := &samples[i]
 		if err := Validate(sm); err != nil {
-			return fmt.Errorf("write sample %d: %w", i, err)
+			return none, fmt.Errorf("write sample %d: %w", i, err)
 		}
 		k := keyOf(sm)
 		in[i] = series.Input{Key: k, T: sm.Timestamp.UnixMicro(), V: sm.Volume, MessageID: sm.MessageID, Recorded: rec}
@@ -187,15 +202,16 @@ func (s *Store) Write(ctx context.Context, samples []sample.Sample) error {
 	}
 	res, err := s.series.Write(ctx, in)
 	if err != nil {
-		return fmt.Errorf("write samples: %w", s.writeErr(err))
+		return none, fmt.Errorf("write samples: %w", s.writeErr(err))
 	}
 	if res.TooOld > 0 {
+		s.notStored.WithLabelValues("too_old").Add(float64(res.TooOld))
 		s.log.Debug("samples older than the out-of-order window skipped", "count", res.TooOld)
 	}
 	if err := s.index.Upsert(ctx, ups); err != nil {
-		return fmt.Errorf("index resources: %w", s.writeErr(err))
+		return none, fmt.Errorf("index resources: %w", s.writeErr(err))
 	}
-	return nil
+	return res, nil
 }
 
 // writeBufs are the per-call inputs of the two engines, reused across
@@ -235,8 +251,8 @@ func Validate(sm *sample.Sample) error {
 		return fmt.Errorf("%w: meter name is empty", ErrInvalid)
 	case sm.ResourceID == "":
 		return fmt.Errorf("%w: meter %s: resource_id is empty", ErrInvalid, sm.Name)
-	case sm.Timestamp.IsZero() || sm.Timestamp.Before(time.Unix(0, 0)) || sm.Timestamp.After(maxTime):
-		return fmt.Errorf("%w: meter %s: timestamp %v out of range", ErrInvalid, sm.Name, sm.Timestamp)
+	case CheckTime(sm.Timestamp) != nil:
+		return fmt.Errorf("meter %s: timestamp: %w", sm.Name, CheckTime(sm.Timestamp))
 	case math.IsNaN(sm.Volume) || math.IsInf(sm.Volume, 0):
 		return fmt.Errorf("%w: meter %s: volume %v is not a finite number", ErrInvalid, sm.Name, sm.Volume)
 	case len(sm.MessageID) > series.MaxMessageID:
@@ -247,8 +263,32 @@ func Validate(sm *sample.Sample) error {
 	return nil
 }
 
-// maxTime is the latest timestamp accepted: year 9999.
-var maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+// The timestamps the store holds: from MinTime (the Unix epoch) to just
+// before MaxTime. The time series hold microseconds since the epoch; the
+// index holds Unix nanoseconds, which end in 2262, so MaxTime is the
+// index's bound and a sample the index cannot hold is refused before
+// either engine writes anything.
+var (
+	MinTime = time.Unix(0, 0).UTC()
+	MaxTime = index.MaxTime
+)
+
+// CheckTime refuses (ErrInvalid) a timestamp outside [MinTime, MaxTime),
+// Go's zero time included.
+func CheckTime(t time.Time) error {
+	if t.Before(MinTime) || !t.Before(MaxTime) {
+		return fmt.Errorf("%w: %s is outside %s..%s (exclusive), the range the store holds",
+			ErrInvalid, t.UTC().Format(time.RFC3339Nano), MinTime.Format(time.RFC3339), MaxTime.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// KeptSince is the oldest timestamp of meter whose raw sample the store
+// keeps now: an older sample would be removed by the next retention pass
+// (its roll-ups only would remain), so the API refuses it.
+func (s *Store) KeptSince(meter string) time.Time {
+	return s.now().Add(-s.series.RawRetention(meter)).UTC()
+}
 
 func keyOf(sm *sample.Sample) series.Key {
 	t := sm.Type

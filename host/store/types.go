@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/altimeter/altimeter/sdk/sample"
@@ -22,6 +23,9 @@ var (
 	// Retry-After, the store publisher Retry. Errors for lack of disk space
 	// also wrap disk.ErrNoSpace.
 	ErrUnavailable = errors.New("store temporarily unavailable")
+	// ErrTooManyGroups means a statistics request grouped into more than
+	// its StatsQuery.MaxGroups; it wraps ErrInvalid too.
+	ErrTooManyGroups = fmt.Errorf("%w: too many groups", ErrInvalid)
 )
 
 // Sample is a stored sample: the sample as written plus the time the store
@@ -58,7 +62,9 @@ type Order struct {
 
 // ListOptions pages and post-filters a listing.
 type ListOptions struct {
-	// Limit caps the rows returned; 0 means the store's default (Default Limit).
+	// Limit caps the rows returned; 0 means the store's default
+	// (DefaultLimit). Memory is allocated for the rows found, never for
+	// the limit, so a large limit costs nothing by itself.
 	Limit int
 	// Marker is the id of the last row of the previous page (message_id,
 	// resource_id or meter_id): the listing resumes after it.
@@ -118,6 +124,9 @@ type StatsQuery struct {
 	GroupBy []string
 	// Aggregates; empty means the standard set (count, min, max, sum, avg).
 	Aggregates []Aggregate
+	// MaxGroups, when positive, bounds the groups GroupBy may produce:
+	// past it Statistics stops and returns ErrTooManyGroups.
+	MaxGroups int
 }
 
 // Statistics is one bucket of one group, in Ceilometer's shape.

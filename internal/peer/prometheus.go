@@ -38,6 +38,11 @@ type PrometheusOptions struct {
 	ScrapeInterval time.Duration
 	// RemoteWriteReceiver enables POST /api/v1/write.
 	RemoteWriteReceiver bool
+	// NoScrape leaves the self-scrape out, so the head's time follows
+	// what is remote-written (it refuses samples an hour older than its
+	// newest one); StartPrometheus then waits for /-/ready instead of a
+	// first sample.
+	NoScrape bool
 }
 
 // prometheusBin is the server binary Debian installs.
@@ -73,6 +78,9 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, promDuration(iv), promDuration(iv), addr)
+	if opt.NoScrape {
+		yml = fmt.Sprintf("global:\n  scrape_interval: %s\nscrape_configs: []\n", promDuration(iv))
+	}
 	if err := os.WriteFile(conf, []byte(yml), 0o644); err != nil {
 		return nil, fmt.Errorf("start prometheus: %w", err)
 	}
@@ -98,6 +106,9 @@ scrape_configs:
 	pr := &Prometheus{Process: p, Addr: addr, URL: "http://" + addr, ScrapeInterval: iv}
 	client := &http.Client{Timeout: 2 * time.Second}
 	if err := p.WaitFor(ctx, 30*time.Second, func(ctx context.Context) error {
+		if opt.NoScrape {
+			return pr.probeReady(ctx, client)
+		}
 		return pr.probeUp(ctx, client)
 	}); err != nil {
 		p.Stop()
@@ -134,6 +145,24 @@ func (p *Prometheus) probeUp(ctx context.Context, client *http.Client) error {
 	}
 	if len(r.Data.Result) == 0 {
 		return errors.New("query up: no sample yet")
+	}
+	return nil
+}
+
+// probeReady succeeds once /-/ready answers 200.
+func (p *Prometheus) probeReady(ctx context.Context, client *http.Client) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/-/ready", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ready: HTTP %d", resp.StatusCode)
 	}
 	return nil
 }

@@ -56,6 +56,15 @@ func HostAttributes(k Kind) []string {
 	return nil
 }
 
+// HostBlocks are the blocks the host owns in a plugin's block, per kind
+// (a publish block's queue block); plugin schemas may not use these names.
+func HostBlocks(k Kind) []string {
+	if k == Publisher {
+		return []string{"queue"}
+	}
+	return nil
+}
+
 // Discovery is a discovery method a pollster offers.
 type Discovery struct {
 	Name        string
@@ -129,6 +138,13 @@ func NewInfo(kind Kind, name, version, description string, defaults any) Info {
 		for _, a := range s.Attributes {
 			if a.Name == h {
 				panic(fmt.Sprintf("%s %s: config attribute %q is owned by the host", kind, name, h))
+			}
+		}
+	}
+	for _, h := range HostBlocks(kind) {
+		for _, b := range s.Blocks {
+			if b.TypeName == h {
+				panic(fmt.Sprintf("%s %s: config block %q is owned by the host", kind, name, h))
 			}
 		}
 	}

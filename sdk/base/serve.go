@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -43,6 +45,7 @@ func Serve(info Info, log hclog.Logger, register func(*grpc.Server, hclog.Logger
 		os.Exit(0)
 	}
 	go exitWithParent(log)
+	go holdSIGTERM(log, sigtermGrace)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: sdk.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
@@ -94,4 +97,30 @@ func exitWithParent(log hclog.Logger) {
 			os.Exit(3)
 		}
 	}
+}
+
+// sigtermGrace bounds how long a plugin that got SIGTERM waits for its host
+// to stop it: longer than the host's drain (10 s) and plugin shutdown.
+const sigtermGrace = 30 * time.Second
+
+// holdSIGTERM keeps the plugin serving through a SIGTERM meant for its whole
+// unit (systemd's default KillMode=control-group signals every process of
+// it at once): the host, signalled too, drains its pipelines through the
+// plugins and then stops them. Dying first would lose what the host still
+// has to flush. The plugin exits by itself on a second SIGTERM, after
+// grace, or (exitWithParent) once the host is gone.
+func holdSIGTERM(log hclog.Logger, grace time.Duration) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGTERM)
+	<-ch
+	log.Info("SIGTERM received; waiting for the host to stop it", "grace", grace.String())
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-ch:
+		log.Warn("second SIGTERM; exiting")
+	case <-t.C:
+		log.Warn("host did not stop this plugin after SIGTERM; exiting", "grace", grace.String())
+	}
+	os.Exit(143) // 128 + SIGTERM, as if the signal had ended it
 }

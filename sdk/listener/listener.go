@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/altimeter/altimeter/sdk/base"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
@@ -32,6 +34,18 @@ type Emit func(ctx context.Context, b sample.Batch) error
 // restarts it with backoff.
 type Listener interface {
 	Listen(ctx context.Context, emit Emit) error
+}
+
+// Binder is optional: a listener that opens something before it can
+// receive (binds a port) does it in Bind, which the SDK calls before each
+// Listen. A Bind error ends the stream before the host counts the listener
+// as started, so a listener that cannot bind fails the agent's start or
+// reload instead of retrying in the background. Resources Bind opens belong
+// to the Listen call that follows (the SDK always makes it, with a done ctx
+// if the stream ended in between); Bind must wait for the previous Listen's
+// to be released.
+type Binder interface {
+	Bind(ctx context.Context) error
 }
 
 // ErrRejected and ErrRetry classify Emit's errors (errors.Is).
@@ -100,6 +114,21 @@ func (s *server) Listen(stream pb.Listener_ListenServer) error {
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
+	if b, ok := impl.(Binder); ok {
+		if err := b.Bind(ctx); err != nil {
+			// The listener's own error names what failed (net's says
+			// "listen tcp ADDR: bind: ..."): no prefix, so it reads once.
+			return status.Error(codes.Internal, err.Error())
+		}
+	}
+	// The ready marker (id 0, no batch) tells the host the listener is
+	// bound: Client.Listen returns once it arrives.
+	if err := stream.Send(&pb.Delivery{}); err != nil {
+		// Listen releases what Bind opened; with ctx done it returns at once.
+		cancel()
+		_ = impl.Listen(ctx, func(context.Context, sample.Batch) error { return ErrRetry })
+		return err
+	}
 
 	var (
 		mu      sync.Mutex
@@ -193,22 +222,42 @@ func NewClient(conn grpc.ClientConnInterface) *Client {
 
 // Stream is one Listen call seen from the host: Recv deliveries, Ack each.
 type Stream struct {
-	s  pb.Listener_ListenClient
-	mu sync.Mutex
+	s     pb.Listener_ListenClient
+	first *pb.Delivery // a delivery read while waiting for the ready marker
+	mu    sync.Mutex
 }
 
-// Listen opens the stream; it ends when ctx is done or the plugin stops.
+// Listen opens the stream and returns once the listener is ready (bound):
+// a listener that cannot bind makes Listen return its error. It ends when
+// ctx is done or the plugin stops. A plugin built before the ready marker
+// existed never sends it: Listen then returns with its first delivery.
 func (c *Client) Listen(ctx context.Context) (*Stream, error) {
 	s, err := c.c.Listen(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{s: s}, nil
+	d, err := s.Recv()
+	if err != nil {
+		return nil, err
+	}
+	st := &Stream{s: s}
+	if d.GetId() != 0 || d.GetBatch() != nil {
+		st.first = d
+	}
+	return st, nil
+}
+
+func (s *Stream) recv() (*pb.Delivery, error) {
+	if d := s.first; d != nil {
+		s.first = nil
+		return d, nil
+	}
+	return s.s.Recv()
 }
 
 // Recv waits for the next delivery.
 func (s *Stream) Recv() (uint64, sample.Batch, error) {
-	d, err := s.s.Recv()
+	d, err := s.recv()
 	if err != nil {
 		return 0, sample.Batch{}, err
 	}
@@ -218,7 +267,7 @@ func (s *Stream) Recv() (uint64, sample.Batch, error) {
 // RecvProto is Recv on the wire form, for a host that forwards batches
 // without decoding them.
 func (s *Stream) RecvProto() (uint64, *pb.Batch, error) {
-	d, err := s.s.Recv()
+	d, err := s.recv()
 	if err != nil {
 		return 0, nil, err
 	}

@@ -253,6 +253,26 @@ func ToCeilometer(s *Sample) map[string]any {
 	return m
 }
 
+// MeteringMessage is s as Ceilometer's publishers send it
+// (ceilometer.publisher.utils.meter_message_from_counter): ToCeilometer's
+// keys plus user_name and project_name (null), a null timestamp when s has
+// none, message_id ContentID(s) when s has none (Ceilometer's samples
+// always carry one), and message_signature computed with secret ("" without
+// one, as Ceilometer sends it).
+func MeteringMessage(s *Sample, secret string) map[string]any {
+	m := ToCeilometer(s)
+	if s.MessageID == "" {
+		m[CeilometerMessageID] = ContentID(s)
+	}
+	m["user_name"] = nil
+	m["project_name"] = nil
+	if _, ok := m[CeilometerTimestamp]; !ok {
+		m[CeilometerTimestamp] = nil
+	}
+	m[CeilometerSignature] = ComputeSignature(m, secret)
+	return m
+}
+
 func nullable(s string) any {
 	if s == "" {
 		return nil

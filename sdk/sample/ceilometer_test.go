@@ -280,3 +280,32 @@ func FuzzFromCeilometer(f *testing.F) {
 		}
 	})
 }
+
+func TestMeteringMessage(t *testing.T) {
+	t.Parallel()
+	s := sample.Sample{Name: "cpu", Type: sample.Cumulative, Unit: "ns", Volume: 1e9, ResourceID: "vm-1",
+		Timestamp: time.Date(2026, 12, 7, 10, 0, 0, 1000, time.UTC)}
+	m := sample.MeteringMessage(&s, "secret")
+	for _, k := range []string{"source", "counter_name", "counter_type", "counter_unit", "counter_volume", "user_id", "user_name",
+		"project_id", "project_name", "resource_id", "timestamp", "resource_metadata", "message_id", "monotonic_time", "message_signature"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("missing key %q", k)
+		}
+	}
+	if !sample.VerifySignature(m, "secret") || sample.VerifySignature(m, "other") {
+		t.Error("signature does not verify with its secret only")
+	}
+	id := m["message_id"].(string)
+	if id != sample.ContentID(&s) || id == "" || id[14] != '5' {
+		t.Errorf("message_id %q, want the content id (a version 5 UUID)", id)
+	}
+	later := s
+	later.Timestamp = later.Timestamp.Add(time.Microsecond)
+	if sample.ContentID(&later) == id {
+		t.Error("another timestamp gives the same id")
+	}
+	s.MessageID = "given"
+	if got := sample.MeteringMessage(&s, "")["message_id"]; got != "given" {
+		t.Errorf("message_id %v, want the sample's own", got)
+	}
+}

@@ -54,7 +54,8 @@ type Sample struct {
 	Timestamp  time.Time
 	Source     string
 	// MessageID is the deduplication key: a sample whose MessageID is
-	// already stored is a duplicate. Set it only when the sample's source
+	// already stored in its project is a duplicate (ids never collide
+	// across projects). Set it only when the sample's source
 	// gives it a natural unique id that a redelivery repeats: an oslo
 	// notification's message_id (or, for several samples from one
 	// notification, an id derived from it), a Ceilometer JSON sample's
@@ -80,9 +81,38 @@ type Sample struct {
 type Batch struct {
 	Samples []Sample
 	Events  []Event
+	// Notifications are raw notifications for the host's archive (a
+	// listener with an archive); the host stores them durably before it
+	// answers and does not pass them to sinks.
+	Notifications []Notification
 }
 
-// Len returns the number of items in b.
+// Notification is one consumed notification kept raw, with the envelope
+// fields an archive indexes.
+type Notification struct {
+	MessageID   string
+	EventType   string
+	Priority    string
+	PublisherID string
+	// Host is the part of PublisherID after its first '.' (oslo's
+	// "<service>.<host>"), or empty.
+	Host       string
+	Timestamp  time.Time
+	RequestID  string
+	ProjectID  string
+	UserID     string
+	ResourceID string // the instance, volume or other resource uuid of the payload
+	// Reason is why the mapping made nothing of the notification, or why it
+	// was dead-lettered; empty when it was mapped.
+	Reason string
+	// Raw is the notification's JSON text.
+	Raw []byte
+	// Expires is when the archive may drop it.
+	Expires time.Time
+}
+
+// Len returns the number of samples and events in b (notifications for the
+// archive are not counted).
 func (b *Batch) Len() int { return len(b.Samples) + len(b.Events) }
 
 // MeterInfo describes a meter a pollster or listener can produce.

@@ -183,6 +183,9 @@ func hostStripped(body hcl.Body, k base.Kind) hcl.Body {
 	for _, a := range base.HostAttributes(k) {
 		hs.Attributes = append(hs.Attributes, hcl.AttributeSchema{Name: a})
 	}
+	for _, b := range base.HostBlocks(k) {
+		hs.Blocks = append(hs.Blocks, hcl.BlockHeaderSchema{Type: b})
+	}
 	_, remain, _ := body.PartialContent(hs)
 	return remain
 }

@@ -111,7 +111,7 @@ type Encoder struct {
 
 // Batch converts b; the result is valid until the next call.
 func (e *Encoder) Batch(b *sample.Batch) *pb.Batch {
-	e.batch.Samples, e.batch.Events = nil, nil
+	e.batch.Samples, e.batch.Events, e.batch.Notifications = nil, nil, nil
 	if b == nil {
 		return &e.batch
 	}
@@ -120,6 +120,12 @@ func (e *Encoder) Batch(b *sample.Batch) *pb.Batch {
 		e.batch.Events = make([]*pb.Event, len(b.Events))
 		for i := range b.Events {
 			e.batch.Events[i] = EventToProto(&b.Events[i])
+		}
+	}
+	if len(b.Notifications) > 0 {
+		e.batch.Notifications = make([]*pb.Notification, len(b.Notifications))
+		for i := range b.Notifications {
+			e.batch.Notifications[i] = NotificationToProto(&b.Notifications[i])
 		}
 	}
 	return &e.batch
@@ -242,6 +248,44 @@ func BatchToProto(b *sample.Batch) *pb.Batch {
 	return e.Batch(b)
 }
 
+// NotificationToProto converts one archived notification.
+func NotificationToProto(n *sample.Notification) *pb.Notification {
+	return &pb.Notification{
+		MessageId:   n.MessageID,
+		EventType:   n.EventType,
+		Priority:    n.Priority,
+		PublisherId: n.PublisherID,
+		Host:        n.Host,
+		Timestamp:   unixNano(n.Timestamp),
+		RequestId:   n.RequestID,
+		ProjectId:   n.ProjectID,
+		UserId:      n.UserID,
+		ResourceId:  n.ResourceID,
+		Reason:      n.Reason,
+		Raw:         n.Raw,
+		Expires:     unixNano(n.Expires),
+	}
+}
+
+// NotificationFromProto converts one archived notification.
+func NotificationFromProto(p *pb.Notification) sample.Notification {
+	return sample.Notification{
+		MessageID:   p.GetMessageId(),
+		EventType:   p.GetEventType(),
+		Priority:    p.GetPriority(),
+		PublisherID: p.GetPublisherId(),
+		Host:        p.GetHost(),
+		Timestamp:   fromUnixNano(p.GetTimestamp()),
+		RequestID:   p.GetRequestId(),
+		ProjectID:   p.GetProjectId(),
+		UserID:      p.GetUserId(),
+		ResourceID:  p.GetResourceId(),
+		Reason:      p.GetReason(),
+		Raw:         p.GetRaw(),
+		Expires:     fromUnixNano(p.GetExpires()),
+	}
+}
+
 // BatchFromProto converts a batch.
 func BatchFromProto(p *pb.Batch) sample.Batch {
 	b := sample.Batch{Samples: SamplesFromProto(p.GetSamples())}
@@ -249,6 +293,12 @@ func BatchFromProto(p *pb.Batch) sample.Batch {
 		b.Events = make([]sample.Event, n)
 		for i, e := range p.GetEvents() {
 			b.Events[i] = EventFromProto(e)
+		}
+	}
+	if n := len(p.GetNotifications()); n > 0 {
+		b.Notifications = make([]sample.Notification, n)
+		for i, x := range p.GetNotifications() {
+			b.Notifications[i] = NotificationFromProto(x)
 		}
 	}
 	return b

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -58,4 +59,32 @@ func BenchmarkBatchToProto(b *testing.B) {
 			_ = e.Batch(batch)
 		}
 	})
+}
+
+func TestBatchNotificationsRoundTrip(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 123456789, time.UTC)
+	in := sample.Batch{Notifications: []sample.Notification{
+		{MessageID: "m1", EventType: "compute.instance.create.end", Priority: "info", PublisherID: "compute.h1", Host: "h1",
+			Timestamp: at, RequestID: "req-1", ProjectID: "p", UserID: "u", ResourceID: "vm", Reason: "unmatched",
+			Raw: []byte(`{"a":1}`), Expires: at.Add(time.Hour)},
+		{MessageID: "m2"},
+	}}
+	got := BatchFromProto(BatchToProto(&in))
+	if !reflect.DeepEqual(got, in) {
+		t.Fatalf("got %+v\nwant %+v", got, in)
+	}
+}
+
+// An Encoder converts a batch's notifications too, and a reused one does
+// not carry them into the next batch.
+func TestEncoderNotifications(t *testing.T) {
+	t.Parallel()
+	var e Encoder
+	in := &sample.Batch{Samples: testSamples(2, 1), Notifications: []sample.Notification{{MessageID: "m1", EventType: "e"}}}
+	got, err := proto.Marshal(e.Batch(in))
+	require.NoError(t, err)
+	var back pb.Batch
+	require.NoError(t, proto.Unmarshal(got, &back))
+	require.Equal(t, in.Notifications, BatchFromProto(&back).Notifications)
+	require.Empty(t, e.Batch(&sample.Batch{Samples: testSamples(1, 0)}).GetNotifications())
 }

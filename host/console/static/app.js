@@ -248,10 +248,25 @@
     say(res.length + " series.");
   }
 
-  // Pages by hash. Alarms (issue 18) and cluster members (issue 10): add
-  // "#/alarms" and "#/cluster" here once their APIs are on main.
+  // cluster shows this member's view of the cluster: raft state and the
+  // members with their state and share of the pollsters.
+  async function cluster() {
+    const c = await api("/v2/cluster");
+    const members = c.members || [];
+    page.replaceChildren(h("h2", { text: "Cluster" }),
+      table("This member", ["Field", "Value"], [["Member", c.node_id], ["Raft state", c.state],
+        ["Leader", c.leader_id ? c.leader_id + " (" + c.leader_address + ")" : "none"], ["Term", String(c.term)],
+        ["Applied index", String(c.applied_index)], ["Partition epoch", String(c.epoch)],
+        ["Last contact with the leader", c.last_contact || ""]], "cluster"),
+      table(members.length + (members.length === 1 ? " member" : " members"), ["Member", "State", "Suffrage", "Raft address", "API address", "Pollsters", "Joined"],
+        members.map(m => [m.id, h("span", { class: "state-" + m.state, text: m.state }), m.suffrage, m.raft_address,
+          m.api_address || "", (m.pollsters || []).join(", "), m.joined || ""]), "members"));
+  }
+
+  // Pages by hash. Alarms (issue 18): add "#/alarms" here once its API is
+  // on main.
   const ROUTES = { "#/signin": signin, "#/meters": meters, "#/chart": chart, "#/resources": resources,
-    "#/events": events, "#/plugins": plugins, "#/query": query };
+    "#/events": events, "#/plugins": plugins, "#/query": query, "#/cluster": cluster };
 
   async function who() {
     const el = document.getElementById("who");

@@ -201,8 +201,11 @@ func noSpace(err error) error {
 // Times are stored as Unix nanoseconds, which cover 1678 to 2262.
 var (
 	minTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = MaxTime
 )
+
+// MaxTime is the first time the index cannot hold.
+var MaxTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func checkTime(t time.Time) error {
 	if t.Before(minTime) || !t.Before(maxTime) {

@@ -406,3 +406,45 @@ func metadataJSON(md map[string]string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// Owners returns the project of each of resourceIDs (distinct) that the
+// index holds; resources it does not hold are absent from the map. It sees
+// every Upsert that returned before it was called.
+func (db *DB) Owners(ctx context.Context, resourceIDs []string) (map[string]string, error) {
+	out := make(map[string]string, len(resourceIDs))
+	var miss []string
+	db.wmu.Lock()
+	for _, id := range resourceIDs {
+		if st, ok := db.resources[id]; ok {
+			out[id] = st.project
+		} else {
+			miss = append(miss, id)
+		}
+	}
+	db.wmu.Unlock()
+	if len(miss) == 0 {
+		return out, nil
+	}
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `SELECT project_id FROM resource WHERE resource_id = ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, id := range miss {
+			var p string
+			switch err := st.QueryRowContext(ctx, id).Scan(&p); {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return fmt.Errorf("resource %q: %w", id, err)
+			default:
+				out[id] = p
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resource owners: %w", err)
+	}
+	return out, nil
+}

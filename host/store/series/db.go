@@ -317,10 +317,76 @@ func (db *DB) load() error {
 			}
 		}
 	}
+	if err := db.migrateMsgKeys(); err != nil {
+		return fmt.Errorf("migrate message ids: %w", err)
+	}
 	if db.ids, err = buildIDFilter(db.pdb, 0); err != nil {
 		return fmt.Errorf("load message ids: %w", err)
 	}
 	db.log.Debug("loaded catalog", "series", len(db.byID), "scopes", len(db.scopes))
+	return nil
+}
+
+// migrateMsgKeys rewrites the message-id index of a store written before
+// ids were unique per project (i|0 and i|1 keys, one per id) into msgKey
+// form, with the project of each entry's series; entries of unknown series
+// are dropped. It runs at open, once: a store without legacy keys costs
+// one seek.
+func (db *DB) migrateMsgKeys() error {
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{pMsgID, msgLegacyUUID}, UpperBound: []byte{pMsgID, msgUUID}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	b := db.pdb.NewBatch()
+	defer func() { _ = b.Close() }()
+	moved, dropped := 0, 0
+	commit := func() error {
+		if b.Empty() {
+			return nil
+		}
+		if err := db.apply(func() error { return b.Commit(pebble.Sync) }); err != nil {
+			return err
+		}
+		_ = b.Close()
+		b = db.pdb.NewBatch()
+		return nil
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		id, err := parseLegacyMsgKey(it.Key())
+		if err != nil {
+			return err
+		}
+		v := it.Value()
+		if len(v) != 16 {
+			return fmt.Errorf("message id %q: %w", id, errCorrupt)
+		}
+		if s := db.byID[ID(binary.BigEndian.Uint64(v))]; s != nil {
+			if err := b.Set(msgKey(s.key.ProjectID, id), v, nil); err != nil {
+				return err
+			}
+			moved++
+		} else {
+			dropped++
+		}
+		if err := b.Delete(it.Key(), nil); err != nil {
+			return err
+		}
+		if b.Len() > 4<<20 {
+			if err := commit(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if err := commit(); err != nil {
+		return err
+	}
+	if moved+dropped > 0 {
+		db.log.Info("message id index now per project", "ids", moved, "dropped", dropped)
+	}
 	return nil
 }
 

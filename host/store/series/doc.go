@@ -12,7 +12,9 @@
 //	h ID T msgid         head sample, not yet packed: value, epoch
 //	c ID window          packed chunk of one window (package chunk)
 //	e epoch              record time of the samples of one write
-//	i 0 uuid | i 1 id    message id -> (ID, T), for non-empty ids only
+//	i 2 uuid project | i 3 len id project
+//	                     message id in a project -> (ID, T), for non-empty
+//	                     ids only (keys.go; i 0 / i 1 legacy, migrated at open)
 //	r ID gran bucket     roll-up bucket (Agg, merged by a Pebble merge operator)
 //
 // Write puts new samples as head keys, their message ids, the record time

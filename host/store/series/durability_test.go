@@ -117,7 +117,7 @@ func TestDurabilityKill(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, res.Written, "batch %d written twice", k)
 	}
-	_, p, ok, err := db.Lookup(ctx, fmt.Sprintf("k%d-i%d", acked, 198))
+	_, p, ok, err := db.Lookup(ctx, fmt.Sprintf("k%d-i%d", acked, 198), "")
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, float64(acked*1000+198), p.V)

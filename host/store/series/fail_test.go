@@ -172,7 +172,7 @@ func TestCloseWaitsForReads(t *testing.T) {
 	require.ErrorIs(t, db.Scan(ctx, id, 0, 0, false, func(Point) bool { return true }), ErrClosed)
 	_, err := db.Stats(ctx, Selector{IDs: []ID{id}}, 0, 0, 60*sec)
 	require.ErrorIs(t, err, ErrClosed)
-	_, _, _, err = db.Lookup(ctx, "m-0-0")
+	_, _, _, err = db.Lookup(ctx, "m-0-0", "")
 	require.ErrorIs(t, err, ErrClosed)
 }
 
@@ -186,7 +186,7 @@ func TestCloseUnderReads(t *testing.T) {
 	reads := []func() error{
 		func() error { return db.Scan(ctx, id, 0, 0, true, func(Point) bool { return true }) },
 		func() error { _, err := db.Stats(ctx, Selector{Meter: "full"}, 0, 0, 60*sec); return err },
-		func() error { _, _, _, err := db.Lookup(ctx, "m-7-3"); return err },
+		func() error { _, _, _, err := db.Lookup(ctx, "m-7-3", ""); return err },
 		func() error { _, err := db.DiskUsage(); return err },
 	}
 	errs := make(chan error, len(reads))

@@ -6,8 +6,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// idFilter is an in-memory Bloom filter over the stored message ids: most
-// ids Write sees are new, and "definitely not stored" spares a Pebble Get
+// idFilter is an in-memory Bloom filter over the stored message-id index
+// keys (msgKey: project and id): most ids Write sees are new, and "definitely not stored" spares a Pebble Get
 // (a random memtable and table probe) per input. It is rebuilt from the
 // index, at twice the size, whenever insertions exceed its capacity, which
 // also forgets ids retention deleted.
@@ -54,21 +54,16 @@ func (f *idFilter) mayHave(id string) bool {
 
 func (f *idFilter) full() bool { return f.n > f.cap }
 
-// buildIDFilter makes a filter holding every message id in r's index, with
-// room for as many again (at least capacity).
+// buildIDFilter makes a filter holding every message-id index key in r
+// (msgKey, as strings), with room for as many again (at least capacity).
 func buildIDFilter(r reader, capacity int) (*idFilter, error) {
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: []byte{pMsgID}, UpperBound: []byte{pMsgID + 1}})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: []byte{pMsgID, msgUUID}, UpperBound: []byte{pMsgID + 1}})
 	if err != nil {
 		return nil, err
 	}
 	var ids []string
 	for ok := it.First(); ok; ok = it.Next() {
-		id, err := parseMsgKey(it.Key())
-		if err != nil {
-			_ = it.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
+		ids = append(ids, string(it.Key()))
 	}
 	if err := it.Close(); err != nil {
 		return nil, err

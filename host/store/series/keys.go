@@ -89,20 +89,43 @@ func epochKey(ep int64) []byte {
 	return b
 }
 
-// msgKey is i|0|uuid (16 bytes) for a canonical UUID, i|1|id otherwise.
-func msgKey(msgID string) []byte {
+// Message-id index keys. A message id is unique per project, not across
+// projects (one project must not pre-empt or probe another's ids), so the
+// key holds both, id first, so that the entries of one id in every project
+// share a prefix (msgPrefix): i|2|uuid (16 bytes)|project for a canonical
+// UUID, i|3|uvarint(len(id))|id|project otherwise. The value is the series
+// id and the time (16 bytes).
+//
+// Stores written before per-project ids hold i|0|uuid and i|1|id (one
+// entry per id, whatever the project); Open rewrites them
+// (migrateMsgKeys).
+const (
+	msgLegacyUUID = 0
+	msgLegacyRaw  = 1
+	msgUUID       = 2
+	msgRaw        = 3
+)
+
+// msgPrefix is the part of msgKey before the project.
+func msgPrefix(msgID string) []byte {
 	if u, ok := chunk.ParseUUID(msgID); ok {
-		return append([]byte{pMsgID, 0}, u[:]...)
+		return append([]byte{pMsgID, msgUUID}, u[:]...)
 	}
-	return append([]byte{pMsgID, 1}, msgID...)
+	b := binary.AppendUvarint([]byte{pMsgID, msgRaw}, uint64(len(msgID)))
+	return append(b, msgID...)
 }
 
-// parseMsgKey returns the message id of an index key.
-func parseMsgKey(k []byte) (string, error) {
+// msgKey is the index key of msgID in project.
+func msgKey(project, msgID string) []byte {
+	return append(msgPrefix(msgID), project...)
+}
+
+// parseLegacyMsgKey returns the message id of an i|0 or i|1 key.
+func parseLegacyMsgKey(k []byte) (string, error) {
 	switch {
-	case len(k) == 18 && k[1] == 0:
+	case len(k) == 18 && k[1] == msgLegacyUUID:
 		return chunk.FormatUUID([16]byte(k[2:])), nil
-	case len(k) > 2 && k[1] == 1:
+	case len(k) > 2 && k[1] == msgLegacyRaw:
 		return string(k[2:]), nil
 	}
 	return "", fmt.Errorf("parse message id key %x: %w", k, errCorrupt)

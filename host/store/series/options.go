@@ -241,3 +241,9 @@ func (db *DB) policyFor(meter string) *policy {
 	}
 	return db.policies[0]
 }
+
+// RawRetention is how long the raw samples of a meter are kept, by its
+// policy: a sample older than now minus it is deleted by the next Retain.
+func (db *DB) RawRetention(meter string) time.Duration {
+	return time.Duration(db.policyFor(meter).rawRet) * time.Microsecond
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/altimeter/altimeter/host/store/series/chunk"
 	"github.com/cockroachdb/pebble/v2"
@@ -171,8 +172,10 @@ func step(it *pebble.Iterator, desc bool) bool {
 	return it.Next()
 }
 
-// Lookup returns the sample stored under a non-empty message id.
-func (db *DB) Lookup(ctx context.Context, messageID string) (ID, Point, bool, error) {
+// Lookup returns the sample stored under a non-empty message id in
+// project; with project "" (an admin), the first one in project order when
+// several projects use the id.
+func (db *DB) Lookup(ctx context.Context, messageID, project string) (ID, Point, bool, error) {
 	if messageID == "" {
 		return 0, Point{}, false, nil
 	}
@@ -183,19 +186,37 @@ func (db *DB) Lookup(ctx context.Context, messageID string) (ID, Point, bool, er
 	defer done()
 	snap := db.pdb.NewSnapshot()
 	defer snap.Close()
-	v, closer, err := snap.Get(msgKey(messageID))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, Point{}, false, nil
-	}
-	if err != nil {
-		return 0, Point{}, false, fmt.Errorf("lookup %q: %w", messageID, err)
+	var v []byte
+	if project != "" {
+		val, closer, err := snap.Get(msgKey(project, messageID))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return 0, Point{}, false, nil
+		}
+		if err != nil {
+			return 0, Point{}, false, fmt.Errorf("lookup %q: %w", messageID, err)
+		}
+		v = slices.Clone(val)
+		_ = closer.Close()
+	} else {
+		lo := msgPrefix(messageID)
+		it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+		if err != nil {
+			return 0, Point{}, false, fmt.Errorf("lookup %q: %w", messageID, err)
+		}
+		if it.First() {
+			v = slices.Clone(it.Value())
+		}
+		if err := it.Close(); err != nil {
+			return 0, Point{}, false, fmt.Errorf("lookup %q: %w", messageID, err)
+		}
+		if v == nil {
+			return 0, Point{}, false, nil
+		}
 	}
 	if len(v) != 16 {
-		_ = closer.Close()
 		return 0, Point{}, false, fmt.Errorf("lookup %q: %w", messageID, errCorrupt)
 	}
 	id, t := ID(binary.BigEndian.Uint64(v)), unord(binary.BigEndian.Uint64(v[8:]))
-	_ = closer.Close()
 	var p Point
 	found := false
 	err = db.scan(ctx, snap, id, t, t+1, false, func(q Point) bool {
@@ -212,4 +233,17 @@ func (db *DB) Lookup(ctx context.Context, messageID string) (ID, Point, bool, er
 		return 0, Point{}, false, fmt.Errorf("lookup %q: %w", messageID, err)
 	}
 	return id, p, found, nil
+}
+
+// prefixEnd is the least key greater than every key with prefix p (p is
+// never all 0xff here: it starts with a prefix byte).
+func prefixEnd(p []byte) []byte {
+	end := slices.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
 }

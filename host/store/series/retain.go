@@ -173,7 +173,7 @@ func (db *DB) retainSeries(b *pebble.Batch, s *series, now int64) error {
 			}
 			removed++
 			if x.MessageID != "" {
-				if err := b.Delete(msgKey(x.MessageID), nil); err != nil {
+				if err := b.Delete(msgKey(s.key.ProjectID, x.MessageID), nil); err != nil {
 					return err
 				}
 			}

@@ -85,7 +85,7 @@ func TestRetention(t *testing.T) {
 	info, _ := db.Series(id)
 	require.Equal(t, Info{ID: id, Key: k, First: wantT[0], Last: in[len(in)-1].T, Count: int64(len(wantT))}, info)
 	for _, x := range in {
-		_, _, ok, err := db.Lookup(ctx, x.MessageID)
+		_, _, ok, err := db.Lookup(ctx, x.MessageID, "")
 		require.NoError(t, err)
 		require.Equal(t, x.T >= cut, ok, "message id of t=%d", x.T)
 	}
@@ -171,4 +171,58 @@ func TestBackgroundLoop(t *testing.T) {
 	}
 	require.Len(t, scanAll(t, db, res.IDs[0], 0, 0, false), 2)
 	require.NoError(t, db.Close())
+}
+
+// TestScanRollup: a View reads a series' per-series roll-ups, which hold
+// exactly the samples retention removed, disjoint from its raw samples.
+func TestScanRollup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := t0 + 7*min1 + 13*sec
+	clk := &clock{t: time.UnixMicro(now)}
+	pol := Policy{Name: "r", Archives: []Archive{{time.Minute, 60}, {10 * time.Minute, 36}}, RawRetention: 2 * time.Hour}
+	db := openTest(t, t.TempDir(), Options{Policies: []Policy{pol}, Rules: []Rule{}, Now: clk.Now, ChunkWindow: 30 * time.Minute})
+	var in []Input
+	for tt := now - 5*hour; tt < now; tt += min1 {
+		in = append(in, Input{Key: key("sr", "vm", "p"), T: tt, V: float64(tt / min1), Recorded: now})
+	}
+	res, err := db.Write(ctx, in)
+	require.NoError(t, err)
+	id := res.IDs[0]
+	require.NoError(t, db.Retain(ctx))
+	v, err := db.View()
+	require.NoError(t, err)
+	defer v.Close()
+	as, before := v.SeriesArchives(id)
+	require.Equal(t, []Archive{{10 * time.Minute, 36}}, as)
+	require.Equal(t, now-2*hour, before)
+	require.Equal(t, now-2*hour, v.RolledBefore())
+	as, _ = v.SeriesArchives(id + 1000)
+	require.Empty(t, as)
+	var rawFirst int64
+	require.NoError(t, v.Scan(ctx, id, 0, 0, func(p Point) bool { rawFirst = p.T; return false }))
+	var count int64
+	prevLast := int64(-1 << 62)
+	require.NoError(t, v.ScanRollup(ctx, id, 10*time.Minute, 0, 0, func(b Bucket) bool {
+		require.Equal(t, b.Start, floorTo(b.Agg.FirstT, 10*min1))
+		require.Greater(t, b.Agg.FirstT, prevLast)
+		require.Less(t, b.Agg.LastT, rawFirst)
+		require.Less(t, b.Agg.LastT, before)
+		require.Equal(t, float64(b.Agg.LastT/min1), b.Agg.Last)
+		prevLast = b.Agg.LastT
+		count += b.Agg.Count
+		return true
+	}))
+	var raw int64
+	require.NoError(t, v.Scan(ctx, id, 0, 0, func(Point) bool { raw++; return true }))
+	require.Equal(t, int64(len(in)), count+raw, "roll-ups and raw samples partition the series")
+	require.NotZero(t, count)
+	// A bounded scan starts at the bucket holding start.
+	var starts []int64
+	require.NoError(t, v.ScanRollup(ctx, id, 10*time.Minute, in[0].T+25*min1, in[0].T+45*min1, func(b Bucket) bool {
+		starts = append(starts, b.Start)
+		return true
+	}))
+	require.Equal(t, span(floorTo(in[0].T+25*min1, 10*min1), in[0].T+45*min1, 10*min1), starts)
+	require.Error(t, v.ScanRollup(ctx, id, 0, 0, 0, func(Bucket) bool { return true }))
 }

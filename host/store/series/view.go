@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -20,6 +22,8 @@ type View struct {
 	snap   *pebble.Snapshot
 	ci, hi *pebble.Iterator
 	lo, up [4][]byte // bound buffers: chunk lower/upper, head lower/upper
+	now    int64     // µs, when the view was opened
+	rolled int64     // no per-series roll-up holds a sample at or after this
 }
 
 // View opens a read view.
@@ -28,7 +32,12 @@ func (db *DB) View() (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open view: %w", err)
 	}
-	v := &View{db: db, end: end, snap: db.pdb.NewSnapshot()}
+	v := &View{db: db, end: end, snap: db.pdb.NewSnapshot(), now: db.opts.Now().UnixMicro(), rolled: math.MinInt64}
+	for _, p := range db.policies {
+		if slices.ContainsFunc(p.archives, func(a archive) bool { return a.perSeries }) {
+			v.rolled = max(v.rolled, v.now-p.rawRet)
+		}
+	}
 	if v.ci, err = v.snap.NewIter(&pebble.IterOptions{}); err != nil {
 		_ = v.snap.Close()
 		end()

@@ -33,6 +33,10 @@ type WriteResult struct {
 	TooOld     int
 	// New[i] reports whether in[i] was stored (false: duplicate or too old).
 	New []bool
+	// Old[i] reports whether in[i] was not stored for being too old (more
+	// than OutOfOrder behind its series' newest sample, and no duplicate);
+	// nil when no input was.
+	Old []bool
 	// IDs[i] is the series of in[i].
 	IDs []ID
 }
@@ -73,7 +77,7 @@ type rollKey struct {
 
 // Write stores the inputs not already stored, atomically and durably (one
 // synced Pebble batch). An input is a duplicate when its MessageID is
-// already stored (or earlier in the batch), or, with an empty MessageID,
+// already stored in its project (or earlier in the batch), or, with an empty MessageID,
 // when its series already has a sample at T. An input more than OutOfOrder
 // older than its series' newest sample is TooOld (a duplicate when its
 // non-empty MessageID is stored). Invalid input fails the whole batch.
@@ -175,6 +179,10 @@ func (db *DB) writeGroup(ctx context.Context, reqs []*writeReq) {
 			case res.why[off+j] == whyDup:
 				r.res.Duplicates++
 			case res.why[off+j] == whyOld:
+				if r.res.Old == nil {
+					r.res.Old = make([]bool, n)
+				}
+				r.res.Old[j] = true
 				r.res.TooOld++
 			}
 		}
@@ -317,10 +325,11 @@ func (db *DB) write(ctx context.Context, in []Input) (groupResult, error) {
 			if x.MessageID != "" {
 				mv := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(s.id))
 				mv = binary.BigEndian.AppendUint64(mv, ord(x.T))
-				if err := b.Set(msgKey(x.MessageID), mv, nil); err != nil {
+				mk := msgKey(s.key.ProjectID, x.MessageID)
+				if err := b.Set(mk, mv, nil); err != nil {
 					return err
 				}
-				db.ids.add(x.MessageID)
+				db.ids.add(string(mk))
 			}
 			s.addStats(x.T)
 			if len(touched) == 0 || touched[len(touched)-1] != s {
@@ -391,14 +400,17 @@ func (db *DB) write(ctx context.Context, in []Input) (groupResult, error) {
 // batch). Called with mu held.
 func (db *DB) isDuplicate(s *series, x *Input, batchIDs *map[string]bool, inBatch func() bool) (bool, error) {
 	if x.MessageID != "" {
+		// The id is unique per project: another project's sample with the
+		// same id is no duplicate (msgKey).
+		mk := string(msgKey(s.key.ProjectID, x.MessageID))
 		if *batchIDs == nil {
 			*batchIDs = map[string]bool{}
 		}
-		if (*batchIDs)[x.MessageID] {
+		if (*batchIDs)[mk] {
 			return true, nil
 		}
-		if db.ids.mayHave(x.MessageID) {
-			_, closer, err := db.pdb.Get(msgKey(x.MessageID))
+		if db.ids.mayHave(mk) {
+			_, closer, err := db.pdb.Get([]byte(mk))
 			if err == nil {
 				_ = closer.Close()
 				return true, nil
@@ -410,7 +422,7 @@ func (db *DB) isDuplicate(s *series, x *Input, batchIDs *map[string]bool, inBatc
 		if s.hasMax && x.T < s.maxT-db.ooo {
 			return false, nil // too old, and not a known id
 		}
-		(*batchIDs)[x.MessageID] = true
+		(*batchIDs)[mk] = true
 		return false, nil
 	}
 	if !s.hasMax || x.T > s.maxT {

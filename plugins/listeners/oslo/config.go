@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,32 +14,33 @@ import (
 )
 
 type config struct {
-	TransportURLs       []string     `hcl:"transport_urls,optional" desc:"AMQP URLs of the brokers to consume from (amqp:// or amqps://), each consumed; as oslo.messaging's transport_url"`
-	Exchanges           []string     `hcl:"exchanges,optional" desc:"control exchanges to consume (Ceilometer's notification_control_exchanges)"`
-	Topics              []string     `hcl:"topics,optional" desc:"notification topics (oslo_messaging_notifications.topics)"`
-	Priorities          []string     `hcl:"priorities,optional" desc:"priorities to consume: info, warn, error, critical, audit, debug, sample"`
-	Pool                string       `hcl:"pool,optional" desc:"queue name shared by every binding (Ceilometer's notification_pool); empty: one queue per <topic>.<priority>"`
-	Durable             bool         `hcl:"durable,optional" desc:"declare exchanges and queues durable (oslo's amqp_durable_queues); must match how the services declared them"`
-	MeterDefinitions    []string     `hcl:"meter_definitions,optional" desc:"Ceilometer meters.yaml files; empty (and no meter blocks): the built-in definitions"`
-	Meters              []meterBlock `hcl:"meter,block" desc:"meter definitions written in HCL, with meters.yaml's fields and meaning; added to meter_definitions"`
-	EventDefinitions    string       `hcl:"event_definitions,optional" desc:"Ceilometer event_definitions.yaml file; empty: the built-in definitions"`
-	StoreEvents         bool         `hcl:"store_events,optional" desc:"emit events mapped by the event definitions"`
-	StoreRaw            []string     `hcl:"store_raw,optional" desc:"priorities whose events keep the raw notification (Ceilometer's [event] store_raw)"`
-	DropUnmatchedEvents bool         `hcl:"drop_unmatched_events,optional" desc:"make no event of a notification no event definition matches, instead of one with the default traits only (Ceilometer's drop_unmatched_notifications)"`
-	TelemetrySecret     string       `hcl:"telemetry_secret,optional" desc:"secret signing samples of sample-priority notifications; a wrong signature is dead-lettered"`
-	TelemetrySecretEnv  string       `hcl:"telemetry_secret_env,optional" desc:"environment variable holding telemetry_secret"`
-	TelemetrySecretFile string       `hcl:"telemetry_secret_file,optional" desc:"file holding telemetry_secret (trailing newline ignored)"`
-	BatchSize           int          `hcl:"batch_size,optional" desc:"samples and events per emitted batch at most"`
-	BatchTimeout        string       `hcl:"batch_timeout,optional" desc:"longest a partial batch waits before it is emitted (duration)"`
-	Prefetch            int          `hcl:"prefetch,optional" desc:"unacknowledged deliveries per queue consumer at most (AMQP basic.qos prefetch count)"`
-	MaxInFlight         int          `hcl:"max_in_flight,optional" desc:"batches per connection awaiting the host's answer at once"`
-	MaxMessageBytes     int          `hcl:"max_message_bytes,optional" desc:"bodies larger than this are dead-lettered undecoded"`
-	MaxRetries          int          `hcl:"max_retries,optional" desc:"times a delivery is requeued when the host asks to retry before it is dead-lettered"`
-	RetryDelay          string       `hcl:"retry_delay,optional" desc:"wait before requeueing a delivery the host asked to retry, doubled per retry up to 30s"`
-	DeadLetterExchange  string       `hcl:"dead_letter_exchange,optional" desc:"exchange (topic, durable) that undecodable, unmappable and rejected deliveries are published to"`
-	DeadLetterQueue     string       `hcl:"dead_letter_queue,optional" desc:"durable queue bound to dead_letter_exchange with '#'; empty: declare none"`
-	ReconnectDelay      string       `hcl:"reconnect_delay,optional" desc:"first wait before reconnecting to a lost broker, doubled per failure"`
-	ReconnectMaxDelay   string       `hcl:"reconnect_max_delay,optional" desc:"longest wait between reconnection attempts"`
+	TransportURLs       []string      `hcl:"transport_urls,optional" desc:"AMQP URLs of the brokers to consume from (amqp:// or amqps://), each consumed; as oslo.messaging's transport_url"`
+	Exchanges           []string      `hcl:"exchanges,optional" desc:"control exchanges to consume (Ceilometer's notification_control_exchanges)"`
+	Topics              []string      `hcl:"topics,optional" desc:"notification topics (oslo_messaging_notifications.topics)"`
+	Priorities          []string      `hcl:"priorities,optional" desc:"priorities to consume: info, warn, error, critical, audit, debug, sample"`
+	Pool                string        `hcl:"pool,optional" desc:"queue name shared by every binding (Ceilometer's notification_pool); empty: one queue per <topic>.<priority>"`
+	Durable             bool          `hcl:"durable,optional" desc:"declare exchanges and queues durable (oslo's amqp_durable_queues); must match how the services declared them"`
+	MeterDefinitions    []string      `hcl:"meter_definitions,optional" desc:"Ceilometer meters.yaml files; empty (and no meter blocks): the built-in definitions"`
+	Meters              []meterBlock  `hcl:"meter,block" desc:"meter definitions written in HCL, with meters.yaml's fields and meaning; added to meter_definitions"`
+	EventDefinitions    string        `hcl:"event_definitions,optional" desc:"Ceilometer event_definitions.yaml file; empty: the built-in definitions"`
+	StoreEvents         bool          `hcl:"store_events,optional" desc:"emit events mapped by the event definitions"`
+	StoreRaw            []string      `hcl:"store_raw,optional" desc:"priorities whose events keep the raw notification (Ceilometer's [event] store_raw)"`
+	DropUnmatchedEvents bool          `hcl:"drop_unmatched_events,optional" desc:"make no event of a notification no event definition matches, instead of one with the default traits only (Ceilometer's drop_unmatched_notifications)"`
+	TelemetrySecret     string        `hcl:"telemetry_secret,optional" desc:"secret signing samples of sample-priority notifications; a wrong signature is dead-lettered"`
+	TelemetrySecretEnv  string        `hcl:"telemetry_secret_env,optional" desc:"environment variable holding telemetry_secret"`
+	TelemetrySecretFile string        `hcl:"telemetry_secret_file,optional" desc:"file holding telemetry_secret (trailing newline ignored)"`
+	BatchSize           int           `hcl:"batch_size,optional" desc:"samples and events per emitted batch at most"`
+	BatchTimeout        string        `hcl:"batch_timeout,optional" desc:"longest a partial batch waits before it is emitted (duration)"`
+	Prefetch            int           `hcl:"prefetch,optional" desc:"unacknowledged deliveries per queue consumer at most (AMQP basic.qos prefetch count)"`
+	MaxInFlight         int           `hcl:"max_in_flight,optional" desc:"batches per connection awaiting the host's answer at once"`
+	MaxMessageBytes     int           `hcl:"max_message_bytes,optional" desc:"bodies larger than this are dead-lettered undecoded"`
+	MaxRetries          int           `hcl:"max_retries,optional" desc:"times a delivery is requeued when the host asks to retry before it is dead-lettered"`
+	RetryDelay          string        `hcl:"retry_delay,optional" desc:"wait before requeueing a delivery the host asked to retry, doubled per retry up to 30s"`
+	DeadLetterExchange  string        `hcl:"dead_letter_exchange,optional" desc:"exchange (topic, durable) that undecodable, unmappable and rejected deliveries are published to"`
+	DeadLetterQueue     string        `hcl:"dead_letter_queue,optional" desc:"durable queue bound to dead_letter_exchange with '#'; empty: declare none"`
+	ReconnectDelay      string        `hcl:"reconnect_delay,optional" desc:"first wait before reconnecting to a lost broker, doubled per failure"`
+	ReconnectMaxDelay   string        `hcl:"reconnect_max_delay,optional" desc:"longest wait between reconnection attempts"`
+	Archive             *archiveBlock `hcl:"archive,block" desc:"keep every consumed notification raw in the agent's archive (GET /v2/notifications), stored before the broker is acked; off when absent"`
 }
 
 // defaultExchanges are Ceilometer's notification_control_exchanges.
@@ -80,6 +80,8 @@ type settings struct {
 	retryDelay        time.Duration
 	reconnectDelay    time.Duration
 	reconnectMaxDelay time.Duration
+	// retention is the archive's, when archive is on.
+	retention time.Duration
 }
 
 // amqpName is what this plugin accepts as an exchange, topic or queue name.
@@ -135,28 +137,10 @@ func validate(c config) (*settings, error) {
 	if c.DeadLetterQueue != "" {
 		names("dead_letter_queue", []string{c.DeadLetterQueue}, false)
 	}
-	secrets := 0
-	for _, v := range []string{c.TelemetrySecret, c.TelemetrySecretEnv, c.TelemetrySecretFile} {
-		if v != "" {
-			secrets++
-		}
-	}
-	switch {
-	case secrets > 1:
-		bad("telemetry_secret", "set at most one of telemetry_secret, telemetry_secret_env, telemetry_secret_file")
-	case c.TelemetrySecret != "":
-		s.secret = c.TelemetrySecret
-	case c.TelemetrySecretEnv != "":
-		if s.secret = os.Getenv(c.TelemetrySecretEnv); s.secret == "" {
-			bad("telemetry_secret_env", "environment variable %s is empty or unset", c.TelemetrySecretEnv)
-		}
-	case c.TelemetrySecretFile != "":
-		b, err := os.ReadFile(c.TelemetrySecretFile)
-		if err != nil {
-			bad("telemetry_secret_file", "%v", err)
-		} else if s.secret = strings.TrimRight(string(b), "\r\n"); s.secret == "" {
-			bad("telemetry_secret_file", "%s is empty", c.TelemetrySecretFile)
-		}
+	if sec, err := schema.Secret("telemetry_secret", c.TelemetrySecret, c.TelemetrySecretEnv, c.TelemetrySecretFile); err != nil {
+		errs = append(errs, err)
+	} else {
+		s.secret = sec
 	}
 	intRange := func(attr string, v, lo, hi int) {
 		if v < lo || v > hi {
@@ -182,6 +166,16 @@ func validate(c config) (*settings, error) {
 	dur("reconnect_max_delay", c.ReconnectMaxDelay, &s.reconnectMaxDelay)
 	if s.reconnectMaxDelay > 0 && s.reconnectMaxDelay < s.reconnectDelay {
 		bad("reconnect_max_delay", "must not be shorter than reconnect_delay")
+	}
+	if c.Archive != nil {
+		s.retention = defaultRetention
+		if c.Archive.Retention != "" {
+			d, err := parseRetention(c.Archive.Retention)
+			if err != nil || d < time.Minute {
+				bad("archive.retention", "must be a duration of at least 1m such as \"14d\"")
+			}
+			s.retention = d
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

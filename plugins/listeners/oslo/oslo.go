@@ -138,6 +138,17 @@ type unit struct {
 	// dead, when set, dead-letters the delivery once the host has accepted
 	// its samples and events, instead of acking it.
 	dead *deadNote
+	// note is the notification for the host's archive (archive block).
+	note *sample.Notification
+}
+
+// items is what u counts against batch_size.
+func (u *unit) items() int {
+	n := len(u.samples) + len(u.events)
+	if u.note != nil {
+		n++
+	}
+	return n
 }
 
 // deadNote is why a delivery is to be dead-lettered.
@@ -157,6 +168,9 @@ func (o *oslo) process(ctx context.Context, d *delivery, log hclog.Logger) *unit
 		return nil
 	}
 	u := &unit{d: d, key: n.MessageID}
+	if o.s.Archive != nil {
+		u.note = o.archiveNote(n)
+	}
 	if n.Priority == "sample" {
 		if _, isList := n.Payload.([]any); isList {
 			if u.samples, err = ceilometerSamples(n.Payload, o.s.secret); err != nil {
@@ -191,7 +205,10 @@ func (o *oslo) process(ctx context.Context, d *delivery, log hclog.Logger) *unit
 	}
 	if len(mapErrs) > 0 {
 		detail := errors.Join(mapErrs...).Error()
-		if len(u.samples)+len(u.events) == 0 {
+		if u.note != nil {
+			// Archived with the reason, then dead-lettered.
+			u.note.Reason = reasonMapping + ": " + detail
+		} else if len(u.samples)+len(u.events) == 0 {
 			o.deadLetter(ctx, d, reasonMapping, detail, log)
 			return nil
 		}
@@ -208,6 +225,14 @@ func (o *oslo) process(ctx context.Context, d *delivery, log hclog.Logger) *unit
 // notification) and passes the others on.
 func (o *oslo) nonEmpty(ctx context.Context, u *unit, log hclog.Logger) *unit {
 	if len(u.samples)+len(u.events) > 0 {
+		return u
+	}
+	if u.note != nil {
+		// The archive keeps it: it is emitted alone, acked once stored.
+		if u.dead == nil {
+			u.note.Reason = reasonUnmatched
+			o.stats.unmatched.Add(1)
+		}
 		return u
 	}
 	if n := o.stats.unmatched.Add(1); n == 1 || n%warnEvery == 0 {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/altimeter/altimeter/sdk/listener"
 	"github.com/altimeter/altimeter/sdk/sample"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // Header names on dead-lettered messages.
@@ -33,7 +35,7 @@ const (
 // once per attempt.
 func (o *oslo) run(ctx context.Context, u amqp.URI, emit listener.Emit) {
 	log := o.log.With("broker", redact(u))
-	delay := o.s.reconnectDelay
+	bo := backoff.Exp{Min: o.s.reconnectDelay, Max: o.s.reconnectMaxDelay}
 	everConnected, down := false, false
 	attempts := 0
 	for ctx.Err() == nil {
@@ -45,7 +47,8 @@ func (o *oslo) run(ctx context.Context, u amqp.URI, emit listener.Emit) {
 				o.stats.reconnects.Add(1)
 			}
 			log.Info("consuming", "attempts", attempts)
-			everConnected, down, attempts, delay = true, false, 0, o.s.reconnectDelay
+			everConnected, down, attempts = true, false, 0
+			bo.Reset()
 		})
 		if ctx.Err() != nil {
 			return
@@ -56,16 +59,15 @@ func (o *oslo) run(ctx context.Context, u amqp.URI, emit listener.Emit) {
 			down = true
 		case !down:
 			o.stats.connectFails.Add(1)
-			log.Warn("cannot consume from broker; retrying with backoff", "error", err, "retry_in", delay)
+			log.Warn("cannot consume from broker; retrying with backoff", "error", err, "retry_in", bo.Peek())
 			down = true
 		default:
 			o.stats.connectFails.Add(1)
-			log.Debug("reconnect failed", "error", err, "retry_in", delay)
+			log.Debug("reconnect failed", "error", err, "retry_in", bo.Peek())
 		}
-		if !sleep(ctx, delay) {
+		if !backoff.Sleep(ctx, bo.Next()) {
 			return
 		}
-		delay = min(2*delay, o.s.reconnectMaxDelay)
 	}
 }
 
@@ -322,7 +324,7 @@ func (s *session) batchLoop(units <-chan *unit) {
 				timer.Reset(o.s.batchTimeout)
 			}
 			batch = append(batch, u)
-			items += len(u.samples) + len(u.events)
+			items += u.items()
 			if items >= o.s.BatchSize {
 				flush()
 			}
@@ -351,6 +353,9 @@ func (s *session) emitBatch(units []*unit) {
 	for _, u := range units {
 		b.Samples = append(b.Samples, u.samples...)
 		b.Events = append(b.Events, u.events...)
+		if u.note != nil {
+			b.Notifications = append(b.Notifications, *u.note)
+		}
 	}
 	err := s.emit(s.ctx, b)
 	switch {
@@ -389,7 +394,7 @@ func (s *session) emitBatch(units []*unit) {
 				continue
 			}
 			o.stats.retried.Add(1)
-			s.requeueAfter(u.d, min(o.s.retryDelay<<(n-1), maxRetryDelay))
+			s.requeueAfter(u.d, backoff.Delay(o.s.retryDelay, maxRetryDelay, n))
 		}
 		s.log.Debug("host asked to retry batch", "notifications", len(units), "error", err)
 	}
@@ -493,16 +498,4 @@ func (s *session) publishDead(ctx context.Context, d *delivery, reason, detail s
 		return fmt.Errorf("publish to %s: broker nacked", s.o.s.DeadLetterExchange)
 	}
 	return nil
-}
-
-// sleep waits for d or ctx, reporting whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/altimeter/altimeter/sdk/listener"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 const (
@@ -73,6 +75,16 @@ type socket struct {
 	stats     stats
 	udp       udpDrops
 	now       func() time.Time
+	// slot is held from Bind (or a Listen without Bind) until that
+	// Listen has closed its sockets, so the next stream's Bind does not
+	// race the previous one's close for the port.
+	slot  chan struct{}
+	bound *sockets // opened by Bind for the next Listen
+}
+
+type sockets struct {
+	tcp net.Listener
+	udp net.PacketConn
 }
 
 // udpDrops keeps the kernel's drop counter of the UDP socket across the
@@ -161,34 +173,70 @@ func newSocket(c config, log hclog.Logger) (*socket, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &socket{cfg: c, timeout: timeout, precision: prec, log: log, now: time.Now}, nil
+	return &socket{cfg: c, timeout: timeout, precision: prec, log: log, now: time.Now, slot: make(chan struct{}, 1)}, nil
 }
 
-// Listen binds the configured sockets and serves them until ctx is done. It
-// returns only once every goroutine it started has ended.
-func (s *socket) Listen(ctx context.Context, emit listener.Emit) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var lc net.ListenConfig
+var _ listener.Binder = (*socket)(nil)
+
+// Bind opens the configured sockets for the Listen that follows, once the
+// previous Listen has closed its own. A port that cannot be bound is the
+// error (net's own, which names the address).
+func (s *socket) Bind(ctx context.Context) error {
+	select {
+	case s.slot <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b, err := s.open(ctx)
+	if err != nil {
+		<-s.slot
+		return err
+	}
+	s.bound = b
+	return nil
+}
+
+func (s *socket) open(ctx context.Context) (*sockets, error) {
 	var (
-		tcp net.Listener
-		udp net.PacketConn
+		lc  net.ListenConfig
+		b   sockets
 		err error
 	)
 	if s.cfg.TCP != "" {
-		if tcp, err = lc.Listen(ctx, "tcp", s.cfg.TCP); err != nil {
-			return fmt.Errorf("listen tcp %s: %w", s.cfg.TCP, err)
+		if b.tcp, err = lc.Listen(ctx, "tcp", s.cfg.TCP); err != nil {
+			return nil, err
 		}
-		s.log.Info("listening", "network", "tcp", "address", tcp.Addr().String(), "format", s.cfg.Format)
+		s.log.Info("listening", "network", "tcp", "address", b.tcp.Addr().String(), "format", s.cfg.Format)
 	}
 	if s.cfg.UDP != "" {
-		if udp, err = lc.ListenPacket(ctx, "udp", s.cfg.UDP); err != nil {
-			if tcp != nil {
-				_ = tcp.Close()
+		if b.udp, err = lc.ListenPacket(ctx, "udp", s.cfg.UDP); err != nil {
+			if b.tcp != nil {
+				_ = b.tcp.Close()
 			}
-			return fmt.Errorf("listen udp %s: %w", s.cfg.UDP, err)
+			return nil, err
 		}
-		s.log.Info("listening", "network", "udp", "address", udp.LocalAddr().String(), "format", s.cfg.Format)
+		s.log.Info("listening", "network", "udp", "address", b.udp.LocalAddr().String(), "format", s.cfg.Format)
+	}
+	return &b, nil
+}
+
+// Listen serves the sockets Bind opened (or binds them itself) until ctx
+// is done. It returns only once every goroutine it started has ended and
+// the sockets are closed.
+func (s *socket) Listen(ctx context.Context, emit listener.Emit) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b := s.bound
+	s.bound = nil
+	if b == nil {
+		if err := s.Bind(ctx); err != nil {
+			return err
+		}
+		b, s.bound = s.bound, nil
+	}
+	defer func() { <-s.slot }()
+	tcp, udp := b.tcp, b.udp
+	if udp != nil {
 		s.setupUDP(udp)
 	}
 
@@ -252,7 +300,7 @@ func (s *socket) setupUDP(pc net.PacketConn) {
 }
 
 func (s *socket) acceptLoop(ctx context.Context, l net.Listener, emit listener.Emit, wg *sync.WaitGroup) {
-	backoff := 5 * time.Millisecond
+	bo := backoff.Exp{Min: 5 * time.Millisecond, Max: time.Second}
 	for {
 		conn, err := l.Accept()
 		if err != nil {
@@ -260,14 +308,14 @@ func (s *socket) acceptLoop(ctx context.Context, l net.Listener, emit listener.E
 				return
 			}
 			// Out of file descriptors and the like: wait, then try again.
-			s.log.Warn("accept connection", "error", err, "retry_in", backoff)
-			if !sleep(ctx, backoff) {
+			wait := bo.Next()
+			s.log.Warn("accept connection", "error", err, "retry_in", wait)
+			if !backoff.Sleep(ctx, wait) {
 				return
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
 		}
-		backoff = 5 * time.Millisecond
+		bo.Reset()
 		wg.Go(func() { s.serveConn(ctx, conn, emit) })
 	}
 }
@@ -443,7 +491,7 @@ func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, e
 // emitted again with backoff (holding up this source: backpressure) until it
 // is accepted, rejected, or ctx is done; there is no sender to requeue to.
 func (s *socket) emit(ctx context.Context, emit listener.Emit, samples []sample.Sample, log hclog.Logger) {
-	backoff := 50 * time.Millisecond
+	bo := backoff.Exp{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		err := emit(ctx, sample.Batch{Samples: samples})
 		switch {
@@ -456,11 +504,11 @@ func (s *socket) emit(ctx context.Context, emit listener.Emit, samples []sample.
 		case ctx.Err() != nil:
 			return
 		}
-		log.Debug("host asked to retry batch", "samples", len(samples), "retry_in", backoff, "error", err)
-		if !sleep(ctx, backoff) {
+		wait := bo.Next()
+		log.Debug("host asked to retry batch", "samples", len(samples), "retry_in", wait, "error", err)
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
@@ -539,18 +587,6 @@ func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
 			}
 			out = append(out, smp)
 		}
-	}
-}
-
-// sleep waits for d or ctx, reporting whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

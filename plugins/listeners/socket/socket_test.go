@@ -352,6 +352,48 @@ func TestListenStops(t *testing.T) {
 	require.NoError(t, l.Close())
 }
 
+// TestBindFails: a port another socket holds fails the stream's open (the
+// host's Listen) with net's error, said once; a following stream binds once
+// the port is free, and back-to-back streams do not race each other's
+// sockets.
+func TestBindFails(t *testing.T) {
+	t.Parallel()
+	for _, network := range []string{"tcp", "udp"} {
+		t.Run(network, func(t *testing.T) {
+			t.Parallel()
+			var (
+				addr string
+				hold interface{ Close() error }
+			)
+			if network == "tcp" {
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				require.NoError(t, err)
+				addr, hold = l.Addr().String(), l
+			} else {
+				pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+				require.NoError(t, err)
+				addr, hold = pc.LocalAddr().String(), pc
+			}
+			client := sdktest.Listener(t, spec(), fmt.Sprintf("%s = %q\n", network, addr))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			_, err := client.Listen(ctx)
+			require.Error(t, err)
+			want := fmt.Sprintf("listen %s %s: bind: address already in use", network, addr)
+			require.Contains(t, err.Error(), want)
+			require.Equal(t, 1, strings.Count(err.Error(), "listen "+network), err.Error())
+
+			require.NoError(t, hold.Close())
+			for i := range 3 {
+				sctx, scancel := context.WithCancel(ctx)
+				_, err := client.Listen(sctx)
+				require.NoError(t, err, "stream %d", i)
+				scancel() // the next stream's Bind waits for this one's close
+			}
+		})
+	}
+}
+
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/procfs"
 
 	"github.com/altimeter/altimeter/sdk/pollster"
 	"github.com/altimeter/altimeter/sdk/sample"
@@ -95,6 +96,7 @@ type group struct {
 // the CPU counters of the previous poll need no lock.
 type host struct {
 	procRoot    string
+	proc        procfs.FS
 	mountPrefix string
 	hostname    string
 	rid         string
@@ -134,12 +136,20 @@ func newHost(c config, log hclog.Logger) (*host, error) {
 			}
 		}
 	}
+	var proc procfs.FS
+	if len(errs) == 0 {
+		var err error
+		if proc, err = procfs.NewFS(c.ProcRoot); err != nil {
+			errs = append(errs, schema.AttrError("proc_root", fmt.Sprintf("must be the path of a procfs tree (%v)", err)))
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 
 	h := &host{
 		procRoot:    c.ProcRoot,
+		proc:        proc,
 		mountPrefix: c.MountPrefix,
 		fsTypes:     make(map[string]bool, len(c.ExcludeFSTypes)),
 		mountGlobs:  c.ExcludeMountPoints,
@@ -280,38 +290,38 @@ func (h *host) collectCPU(r *round) error {
 }
 
 func (h *host) collectLoad(r *round) error {
-	b, err := h.readProc("loadavg")
+	l, err := h.proc.LoadAvg()
 	if err != nil {
-		return err
+		return fmt.Errorf("read loadavg: %w", err)
 	}
-	l, err := parseLoadavg(b)
-	if err != nil {
-		return fmt.Errorf("parse loadavg: %w", err)
-	}
-	h.emit(r, mLoad1, l[0], h.rid, nil)
-	h.emit(r, mLoad5, l[1], h.rid, nil)
-	h.emit(r, mLoad15, l[2], h.rid, nil)
+	h.emit(r, mLoad1, l.Load1, h.rid, nil)
+	h.emit(r, mLoad5, l.Load5, h.rid, nil)
+	h.emit(r, mLoad15, l.Load15, h.rid, nil)
 	return nil
 }
 
 func (h *host) collectMemory(r *round) error {
-	b, err := h.readProc("meminfo")
+	m, err := h.proc.Meminfo()
 	if err != nil {
-		return err
+		return fmt.Errorf("read meminfo: %w", err)
 	}
-	mi := parseKeyed(b, ':')
+	// kB, the unit the meters use; nil when the kernel has no such line.
+	mi := map[string]*uint64{
+		"MemTotal": m.MemTotal, "MemFree": m.MemFree, "Buffers": m.Buffers, "Cached": m.Cached,
+		"SwapTotal": m.SwapTotal, "SwapFree": m.SwapFree,
+	}
 	field := func(meter string, keys ...string) {
 		if !r.want[meter] {
 			return
 		}
 		v := make([]uint64, len(keys))
 		for i, k := range keys {
-			x, ok := mi[k]
-			if !ok {
+			x := mi[k]
+			if x == nil {
 				r.errs = append(r.errs, &pollster.ResourceError{ResourceID: h.rid, Meter: meter, Err: fmt.Errorf("meminfo has no %s", k)})
 				return
 			}
-			v[i] = x
+			v[i] = *x
 		}
 		vol := v[0]
 		if len(v) == 2 {
@@ -358,11 +368,12 @@ func (h *host) collectNetwork(r *round) error {
 		return fmt.Errorf("parse net/dev: %w", err)
 	}
 	for _, i := range ifs {
-		if matchAny(h.ifaceGlobs, i.name) {
+		name := i.name
+		if matchAny(h.ifaceGlobs, name) {
 			continue
 		}
-		rid := h.rid + "." + i.name
-		md := func() map[string]string { return map[string]string{"host": h.hostname, "name": i.name} }
+		rid := h.rid + "." + name
+		md := func() map[string]string { return map[string]string{"host": h.hostname, "name": name} }
 		if r.want[mNetInBytes] {
 			h.emit(r, mNetInBytes, float64(i.rxBytes), rid, md())
 		}

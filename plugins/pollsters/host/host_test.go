@@ -82,32 +82,6 @@ func TestCPUUtil(t *testing.T) {
 	}
 }
 
-func TestParseLoadavg(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		in      string
-		want    [3]float64
-		wantErr string
-	}{
-		{name: "ok", in: "0.52 0.58 0.59 1/467 12345\n", want: [3]float64{0.52, 0.58, 0.59}},
-		{name: "short", in: "0.5 0.6\n", wantErr: "2 fields"},
-		{name: "garbage", in: "0.5 x 0.7 1/2 3\n", wantErr: "field 2"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := parseLoadavg([]byte(tt.in))
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
-		})
-	}
-}
-
 func TestParseKeyed(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -123,39 +97,6 @@ func TestParseKeyed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			require.Equal(t, tt.want, parseKeyed([]byte(tt.in), tt.sep))
-		})
-	}
-}
-
-func TestParseNetDev(t *testing.T) {
-	t.Parallel()
-	b, err := os.ReadFile("testdata/proc/net/dev")
-	require.NoError(t, err)
-	tests := []struct {
-		name    string
-		in      string
-		want    []ifStats
-		wantErr string
-	}{
-		{name: "fixture", in: string(b), want: []ifStats{
-			{name: "lo", rxBytes: 66812, txBytes: 66812},
-			{name: "eth0", rxBytes: 234186059, txBytes: 952398, txErrs: 3},
-			{name: "docker0", rxBytes: 1000, txBytes: 2000},
-			{name: "veth1a2b3c", rxBytes: 500, txBytes: 600},
-		}},
-		{name: "short line", in: "eth0: 1 2 3\n", wantErr: "interface eth0: 3 fields"},
-		{name: "garbage", in: "eth0: 1 2 3 4 5 6 7 8 x 10 11 12\n", wantErr: "interface eth0 field 9"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := parseNetDev([]byte(tt.in))
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Empty(t, cmp.Diff(tt.want, got, cmp.AllowUnexported(ifStats{})))
 		})
 	}
 }
@@ -419,6 +360,63 @@ func TestPollMissingSource(t *testing.T) {
 	}, resourceErrors(t, err))
 	require.ErrorContains(t, err, "meminfo has no MemFree")
 	require.ErrorIs(t, err, fs.ErrNotExist)
+}
+
+func TestParseNetDev(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("testdata/proc/net/dev")
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		in      string
+		want    []ifStats
+		wantErr string
+	}{
+		{name: "fixture", in: string(b), want: []ifStats{
+			{name: "lo", rxBytes: 66812, txBytes: 66812},
+			{name: "eth0", rxBytes: 234186059, txBytes: 952398, txErrs: 3},
+			{name: "docker0", rxBytes: 1000, txBytes: 2000},
+			{name: "veth1a2b3c", rxBytes: 500, txBytes: 600},
+		}},
+		{name: "short line", in: "eth0: 1 2 3\n", wantErr: "interface eth0: 3 fields"},
+		{name: "garbage", in: "eth0: 1 2 3 4 5 6 7 8 x 10 11 12\n", wantErr: "interface eth0 field 9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseNetDev([]byte(tt.in))
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Empty(t, cmp.Diff(tt.want, got, cmp.AllowUnexported(ifStats{})))
+		})
+	}
+}
+
+// TestPollBrokenSource: a file procfs cannot parse fails its meters with
+// the file named, and the other meters are still polled.
+func TestPollBrokenSource(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, file, content, meter, want string
+	}{
+		{"loadavg", "loadavg", "0.5 x 0.7 1/2 3\n", mLoad1, "read loadavg"},
+		{"net/dev", "net/dev", "h1\nh2\neth0: 1 2 3\n", mNetInBytes, "parse net/dev: interface eth0: 3 fields"},
+		{"meminfo", "meminfo", "MemTotal: x kB\n", mMemTotal, "read meminfo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, dir := fixtureHost(t, defaults())
+			require.NoError(t, os.WriteFile(filepath.Join(dir, tt.file), []byte(tt.content), 0o600))
+			got, err := h.Poll(t.Context(), pollster.Request{Meters: []string{tt.meter, mIOInBlocks}})
+			require.ErrorContains(t, err, tt.want)
+			require.Len(t, got, 1)
+			require.Equal(t, mIOInBlocks, got[0].Name)
+		})
+	}
 }
 
 func TestPollCanceled(t *testing.T) {

@@ -1,5 +1,17 @@
 package main
 
+// What the pollster parses itself, and why not with prometheus/procfs
+// (which reads loadavg and meminfo for it, in host.go):
+//   - /proc/stat: only the aggregate cpu line is needed, in ticks; procfs
+//     parses every line each poll (intr alone has thousands of counters), an
+//     error in any of them fails the read, and a file without the aggregate
+//     line gives zeros instead of an error.
+//   - /proc/vmstat: procfs has no parser for it (its VM is /proc/sys/vm).
+//   - /proc/net/dev: procfs v0.22.0's NetDev panics (index out of range) on
+//     a line with too few fields: TestPollBrokenSource caught it.
+//   - /proc/self/mountinfo: procfs does not undo the kernel's octal escapes
+//     (\040 for a space), so mount points with spaces would come out wrong.
+
 import (
 	"bytes"
 	"errors"
@@ -53,23 +65,6 @@ func cpuUtil(prev, cur cpuTimes) (float64, bool) {
 	di := float64(cur.idle - prev.idle)
 	u := 100 * (dt - di) / dt
 	return min(max(u, 0), 100), true
-}
-
-// parseLoadavg reads the three load averages of /proc/loadavg.
-func parseLoadavg(b []byte) ([3]float64, error) {
-	var l [3]float64
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return l, fmt.Errorf("%d fields, want at least 3", len(f))
-	}
-	for i := range l {
-		v, err := strconv.ParseFloat(f[i], 64)
-		if err != nil {
-			return l, fmt.Errorf("field %d: %w", i+1, err)
-		}
-		l[i] = v
-	}
-	return l, nil
 }
 
 // parseKeyed reads "key<sep> value [unit]" lines (/proc/meminfo with ':',

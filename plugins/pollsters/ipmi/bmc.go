@@ -11,6 +11,8 @@ import (
 
 	"github.com/bougou/go-ipmi/pkg/client"
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // sensorDef is what the SDR says about one sensor we report.
@@ -77,13 +79,9 @@ func (c *capability) due(now time.Time) bool {
 }
 
 // failed records a transient probe failure and schedules the next try.
-func (c *capability) failed(now time.Time, base, max time.Duration) {
+func (c *capability) failed(now time.Time, lo, hi time.Duration) {
 	c.failures++
-	d := base
-	for i := 1; i < c.failures && d < max; i++ {
-		d *= 2
-	}
-	c.next = now.Add(min(d, max))
+	c.next = now.Add(backoff.Delay(lo, hi, c.failures))
 }
 
 // unsupportedCC are the completion codes that mean the BMC lacks a command

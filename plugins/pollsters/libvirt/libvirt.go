@@ -19,6 +19,8 @@ import (
 	"github.com/altimeter/altimeter/sdk/pollster"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 type config struct {
@@ -207,13 +209,13 @@ func (p *lv) acquire(ctx context.Context) (*conn, bulkMode, error) {
 	if err != nil {
 		p.stats.connectFailures.Add(1)
 		p.failures++
-		backoff := min(time.Second<<min(p.failures-1, 16), p.maxBackoff)
-		p.nextTry = time.Now().Add(backoff)
+		wait := backoff.Delay(time.Second, p.maxBackoff, p.failures)
+		p.nextTry = time.Now().Add(wait)
 		if p.state != connDown {
 			p.log.Warn("cannot connect to libvirt; retrying with backoff", "uri", p.uriLog, "socket", p.socket, "error", err)
 			p.state = connDown
 		} else {
-			p.log.Debug("libvirt reconnect failed", "uri", p.uriLog, "backoff", backoff, "error", err)
+			p.log.Debug("libvirt reconnect failed", "uri", p.uriLog, "backoff", wait, "error", err)
 		}
 		return nil, bulkUnknown, fmt.Errorf("%w: %w", err, base.ErrUnavailable)
 	}

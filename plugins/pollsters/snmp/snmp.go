@@ -120,14 +120,14 @@ func newSNMP(c config, log hclog.Logger) (*snmpPollster, error) {
 		timeout: timeout, retries: c.Retries, maxRepetitions: c.MaxRepetitions,
 	}
 	var err error
-	if p.defaults.community, err = readSecret("community", c.Community, c.CommunityEnv, c.CommunityFile); err != nil {
-		bad("community", err.Error())
+	if p.defaults.community, err = schema.Secret("community", c.Community, c.CommunityEnv, c.CommunityFile); err != nil {
+		errs = append(errs, err)
 	}
-	if p.defaults.authPass, err = readSecret("password", "", c.PasswordEnv, c.PasswordFile); err != nil {
-		bad("password_env", err.Error())
+	if p.defaults.authPass, err = schema.Secret("password", "", c.PasswordEnv, c.PasswordFile); err != nil {
+		errs = append(errs, err)
 	}
-	if p.defaults.privPass, err = readSecret("priv_password", "", c.PrivPasswordEnv, c.PrivPasswordFile); err != nil {
-		bad("priv_password_env", err.Error())
+	if p.defaults.privPass, err = schema.Secret("priv_password", "", c.PrivPasswordEnv, c.PrivPasswordFile); err != nil {
+		errs = append(errs, err)
 	}
 	if c.AuthProtocol != "" {
 		if _, err := authProtocol(c.AuthProtocol); err != nil {

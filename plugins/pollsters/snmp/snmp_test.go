@@ -112,9 +112,9 @@ func TestParseTarget(t *testing.T) {
 		{name: "authPriv without priv", raw: "snmp://u:authpass1@h?security_level=authPriv", err: "needs an auth password and a priv_password"},
 		{name: "bad auth proto", raw: "snmp://u:authpass1@h?auth_protocol=sha3", err: "not md5, sha"},
 		{name: "bad priv proto", raw: "snmp://u:authpass1@h?priv_protocol=rot13&priv_password=privpass1", err: "not des, aes"},
-		{name: "missing env", raw: "snmp://h?community_env=TEST_SNMP_NOT_SET", err: "TEST_SNMP_NOT_SET is not set"},
+		{name: "missing env", raw: "snmp://h?community_env=TEST_SNMP_NOT_SET", err: "TEST_SNMP_NOT_SET is empty or unset"},
 		{name: "missing file", raw: "snmp://h?community_file=/nonexistent/x", err: "community_file"},
-		{name: "two sources", raw: "snmp://h?community=a&community_env=TEST_SNMP_SECRET", err: "only one of"},
+		{name: "two sources", raw: "snmp://h?community=a&community_env=TEST_SNMP_SECRET", err: "at most one of"},
 		{name: "repeated", raw: "snmp://h?retries=1&retries=2", err: "given 2 times"},
 		{name: "bad timeout", raw: "snmp://h?timeout=soon", err: "not a positive duration"},
 		{name: "unparseable keeps secret out", raw: "snmp://u:sec%zzret@h", err: "not a URL"},
@@ -207,7 +207,7 @@ func TestConfigDiagnostics(t *testing.T) {
 		{"timeout", `timeout = "fast"`, "config.hcl:1,11-17: Invalid value for timeout"},
 		{"meter oid", "meter \"a.b\" {\n  oid = \"ifInOctets\"\n  type = \"gauge\"\n  unit = \"B\"\n}", "config.hcl:2,9-21: Invalid value for meter.0.oid"},
 		{"duplicate meter", "meter \"a.b\" {\n oid = \"1.3.6.1.2.1.1.3.0\"\n type = \"gauge\"\n unit = \"B\"\n}\nmeter \"a.b\" {\n oid = \"1.3.6.1.2.1.1.3.0\"\n type = \"gauge\"\n unit = \"B\"\n}", "defined twice"},
-		{"community env", `community_env = "TEST_SNMP_UNSET_VAR"`, "TEST_SNMP_UNSET_VAR is not set"},
+		{"community env", `community_env = "TEST_SNMP_UNSET_VAR"`, "TEST_SNMP_UNSET_VAR is empty or unset"},
 		{"no meters", `default_meters = false`, "no meters left"},
 	}
 	for _, tc := range cases {

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/altimeter/altimeter/sdk/schema"
 )
 
 // target is one SNMP agent to poll, parsed from a resource URL:
@@ -284,40 +285,12 @@ func parseTarget(raw string, def secretDefaults) (*target, error) {
 // variable named by name_env, or from the file named by name_file (trailing
 // newline removed). At most one of the three may be given.
 func secret(q url.Values, name string) (string, error) {
-	return readSecret(name, q.Get(name), q.Get(name+"_env"), q.Get(name+"_file"))
-}
-
-// readSecret resolves one secret from a literal, an env var name or a file
-// path. Errors name the variable or file, never the value.
-func readSecret(name, literal, env, file string) (string, error) {
-	n := 0
-	for _, s := range []string{literal, env, file} {
-		if s != "" {
-			n++
-		}
+	v, err := schema.Secret(name, q.Get(name), q.Get(name+"_env"), q.Get(name+"_file"))
+	var ae *schema.AttributeError
+	if errors.As(err, &ae) {
+		return "", fmt.Errorf("%s: %s", ae.Attribute, ae.Detail) // a URL parameter, not an HCL attribute
 	}
-	if n > 1 {
-		return "", fmt.Errorf("give only one of %s, %s_env and %s_file", name, name, name)
-	}
-	switch {
-	case env != "":
-		v, ok := os.LookupEnv(env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("%s_env: environment variable %s is not set", name, env)
-		}
-		return v, nil
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("%s_file: %w", name, err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("%s_file: %s is empty", name, file)
-		}
-		return v, nil
-	}
-	return literal, nil
+	return v, err
 }
 
 func authProtocol(s string) (gosnmp.SnmpV3AuthProtocol, error) {

@@ -16,9 +16,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/altimeter/altimeter/internal/tlsconf"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
+
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // formatAltimeter is the only format today: Ceilometer's OldSample JSON to
@@ -44,6 +47,9 @@ type config struct {
 	Timeout    string `hcl:"timeout,optional" desc:"bound on one POST"`
 	MaxRetries int    `hcl:"max_retries,optional" desc:"retries of a POST that failed with a 5xx, a timeout or a connection error, within one batch; then the host retries the batch later"`
 	BatchSize  int    `hcl:"batch_size,optional" desc:"samples per POST (one meter per POST)"`
+	CAFile     string `hcl:"ca_file,optional" desc:"PEM file of the CAs that signed the receiver's https certificate (default: the system roots)"`
+	CertFile   string `hcl:"cert_file,optional" desc:"PEM client certificate, for a receiver that requires mutual TLS (with key_file)"`
+	KeyFile    string `hcl:"key_file,optional" desc:"PEM key of cert_file"`
 }
 
 func defaultConfig() config {
@@ -83,10 +89,24 @@ func newHTTP(c config, log hclog.Logger) (*httpPub, error) {
 	if c.BatchSize < 1 || c.BatchSize > maxBatchLimit {
 		errs = append(errs, schema.AttrError("batch_size", fmt.Sprintf("must be 1 to %d", maxBatchLimit)))
 	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, schema.AttrError("cert_file", "set both cert_file and key_file, or neither"))
+	}
+	client := &http.Client{}
+	if c.CAFile != "" || c.CertFile != "" {
+		tc, err := tlsconf.Client(c.CAFile, c.CertFile, c.KeyFile)
+		if err != nil {
+			errs = append(errs, schema.AttrError("ca_file", err.Error()))
+		} else {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = tc
+			client.Transport = tr
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &httpPub{cfg: c, base: u, timeout: d, client: &http.Client{}, log: log}, nil
+	return &httpPub{cfg: c, base: u, timeout: d, client: client, log: log}, nil
 }
 
 func (p *httpPub) token() (string, error) {
@@ -198,16 +218,13 @@ func (e *permanentError) Unwrap() error { return e.err }
 // post sends one body, retrying transient failures with backoff.
 func (p *httpPub) post(ctx context.Context, meter, tok string, body []byte) error {
 	target := p.base.JoinPath("v2", "meters", meter).String()
-	backoff := firstBackoff
+	bo := backoff.Exp{Min: firstBackoff, Max: maxBackoff}
 	var last error
 	for attempt := 0; attempt <= p.cfg.MaxRetries; attempt++ {
 		if attempt > 0 {
-			select {
-			case <-ctx.Done():
+			if !backoff.Sleep(ctx, bo.Next()) {
 				return fmt.Errorf("post %s: %w (last: %v)", meter, ctx.Err(), last)
-			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, maxBackoff)
 		}
 		last = p.once(ctx, target, tok, body)
 		var perm *permanentError

@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/altimeter/altimeter/internal/testpki"
+	"github.com/altimeter/altimeter/internal/tlsconf"
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/sdktest"
@@ -176,4 +178,56 @@ func TestConfigErrors(t *testing.T) {
 func TestExample(t *testing.T) {
 	sp := spec()
 	sdktest.CheckExample(t, "example.hcl", sp.Info(), sp.Register())
+}
+
+// TestHTTPS: the publisher posts to an https receiver whose certificate a
+// CA of the test signed when ca_file names it, and presents cert_file to
+// a receiver that requires mutual TLS.
+func TestHTTPS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := testpki.CA(t, dir, "api", "server", "client")
+	file := func(n string) string { return filepath.Join(dir, n) }
+	for _, mutual := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mutual=%v", mutual), func(t *testing.T) {
+			t.Parallel()
+			clientCA := ""
+			if mutual {
+				clientCA = ca
+			}
+			tc, err := tlsconf.Server(file("server.pem"), file("server-key.pem"), clientCA)
+			require.NoError(t, err)
+			r := &receiver{token: "alt_secret", byID: map[string]map[string]any{}}
+			srv := httptest.NewUnstartedServer(r)
+			srv.TLS = tc
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			tokFile := filepath.Join(t.TempDir(), "token")
+			require.NoError(t, os.WriteFile(tokFile, []byte(r.token), 0o600))
+			cfg := fmt.Sprintf("url = %q\ntoken_file = %q\nmax_retries = 0\nca_file = %q\n", srv.URL, tokFile, ca)
+			if mutual {
+				cfg += fmt.Sprintf("cert_file = %q\nkey_file = %q\n", file("client.pem"), file("client-key.pem"))
+			}
+			c := sdktest.Publisher(t, spec(), cfg)
+			res, err := c.Publish(context.Background(), &sample.Batch{Samples: samples(4)})
+			require.NoError(t, err)
+			require.Equal(t, base.Accepted, res.Outcome, res.Reason)
+			r.mu.Lock()
+			require.Len(t, r.byID, 4)
+			r.mu.Unlock()
+
+			// Without the CA (or the client certificate): not accepted.
+			bare := fmt.Sprintf("url = %q\ntoken_file = %q\nmax_retries = 0\n", srv.URL, tokFile)
+			if mutual {
+				bare += fmt.Sprintf("ca_file = %q\n", ca)
+			}
+			c = sdktest.Publisher(t, spec(), bare)
+			res, err = c.Publish(context.Background(), &sample.Batch{Samples: samples(4)})
+			require.NoError(t, err)
+			require.Equal(t, base.Retry, res.Outcome)
+		})
+	}
+	p := sdktest.Start(t, spec().Info(), spec().Register())
+	text := sdktest.Text(p.Configure(t, fmt.Sprintf("url = \"https://x\"\ntoken_env = \"T\"\nca_file = %q\ncert_file = \"a.pem\"\n", file("missing.pem"))))
+	require.Contains(t, text, "cert_file")
 }

@@ -426,9 +426,13 @@ func (x *Event) GetRaw() []byte {
 
 // Batch is the unit that crosses a process boundary: never one sample per RPC.
 type Batch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Samples       []*Sample              `protobuf:"bytes,1,rep,name=samples,proto3" json:"samples,omitempty"`
-	Events        []*Event               `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Samples []*Sample              `protobuf:"bytes,1,rep,name=samples,proto3" json:"samples,omitempty"`
+	Events  []*Event               `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	// notifications to archive raw (a listener's archive); the host stores
+	// them durably before it answers the delivery and never forwards them
+	// to sinks.
+	Notifications []*Notification `protobuf:"bytes,3,rep,name=notifications,proto3" json:"notifications,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -477,6 +481,158 @@ func (x *Batch) GetEvents() []*Event {
 	return nil
 }
 
+func (x *Batch) GetNotifications() []*Notification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+// Notification is one consumed notification kept raw, with the envelope
+// fields the archive indexes. Times are Unix nanoseconds.
+type Notification struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	MessageId   string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	EventType   string                 `protobuf:"bytes,2,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	Priority    string                 `protobuf:"bytes,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	PublisherId string                 `protobuf:"bytes,4,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	Host        string                 `protobuf:"bytes,5,opt,name=host,proto3" json:"host,omitempty"`
+	Timestamp   int64                  `protobuf:"varint,6,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	RequestId   string                 `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ProjectId   string                 `protobuf:"bytes,8,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	UserId      string                 `protobuf:"bytes,9,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	ResourceId  string                 `protobuf:"bytes,10,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	// reason is why the mapping made nothing of it, or why it was
+	// dead-lettered; empty when it was mapped.
+	Reason string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	Raw    []byte `protobuf:"bytes,12,opt,name=raw,proto3" json:"raw,omitempty"`
+	// expires is when the archive may drop it (Unix nanoseconds).
+	Expires       int64 `protobuf:"varint,13,opt,name=expires,proto3" json:"expires,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Notification) Reset() {
+	*x = Notification{}
+	mi := &file_altimeter_v1_sample_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Notification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Notification) ProtoMessage() {}
+
+func (x *Notification) ProtoReflect() protoreflect.Message {
+	mi := &file_altimeter_v1_sample_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Notification.ProtoReflect.Descriptor instead.
+func (*Notification) Descriptor() ([]byte, []int) {
+	return file_altimeter_v1_sample_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Notification) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *Notification) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *Notification) GetPriority() string {
+	if x != nil {
+		return x.Priority
+	}
+	return ""
+}
+
+func (x *Notification) GetPublisherId() string {
+	if x != nil {
+		return x.PublisherId
+	}
+	return ""
+}
+
+func (x *Notification) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *Notification) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+func (x *Notification) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *Notification) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *Notification) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Notification) GetResourceId() string {
+	if x != nil {
+		return x.ResourceId
+	}
+	return ""
+}
+
+func (x *Notification) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Notification) GetRaw() []byte {
+	if x != nil {
+		return x.Raw
+	}
+	return nil
+}
+
+func (x *Notification) GetExpires() int64 {
+	if x != nil {
+		return x.Expires
+	}
+	return 0
+}
+
 // Resource is something a pollster polls: an instance, an SNMP target, a URL.
 type Resource struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -492,7 +648,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_altimeter_v1_sample_proto_msgTypes[4]
+	mi := &file_altimeter_v1_sample_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +660,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_altimeter_v1_sample_proto_msgTypes[4]
+	mi := &file_altimeter_v1_sample_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +673,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_altimeter_v1_sample_proto_rawDescGZIP(), []int{4}
+	return file_altimeter_v1_sample_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Resource) GetId() string {
@@ -600,10 +756,31 @@ const file_altimeter_v1_sample_proto_rawDesc = "" +
 	"event_type\x18\x02 \x01(\tR\teventType\x12\x1c\n" +
 	"\tgenerated\x18\x03 \x01(\x03R\tgenerated\x12+\n" +
 	"\x06traits\x18\x04 \x03(\v2\x13.altimeter.v1.TraitR\x06traits\x12\x10\n" +
-	"\x03raw\x18\x05 \x01(\fR\x03raw\"d\n" +
+	"\x03raw\x18\x05 \x01(\fR\x03raw\"\xa6\x01\n" +
 	"\x05Batch\x12.\n" +
 	"\asamples\x18\x01 \x03(\v2\x14.altimeter.v1.SampleR\asamples\x12+\n" +
-	"\x06events\x18\x02 \x03(\v2\x13.altimeter.v1.EventR\x06events\"\xbc\x01\n" +
+	"\x06events\x18\x02 \x03(\v2\x13.altimeter.v1.EventR\x06events\x12@\n" +
+	"\rnotifications\x18\x03 \x03(\v2\x1a.altimeter.v1.NotificationR\rnotifications\"\xf9\x02\n" +
+	"\fNotification\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x02 \x01(\tR\teventType\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\tR\bpriority\x12!\n" +
+	"\fpublisher_id\x18\x04 \x01(\tR\vpublisherId\x12\x12\n" +
+	"\x04host\x18\x05 \x01(\tR\x04host\x12\x1c\n" +
+	"\ttimestamp\x18\x06 \x01(\x03R\ttimestamp\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\b \x01(\tR\tprojectId\x12\x17\n" +
+	"\auser_id\x18\t \x01(\tR\x06userId\x12\x1f\n" +
+	"\vresource_id\x18\n" +
+	" \x01(\tR\n" +
+	"resourceId\x12\x16\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\x12\x10\n" +
+	"\x03raw\x18\f \x01(\fR\x03raw\x12\x18\n" +
+	"\aexpires\x18\r \x01(\x03R\aexpires\"\xbc\x01\n" +
 	"\bResource\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -632,25 +809,27 @@ func file_altimeter_v1_sample_proto_rawDescGZIP() []byte {
 }
 
 var file_altimeter_v1_sample_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_altimeter_v1_sample_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_altimeter_v1_sample_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_altimeter_v1_sample_proto_goTypes = []any{
-	(SampleType)(0),  // 0: altimeter.v1.SampleType
-	(*Sample)(nil),   // 1: altimeter.v1.Sample
-	(*Trait)(nil),    // 2: altimeter.v1.Trait
-	(*Event)(nil),    // 3: altimeter.v1.Event
-	(*Batch)(nil),    // 4: altimeter.v1.Batch
-	(*Resource)(nil), // 5: altimeter.v1.Resource
+	(SampleType)(0),      // 0: altimeter.v1.SampleType
+	(*Sample)(nil),       // 1: altimeter.v1.Sample
+	(*Trait)(nil),        // 2: altimeter.v1.Trait
+	(*Event)(nil),        // 3: altimeter.v1.Event
+	(*Batch)(nil),        // 4: altimeter.v1.Batch
+	(*Notification)(nil), // 5: altimeter.v1.Notification
+	(*Resource)(nil),     // 6: altimeter.v1.Resource
 }
 var file_altimeter_v1_sample_proto_depIdxs = []int32{
 	0, // 0: altimeter.v1.Sample.type:type_name -> altimeter.v1.SampleType
 	2, // 1: altimeter.v1.Event.traits:type_name -> altimeter.v1.Trait
 	1, // 2: altimeter.v1.Batch.samples:type_name -> altimeter.v1.Sample
 	3, // 3: altimeter.v1.Batch.events:type_name -> altimeter.v1.Event
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	5, // 4: altimeter.v1.Batch.notifications:type_name -> altimeter.v1.Notification
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_altimeter_v1_sample_proto_init() }
@@ -670,7 +849,7 @@ func file_altimeter_v1_sample_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_altimeter_v1_sample_proto_rawDesc), len(file_altimeter_v1_sample_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

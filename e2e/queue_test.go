@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// receiverTmpl is a store member: only its API matters (the http
+// publisher posts to it); the socket listener gives it a pipeline.
+const receiverTmpl = `
+agent {
+  data_dir   = "{{DATA}}"
+  plugin_dir = "{{PLUGINS}}"
+  api { address = "{{API}}" }
+}
+
+listener "socket" "unused" {
+  tcp   = "127.0.0.1:%d"
+  sinks = ["store"]
+}
+
+sink "store" {
+  publish "store" {}
+}
+`
+
+// senderTmpl takes samples on a socket and publishes them over http to the
+// receiver, through a disk queue.
+const senderTmpl = `
+agent {
+  data_dir   = "{{DATA}}"
+  plugin_dir = "{{PLUGINS}}"
+  api { address = "{{API}}" }
+}
+
+listener "socket" "in" {
+  tcp           = "127.0.0.1:%d"
+  batch_timeout = "20ms"
+  sinks         = ["out"]
+}
+
+sink "out" {
+  publish "http" {
+    url        = "http://%s"
+    token_file = "%s"
+    timeout    = "2s"
+    max_retries = 0
+  }
+}
+`
+
+// TestIntegrationDiskQueue: the http publisher's destination is down while
+// samples are accepted; the agent is SIGKILLed and restarted; once the
+// destination is up, every accepted sample is delivered, each once (the
+// receiver keeps one sample per message id, and counts them).
+func TestIntegrationDiskQueue(t *testing.T) {
+	skipShort(t)
+	recv := startAgent(t, fmt.Sprintf(receiverTmpl, freePort(t)))
+	token := recv.path("admin-token")
+	// The destination goes down before the sender starts.
+	require.NoError(t, recv.cmd.Process.Signal(syscall.SIGTERM))
+	<-recv.exited
+
+	port := freePort(t)
+	a := startAgent(t, fmt.Sprintf(senderTmpl, port, recv.api, token))
+	waitFor(t, 20*time.Second, "socket listener bound", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		return c.Close() == nil
+	})
+	const n = 3000
+	// Recent timestamps: the receiver refuses samples older than raw
+	// retention (400, counted as rejected by the publisher).
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second).UnixNano()
+	var lines strings.Builder
+	for i := range n {
+		fmt.Fprintf(&lines, "queue,resource_id=r%d load=%d %d\n", i%10, i, t0+int64(i)*1e6)
+	}
+	send(t, port, lines.String())
+	const pub = `publisher="publisher.http.out"`
+	waitFor(t, 20*time.Second, "samples in the disk queue", func() bool {
+		return metric(a.metrics(), `altimeter_publisher_in_samples_total{`+pub+`}`) == n
+	})
+	m := a.metrics()
+	require.Equal(t, float64(n), metric(m, `altimeter_publisher_queue_samples{`+pub+`}`))
+	require.Positive(t, metric(m, `altimeter_publisher_queue_bytes{`+pub+`}`))
+	require.Positive(t, metric(m, `altimeter_publisher_failures_total{`+pub+`}`), "the destination is down")
+	require.Zero(t, metric(m, `altimeter_publisher_dropped_samples_total{`+pub+`}`))
+	segs, err := filepath.Glob(a.path("queues/out/http/*.seg"))
+	require.NoError(t, err)
+	require.NotEmpty(t, segs)
+
+	// SIGKILL: nothing is flushed or drained.
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
+	a.restart()
+	m = a.metrics()
+	require.Equal(t, float64(n), metric(m, `altimeter_publisher_replayed_samples_total{`+pub+`}`))
+	require.Positive(t, metric(m, `altimeter_publisher_queue_oldest_age_seconds{`+pub+`}`))
+
+	recv.restart()
+	admin := &client{t: t, base: "http://" + recv.api, token: recv.adminToken()}
+	waitFor(t, 60*time.Second, "queue drained", func() bool {
+		return metric(a.metrics(), `altimeter_publisher_queue_samples{`+pub+`}`) == 0
+	})
+	got := admin.allSamples("queue.load")
+	require.Len(t, got, n, "every accepted sample delivered, once")
+	seen := map[string]bool{}
+	for _, s := range got {
+		require.False(t, seen[s.ID], "duplicate %s", s.ID)
+		seen[s.ID] = true
+	}
+	require.Equal(t, float64(n), metric(a.metrics(), `altimeter_publisher_out_samples_total{`+pub+`}`))
+	// Delivered segments are removed (the open one stays).
+	segs, err = filepath.Glob(a.path("queues/out/http/*.seg"))
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(segs), 1)
+	_, err = os.Stat(a.path("queues/out/http/cursor"))
+	require.NoError(t, err)
+}

@@ -1,0 +1,3 @@
+pollster "loadavg" {
+  path = "/proc/loadavg"
+}

@@ -1,0 +1,3 @@
+alarm {
+  history_max_per_alarm = 20000
+}

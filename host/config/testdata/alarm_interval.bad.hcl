@@ -1,0 +1,3 @@
+alarm {
+  evaluation_interval = "10ms"
+}

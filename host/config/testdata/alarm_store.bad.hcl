@@ -1,0 +1,3 @@
+alarm {
+  store_url = "ftp://x"
+}
