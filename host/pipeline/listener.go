@@ -136,8 +136,14 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 		received.Add(float64(b.Samples()))
 		if ns := b.Notifications(); len(ns) > 0 {
 			if err := archive(ctx, spec, ns, m); err != nil {
-				m.deliveries.WithLabelValues(spec.ID, base.Retry.String()).Inc()
-				_ = st.Ack(id, base.Retry, err.Error())
+				// A notification that does not decode would fail again:
+				// refuse the delivery; any other failure is retried.
+				o := base.Retry
+				if errors.Is(err, rawbatch.ErrMalformed) {
+					o = base.Rejected
+				}
+				m.deliveries.WithLabelValues(spec.ID, o.String()).Inc()
+				_ = st.Ack(id, o, err.Error())
 				continue
 			}
 			// Sinks never see the raw notifications: rawbatch split them

@@ -51,6 +51,9 @@ func (p *fakePublisher) Publish(ctx context.Context, rb *rawbatch.Batch) (publis
 	if err != nil {
 		return publisher.Result{}, err
 	}
+	if len(b.GetNotifications()) > 0 {
+		return publisher.Result{}, errors.New("raw notifications reached a publisher")
+	}
 	if p.block != nil {
 		select {
 		case <-p.block:

@@ -16,7 +16,10 @@
 // the next plugin.
 //
 // Batch field 3 (notifications, a listener's raw notifications for the
-// host's archive, added on main while this package was written) is checked
-// and split off on arrival: Notifications returns the encoded messages and
-// Bytes no longer holds them, so they never reach a sink.
+// host's archive) is checked and split off on arrival: Notifications
+// returns the encoded messages (DecodeNotifications decodes them for the
+// archive) and Bytes no longer holds them, so they never reach a sink.
+//
+// A received Delivery without a batch field has a nil Batch: that is the
+// listener's ready marker (id 0, no batch), told apart from an empty batch.
 package rawbatch
