@@ -18,3 +18,13 @@ const PluginKey = "altimeter"
 // few hundred instances (each ~22 KB of samples); a batch should stay far
 // below this.
 const MaxMessageBytes = 256 << 20
+
+// WindowBytes is the HTTP/2 flow-control window (per stream and per
+// connection) and IOBufferBytes the read and write buffer of a connection
+// between host and plugin, both ends. gRPC's defaults (a 64 KiB window
+// grown by probing, 32 KiB buffers) are made for networks; a batch of a
+// thousand samples is about 130 KB, and the link is a local socket.
+const (
+	WindowBytes   = 4 << 20
+	IOBufferBytes = 256 << 10
+)

@@ -274,6 +274,7 @@ sink "bench" {
 	client := &http.Client{Timeout: 5 * time.Second}
 	api := "http://" + apiAddr
 	deadline := time.Now().Add(30 * time.Second)
+	var lastErr error // why the agent is not ready yet, for the timeout's message
 	for {
 		select {
 		case err := <-exited:
@@ -282,15 +283,25 @@ sink "bench" {
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fail(errors.New("agent not ready within 30s"))
+			return fail(fmt.Errorf("agent not ready within 30s: %v", lastErr))
 		}
 		ps, err := getPlugins(client, api, filepath.Join(workdir, "data", "admin-token"))
-		if err == nil && len(ps) == 3 && allRunning(ps) {
-			if c, err := net.DialTimeout("tcp", tcpAddr, time.Second); err == nil {
-				c.Close()
-				pluginPIDs = ps
+		switch {
+		case err != nil:
+			lastErr = err
+		case len(ps) != 3 || !allRunning(ps):
+			lastErr = fmt.Errorf("plugins not all running: %+v", ps)
+		default:
+			c, err := net.DialTimeout("tcp", tcpAddr, time.Second)
+			if err != nil {
+				lastErr = fmt.Errorf("socket listener: %w", err)
 				break
 			}
+			c.Close()
+			pluginPIDs = ps
+		}
+		if pluginPIDs != nil {
+			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -486,7 +497,7 @@ func stopAgent(cmd *exec.Cmd, exited chan error, plugins []pluginInfo) {
 func getPlugins(c *http.Client, api, tokenFile string) ([]pluginInfo, error) {
 	tok, err := os.ReadFile(tokenFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("admin token (the agent writes it at start): %w", err)
 	}
 	req, err := http.NewRequest(http.MethodGet, api+"/v2/plugins", nil)
 	if err != nil {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -12,8 +15,9 @@ import (
 	"github.com/altimeter/altimeter/host/archive"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/host/store"
-	"github.com/altimeter/altimeter/sdk/listener"
+	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/pollster"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"
@@ -49,13 +53,23 @@ func (a pollerOf) Discover(ctx context.Context, method, param string) ([]sample.
 
 type transformerOf struct{ i *pluginmgr.Instance }
 
-func (a transformerOf) Transform(ctx context.Context, b *pb.Batch) (*pb.Batch, error) {
+// rawCall makes the batch-carrying calls with the codec that moves batches
+// as bytes: the host copies them, it does not decode them.
+var rawCall = grpc.ForceCodecV2(rawbatch.Codec{})
+
+func (a transformerOf) Transform(ctx context.Context, b *rawbatch.Batch) (*rawbatch.Batch, error) {
 	conn, err := a.i.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out, err := transformer.NewClient(conn).TransformProto(ctx, b)
-	return out, a.i.Err(err)
+	var out rawbatch.Msg
+	if err := conn.Invoke(ctx, pb.Transformer_Transform_FullMethodName, &rawbatch.Msg{Batch: b}, &out, rawCall); err != nil {
+		return nil, a.i.Err(err)
+	}
+	if out.Err != nil {
+		return nil, fmt.Errorf("transformer %s returned a batch the host refuses: %w", a.i.ID(), out.Err)
+	}
+	return out.Batch, nil
 }
 
 func (a transformerOf) Flush(ctx context.Context) ([]sample.Sample, error) {
@@ -69,13 +83,16 @@ func (a transformerOf) Flush(ctx context.Context) ([]sample.Sample, error) {
 
 type publisherOf struct{ i *pluginmgr.Instance }
 
-func (a publisherOf) Publish(ctx context.Context, b *pb.Batch) (publisher.Result, error) {
+func (a publisherOf) Publish(ctx context.Context, b *rawbatch.Batch) (publisher.Result, error) {
 	conn, err := a.i.Conn(ctx)
 	if err != nil {
 		return publisher.Result{}, err
 	}
-	r, err := publisher.NewClient(conn).PublishProto(ctx, b)
-	return r, a.i.Err(err)
+	var resp pb.PublishResponse
+	if err := conn.Invoke(ctx, pb.Publisher_Publish_FullMethodName, &rawbatch.Msg{Batch: b}, &resp, rawCall); err != nil {
+		return publisher.Result{}, a.i.Err(err)
+	}
+	return publisher.ResultFromProto(&resp), nil
 }
 
 type listenerOf struct{ i *pluginmgr.Instance }
@@ -85,23 +102,61 @@ func (a listenerOf) Listen(ctx context.Context) (pipeline.Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := listener.NewClient(conn).Listen(ctx)
+	s, err := conn.NewStream(ctx, &pb.Listener_ServiceDesc.Streams[0], pb.Listener_Listen_FullMethodName, rawCall)
 	if err != nil {
-		err = a.i.Err(err)
-		// A listener that could not open (bind) says why in the status
-		// message; the gRPC envelope adds nothing for the reader.
-		if st, ok := status.FromError(err); ok && st.Code() == codes.Internal {
-			err = errors.New(st.Message())
-		}
-		return nil, err
+		return nil, a.listenErr(err)
 	}
-	return protoStream{s}, nil
+	// The listener sends a ready marker (id 0, no batch) once it is bound;
+	// one that cannot bind ends the stream with its error. A plugin built
+	// before the marker existed starts with its first delivery.
+	var d rawbatch.Delivery
+	if err := s.RecvMsg(&d); err != nil {
+		return nil, a.listenErr(err)
+	}
+	rs := &rawStream{s: s, id: a.i.ID()}
+	if d.ID != 0 || d.Batch != nil || d.Err != nil {
+		rs.first = &d
+	}
+	return rs, nil
 }
 
-// protoStream hands the engine deliveries in their wire form.
-type protoStream struct{ *listener.Stream }
+// listenErr maps an error opening a listener's stream.
+func (a listenerOf) listenErr(err error) error {
+	err = a.i.Err(err)
+	// A listener that could not open (bind) says why in the status
+	// message; the gRPC envelope adds nothing for the reader.
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Internal {
+		err = errors.New(st.Message())
+	}
+	return err
+}
 
-func (s protoStream) Recv() (uint64, *pb.Batch, error) { return s.RecvProto() }
+// rawStream hands the engine deliveries encoded, as the listener sent them.
+type rawStream struct {
+	s     grpc.ClientStream
+	id    string
+	first *rawbatch.Delivery // a delivery read while waiting for the ready marker
+	mu    sync.Mutex         // Ack may be called from any sink's goroutine
+}
+
+func (s *rawStream) Recv() (uint64, *rawbatch.Batch, error) {
+	var d rawbatch.Delivery
+	if s.first != nil {
+		d, s.first = *s.first, nil
+	} else if err := s.s.RecvMsg(&d); err != nil {
+		return 0, nil, err
+	}
+	if d.Err != nil {
+		return d.ID, nil, fmt.Errorf("listener %s sent a batch the host refuses: %w", s.id, d.Err)
+	}
+	return d.ID, d.Batch, nil
+}
+
+func (s *rawStream) Ack(id uint64, o base.Outcome, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.s.SendMsg(&pb.Ack{Id: id, Outcome: o.ToProto(), Reason: reason})
+}
 
 // archiveExpireEvery is how often expired notifications are deleted.
 const archiveExpireEvery = time.Minute

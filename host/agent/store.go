@@ -5,10 +5,10 @@ import (
 	"fmt"
 
 	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/host/store/series"
 	"github.com/altimeter/altimeter/sdk/base"
-	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
@@ -94,7 +94,12 @@ type storePublisher struct {
 // (store.ErrUnavailable), asks for a retry of the whole batch, which dedup
 // makes safe: listeners' brokers keep their deliveries and polled samples
 // stay queued until the store takes them.
-func (p storePublisher) Publish(ctx context.Context, b *pb.Batch) (publisher.Result, error) {
+func (p storePublisher) Publish(ctx context.Context, rb *rawbatch.Batch) (publisher.Result, error) {
+	// The one place in the pipeline where the host looks inside a batch.
+	b, err := rb.Decode()
+	if err != nil {
+		return publisher.Result{Outcome: base.Rejected, Reason: err.Error()}, nil
+	}
 	samples := wire.SamplesFromProto(b.GetSamples())
 	res := publisher.Result{Outcome: base.Accepted}
 	good := samples[:0]

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/internal/peer"
 	"github.com/altimeter/altimeter/sdk/base"
@@ -46,14 +47,17 @@ func TestStorePublisherDiskFull(t *testing.T) {
 		}
 	}
 	ev := sample.Event{MessageID: "50000000-0000-4000-9000-000000000001", EventType: "compute.instance.create.end", Generated: now}
-	b := &pb.Batch{Samples: wire.SamplesToProto(samples), Events: []*pb.Event{wire.EventToProto(&ev)}}
+	pbb := &pb.Batch{Samples: wire.SamplesToProto(samples), Events: []*pb.Event{wire.EventToProto(&ev)}}
+	b, err := rawbatch.FromProto(pbb)
+	require.NoError(t, err)
 
 	filler := peer.Fill(t, dir, peer.Free(t, dir)-4<<20)
 	r, err := p.Publish(ctx, b)
 	require.NoError(t, err)
 	require.Equal(t, base.Retry, r.Outcome, r.Reason)
 	require.Contains(t, r.Reason, "not enough free disk space")
-	evOnly := &pb.Batch{Events: b.Events}
+	evOnly, err := rawbatch.FromProto(&pb.Batch{Events: pbb.Events})
+	require.NoError(t, err)
 	r, err = p.Publish(ctx, evOnly)
 	require.NoError(t, err)
 	require.Equal(t, base.Retry, r.Outcome, r.Reason)

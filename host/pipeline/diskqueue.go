@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/altimeter/altimeter/host/pipeline/spool"
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/sdk/base"
-	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 )
 
 // FullPolicy is what a disk queue does when it holds MaxBytes.
@@ -56,7 +54,7 @@ func (q *queue) openDisk(d *DiskQueue) error {
 		return fmt.Errorf("publisher %s: open queue: %w", q.id, err)
 	}
 	q.sp = sp
-	q.recent = map[uint64]*pb.Batch{}
+	q.recent = map[uint64]*rawbatch.Batch{}
 	st := sp.Stats()
 	if st.Items > 0 {
 		q.m.replayed.Add(float64(st.Items))
@@ -69,16 +67,11 @@ func (q *queue) openDisk(d *DiskQueue) error {
 // offerDisk appends b to the disk queue and answers t at once: Accepted
 // once it is durable, Retry if the queue is full (block) or the write
 // failed.
-func (q *queue) offerDisk(b *pb.Batch, t *tracker, n int) {
-	data, err := proto.Marshal(b)
-	var seq uint64
-	if err == nil {
-		var dropped int64
-		seq, dropped, err = q.sp.Append(data, n, time.Now())
-		if dropped > 0 {
-			q.m.dropped.Add(float64(dropped))
-			q.warnOnce(&q.fullWarned, "queue full; dropped the oldest batches", "dropped_samples", dropped)
-		}
+func (q *queue) offerDisk(b *rawbatch.Batch, t *tracker, n int) {
+	seq, dropped, err := q.sp.Append(b.Bytes(), n, time.Now())
+	if dropped > 0 {
+		q.m.dropped.Add(float64(dropped))
+		q.warnOnce(&q.fullWarned, "queue full; dropped the oldest batches", "dropped_samples", dropped)
 	}
 	if err != nil {
 		reason := "io"
@@ -170,23 +163,24 @@ func (q *queue) runDisk(ctx context.Context) {
 // stay queued.
 func (q *queue) publishRecords(ctx context.Context, rs []spool.Record) bool {
 	q.forget(rs[0].Seq)
-	b := &pb.Batch{}
+	bs := make([]*rawbatch.Batch, 0, len(rs))
 	for _, r := range rs {
 		one := q.takeRecent(r.Seq)
 		if one == nil {
-			one = &pb.Batch{}
-			if err := proto.Unmarshal(r.Data, one); err != nil {
+			var err error
+			if one, err = rawbatch.Parse(r.Data); err != nil {
 				q.log.Error("undecodable queued batch; skipping it", "seq", r.Seq, "error", err)
 				q.m.rejected.Add(float64(r.Items))
 				continue
 			}
 		}
-		if len(rs) == 1 {
-			b = one
-			break
-		}
-		b.Samples = append(b.Samples, one.Samples...)
-		b.Events = append(b.Events, one.Events...)
+		bs = append(bs, one)
+	}
+	var b *rawbatch.Batch
+	if len(bs) > 0 {
+		// The encoding of repeated fields concatenates: merged records
+		// are one batch, nothing decoded.
+		b = rawbatch.Concat(bs)
 	}
 	last := rs[len(rs)-1].Seq
 	backoff := q.opts.RetryMin
@@ -230,7 +224,7 @@ func (q *queue) cached(seq uint64) bool {
 }
 
 // takeRecent removes and returns the in-memory batch of record seq, or nil.
-func (q *queue) takeRecent(seq uint64) *pb.Batch {
+func (q *queue) takeRecent(seq uint64) *rawbatch.Batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	b, ok := q.recent[seq]

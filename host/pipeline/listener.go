@@ -2,16 +2,16 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/altimeter/altimeter/sdk/base"
-
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/internal/backoff"
-	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+	"github.com/altimeter/altimeter/sdk/base"
 )
 
 // ListenerSpec is one listener instance and the sinks it feeds.
@@ -88,7 +88,7 @@ func runListener(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 	bo := backoff.Exp{Min: 100 * time.Millisecond, Max: 10 * time.Second}
 	for ctx.Err() == nil {
 		started := time.Now()
-		err := serveStream(ctx, spec, sinks, m, status)
+		err := serveStream(ctx, spec, sinks, m, log, status)
 		if ctx.Err() != nil {
 			status.opened(ctx.Err())
 			return
@@ -107,7 +107,7 @@ func runListener(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 	}
 }
 
-func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics, status *listenerStatus) error {
+func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink, m *Metrics, log hclog.Logger, status *listenerStatus) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := spec.Source.Listen(sctx)
@@ -119,19 +119,36 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 	received := m.sourceSamples.WithLabelValues(spec.ID)
 	for {
 		id, b, err := st.Recv()
+		if errors.Is(err, rawbatch.ErrMalformed) {
+			// The listener sent a batch the host cannot forward: refuse
+			// that delivery (its broker dead-letters or drops it) and read on.
+			m.sourceErrors.WithLabelValues(spec.ID, spec.ID, "malformed").Inc()
+			m.deliveries.WithLabelValues(spec.ID, base.Rejected.String()).Inc()
+			log.Warn("malformed delivery refused", "error", err)
+			if aerr := st.Ack(id, base.Rejected, err.Error()); aerr != nil {
+				return aerr
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		received.Add(float64(len(b.GetSamples())))
-		if ns := b.GetNotifications(); len(ns) > 0 {
+		received.Add(float64(b.Samples()))
+		if ns := b.Notifications(); len(ns) > 0 {
 			if err := archive(ctx, spec, ns, m); err != nil {
-				m.deliveries.WithLabelValues(spec.ID, base.Retry.String()).Inc()
-				_ = st.Ack(id, base.Retry, err.Error())
+				// A notification that does not decode would fail again:
+				// refuse the delivery; any other failure is retried.
+				o := base.Retry
+				if errors.Is(err, rawbatch.ErrMalformed) {
+					o = base.Rejected
+				}
+				m.deliveries.WithLabelValues(spec.ID, o.String()).Inc()
+				_ = st.Ack(id, o, err.Error())
 				continue
 			}
-			// Sinks never see the raw notifications.
-			b = &pb.Batch{Samples: b.GetSamples(), Events: b.GetEvents()}
-			if len(b.Samples)+len(b.Events) == 0 {
+			// Sinks never see the raw notifications: rawbatch split them
+			// off the batch's bytes on arrival.
+			if b.Len() == 0 {
 				m.deliveries.WithLabelValues(spec.ID, base.Accepted.String()).Inc()
 				_ = st.Ack(id, base.Accepted, "")
 				continue
@@ -155,10 +172,15 @@ func serveStream(ctx context.Context, spec ListenerSpec, sinks map[string]*sink,
 
 // archive hands a delivery's notifications to the listener's archive; an
 // error means the delivery must be retried (nothing of it acknowledged).
-func archive(ctx context.Context, spec ListenerSpec, ns []*pb.Notification, m *Metrics) error {
+func archive(ctx context.Context, spec ListenerSpec, raw [][]byte, m *Metrics) error {
 	if spec.Archive == nil {
-		m.archived.WithLabelValues(spec.ID, "dropped").Add(float64(len(ns)))
+		m.archived.WithLabelValues(spec.ID, "dropped").Add(float64(len(raw)))
 		return nil
+	}
+	ns, err := rawbatch.DecodeNotifications(raw)
+	if err != nil {
+		m.archived.WithLabelValues(spec.ID, "failed").Add(float64(len(raw)))
+		return err
 	}
 	if err := spec.Archive.Archive(ctx, ns); err != nil {
 		m.archived.WithLabelValues(spec.ID, "failed").Add(float64(len(ns)))

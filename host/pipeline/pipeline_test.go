@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/pollster"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
@@ -45,7 +46,14 @@ type fakePublisher struct {
 	block   chan struct{}
 }
 
-func (p *fakePublisher) Publish(ctx context.Context, b *pb.Batch) (publisher.Result, error) {
+func (p *fakePublisher) Publish(ctx context.Context, rb *rawbatch.Batch) (publisher.Result, error) {
+	b, err := rb.Decode()
+	if err != nil {
+		return publisher.Result{}, err
+	}
+	if len(b.GetNotifications()) > 0 {
+		return publisher.Result{}, errors.New("raw notifications reached a publisher")
+	}
 	if p.block != nil {
 		select {
 		case <-p.block:
@@ -76,14 +84,18 @@ func (p *fakePublisher) count() int {
 
 type suffixTransformer struct{ suffix string }
 
-func (s suffixTransformer) Transform(_ context.Context, b *pb.Batch) (*pb.Batch, error) {
+func (s suffixTransformer) Transform(_ context.Context, rb *rawbatch.Batch) (*rawbatch.Batch, error) {
+	b, err := rb.Decode()
+	if err != nil {
+		return nil, err
+	}
 	out := &pb.Batch{Events: b.GetEvents()}
 	for _, x := range b.GetSamples() {
 		c := proto.Clone(x).(*pb.Sample)
 		c.Name += s.suffix
 		out.Samples = append(out.Samples, c)
 	}
-	return out, nil
+	return rawbatch.FromProto(out)
 }
 
 func (suffixTransformer) Flush(context.Context) ([]sample.Sample, error) { return nil, nil }
@@ -91,6 +103,7 @@ func (suffixTransformer) Flush(context.Context) ([]sample.Sample, error) { retur
 type fakeStream struct {
 	ctx  context.Context
 	in   chan *pb.Batch
+	raw  chan []byte // encoded batches, checked as a plugin's would be
 	next uint64
 	acks chan ack
 }
@@ -100,15 +113,22 @@ type ack struct {
 	o  base.Outcome
 }
 
-func (s *fakeStream) Recv() (uint64, *pb.Batch, error) {
-	var b *pb.Batch
+func (s *fakeStream) Recv() (uint64, *rawbatch.Batch, error) {
+	var data []byte
 	select {
-	case b = <-s.in:
+	case b := <-s.in:
+		var err error
+		data, err = proto.Marshal(b)
+		if err != nil {
+			return 0, nil, err
+		}
+	case data = <-s.raw:
 	case <-s.ctx.Done():
 		return 0, nil, s.ctx.Err()
 	}
 	s.next++
-	return s.next, b, nil
+	b, err := rawbatch.Parse(data)
+	return s.next, b, err
 }
 
 func (s *fakeStream) Ack(id uint64, o base.Outcome, _ string) error {
@@ -285,6 +305,45 @@ func TestStopDoesNotWaitOnAFailedPublisher(t *testing.T) {
 	g.Stop(ctx)
 	require.Less(t, time.Since(start), 5*time.Second, "stop must not spend the drain window on a publisher that is down")
 	require.Equal(t, 1.0, testutil.ToFloat64(m.pubDropped.WithLabelValues("publisher.down")))
+}
+
+func TestMalformedDeliveryIsRefusedAndCounted(t *testing.T) {
+	t.Parallel()
+	pub := &fakePublisher{}
+	st := &fakeStream{in: make(chan *pb.Batch), raw: make(chan []byte), acks: make(chan ack, 10)}
+	_, m := start(t, Spec{
+		Sinks:     []SinkSpec{{Name: "s", Publishers: []NamedPublisher{{ID: "p", Publisher: pub}}}},
+		Listeners: []ListenerSpec{{ID: "listener.l", Source: fakeListener{st}, Sinks: []string{"s"}}},
+	})
+	// A sample whose name is not UTF-8: the proto decoder would refuse it.
+	st.raw <- []byte{0x0a, 0x03, 0x0a, 0x01, 0xff}
+	a := <-st.acks
+	require.Equal(t, base.Rejected, a.o)
+	require.Equal(t, 1.0, testutil.ToFloat64(m.sourceErrors.WithLabelValues("listener.l", "listener.l", "malformed")))
+	// The stream goes on: the next delivery is published.
+	st.in <- &pb.Batch{Samples: []*pb.Sample{{Name: "ok"}}, Events: []*pb.Event{{EventType: "e"}}}
+	a = <-st.acks
+	require.Equal(t, base.Accepted, a.o)
+	require.Equal(t, 1, pub.count())
+}
+
+func TestMergeConcatenatesQueuedBatches(t *testing.T) {
+	t.Parallel()
+	var es []entry
+	for _, name := range []string{"a", "b", "c"} {
+		b, err := rawbatch.FromProto(&pb.Batch{Samples: []*pb.Sample{{Name: name}, {Name: name + "2"}}})
+		require.NoError(t, err)
+		es = append(es, entry{batch: b})
+	}
+	got := merge(es)
+	require.Equal(t, 6, batchLen(got))
+	dec, err := got.Decode()
+	require.NoError(t, err)
+	var names []string
+	for _, s := range dec.GetSamples() {
+		names = append(names, s.GetName())
+	}
+	require.Equal(t, []string{"a", "a2", "b", "b2", "c", "c2"}, names)
 }
 
 // bindListener fails to open while its error is set, then opens.

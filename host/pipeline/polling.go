@@ -11,10 +11,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/sdk/pollster"
-	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/sample"
-	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // PollTask is one pollster's share of a polling source: the meters routed to
@@ -162,7 +161,12 @@ func (s *scheduler) pollTask(ctx context.Context, spec *PollingSpec, task *PollT
 		return
 	}
 	s.m.sourceSamples.WithLabelValues(spec.Name).Add(float64(len(res.Samples)))
-	b := &pb.Batch{Samples: wire.SamplesToProto(res.Samples)}
+	b, err := rawbatch.FromSamples(res.Samples)
+	if err != nil {
+		log.Warn("poll result cannot be encoded; samples dropped", "error", err, "samples", len(res.Samples))
+		s.m.sourceErrors.WithLabelValues(spec.Name, task.PollsterID, "encode").Inc()
+		return
+	}
 	for _, name := range spec.Sinks {
 		if !s.sinks[name].send(pctx, job{batch: b}) {
 			log.Warn("sink busy past the poll deadline; samples dropped", "sink", name, "samples", len(res.Samples))

@@ -10,9 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/altimeter/altimeter/host/pipeline/spool"
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/internal/backoff"
 	"github.com/altimeter/altimeter/sdk/base"
-	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/publisher"
 )
 
@@ -48,7 +48,7 @@ func (o *QueueOptions) defaults() {
 }
 
 type entry struct {
-	batch *pb.Batch
+	batch *rawbatch.Batch
 	t     *tracker // nil for polled samples
 }
 
@@ -77,7 +77,7 @@ type queue struct {
 	// recent holds, by sequence number, batches appended to the disk
 	// queue (up to MaxSamples samples), so that a worker that keeps up
 	// publishes them without reading and decoding them back.
-	recent        map[uint64]*pb.Batch
+	recent        map[uint64]*rawbatch.Batch
 	recentSamples int
 }
 
@@ -114,7 +114,7 @@ func newQueue(id string, pub Publisher, opts QueueOptions, disk *DiskQueue, m *M
 // offer queues b without blocking. Polled batches (t == nil) push out the
 // oldest polled batches when the queue is full; a delivery that does not fit
 // is answered Retry at once.
-func (q *queue) offer(b *pb.Batch, t *tracker) {
+func (q *queue) offer(b *rawbatch.Batch, t *tracker) {
 	n := batchLen(b)
 	if n == 0 {
 		t.resolve(base.Accepted, "")
@@ -154,7 +154,7 @@ func (q *queue) offer(b *pb.Batch, t *tracker) {
 	}
 }
 
-func (q *queue) refuse(b *pb.Batch, t *tracker, reason string) {
+func (q *queue) refuse(b *rawbatch.Batch, t *tracker, reason string) {
 	if t == nil {
 		q.m.dropped.Add(float64(batchLen(b)))
 		return
@@ -203,28 +203,19 @@ func (q *queue) take() []entry {
 }
 
 // batchLen is the number of items (samples and events) in b.
-func batchLen(b *pb.Batch) int { return len(b.GetSamples()) + len(b.GetEvents()) }
+func batchLen(b *rawbatch.Batch) int { return b.Len() }
 
-// merge joins queued batches for one Publish; the messages are shared, not
-// copied.
-func merge(es []entry) *pb.Batch {
+// merge joins queued batches for one Publish: their bytes are concatenated,
+// nothing is decoded.
+func merge(es []entry) *rawbatch.Batch {
 	if len(es) == 1 {
 		return es[0].batch
 	}
-	var ns, ne int
-	for _, e := range es {
-		ns += len(e.batch.GetSamples())
-		ne += len(e.batch.GetEvents())
+	bs := make([]*rawbatch.Batch, len(es))
+	for i, e := range es {
+		bs[i] = e.batch
 	}
-	b := &pb.Batch{Samples: make([]*pb.Sample, 0, ns)}
-	if ne > 0 {
-		b.Events = make([]*pb.Event, 0, ne)
-	}
-	for _, e := range es {
-		b.Samples = append(b.Samples, e.batch.Samples...)
-		b.Events = append(b.Events, e.batch.Events...)
-	}
-	return b
+	return rawbatch.Concat(bs)
 }
 
 // run drains the queue until ctx is done and the queue is closed and empty,
@@ -307,7 +298,7 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 }
 
 // attempt makes one Publish call, bounded by the queue's timeout.
-func (q *queue) attempt(ctx context.Context, b *pb.Batch) (publisher.Result, error) {
+func (q *queue) attempt(ctx context.Context, b *rawbatch.Batch) (publisher.Result, error) {
 	cctx, cancel := context.WithTimeout(ctx, q.opts.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -345,7 +336,7 @@ func (q *queue) returnDeliveries(es []entry, reason string) []entry {
 	return kept
 }
 
-func (q *queue) settle(es []entry, b *pb.Batch, o base.Outcome, reason string, rejectedItems int) {
+func (q *queue) settle(es []entry, b *rawbatch.Batch, o base.Outcome, reason string, rejectedItems int) {
 	n := batchLen(b)
 	switch o {
 	case base.Rejected:

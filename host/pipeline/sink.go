@@ -8,9 +8,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/sdk/base"
-	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
-	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // NamedTransformer is a transformer instance with its ID.
@@ -35,7 +34,7 @@ type SinkSpec struct {
 }
 
 type job struct {
-	batch *pb.Batch
+	batch *rawbatch.Batch
 	t     *tracker
 }
 
@@ -110,7 +109,7 @@ func (s *sink) run(ctx, qctx context.Context) {
 func (s *sink) process(ctx context.Context, j job) {
 	b := j.batch
 	for _, tr := range s.spec.Transformers {
-		if len(b.GetSamples()) == 0 {
+		if b.Samples() == 0 {
 			break
 		}
 		tctx, cancel := context.WithTimeout(ctx, s.transformTimeout)
@@ -120,7 +119,7 @@ func (s *sink) process(ctx context.Context, j job) {
 		s.m.transformDur.WithLabelValues(tr.ID).Observe(time.Since(start).Seconds())
 		if err != nil {
 			s.m.transformErrors.WithLabelValues(tr.ID).Inc()
-			s.log.Warn("transform failed", "transformer", tr.ID, "samples", len(b.GetSamples()), "error", err)
+			s.log.Warn("transform failed", "transformer", tr.ID, "samples", b.Samples(), "error", err)
 			if j.t != nil {
 				j.t.resolve(base.Retry, "transform "+tr.ID+": "+err.Error())
 			} else {
@@ -138,7 +137,7 @@ func (s *sink) process(ctx context.Context, j job) {
 	j.t.resolve(base.Accepted, "")
 }
 
-func (s *sink) fanout(b *pb.Batch, t *tracker) {
+func (s *sink) fanout(b *rawbatch.Batch, t *tracker) {
 	t.add(len(s.queues))
 	for _, q := range s.queues {
 		// Publishers never modify a batch, so they may share it.
@@ -158,14 +157,18 @@ func (s *sink) flush(ctx context.Context) {
 		if len(out) == 0 {
 			continue
 		}
-		b := &pb.Batch{Samples: wire.SamplesToProto(out)}
+		b, err := rawbatch.FromSamples(out)
+		if err != nil {
+			s.log.Warn("flush failed", "transformer", tr.ID, "error", err)
+			continue
+		}
 		for _, next := range s.spec.Transformers[i+1:] {
 			tctx, cancel := context.WithTimeout(ctx, s.transformTimeout)
 			nb, err := next.Transform(tctx, b)
 			cancel()
 			if err != nil {
 				s.log.Warn("transform failed", "transformer", next.ID, "error", err)
-				b = &pb.Batch{}
+				b = nil
 				break
 			}
 			b = nb

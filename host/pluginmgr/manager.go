@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -40,6 +41,31 @@ type Options struct {
 	// DescribeTimeout bounds each binary's Describe run during Scan.
 	// Default 5s.
 	DescribeTimeout time.Duration
+	// GOGC and GOMEMLIMIT are given to every plugin process, for the Go
+	// runtime; a GOGC or GOMEMLIMIT in the agent's own environment wins.
+	// Defaults: 400 and 64MiB (measured in scripts/bench_ab.sh: a plugin
+	// that moves batches spends a good part of its CPU in the collector at
+	// the runtime's default of 100; the memory limit bounds the heap that
+	// the higher GOGC lets grow).
+	GOGC       int
+	GOMEMLIMIT string
+}
+
+const (
+	defaultGOGC       = 400
+	defaultGOMEMLIMIT = "64MiB"
+)
+
+// runtimeEnv is the Go runtime settings a plugin process gets.
+func (o *Options) runtimeEnv() []string {
+	gogc, limit := o.GOGC, o.GOMEMLIMIT
+	if gogc == 0 {
+		gogc = defaultGOGC
+	}
+	if limit == "" {
+		limit = defaultGOMEMLIMIT
+	}
+	return []string{"GOGC=" + strconv.Itoa(gogc), "GOMEMLIMIT=" + limit}
 }
 
 const (

@@ -3,6 +3,7 @@ package pluginmgr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,6 +113,19 @@ func TestLaunchPublishStop(t *testing.T) {
 	require.True(t, alive(st.PID))
 	require.Equal(t, uint64(1), i.Generation())
 	require.Equal(t, []*Instance{i}, m.Instances())
+	if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.PID)); err == nil {
+		// The plugin's Go runtime settings: the defaults unless the
+		// agent's environment sets them.
+		want := func(key, def string) string {
+			if v, ok := os.LookupEnv(key); ok {
+				return key + "=" + v
+			}
+			return key + "=" + def
+		}
+		vars := strings.Split(string(env), "\x00")
+		require.Contains(t, vars, want("GOGC", "400"))
+		require.Contains(t, vars, want("GOMEMLIMIT", "64MiB"))
+	}
 
 	mustPublish(t, i)
 	mustPublish(t, i)

@@ -158,8 +158,8 @@ func (m *Manager) start(ctx context.Context, i *Instance) (*process, error) {
 	pidfd := setSysProcAttr(cmd)
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	// go-plugin appends the host environment after this, so an operator's
-	// ALTIMETER_PLUGIN_LOG_LEVEL still wins.
-	cmd.Env = []string{base.LogLevelEnv + "=" + logLevel(m.opts.Logger)}
+	// ALTIMETER_PLUGIN_LOG_LEVEL, GOGC or GOMEMLIMIT still wins.
+	cmd.Env = append([]string{base.LogLevelEnv + "=" + logLevel(m.opts.Logger)}, m.opts.runtimeEnv()...)
 	secure, err := secureConfig(i.bin)
 	if err != nil {
 		cancel()
@@ -175,7 +175,9 @@ func (m *Manager) start(ctx context.Context, i *Instance) (*process, error) {
 		AutoMTLS:         true,
 		StartTimeout:     timeout,
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
+			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes)),
+			grpc.WithInitialWindowSize(sdk.WindowBytes), grpc.WithInitialConnWindowSize(sdk.WindowBytes),
+			grpc.WithReadBufferSize(sdk.IOBufferBytes), grpc.WithWriteBufferSize(sdk.IOBufferBytes)},
 		Logger: i.log,
 		// Every stderr line (hclog JSON from the SDK logger, panics) is also
 		// logged by go-plugin under Logger; keep the tail for errors.

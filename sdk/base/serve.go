@@ -53,7 +53,9 @@ func Serve(info Info, log hclog.Logger, register func(*grpc.Server, hclog.Logger
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return plugin.DefaultGRPCServer(append(opts,
-				grpc.MaxRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxSendMsgSize(sdk.MaxMessageBytes)))
+				grpc.MaxRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxSendMsgSize(sdk.MaxMessageBytes),
+				grpc.InitialWindowSize(sdk.WindowBytes), grpc.InitialConnWindowSize(sdk.WindowBytes),
+				grpc.ReadBufferSize(sdk.IOBufferBytes), grpc.WriteBufferSize(sdk.IOBufferBytes)))
 		},
 		Logger: log,
 	})

@@ -133,6 +133,7 @@ func (s *server) Listen(stream pb.Listener_ListenServer) error {
 	var (
 		mu      sync.Mutex
 		sendMu  sync.Mutex
+		enc     wire.Encoder // guarded by sendMu; Send marshals before it returns
 		nextID  uint64
 		pending = map[uint64]chan ackResult{}
 		slots   = make(chan struct{}, s.window)
@@ -177,7 +178,7 @@ func (s *server) Listen(stream pb.Listener_ListenServer) error {
 			mu.Unlock()
 		}
 		sendMu.Lock()
-		err := stream.Send(&pb.Delivery{Id: id, Batch: wire.BatchToProto(&b)})
+		err := stream.Send(&pb.Delivery{Id: id, Batch: enc.Batch(&b)})
 		sendMu.Unlock()
 		if err != nil {
 			forget()

@@ -170,9 +170,14 @@ func (c *Client) PublishProto(ctx context.Context, b *pb.Batch) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
+	return ResultFromProto(resp), nil
+}
+
+// ResultFromProto converts a Publish response.
+func ResultFromProto(resp *pb.PublishResponse) Result {
 	r := Result{Outcome: base.OutcomeFromProto(resp.GetOutcome()), Reason: resp.GetReason()}
 	for _, it := range resp.GetItems() {
 		r.Items = append(r.Items, ItemOutcome{Index: int(it.GetIndex()), Outcome: base.OutcomeFromProto(it.GetOutcome()), Reason: it.GetReason()})
 	}
-	return r, nil
+	return r
 }

@@ -5,6 +5,7 @@ package sdktest
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -22,16 +23,32 @@ import (
 	"github.com/altimeter/altimeter/sdk/transformer"
 )
 
-// Logger returns an hclog logger that writes to t.Log.
+// Logger returns an hclog logger that writes to t.Log while the test runs;
+// what a plugin goroutine logs after the test ended (a stream handler that
+// outlives its server's Stop) is discarded, not a race on t.
 func Logger(t testing.TB) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Output: testWriter{t}, Level: hclog.Debug})
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Output: w, Level: hclog.Debug})
 }
 
-type testWriter struct{ t testing.TB }
+type testWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Helper()
+		w.t.Log(string(p))
+	}
 	return len(p), nil
 }
 

@@ -88,15 +88,91 @@ func SampleFromProto(p *pb.Sample, dst *sample.Sample) {
 }
 
 // SamplesToProto converts a slice of samples with one allocation for the
-// messages.
+// messages and one for all their metadata.
 func SamplesToProto(in []sample.Sample) []*pb.Sample {
 	if len(in) == 0 {
 		return nil
 	}
-	store := make([]pb.Sample, len(in))
-	out := make([]*pb.Sample, len(in))
+	var e Encoder
+	return e.samples(in)
+}
+
+// Encoder converts batches into storage it reuses from one call to the
+// next: what a call returns is valid until the next call. For a plugin that
+// marshals each batch before converting the next (a listener's stream
+// Send), it saves the per-batch allocations of messages and metadata lists.
+// An Encoder is not safe for concurrent use.
+type Encoder struct {
+	store []pb.Sample
+	ptrs  []*pb.Sample
+	meta  []string
+	batch pb.Batch
+}
+
+// Batch converts b; the result is valid until the next call.
+func (e *Encoder) Batch(b *sample.Batch) *pb.Batch {
+	e.batch.Samples, e.batch.Events, e.batch.Notifications = nil, nil, nil
+	if b == nil {
+		return &e.batch
+	}
+	e.batch.Samples = e.samples(b.Samples)
+	if len(b.Events) > 0 {
+		e.batch.Events = make([]*pb.Event, len(b.Events))
+		for i := range b.Events {
+			e.batch.Events[i] = EventToProto(&b.Events[i])
+		}
+	}
+	if len(b.Notifications) > 0 {
+		e.batch.Notifications = make([]*pb.Notification, len(b.Notifications))
+		for i := range b.Notifications {
+			e.batch.Notifications[i] = NotificationToProto(&b.Notifications[i])
+		}
+	}
+	return &e.batch
+}
+
+func (e *Encoder) samples(in []sample.Sample) []*pb.Sample {
+	if len(in) == 0 {
+		return nil
+	}
+	if cap(e.store) < len(in) {
+		e.store = make([]pb.Sample, len(in))
+		e.ptrs = make([]*pb.Sample, len(in))
+	}
+	store, out := e.store[:len(in)], e.ptrs[:len(in)]
+	nmeta := 0
 	for i := range in {
-		SampleToProto(&in[i], &store[i])
+		nmeta += len(in[i].Metadata)
+	}
+	if cap(e.meta) < 2*nmeta {
+		e.meta = make([]string, 2*nmeta)
+	}
+	meta := e.meta[:2*nmeta]
+	for i := range in {
+		s := &in[i]
+		store[i] = pb.Sample{
+			Name:             s.Name,
+			Type:             pb.SampleType(s.Type),
+			Unit:             s.Unit,
+			Volume:           s.Volume,
+			ResourceId:       s.ResourceID,
+			ProjectId:        s.ProjectID,
+			UserId:           s.UserID,
+			Timestamp:        unixNano(s.Timestamp),
+			Source:           s.Source,
+			MessageId:        s.MessageID,
+			MonotonicTime:    int64(s.MonotonicTime),
+			MessageSignature: s.Signature,
+		}
+		if n := len(s.Metadata); n > 0 {
+			keys, values := meta[:0:n], meta[n:n:2*n]
+			for k, v := range s.Metadata {
+				keys = append(keys, k)
+				values = append(values, v)
+			}
+			store[i].MetadataKeys, store[i].MetadataValues = keys, values
+			meta = meta[2*n:]
+		}
 		out[i] = &store[i]
 	}
 	return out
@@ -168,23 +244,8 @@ func EventFromProto(p *pb.Event) sample.Event {
 
 // BatchToProto converts a batch.
 func BatchToProto(b *sample.Batch) *pb.Batch {
-	if b == nil {
-		return &pb.Batch{}
-	}
-	out := &pb.Batch{Samples: SamplesToProto(b.Samples)}
-	if len(b.Events) > 0 {
-		out.Events = make([]*pb.Event, len(b.Events))
-		for i := range b.Events {
-			out.Events[i] = EventToProto(&b.Events[i])
-		}
-	}
-	if len(b.Notifications) > 0 {
-		out.Notifications = make([]*pb.Notification, len(b.Notifications))
-		for i := range b.Notifications {
-			out.Notifications[i] = NotificationToProto(&b.Notifications[i])
-		}
-	}
-	return out
+	var e Encoder
+	return e.Batch(b)
 }
 
 // NotificationToProto converts one archived notification.
