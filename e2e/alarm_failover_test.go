@@ -43,6 +43,15 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 	for i, m := range members {
 		clients[i] = &client{t: t, base: "http://" + m.api, token: tok}
 	}
+	// The token is replicated: a follower knows it once it applied the entry.
+	waitFor(t, 10*time.Second, "the token on every member", func() bool {
+		for _, c := range clients {
+			if code, _ := c.do("GET", "/v2/alarms", nil); code != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
 	for i := range nAlarms {
 		code, body := clients[i%3].do("POST", "/v2/alarms", map[string]any{
 			"name": fmt.Sprintf("a%03d", i), "type": "threshold",
