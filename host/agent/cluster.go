@@ -67,13 +67,14 @@ func standaloneID(dataDir string) string {
 	return "" // cluster.Config defaults to the hostname
 }
 
-// clusterBootstrap waits for a leader, then brings the local token files
+// clusterBootstrap waits until this member has caught up with the leader
+// (until then the API answers an unknown token 503, not 401), then brings the local token files
 // into the cluster (import of tokens.json, the admin token); ready is set
 // once that is done. It retries until ctx ends.
 func (a *Agent) clusterBootstrap(ctx context.Context, dataDir string) {
 	bo := backoff.Exp{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for {
-		err := a.node.WaitLeader(ctx)
+		err := a.node.CatchUp(ctx)
 		if err == nil {
 			bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			err = a.node.Tokens().Bootstrap(bctx, dataDir)

@@ -59,7 +59,7 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrUnavailable), errors.Is(err, auth.ErrNotReady), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled):
 		// The client went away: nobody reads the answer, and it is no

@@ -22,6 +22,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/altimeter/altimeter/host/cluster/fsm"
+	"github.com/altimeter/altimeter/internal/backoff"
 )
 
 // Defaults.
@@ -134,6 +135,9 @@ type Node struct {
 	view    atomic.Pointer[view]
 	known   *knownResources
 	metrics *nodeMetrics
+	// caughtUp is set once CatchUp saw this member apply what the leader
+	// had committed: until then a token it does not know may be valid.
+	caughtUp atomic.Bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -260,6 +264,7 @@ func Open(cfg Config) (*Node, error) {
 	n.goRun(func() { n.watchState(ctx) })
 	n.goRun(func() { n.announce(ctx) })
 	n.goRun(func() { n.monitor(ctx) })
+	n.goRun(func() { n.catchUpLoop(ctx) })
 	if !has && len(cfg.Join) > 0 {
 		n.goRun(func() { n.joinLoop(ctx) })
 	}
@@ -373,6 +378,36 @@ func (n *Node) WaitLeader(ctx context.Context) error {
 		}
 	}
 }
+
+// CatchUp waits for a leader, then until this member has applied what
+// the leader had committed (after a restart: the log it replays). From
+// then on its state is current enough to refuse an unknown token.
+func (n *Node) CatchUp(ctx context.Context) error {
+	if err := n.WaitLeader(ctx); err != nil {
+		return err
+	}
+	if err := n.Barrier(ctx); err != nil {
+		return fmt.Errorf("catch up with the leader: %w", err)
+	}
+	n.caughtUp.Store(true)
+	return nil
+}
+
+// catchUpLoop runs CatchUp until it succeeds or ctx ends.
+func (n *Node) catchUpLoop(ctx context.Context) {
+	bo := backoff.Exp{Min: 100 * time.Millisecond, Max: 2 * time.Second}
+	for !n.CaughtUp() {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := n.CatchUp(cctx)
+		cancel()
+		if err == nil || !backoff.Sleep(ctx, bo.Next()) {
+			return
+		}
+	}
+}
+
+// CaughtUp tells whether CatchUp has succeeded.
+func (n *Node) CaughtUp() bool { return n.caughtUp.Load() }
 
 // openBolt opens raft.db, turning bbolt's corruption errors (and panics on
 // a mangled file) into ErrCorrupt.

@@ -24,7 +24,9 @@ type Tokens struct{ n *Node }
 // Tokens returns the member's token store.
 func (n *Node) Tokens() *Tokens { return &Tokens{n: n} }
 
-// Authenticate resolves token to its principal, or auth.ErrUnauthorized.
+// Authenticate resolves token to its principal, or auth.ErrUnauthorized;
+// before CatchUp, an unknown token is auth.ErrNotReady (it may be one the
+// member has not replayed yet).
 func (t *Tokens) Authenticate(ctx context.Context, token string) (auth.Principal, error) {
 	if err := ctx.Err(); err != nil {
 		return auth.Principal{}, err
@@ -39,6 +41,9 @@ func (t *Tokens) Authenticate(ctx context.Context, token string) (auth.Principal
 	)
 	t.n.fsm.Read(func(st *fsm.State) { r, ok = fsm.TokensOf(st).Lookup(h) })
 	if !ok {
+		if !t.n.CaughtUp() {
+			return auth.Principal{}, auth.ErrNotReady
+		}
 		return auth.Principal{}, auth.ErrUnauthorized
 	}
 	return r.Principal(), nil
