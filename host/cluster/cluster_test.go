@@ -368,3 +368,39 @@ func TestAssignAlarmSpreadsAndMovesOnlyItsShare(t *testing.T) {
 	}
 	require.Equal(t, "", AssignAlarm(nil, "x"))
 }
+
+// TestIntegrationRestartNeverUnauthorized: a restarted member replays its
+// log after it opens; until it has caught up, a token it has not replayed
+// yet is auth.ErrNotReady (503), never auth.ErrUnauthorized (401).
+func TestIntegrationRestartNeverUnauthorized(t *testing.T) {
+	t.Parallel()
+	m := newMember(t, "solo")
+	ctx := ctxT(t)
+	waitFor(t, 10*time.Second, "caught up", m.node.CaughtUp)
+	var toks []string
+	for range 50 {
+		tok, _, err := m.node.Tokens().Create(ctx, "p", auth.RoleMember)
+		require.NoError(t, err)
+		toks = append(toks, tok)
+	}
+	require.NoError(t, m.node.Close())
+	m.start()
+	notReady := 0
+	for !m.node.CaughtUp() {
+		for _, tok := range toks {
+			_, err := m.node.Tokens().Authenticate(ctx, tok)
+			if err != nil {
+				require.ErrorIs(t, err, auth.ErrNotReady, "a valid token before catch-up")
+				notReady++
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("%d lookups answered not ready before catch-up", notReady)
+	for _, tok := range toks {
+		_, err := m.node.Tokens().Authenticate(ctx, tok)
+		require.NoError(t, err)
+	}
+	_, err := m.node.Tokens().Authenticate(ctx, "no-such-token")
+	require.ErrorIs(t, err, auth.ErrUnauthorized)
+}
