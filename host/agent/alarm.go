@@ -28,7 +28,15 @@ func (a *Agent) openAlarms(cfg *config.Config, prom *promapi.API) (*alarm.Servic
 	}
 	limits := alarm.HistoryLimits{PerAlarm: ac.HistoryMaxPerAlarm, MaxAge: ac.HistoryMaxAge}
 	local := rule.NewStoreSource(a.store, storeOptions(cfg).Series)
-	var src rule.Source = local
+	var (
+		src    rule.Source = local
+		promql rule.PromQLSource
+	)
+	if prom != nil {
+		// prometheus rules run PromQL through the agent's own query API,
+		// confined to the alarm's project.
+		promql = rule.NewEmbeddedPromQL(prom)
+	}
 	if ac.StoreURL != "" {
 		// Another member holds the samples: read them through its API.
 		tokenFile := ac.StoreTokenFile
@@ -42,12 +50,12 @@ func (a *Agent) openAlarms(cfg *config.Config, prom *promapi.API) (*alarm.Servic
 		if err != nil {
 			return nil, fmt.Errorf("alarm store_url: %w", err)
 		}
-		src = remote
+		// prometheus rules too run on the store member's query API,
+		// where the samples are, confined to the alarm's project.
+		src, promql = remote, remote
 	}
-	if prom != nil {
-		// prometheus rules run PromQL through the agent's own query API,
-		// confined to the alarm's project.
-		src = rule.WithPromQL(src, rule.NewEmbeddedPromQL(prom))
+	if promql != nil {
+		src = rule.WithPromQL(src, promql)
 	}
 	notifier, err := action.New(action.Options{
 		Timeout: ac.WebhookTimeout, Retries: ac.WebhookRetries, CAFile: ac.WebhookCAFile,

@@ -265,6 +265,19 @@ func confine(expr parser.Node, project string) {
 	})
 }
 
+// Confine returns query with project_id="project" added to every
+// selector, as a member's queries are confined: a caller that queries a
+// member's API with an unscoped (admin) token on a project's behalf sends
+// the confined query.
+func Confine(query, project string) (string, error) {
+	expr, err := parser.ParseExpr(query)
+	if err != nil {
+		return "", err
+	}
+	confine(expr, project)
+	return expr.String(), nil
+}
+
 // timeout returns the request's timeout: the server's, shortened by the
 // timeout parameter.
 func (a *API) timeout(c *gin.Context) (time.Duration, error) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/altimeter/altimeter/host/alarm/rule"
+	"github.com/altimeter/altimeter/host/promapi"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -50,38 +51,66 @@ func New(baseURL string, token func() (string, error), granularities func(string
 }
 
 func (s *Source) get(ctx context.Context, path string, q url.Values, out any) (int, error) {
+	code, b, err := s.fetch(ctx, path, q)
+	if err != nil {
+		return code, err
+	}
+	if code != http.StatusOK {
+		return code, fmt.Errorf("GET %s: HTTP %d: %.200s", path, code, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return code, fmt.Errorf("GET %s: decode: %w", path, err)
+	}
+	return code, nil
+}
+
+// fetch GETs path with the token and returns the status and the body
+// (at most maxBody bytes).
+func (s *Source) fetch(ctx context.Context, path string, q url.Values) (int, []byte, error) {
 	tok, err := s.token()
 	if err != nil {
-		return 0, fmt.Errorf("store token: %w", err)
+		return 0, nil, fmt.Errorf("store token: %w", err)
 	}
 	u := *s.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	req.Header.Set("X-Auth-Token", tok)
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", path, err)
+		return 0, nil, fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("GET %s: read: %w", path, err)
+		return resp.StatusCode, nil, fmt.Errorf("GET %s: read: %w", path, err)
 	}
 	if len(b) > maxBody {
-		return resp.StatusCode, fmt.Errorf("GET %s: answer over %d bytes", path, maxBody)
+		return resp.StatusCode, nil, fmt.Errorf("GET %s: answer over %d bytes", path, maxBody)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("GET %s: HTTP %d: %.200s", path, resp.StatusCode, b)
+	return resp.StatusCode, b, nil
+}
+
+// Instant implements rule.PromQLSource: the store member's Prometheus
+// query API runs the query, confined to projectID here (the token is an
+// admin's, which the member does not confine).
+func (s *Source) Instant(ctx context.Context, projectID, query string, t time.Time) ([]float64, error) {
+	if projectID == "" {
+		return nil, errors.New("promql: no project scope")
 	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return resp.StatusCode, fmt.Errorf("GET %s: decode: %w", path, err)
+	confined, err := promapi.Confine(query, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("promql: %w", err)
 	}
-	return resp.StatusCode, nil
+	code, b, err := s.fetch(ctx, "/api/v1/query", rule.InstantForm(confined, t))
+	if err != nil {
+		return nil, fmt.Errorf("promql: %w", err)
+	}
+	return rule.DecodeInstant(code, b)
 }
 
 func addQ(q url.Values, field, op, value string) {

@@ -13,6 +13,7 @@ import (
 	"github.com/altimeter/altimeter/host/alarm/rule"
 	"github.com/altimeter/altimeter/host/api"
 	"github.com/altimeter/altimeter/host/auth"
+	"github.com/altimeter/altimeter/host/promapi"
 	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/host/store/series"
 	"github.com/altimeter/altimeter/sdk/sample"
@@ -46,7 +47,8 @@ func TestSameAnswersAsTheLocalStore(t *testing.T) {
 		}
 	}
 	require.NoError(t, st.Write(ctx, smps))
-	srv := httptest.NewServer(api.New(api.Options{Store: st, Auth: adminAuth{}}).Handler())
+	prom := promapi.New(promapi.Options{Source: st, Logger: hclog.NewNullLogger()})
+	srv := httptest.NewServer(api.New(api.Options{Store: st, Auth: adminAuth{}, Prom: prom}).Handler())
 	t.Cleanup(srv.Close)
 	local := rule.NewStoreSource(st, series.Options{})
 	remote, err := New(srv.URL, func() (string, error) { return "secret", nil }, local.Granularities, nil)
@@ -93,6 +95,33 @@ func TestSameAnswersAsTheLocalStore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	require.Equal(t, "alarm", got.State)
+
+	// A prometheus rule: the member's PromQL API answers as the local
+	// engine does, confined to the alarm's project although the token is
+	// an admin's.
+	embedded := rule.NewEmbeddedPromQL(prom)
+	for _, q := range []string{"count(cpu_util)", `max(cpu_util{project_id="p-1"})`, "sum by (resource_id) (cpu_util)", "vector(1)", `count({__name__=~".+"}) or vector(0)`} {
+		want, err := embedded.Instant(ctx, "p-0", q, now)
+		require.NoError(t, err, q)
+		got, err := remote.Instant(ctx, "p-0", q, now)
+		require.NoError(t, err, q)
+		require.ElementsMatch(t, want, got, q)
+	}
+	n, err := remote.Instant(ctx, "p-0", "count(cpu_util)", now)
+	require.NoError(t, err)
+	require.Equal(t, []float64{2}, n, "p-0 has two of the three resources")
+	_, err = remote.Instant(ctx, "p-0", "sum(", now)
+	require.Error(t, err)
+	_, err = remote.Instant(ctx, "", "vector(1)", now)
+	require.Error(t, err)
+	pr, err := rule.Parse("prometheus", []byte(`{"query":"max(cpu_util)","threshold":150,"comparison_operator":"gt"}`))
+	require.NoError(t, err)
+	pin := rule.Input{AlarmID: "p", ProjectID: "p-0", Type: "prometheus", Rule: pr, State: "ok"}
+	want, err = rule.NewEvaluator(rule.WithPromQL(local, embedded), nil).Evaluate(ctx, pin, now)
+	require.NoError(t, err)
+	got, err = rule.NewEvaluator(rule.WithPromQL(remote, remote), nil).Evaluate(ctx, pin, now)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
 
 	// Errors: a refused token, an unreachable member.
 	bad, err := New(srv.URL, func() (string, error) { return "wrong", nil }, local.Granularities, nil)

@@ -59,13 +59,13 @@ func (e *EmbeddedPromQL) Instant(ctx context.Context, projectID, query string, t
 		return nil, errors.New("promql: no project scope")
 	}
 	ctx = promapi.WithPrincipal(ctx, promapi.Principal{Project: projectID})
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/query?"+instantForm(query, t), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/query?"+InstantForm(query, t).Encode(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("promql: %w", err)
 	}
 	w := &bufferWriter{header: http.Header{}, code: http.StatusOK}
 	e.h.ServeHTTP(w, req)
-	return decodeProm(w.code, w.body.Bytes())
+	return DecodeInstant(w.code, w.body.Bytes())
 }
 
 // bufferWriter is a minimal in-memory http.ResponseWriter, bounded.
@@ -109,7 +109,7 @@ func NewPromHTTP(baseURL string, client *http.Client, header http.Header) (*Prom
 
 // Instant implements PromQLSource; projectID is not applied (see PromHTTP).
 func (p *PromHTTP) Instant(ctx context.Context, _ string, query string, t time.Time) ([]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+"/api/v1/query", strings.NewReader(instantForm(query, t)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+"/api/v1/query", strings.NewReader(InstantForm(query, t).Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("promql: %w", err)
 	}
@@ -129,16 +129,18 @@ func (p *PromHTTP) Instant(ctx context.Context, _ string, query string, t time.T
 	if len(body) > maxPromBody {
 		return nil, fmt.Errorf("promql answer larger than %d bytes", maxPromBody)
 	}
-	return decodeProm(resp.StatusCode, body)
+	return DecodeInstant(resp.StatusCode, body)
 }
 
-func instantForm(query string, t time.Time) string {
-	return url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)}}.Encode()
+// InstantForm is the form of an instant query of query at t.
+func InstantForm(query string, t time.Time) url.Values {
+	return url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)}}
 }
 
-// decodeProm reads a /api/v1/query answer: the values of a vector, or the
-// one value of a scalar. A matrix or string result is an error.
-func decodeProm(code int, body []byte) ([]float64, error) {
+// DecodeInstant reads a /api/v1/query answer (code is its HTTP status):
+// the values of a vector, or the one value of a scalar. A matrix or
+// string result is an error; so is a vector of more than 10,000 samples.
+func DecodeInstant(code int, body []byte) ([]float64, error) {
 	var r struct {
 		Status    string `json:"status"`
 		ErrorType string `json:"errorType"`
