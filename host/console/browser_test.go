@@ -20,12 +20,15 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/altimeter/altimeter/host/alarm"
+	"github.com/altimeter/altimeter/host/alarm/rule"
 	"github.com/altimeter/altimeter/host/api"
 	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/cluster"
 	"github.com/altimeter/altimeter/host/console"
 	"github.com/altimeter/altimeter/host/promapi"
 	"github.com/altimeter/altimeter/host/store"
+	"github.com/altimeter/altimeter/host/store/series"
 	"github.com/altimeter/altimeter/internal/peer"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
@@ -56,7 +59,9 @@ func artifacts(t *testing.T) string {
 // TestIntegrationConsole loads the console in Debian's headless Chromium
 // against a real API server over a real store, signs in as a member,
 // opens a chart and checks that the plotted points are the statistics the
-// API returns; it takes a screenshot of every page.
+// API returns, and that the alarms pages show what the alarm API returns
+// for alarms the real scheduler evaluated; it takes a screenshot of every
+// page.
 func TestIntegrationConsole(t *testing.T) {
 	peer.Need(t)
 	browser, err := exec.LookPath("chromium")
@@ -105,20 +110,24 @@ func TestIntegrationConsole(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond, "one-member cluster leads")
 
 	prom := promapi.New(promapi.Options{Source: st, Logger: log})
+	// The alarm service and its rules' source, as the agent wires them.
+	src := rule.WithPromQL(rule.NewStoreSource(st, series.Options{}), rule.NewEmbeddedPromQL(prom))
+	alarms := alarm.NewService(node, alarm.Checker{Source: src}, alarm.DefaultHistoryLimits)
 	srv := api.New(api.Options{Address: "127.0.0.1:0", Logger: log, Store: st, Events: st, Auth: tokens, Prom: prom,
-		Console: console.Handler(), Cluster: clusterService{node}})
+		Console: console.Handler(), Cluster: clusterService{node}, Alarms: alarms})
 	require.NoError(t, srv.Listen())
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx) }()
 	t.Cleanup(func() { stop(); <-done })
 	base := "http://" + srv.Addr()
+	alarmIDs := alarmFixture(t, ctx, log, base, member, admin, node, src)
 
 	actx, cancel := chromedp.NewExecAllocator(ctx, append(chromiumFlags, chromedp.ExecPath(browser), chromedp.UserDataDir(t.TempDir()))...)
 	defer cancel()
 	bctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	bctx, cancel = context.WithTimeout(bctx, 2*time.Minute)
+	bctx, cancel = context.WithTimeout(bctx, 4*time.Minute) // the whole session, on a loaded machine
 	defer cancel()
 	out := artifacts(t)
 	shot := func(name string) chromedp.Action[chromedp.Void] {
@@ -227,6 +236,9 @@ func TestIntegrationConsole(t *testing.T) {
 	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(base+"/#/plugins"), ready("#/plugins")))
 	require.Contains(t, text("#status"), "403")
 
+	// The alarms pages, by keyboard, against the alarm API.
+	checkAlarmsPage(t, bctx, base, member, alarmIDs, ready, shot)
+
 	// The PromQL page plots what the query API returns (as the admin).
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.Navigate(base+"/#/signin"), ready("#/signin"),
@@ -242,6 +254,12 @@ func TestIntegrationConsole(t *testing.T) {
 	n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`altimeterChart.series.length - 1`))
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "admin: one series per project")
+	// The admin sees every project's alarms.
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(base+"/#/alarms"), ready("#/alarms"),
+		chromedp.WaitVisible(chromedp.CSS("#alarms"))))
+	adminAlarms := text("#alarms")
+	require.Contains(t, adminAlarms, "p2-secret-vm1")
+	require.Contains(t, adminAlarms, "cpu-high-vm0")
 	t.Logf("screenshots in %s", out)
 }
 

@@ -4,7 +4,8 @@
 // meters with search, a chart of a meter over time per resource
 // (statistics API, period and statistic choices), resources with their
 // metadata history, events with filters, plugins with state, restarts and
-// last errors. The chart library (uPlot) is a pinned release file from the
+// last errors, the cluster's members, and alarms (filtered by state and
+// name) with their rule and state history. The chart library (uPlot) is a pinned release file from the
 // npm registry, vendored with its licence under static/vendor; nothing is
 // fetched at run time.
 //

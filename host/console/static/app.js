@@ -263,10 +263,78 @@
           m.api_address || "", (m.pollsters || []).join(", "), m.joined || ""]), "members"));
   }
 
-  // Pages by hash. Alarms (issue 18): add "#/alarms" here once its API is
-  // on main.
+  // Aodh's alarm states; a class name cannot hold the space.
+  const ALARM_STATES = ["ok", "alarm", "insufficient data"];
+  function stateBadge(s) { return h("span", { class: "state-" + String(s).split(" ")[0], text: s }); }
+  function yesNo(b) { return b ? "yes" : "no"; }
+
+  // alarms lists the alarms the token sees (its project's, or all for an
+  // admin), filtered by state (in the API) and by a part of the name.
+  async function alarms() {
+    const p = hashParams();
+    if (p.get("id")) return alarmDetail(p.get("id"));
+    const state = p.get("state") || "";
+    const name = p.get("name") || "";
+    const params = new URLSearchParams({ limit: 10000, sort: "name:asc" });
+    if (state) { params.append("q.field", "state"); params.append("q.op", "eq"); params.append("q.value", state); }
+    const all = await api("/v2/alarms?" + params.toString());
+    if (all.length >= 10000) say("Showing the first 10,000 alarms by name: filter by state to see others.");
+    const needle = name.toLowerCase();
+    const rows = all.filter(a => a.name.toLowerCase().includes(needle));
+    page.replaceChildren(h("h2", { text: "Alarms" }),
+      controls(fd => { location.hash = "#/alarms?" + q({ state: fd.get("state"), name: fd.get("name") }); },
+        field("State", h("select", { name: "state", id: "alarm-state" },
+          [["", "any"], ...ALARM_STATES.map(s => [s, s])].map(([v, t]) => h("option", { value: v, selected: v === state, text: t })))),
+        field("Name contains", h("input", { type: "search", name: "name", id: "alarm-name", value: name, placeholder: "cpu…" })),
+        h("button", { type: "submit", id: "alarm-filter", text: "Filter" })),
+      table(rows.length + (rows.length === 1 ? " alarm" : " alarms"),
+        ["Name", "Type", "State", "Severity", "Enabled", "State since", "Project"], rows.map(a => [
+          h("a", { href: "#/alarms?" + q({ id: a.alarm_id }), text: a.name }), a.type, stateBadge(a.state), a.severity,
+          yesNo(a.enabled), a.state_timestamp, a.project_id || ""]), "alarms"));
+  }
+
+  // historyDetail summarises a history entry's detail (a JSON string):
+  // the state and reason of a transition, what a rule change changed, an
+  // action's outcome.
+  function historyDetail(c) {
+    let d = null;
+    try { d = JSON.parse(c.detail); } catch (e) { return c.detail; }
+    if (!d || typeof d !== "object") return c.detail;
+    switch (c.type) {
+      case "state transition": return d.transition_reason || "";
+      case "creation": return "created as " + (d.name || "") + " (" + (d.type || "") + ")";
+      case "deletion": return "deleted";
+      case "rule change": return "changed: " + Object.keys(d).sort().map(k => k + "=" + (typeof d[k] === "string" ? d[k] : JSON.stringify(d[k]))).join(", ");
+      case "action": return [d.outcome, d.action, d.detail].filter(Boolean).join(": ");
+    }
+    return c.detail;
+  }
+
+  // alarmDetail shows one alarm: its attributes, its rule and its history
+  // (newest first, as the API sorts it).
+  async function alarmDetail(id) {
+    const enc = encodeURIComponent(id);
+    const [a, hist] = await Promise.all([api("/v2/alarms/" + enc), api("/v2/alarms/" + enc + "/history?" + q({ limit: 1000 }))]);
+    const rule = a[a.type + "_rule"] || {};
+    const val = v => typeof v === "string" ? v : JSON.stringify(v);
+    const stateOf = c => { try { return JSON.parse(c.detail).state || ""; } catch (e) { return ""; } };
+    page.replaceChildren(h("h2", { text: "Alarm " + a.name }),
+      h("p", {}, h("a", { href: "#/alarms", text: "All alarms" })),
+      table("Attributes", ["Field", "Value"], [["Name", a.name], ["ID", a.alarm_id], ["Type", a.type], ["State", stateBadge(a.state)],
+        ["State reason", a.state_reason || ""], ["State since", a.state_timestamp], ["Severity", a.severity],
+        ["Enabled", yesNo(a.enabled)], ["Repeat actions", yesNo(a.repeat_actions)], ["Description", a.description || ""],
+        ["Alarm actions", (a.alarm_actions || []).join(", ")], ["OK actions", (a.ok_actions || []).join(", ")],
+        ["Insufficient data actions", (a.insufficient_data_actions || []).join(", ")],
+        ["Time constraints", (a.time_constraints || []).map(t => t.name).join(", ")],
+        ["Project", a.project_id || ""], ["User", a.user_id || ""], ["Last change", a.timestamp]], "alarm"),
+      table("Rule (" + a.type + ")", ["Field", "Value"], Object.entries(rule).sort().map(([k, v]) => [k, val(v)]), "rule"),
+      table(`State history (${hist.length} entries, newest first)`, ["Time", "Type", "State", "Detail", "By"], hist.map(c => [
+        c.timestamp, c.type, stateOf(c) ? stateBadge(stateOf(c)) : "", historyDetail(c), c.user_id || ""]), "alarm-history"));
+  }
+
+  // Pages by hash.
   const ROUTES = { "#/signin": signin, "#/meters": meters, "#/chart": chart, "#/resources": resources,
-    "#/events": events, "#/plugins": plugins, "#/query": query, "#/cluster": cluster };
+    "#/events": events, "#/plugins": plugins, "#/query": query, "#/cluster": cluster, "#/alarms": alarms };
 
   async function who() {
     const el = document.getElementById("who");
