@@ -122,8 +122,8 @@ func TestSamplesDefaults(t *testing.T) {
 				"image_meta.base_image_ref": "0c5a3bd6-3ff2-4a61-85fc-6f2ee1bb1e2c",
 				"metadata.owner":            "ops",
 				"memory_mb":                 "512",
-				"access_ip_v4":              "",
-				"fixed_ips":                 `[{"address":"10.0.0.2","floating_ips":[],"label":"private","meta":{},"type":"fixed","version":4,"vif_mac":"fa:16:3e:00:00:01"}]`,
+				"access_ip_v4":              "None",
+				"fixed_ips":                 `[{'address': '10.0.0.2', 'floating_ips': [], 'label': 'private', 'meta': {}, 'type': 'fixed', 'version': 4, 'vif_mac': 'fa:16:3e:00:00:01'}]`,
 			}},
 		},
 		{
@@ -174,7 +174,7 @@ func TestSamplesDefaults(t *testing.T) {
 			}},
 			wantMeta: map[string]map[string]string{"image.size": {
 				"host": "image.localhost", "event_type": "image.upload", "name": "ubuntu-22.04",
-				"properties.os_distro": "ubuntu", "deleted": "false", "deleted_at": "", "size": "13167616",
+				"properties.os_distro": "ubuntu", "deleted": "False", "deleted_at": "None", "size": "13167616",
 			}},
 		},
 		{
@@ -192,7 +192,7 @@ func TestSamplesDefaults(t *testing.T) {
 			}(),
 			wantMeta: map[string]map[string]string{"port": {
 				"host": "network.controller-1", "event_type": "port.create.end", "port.name": "web-port",
-				"port.admin_state_up": "true", "port.mac_address": "fa:16:3e:12:34:56",
+				"port.admin_state_up": "True", "port.mac_address": "fa:16:3e:12:34:56",
 			}},
 		},
 		{
