@@ -70,6 +70,14 @@ func TestUniqueMetersAreNull(t *testing.T) {
 		{"meter_id": base64.StdEncoding.EncodeToString([]byte("None+disk")), "name": "disk", "type": "gauge", "unit": "%",
 			"resource_id": nil, "project_id": nil, "user_id": nil, "source": nil},
 	}, decodeList(t, rec.Body.Bytes()))
+	// The limit counts meter names, as Ceilometer's storage groups before
+	// it limits (cpu_util has three resources here).
+	rec = call(t, srv, "GET", "/v2/meters?unique=True&limit=2", tokAdmin, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Equal(t, []string{"cpu_util", "disk"}, strs(decodeList(t, rec.Body.Bytes()), "name"))
+	rec = call(t, srv, "GET", "/v2/meters?unique=True&limit=1&marker="+base64.StdEncoding.EncodeToString([]byte("None+cpu_util")), tokAdmin, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Equal(t, []string{"disk"}, strs(decodeList(t, rec.Body.Bytes()), "name"))
 }
 
 // TestStatisticsGroupedByNullField: a group whose field is missing (a

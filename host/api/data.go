@@ -141,6 +141,7 @@ func (s *Server) listMeters(c *gin.Context) {
 		abort(c, err)
 		return
 	}
+	o.UniqueNames = unique
 	ctx := c.Request.Context()
 	ms, err := s.opts.Store.Meters(ctx, p.filter, o)
 	if err != nil {
@@ -149,14 +150,11 @@ func (s *Server) listMeters(c *gin.Context) {
 	}
 	out := make([]meterJSON, 0, len(ms))
 	for i := range ms {
-		if !unique {
-			out = append(out, renderMeter(&ms[i]))
+		if unique {
+			out = append(out, renderUniqueMeter(&ms[i])) // one per meter name
 			continue
 		}
-		if i > 0 && ms[i].Name == ms[i-1].Name {
-			continue // unique: one entry per meter name, as Ceilometer
-		}
-		out = append(out, renderUniqueMeter(&ms[i]))
+		out = append(out, renderMeter(&ms[i]))
 	}
 	c.JSON(http.StatusOK, out)
 }
