@@ -112,9 +112,11 @@ func TestPostedMetadataAsCeilometer(t *testing.T) {
 	t.Parallel()
 	srv, _ := testServer(t)
 	body := `[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":3,"resource_id":"r-md",` +
-		`"resource_metadata":{"on":true,"off":false,"none":null,"list":[1,2],"names":["a","b"],"f":1.0,"i":7,"nested":{"deep":true},"s":"text"}}]`
+		`"resource_metadata":{"on":true,"off":false,"none":null,"list":[1,2],"names":["a","b"],"f":1.0,"i":7,"nested":{"deep":true,"deeper":{"x":1}},"s":"text"}}]`
+	// A key nested deeper than one level keeps its first dot, the others
+	// become colons, as flatten_metadata writes it.
 	want := map[string]any{"on": "True", "off": "False", "none": "None", "list": "[1, 2]", "names": "['a', 'b']",
-		"f": "1.0", "i": "7", "nested.deep": "True", "s": "text"}
+		"f": "1.0", "i": "7", "nested.deep": "True", "nested.deeper:x": "1", "s": "text"}
 	rec := call(t, srv, "POST", "/v2/meters/cpu_util", tokA, body)
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	require.Equal(t, want, decodeList(t, rec.Body.Bytes())[0]["resource_metadata"])
@@ -127,6 +129,9 @@ func TestPostedMetadataAsCeilometer(t *testing.T) {
 	rec = call(t, srv, "GET", "/v2/meters/cpu_util"+qs("q.field", "metadata.f", "q.type", "float", "q.value", "1"), tokA, "")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	require.Len(t, decodeList(t, rec.Body.Bytes()), 1, "a typed float finds the stored 1.0")
+	rec = call(t, srv, "GET", "/v2/samples"+qs("q.field", "metadata.nested.deeper.x", "q.value", "1"), tokA, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Len(t, decodeList(t, rec.Body.Bytes()), 1, "queries name the key with dots, as Ceilometer's metaquery")
 }
 
 // TestPostedSourceAndOtherProject: POST stores and answers source

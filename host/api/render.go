@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,11 +43,34 @@ func (s nullString) MarshalJSON() ([]byte, error) {
 	return json.Marshal(string(s))
 }
 
+// metadataOf is m as Ceilometer's API shows metadata (flatten_metadata):
+// a key nested deeper than one level keeps its first dot and joins the
+// rest with colons ("a.b.c" is "a.b:c"); queries still name it a.b.c.
 func metadataOf(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}
 	}
-	return m
+	deep := false
+	for k := range m {
+		if strings.Count(k, ".") > 1 || strings.Contains(k, ":") {
+			deep = true
+			break
+		}
+	}
+	if !deep {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[ceilometerMetadataKey(k)] = v
+	}
+	return out
+}
+
+// ceilometerMetadataKey is k.replace('.', ':').replace(':', '.', 1), as
+// Ceilometer's flatten_metadata writes a flattened key.
+func ceilometerMetadataKey(k string) string {
+	return strings.Replace(strings.ReplaceAll(k, ".", ":"), ":", ".", 1)
 }
 
 // meterJSON is Ceilometer's Meter.
