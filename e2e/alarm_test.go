@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -34,30 +32,15 @@ alarm {
 // it runs under /usr/bin/python3.
 const aodhBin = "/usr/bin/aodh"
 
-// aodh runs the real aodh CLI against the agent with token; it returns
-// stdout, or fails the test with stderr when wantErr is false.
+// aodh runs the real aodh CLI against the agent with token (osClient).
 func aodh(t *testing.T, a *agentProc, token string, wantErr bool, args ...string) (string, string) {
 	t.Helper()
-	full := append([]string{"--os-auth-type", "admin_token", "--os-endpoint", "http://" + a.api, "--os-token", token}, args...)
-	cmd := exec.Command(aodhBin, full...)
-	cmd.Env = append(os.Environ(), "OS_CLOUD=", "HOME="+a.dir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if wantErr {
-		require.Error(t, err, "aodh %s: %s", strings.Join(args, " "), stdout.String())
-	} else {
-		require.NoError(t, err, "aodh %s: %s", strings.Join(args, " "), stderr.String())
-	}
-	return stdout.String(), stderr.String()
+	return osClient(t, aodhBin, a, token, wantErr, args...)
 }
 
 func aodhJSON[T any](t *testing.T, a *agentProc, token string, args ...string) T {
 	t.Helper()
-	out, _ := aodh(t, a, token, false, append(args, "-f", "json")...)
-	var v T
-	require.NoError(t, json.Unmarshal([]byte(out), &v), out)
-	return v
+	return osJSON[T](t, aodhBin, a, token, args...)
 }
 
 // TestIntegrationAodhClient drives the alarm API with python3-aodhclient:

@@ -149,7 +149,7 @@ func TestIntegrationStore(t *testing.T) {
 	})
 	require.Equal(t, http.StatusCreated, code, string(body))
 	code, body = member.do("POST", "/v2/meters/tenant.m", []map[string]any{oldSample("tenant.m", "res-x", "p-b", "", 3, now)})
-	require.Equal(t, http.StatusForbidden, code, string(body))
+	require.Equal(t, http.StatusBadRequest, code, string(body))
 
 	require.Len(t, admin.list("/v2/samples?q.field=meter&q.op=eq&q.value=tenant.m"), 2)
 	for _, path := range []string{

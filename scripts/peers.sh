@@ -10,7 +10,8 @@ set -euo pipefail
 
 pkgs=(prometheus chromium snmpd snmp libvirt-daemon libvirt-clients openipmi ipmitool rabbitmq-server
       protobuf-compiler libprotobuf-dev iproute2 curl python3-msgpack python3-ceilometer victoria-metrics
-      python3-gnocchi gnocchi-api gnocchi-metricd postgresql uwsgi-plugin-python3 python3-aodhclient systemd)
+      python3-gnocchi gnocchi-api gnocchi-metricd postgresql uwsgi-plugin-python3 python3-aodhclient
+      python3-pankoclient python3-openstackclient systemd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

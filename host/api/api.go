@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -124,7 +126,7 @@ func New(o Options) *Server {
 	// Match on the escaped path so an id holding %2F stays one segment.
 	r.UseRawPath = true
 	r.UnescapePathValues = true
-	r.Use(s.recovery(), s.accessLog())
+	r.Use(requestID(), s.recovery(), s.accessLog())
 	r.HandleMethodNotAllowed = true
 	// Every path also answers with a trailing slash, served in place: a
 	// redirect's relative Location breaks keystoneauth clients
@@ -232,11 +234,13 @@ func (s *Server) accessLog() gin.HandlerFunc {
 		// disk is logged once per episode by the store.
 		if c.Writer.Status() >= http.StatusInternalServerError && c.Writer.Status() != http.StatusServiceUnavailable {
 			s.log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path,
-				"status", c.Writer.Status(), "error", c.Errors.String())
+				"status", c.Writer.Status(), "error", c.Errors.String(),
+				"request_id", c.Writer.Header().Get(HeaderRequestID), "global_request_id", c.GetString(globalRequestIDKey))
 			return
 		}
 		s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path,
-			"status", c.Writer.Status(), "duration", time.Since(start), "remote", c.ClientIP())
+			"status", c.Writer.Status(), "duration", time.Since(start), "remote", c.ClientIP(),
+			"request_id", c.Writer.Header().Get(HeaderRequestID), "global_request_id", c.GetString(globalRequestIDKey))
 	}
 }
 
@@ -248,6 +252,32 @@ func (s *Server) recovery() gin.HandlerFunc {
 				abort(c, fmt.Errorf("internal error"))
 			}
 		}()
+		c.Next()
+	}
+}
+
+// HeaderRequestID carries the id of each request in its answer, as
+// oslo.middleware's RequestId does for every OpenStack API: "req-" and a
+// random UUID, new for each request.
+const HeaderRequestID = "X-OpenStack-Request-Id"
+
+// globalRequestIDKey keeps, in the gin context, a caller's own
+// X-OpenStack-Request-Id when it has the req-<uuid> form (oslo's global
+// request id): it is logged next to ours, never answered.
+const globalRequestIDKey = "global_request_id"
+
+// globalRequestID is the form oslo.middleware accepts for an inbound id.
+var globalRequestID = regexp.MustCompile(`^req-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$`)
+
+// requestID sets X-OpenStack-Request-Id on every answer, errors and
+// unknown paths included, as oslo.middleware's RequestId (first in
+// Ceilometer's, Panko's and Aodh's paste pipelines) does.
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if g := c.GetHeader(HeaderRequestID); len(g) <= 40 && globalRequestID.MatchString(g) {
+			c.Set(globalRequestIDKey, g)
+		}
+		c.Header(HeaderRequestID, "req-"+uuid.NewString())
 		c.Next()
 	}
 }

@@ -24,6 +24,20 @@ import (
 // Ceilometer's sample_source default.
 const DefaultSource = "openstack"
 
+// postedSource is the source a posted sample is stored and answered with,
+// as Ceilometer's POST /v2/meters/{name} sets it: "<project_id>:<source>",
+// the source defaulting to DefaultSource ("<project>:openstack"), and a
+// sample without a project prefixed "None", as Python formats it.
+func postedSource(project, source string) string {
+	if project == "" {
+		project = "None"
+	}
+	if source == "" {
+		source = DefaultSource
+	}
+	return project + ":" + source
+}
+
 // MaxBodyBytes bounds a request body (posted samples, complex queries).
 const MaxBodyBytes = 8 << 20
 
@@ -127,6 +141,7 @@ func (s *Server) listMeters(c *gin.Context) {
 		abort(c, err)
 		return
 	}
+	o.UniqueNames = unique
 	ctx := c.Request.Context()
 	ms, err := s.opts.Store.Meters(ctx, p.filter, o)
 	if err != nil {
@@ -135,8 +150,9 @@ func (s *Server) listMeters(c *gin.Context) {
 	}
 	out := make([]meterJSON, 0, len(ms))
 	for i := range ms {
-		if unique && i > 0 && ms[i].Name == ms[i-1].Name {
-			continue // unique: one entry per meter name, as Ceilometer
+		if unique {
+			out = append(out, renderUniqueMeter(&ms[i])) // one per meter name
+			continue
 		}
 		out = append(out, renderMeter(&ms[i]))
 	}
@@ -510,13 +526,12 @@ func decodePosted(body []byte, name string, scope, ownProject string, r postRule
 		case scope != "" && smp.ProjectID == "":
 			smp.ProjectID = scope
 		case scope != "" && smp.ProjectID != scope:
-			return nil, fmt.Errorf("%w: samples[%d].project_id: cannot post samples to project %s", ErrForbidden, i, smp.ProjectID)
+			// Ceilometer's InvalidInput: a 400, not a 403.
+			return nil, fmt.Errorf("%w: samples[%d].project_id: invalid value %s: can not post samples to other projects", ErrBadRequest, i, smp.ProjectID)
 		case smp.ProjectID == "":
 			smp.ProjectID = ownProject
 		}
-		if smp.Source == "" {
-			smp.Source = DefaultSource
-		}
+		smp.Source = postedSource(smp.ProjectID, smp.Source)
 		if smp.Timestamp.IsZero() {
 			smp.Timestamp = r.now // absent or null: now, as Ceilometer
 		}

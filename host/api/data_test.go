@@ -147,13 +147,18 @@ func TestTenancyIsolation(t *testing.T) {
 			{"resources", "GET", "/v2/resources" + qs("q.field", "project_id", "q.value", m.other), ""},
 			{"complex query", "POST", "/v2/query/samples", `{"filter": "{\"=\": {\"project_id\": \"` + m.other + `\"}}"}`},
 			{"complex query nested", "POST", "/v2/query/samples", `{"filter": "{\"not\": {\"in\": {\"project\": [\"` + m.own + `\", \"` + m.other + `\"]}}}"}`},
-			{"post", "POST", "/v2/meters/cpu_util", `[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","project_id":"` + m.other + `"}]`},
 		}
 		for _, f := range forbidden {
 			t.Run(m.own+" forbidden "+f.name, func(t *testing.T) {
 				requireError(t, call(t, srv, f.method, f.target, m.token, f.body), http.StatusForbidden, m.other)
 			})
 		}
+		t.Run(m.own+" post to another project", func(t *testing.T) {
+			// Ceilometer answers InvalidInput, a 400.
+			requireError(t, call(t, srv, "POST", "/v2/meters/cpu_util", m.token,
+				`[{"counter_name":"cpu_util","counter_type":"gauge","counter_unit":"%","counter_volume":1,"resource_id":"r","project_id":"`+m.other+`"}]`),
+				http.StatusBadRequest, "can not post samples to other projects")
+		})
 		t.Run(m.own+" own project named", func(t *testing.T) {
 			rec := call(t, srv, "GET", "/v2/samples"+qs("q.field", "project_id", "q.value", m.own), m.token, "")
 			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
@@ -328,7 +333,7 @@ func TestPostSamples(t *testing.T) {
 		require.Equal(t, "2", rec.Header().Get(HeaderStored))
 		require.Equal(t, "0", rec.Header().Get(HeaderDuplicates))
 		require.Equal(t, projectA, rows[0]["project_id"])
-		require.Equal(t, DefaultSource, rows[0]["source"])
+		require.Equal(t, projectA+":"+DefaultSource, rows[0]["source"])
 		require.Nil(t, rows[0]["user_id"])
 		require.Nil(t, rows[0]["recorded_at"])
 		require.Equal(t, map[string]any{"flavor.name": "tiny"}, rows[0]["resource_metadata"])
@@ -367,7 +372,7 @@ func TestPostSamples(t *testing.T) {
 		rows, err := fs.Samples(t.Context(), store.Filter{ProjectID: "proj-z"}, store.ListOptions{})
 		require.NoError(t, err)
 		require.Len(t, rows, 1)
-		require.Equal(t, "mine", rows[0].Source)
+		require.Equal(t, "proj-z:mine", rows[0].Source)
 	})
 	srv, fs := testServer(t)
 	before := len(fs.rows)
@@ -390,7 +395,7 @@ func TestPostSamples(t *testing.T) {
 		{"null item", `[null]`, 400, "samples[0]"},
 		{"trailing data", `[` + good + `}] []`, 400, "trailing"},
 		{"duplicate message_id", `[` + good + `,"message_id":"x"},` + good + `,"message_id":"x"}]`, 400, "samples[1].message_id"},
-		{"other project", `[` + good + `,"project_id":"proj-b"}]`, 403, "proj-b"},
+		{"other project", `[` + good + `,"project_id":"proj-b"}]`, 400, "proj-b"},
 		{"unknown parameter", ``, 400, "unknown parameter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -221,6 +222,17 @@ func (f *fakeStore) Meters(_ context.Context, fl store.Filter, o store.ListOptio
 		}
 		return out[i].ResourceID < out[j].ResourceID
 	})
+	if o.UniqueNames {
+		out = slices.CompactFunc(out, func(a, b store.Meter) bool { return a.Name == b.Name })
+		if o.Marker != "" {
+			raw, _ := base64.StdEncoding.DecodeString(o.Marker)
+			_, name, _ := strings.Cut(string(raw), "+")
+			for len(out) > 0 && out[0].Name <= name {
+				out = out[1:]
+			}
+			o.Marker = ""
+		}
+	}
 	if o.Marker != "" {
 		pos := -1
 		for i := range out {

@@ -312,7 +312,7 @@ func conformance(t *testing.T, srv *Server) {
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `[{}]`, 400},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, strings.Replace(post, `"r"`, `"res-b1"`, 1), 409},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", "", post, 401},
-		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokB, strings.Replace(post, `"r"`, `"r","project_id":"proj-a"`, 1), 403},
+		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokNoProj, post, 403},
 		{"POST", "/v2/meters/{name}", "/v2/meters/cpu_util", tokA, `["` + strings.Repeat("x", MaxBodyBytes) + `"]`, 413},
 		{"GET", "/v2/meters/{name}/statistics", "/v2/meters/cpu_util/statistics", tokA, "", 200},
 		{"GET", "/v2/meters/{name}/statistics", "/v2/meters/cpu_util/statistics?groupby=resource_id&period=60&aggregate.func=cardinality&aggregate.param=user_id&aggregate.func=avg", tokAdmin, "", 200},

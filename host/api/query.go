@@ -213,12 +213,19 @@ func simpleValue(field, op, raw, typ string) (value, error) {
 		return value{kind: valTime, s: raw, t: t}, nil
 	case kindMeta:
 		if op == opEq || op == opNe || typed.kind == valString {
-			// Stored metadata is text; compare with the typed value's
-			// canonical text so the store can index it.
+			// Stored metadata is text, Python's str() of the value
+			// (sample.FlattenMetadata); compare with the typed value's
+			// text in that form (True, 1.0) so the store can index it.
 			if typ == "" {
 				if f, err := strconv.ParseFloat(raw, 64); err == nil && op != opEq && op != opNe {
 					return value{kind: valNumber, s: raw, f: f}, nil
 				}
+			}
+			switch typ {
+			case "boolean":
+				return value{kind: valString, s: sample.PythonStr(typed.b)}, nil
+			case "float":
+				return value{kind: valString, s: sample.PythonFloat(typed.f)}, nil
 			}
 			return value{kind: valString, s: typed.s}, nil
 		}

@@ -15,7 +15,7 @@ func TestSimpleQueryPlan(t *testing.T) {
 	t.Parallel()
 	row := store.Sample{Sample: sample.Sample{
 		Name: "m", ResourceID: "r", ProjectID: "p", Volume: 3, Timestamp: t0,
-		Metadata: map[string]string{"size": "7", "on": "true", "name": "web-1", "when": "2024-01-02T03:00:00"},
+		Metadata: map[string]string{"size": "7", "on": "True", "name": "web-1", "when": "2024-01-02T03:00:00"},
 	}}
 	for _, tc := range []struct {
 		name       string
@@ -26,8 +26,14 @@ func TestSimpleQueryPlan(t *testing.T) {
 	}{
 		{"typed integer is pushed as canonical text", url.Values{"q.field": {"metadata.size"}, "q.type": {"integer"}, "q.value": {"007"}},
 			store.Filter{Metadata: map[string]string{"size": "7"}}, nil},
-		{"typed boolean is pushed as true/false", url.Values{"q.field": {"metadata.on"}, "q.type": {"boolean"}, "q.value": {"Yes"}},
-			store.Filter{Metadata: map[string]string{"on": "true"}}, nil},
+		{"typed boolean is pushed as Python's True/False, as metadata is stored", url.Values{"q.field": {"metadata.on"}, "q.type": {"boolean"}, "q.value": {"Yes"}},
+			store.Filter{Metadata: map[string]string{"on": "True"}}, nil},
+		{"typed float equality is pushed as Python's float text", url.Values{"q.field": {"metadata.size"}, "q.type": {"float"}, "q.value": {"7"}},
+			store.Filter{Metadata: map[string]string{"size": "7.0"}}, nil},
+		{"untyped text is as given", url.Values{"q.field": {"metadata.on"}, "q.value": {"True"}},
+			store.Filter{Metadata: map[string]string{"on": "True"}}, nil},
+		{"typed boolean ne compares as a boolean", url.Values{"q.field": {"metadata.on"}, "q.op": {"ne"}, "q.type": {"boolean"}, "q.value": {"false"}},
+			store.Filter{}, ptr(true)},
 		{"untyped numeric range compares numbers", url.Values{"q.field": {"metadata.size"}, "q.op": {"gt"}, "q.value": {"10"}},
 			store.Filter{}, ptr(false)},
 		{"typed float range", url.Values{"q.field": {"metadata.size"}, "q.op": {"le"}, "q.type": {"float"}, "q.value": {"7.0"}},

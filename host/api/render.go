@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,11 +43,34 @@ func (s nullString) MarshalJSON() ([]byte, error) {
 	return json.Marshal(string(s))
 }
 
+// metadataOf is m as Ceilometer's API shows metadata (flatten_metadata):
+// a key nested deeper than one level keeps its first dot and joins the
+// rest with colons ("a.b.c" is "a.b:c"); queries still name it a.b.c.
 func metadataOf(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}
 	}
-	return m
+	deep := false
+	for k := range m {
+		if strings.Count(k, ".") > 1 || strings.Contains(k, ":") {
+			deep = true
+			break
+		}
+	}
+	if !deep {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[ceilometerMetadataKey(k)] = v
+	}
+	return out
+}
+
+// ceilometerMetadataKey is k.replace('.', ':').replace(':', '.', 1), as
+// Ceilometer's flatten_metadata writes a flattened key.
+func ceilometerMetadataKey(k string) string {
+	return strings.Replace(strings.ReplaceAll(k, ".", ":"), ":", ".", 1)
 }
 
 // meterJSON is Ceilometer's Meter.
@@ -56,17 +79,26 @@ type meterJSON struct {
 	Name       string     `json:"name"`
 	Type       string     `json:"type"`
 	Unit       string     `json:"unit"`
-	ResourceID string     `json:"resource_id"`
+	ResourceID nullString `json:"resource_id"`
 	ProjectID  nullString `json:"project_id"`
 	UserID     nullString `json:"user_id"`
-	Source     string     `json:"source"`
+	Source     nullString `json:"source"`
 }
 
 func renderMeter(m *store.Meter) meterJSON {
 	return meterJSON{
 		MeterID: m.MeterID, Name: m.Name, Type: m.Type.String(), Unit: m.Unit,
-		ResourceID: m.ResourceID, ProjectID: nullString(m.ProjectID), UserID: nullString(m.UserID), Source: m.Source,
+		ResourceID: nullString(m.ResourceID), ProjectID: nullString(m.ProjectID), UserID: nullString(m.UserID), Source: nullString(m.Source),
 	}
+}
+
+// renderUniqueMeter renders m as GET /v2/meters?unique=True lists it in
+// Ceilometer: one entry per meter name, with null resource, project, user
+// and source, and the meter_id of resource "None" (Ceilometer's storage
+// drivers return None for them, and Meter builds meter_id from
+// "%s+%s" % (resource_id, name)).
+func renderUniqueMeter(m *store.Meter) meterJSON {
+	return meterJSON{MeterID: store.MeterID("None", m.Name), Name: m.Name, Type: m.Type.String(), Unit: m.Unit}
 }
 
 // oldSampleJSON is Ceilometer's OldSample (GET and POST /v2/meters/{name}).
@@ -162,20 +194,20 @@ func renderResource(r *store.Resource, base string, meterLinks bool) resourceJSO
 // statisticsJSON is Ceilometer's Statistics. The standard fields are null
 // when the request selected aggregates that do not include them.
 type statisticsJSON struct {
-	Avg           *float64           `json:"avg"`
-	Count         *int64             `json:"count"`
-	Duration      *float64           `json:"duration"`
-	DurationStart isoTime            `json:"duration_start"`
-	DurationEnd   isoTime            `json:"duration_end"`
-	GroupBy       map[string]string  `json:"groupby"`
-	Max           *float64           `json:"max"`
-	Min           *float64           `json:"min"`
-	Period        int64              `json:"period"`
-	PeriodStart   isoTime            `json:"period_start"`
-	PeriodEnd     isoTime            `json:"period_end"`
-	Sum           *float64           `json:"sum"`
-	Unit          string             `json:"unit"`
-	Aggregate     map[string]float64 `json:"aggregate"`
+	Avg           *float64              `json:"avg"`
+	Count         *int64                `json:"count"`
+	Duration      *float64              `json:"duration"`
+	DurationStart isoTime               `json:"duration_start"`
+	DurationEnd   isoTime               `json:"duration_end"`
+	GroupBy       map[string]nullString `json:"groupby"`
+	Max           *float64              `json:"max"`
+	Min           *float64              `json:"min"`
+	Period        int64                 `json:"period"`
+	PeriodStart   isoTime               `json:"period_start"`
+	PeriodEnd     isoTime               `json:"period_end"`
+	Sum           *float64              `json:"sum"`
+	Unit          string                `json:"unit"`
+	Aggregate     map[string]float64    `json:"aggregate"`
 }
 
 // renderStatistics renders st. aggs are the requested aggregates (nil: the
@@ -183,7 +215,7 @@ type statisticsJSON struct {
 // duration_start and duration_end are clamped as Ceilometer does.
 func renderStatistics(st *store.Statistics, aggs []store.Aggregate, start, end time.Time) statisticsJSON {
 	out := statisticsJSON{
-		GroupBy: st.GroupBy, Unit: st.Unit, Period: int64(st.Period / time.Second),
+		Unit: st.Unit, Period: int64(st.Period / time.Second),
 		PeriodStart: isoTime(st.PeriodStart), PeriodEnd: isoTime(st.PeriodEnd),
 	}
 	count := st.Count
@@ -227,8 +259,13 @@ func renderStatistics(st *store.Statistics, aggs []store.Aggregate, start, end t
 			}
 		}
 	}
-	if out.GroupBy != nil {
-		out.GroupBy = maps.Clone(out.GroupBy)
+	if st.GroupBy != nil {
+		// A group of samples without the field (no user, no such
+		// metadata) is null, as Ceilometer's storage returns None.
+		out.GroupBy = make(map[string]nullString, len(st.GroupBy))
+		for k, v := range st.GroupBy {
+			out.GroupBy[k] = nullString(v)
+		}
 	}
 	ds, de := st.DurationStart, st.DurationEnd
 	if !start.IsZero() && !ds.IsZero() && ds.Before(start) {

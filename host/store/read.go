@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -436,7 +437,7 @@ func MeterID(resourceID, name string) string {
 }
 
 // Meters lists (meter, resource) pairs matching f, ordered by name then
-// resource_id; a marker is a meter_id.
+// resource_id (one per name with o.UniqueNames); a marker is a meter_id.
 func (s *Store) Meters(ctx context.Context, f Filter, o ListOptions) ([]Meter, error) {
 	limit := o.Limit
 	if limit <= 0 {
@@ -468,6 +469,9 @@ func (s *Store) Meters(ctx context.Context, f Filter, o ListOptions) ([]Meter, e
 		}
 		return out[i].ResourceID < out[j].ResourceID
 	})
+	if o.UniqueNames {
+		out = slices.CompactFunc(out, func(a, b Meter) bool { return a.Name == b.Name })
+	}
 	if o.Marker != "" {
 		raw, err := base64.StdEncoding.DecodeString(o.Marker)
 		cut := strings.LastIndex(string(raw), "+")
@@ -476,7 +480,7 @@ func (s *Store) Meters(ctx context.Context, f Filter, o ListOptions) ([]Meter, e
 		}
 		res, name := string(raw[:cut]), string(raw[cut+1:])
 		i := sort.Search(len(out), func(i int) bool {
-			return out[i].Name > name || (out[i].Name == name && out[i].ResourceID > res)
+			return out[i].Name > name || (!o.UniqueNames && out[i].Name == name && out[i].ResourceID > res)
 		})
 		out = out[i:]
 	}

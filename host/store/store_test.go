@@ -140,6 +140,21 @@ func TestStoreReadsWhatItWrote(t *testing.T) {
 		require.Len(t, rest, 2)
 		require.Equal(t, "disk.read.bytes", rest[0].Name)
 	})
+	t.Run("unique meters: the limit and the marker count names", func(t *testing.T) {
+		all, err := s.Meters(ctx, Filter{}, ListOptions{UniqueNames: true})
+		require.NoError(t, err)
+		require.Equal(t, []string{"cpu_util", "disk.read.bytes"}, []string{all[0].Name, all[1].Name})
+		require.Len(t, all, 2)
+		first, err := s.Meters(ctx, Filter{}, ListOptions{UniqueNames: true, Limit: 1})
+		require.NoError(t, err)
+		require.Len(t, first, 1)
+		require.Equal(t, "cpu_util", first[0].Name)
+		// The marker of a unique listing is its meter_id, None+<name>.
+		rest, err := s.Meters(ctx, Filter{}, ListOptions{UniqueNames: true, Limit: 1, Marker: MeterID("None", "cpu_util")})
+		require.NoError(t, err)
+		require.Len(t, rest, 1)
+		require.Equal(t, "disk.read.bytes", rest[0].Name)
+	})
 
 	require.NoError(t, s.Close())
 	s = openTest(t, dir)

@@ -74,6 +74,10 @@ type ListOptions struct {
 	Match func(*Sample) bool
 	// OrderBy defaults to timestamp descending, then message_id.
 	OrderBy []Order
+	// UniqueNames, for Meters only, lists one row per meter name (its
+	// first resource in order), as Ceilometer's unique=True: Limit counts
+	// names, and a Marker resumes after the meter name it names.
+	UniqueNames bool
 }
 
 // DefaultLimit is the number of rows a listing returns when no limit is given.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -86,82 +85,8 @@ func Int(v any) (int64, error) {
 }
 
 // Text converts v as Python's str() does on the decoded JSON value (True,
-// None, 5, 5.5, {'a': 1}).
-func Text(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case nil:
-		return "None"
-	case json.Number: // as writePy, without a builder
-		return string(x)
-	case float64:
-		return formatNumber(x)
-	}
-	var b strings.Builder
-	writePy(&b, v, false)
-	return b.String()
-}
-
-// writePy writes v as Python's str() (repr when quote is set, as inside
-// containers) writes the equivalent Python value.
-func writePy(b *strings.Builder, v any, quote bool) {
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case bool:
-		if x {
-			b.WriteString("True")
-		} else {
-			b.WriteString("False")
-		}
-	case string:
-		if quote {
-			b.WriteString("'" + strings.ReplaceAll(strings.ReplaceAll(x, `\`, `\\`), "'", `\'`) + "'")
-		} else {
-			b.WriteString(x)
-		}
-	case float64:
-		b.WriteString(formatNumber(x))
-	case int:
-		b.WriteString(strconv.Itoa(x))
-	case int64:
-		b.WriteString(strconv.FormatInt(x, 10))
-	case json.Number:
-		b.WriteString(string(x))
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writePy(b, e, true)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		b.WriteByte('{')
-		for i, k := range sortedKeys(x) {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writePy(b, k, true)
-			b.WriteString(": ")
-			writePy(b, x[k], true)
-		}
-		b.WriteByte('}')
-	default:
-		fmt.Fprint(b, x)
-	}
-}
-
-// formatNumber writes a float as the JSON number it came from most likely
-// was: integral values without a fraction, others in shortest form.
-func formatNumber(f float64) string {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return strconv.FormatInt(int64(f), 10)
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
-}
+// None, 5, 5.5, {'a': 1}): sample.PythonStr.
+func Text(v any) string { return sample.PythonStr(v) }
 
 // ParseTime parses an ISO 8601 timestamp as oslo's parse_isotime does:
 // "2012-05-08T20:23:41.425105+00:00", "2012-05-08 20:23:48.028195",
@@ -283,32 +208,10 @@ func numeric(v any) (float64, bool) {
 	return 0, false
 }
 
-// Flatten stores v in dst under key, as sample metadata keeps it: objects
-// become dotted keys (image_meta.base_image_ref), scalars text (None
-// becomes ""), lists their JSON form.
-func Flatten(dst map[string]string, key string, v any) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			Flatten(dst, key+"."+k, e)
-		}
-	case nil:
-		dst[key] = ""
-	case string:
-		dst[key] = x
-	case bool:
-		dst[key] = strconv.FormatBool(x)
-	case []any:
-		raw, err := json.Marshal(x)
-		if err != nil {
-			dst[key] = Text(x)
-			return
-		}
-		dst[key] = string(raw)
-	default:
-		dst[key] = Text(x)
-	}
-}
+// Flatten stores v in dst under key, as sample metadata keeps it:
+// sample.FlattenMetadata (objects become dotted keys, everything else
+// Python's str() of it: True, None, [1, 2]).
+func Flatten(dst map[string]string, key string, v any) { sample.FlattenMetadata(dst, key, v) }
 
 // describe names v's kind for an error message, with a clipped value.
 func describe(v any) string {
@@ -352,15 +255,6 @@ func Truncate(s string, n int) string {
 		count++
 	}
 	return s
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // parseISO parses the common forms YYYY-MM-DD[T ]HH:MM:SS[.frac][zone]

@@ -38,8 +38,9 @@ const (
 // VerifySignature sees integers as Ceilometer did). user_id and project_id
 // may be null; timestamp may be absent (zero Timestamp). resource_metadata
 // is flattened to dotted keys ({"flavor": {"name": "x"}} becomes
-// "flavor.name"); its scalar values are rendered as in JSON, strings
-// unquoted and null as "", and lists as compact JSON.
+// "flavor.name"); its other values become the text Ceilometer's API shows
+// for them, Python's str() of the value (FlattenMetadata): "True", "None",
+// "[1, 2]", strings as they are.
 func FromCeilometer(m map[string]any) (Sample, error) {
 	var (
 		s    Sample
@@ -112,7 +113,7 @@ func FromCeilometer(m map[string]any) (Sample, error) {
 	case map[string]any:
 		if len(v) > 0 {
 			s.Metadata = make(map[string]string, len(v))
-			flattenMetadata(s.Metadata, "", v)
+			FlattenMetadata(s.Metadata, "", v)
 		}
 	case map[string]string:
 		if len(v) > 0 {
@@ -156,33 +157,6 @@ func number(v any) (float64, error) {
 		return f, nil
 	}
 	return 0, fmt.Errorf("want a number, got %T", v)
-}
-
-func flattenMetadata(dst map[string]string, prefix string, m map[string]any) {
-	for k, v := range m {
-		key := prefix + k
-		switch x := v.(type) {
-		case map[string]any:
-			flattenMetadata(dst, key+".", x)
-		case string:
-			dst[key] = x
-		case nil:
-			dst[key] = ""
-		case json.Number:
-			dst[key] = string(x)
-		case bool:
-			dst[key] = strconv.FormatBool(x)
-		case float64:
-			dst[key] = strconv.FormatFloat(x, 'g', -1, 64)
-		default:
-			raw, err := json.Marshal(x)
-			if err != nil {
-				dst[key] = fmt.Sprint(x)
-			} else {
-				dst[key] = string(raw)
-			}
-		}
-	}
 }
 
 // ParseISOTime parses the ISO 8601 timestamps Ceilometer writes: with or

@@ -143,8 +143,9 @@ func TestFromCeilometer(t *testing.T) {
 		Timestamp: time.Date(2024, 1, 2, 3, 4, 5, 123456000, time.UTC), Source: "openstack", MessageID: "m1",
 		Signature: "ignored",
 		Metadata: map[string]string{
-			"flavor.name": "m1.small", "flavor.vcpus": "2", "tags": `["a","it's",{"k":"v","z":1},null,true,1e16]`,
-			"a-b": "0.00001", "ok": "false", "n": "1e16", "x": "-0", "u": "hé",
+			// Python's str() of each value, as Ceilometer's API shows it.
+			"flavor.name": "m1.small", "flavor.vcpus": "2", "tags": `['a', "it's", {'k': 'v', 'z': 1}, None, True, 1e+16]`,
+			"a-b": "1e-05", "ok": "False", "n": "1e+16", "x": "0", "u": "hé",
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -70,7 +70,9 @@ type Sample struct {
 	// MonotonicTime is optional (zero when unset); rates prefer it to Timestamp.
 	MonotonicTime time.Duration
 	// Metadata is resource metadata as a flat map with dotted keys
-	// (flavor.name, host, state).
+	// (flavor.name, host, state). Values are text as Ceilometer's API
+	// shows them: a JSON value is kept as Python's str() of it ("True",
+	// "None", "[1, 2]"; FlattenMetadata does it).
 	Metadata map[string]string
 	// Signature is the optional HMAC-SHA256 of the sample, as Ceilometer
 	// computes it (see ComputeSignature).

@@ -1,8 +1,10 @@
 // Package meters turns OpenStack notifications into samples, as
 // Ceilometer's meter definitions (meters.yaml, ceilometer.meter.notifications)
 // describe them. Parse reads an operator's meters.yaml as it is; Default
-// holds the definitions Ceilometer ships (plus the legacy instance,
-// network, port, router, floating IP and stack meters older releases had).
+// holds the definitions Ceilometer ships, and Legacy the instance,
+// network, subnet, port, router, floating IP and stack meters older
+// releases made (added only on request: a user switching from Ceilometer
+// expects its default meters and no others).
 //
 // Semantics carried over from Ceilometer:
 //   - event_type is a Python regular expression (a list: any of them)

@@ -84,22 +84,42 @@ type metaField struct {
 //go:embed meters.yaml
 var defaultYAML []byte
 
-var defaults = sync.OnceValue(func() *Definitions {
-	d, err := Parse(defaultYAML, "meters.yaml")
-	if err != nil {
-		panic(fmt.Sprintf("meters: shipped definitions: %v", err))
-	}
-	return d
-})
+//go:embed legacy.yaml
+var legacyYAML []byte
 
-// Default returns the shipped definitions (Ceilometer's meters.yaml and the
-// legacy meters older releases made from notifications). The value is
-// shared: do not modify it.
+// shipped compiles one of the embedded files once.
+func shipped(src []byte, name string) func() *Definitions {
+	return sync.OnceValue(func() *Definitions {
+		d, err := Parse(src, name)
+		if err != nil {
+			panic(fmt.Sprintf("meters: shipped definitions: %v", err))
+		}
+		return d
+	})
+}
+
+var (
+	defaults = shipped(defaultYAML, "meters.yaml")
+	legacy   = shipped(legacyYAML, "legacy.yaml")
+)
+
+// Default returns the shipped definitions: Ceilometer's meters.yaml, and
+// no others. The value is shared: do not modify it.
 func Default() *Definitions { return defaults() }
+
+// Legacy returns the legacy "existence" meters older Ceilometer releases
+// made from notifications (instance, network, subnet, port, router,
+// ip.floating and their .create and .update forms, stack.*), which
+// Ceilometer's current defaults no longer make: an opt-in addition to
+// Default. The value is shared: do not modify it.
+func Legacy() *Definitions { return legacy() }
 
 // DefaultYAML returns the source of the shipped definitions, a starting
 // point for an operator's own file.
 func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
+
+// LegacyYAML returns the source of the legacy definitions (Legacy).
+func LegacyYAML() []byte { return append([]byte(nil), legacyYAML...) }
 
 // Parse compiles a meters.yaml file (a mapping whose metric key lists the
 // definitions). name is used in errors, which carry the line and column of

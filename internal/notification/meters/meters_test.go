@@ -81,9 +81,26 @@ var createEndMeta = map[string]string{
 	"user_metadata.server_group": "web",
 }
 
+// withLegacy runs the legacy meters, then Ceilometer's defaults, as one
+// set (the oslo listener with legacy_meters = true): the order the tests
+// below expect, from when both were one file.
+type withLegacy struct{}
+
+func (withLegacy) Samples(n *notification.Notification) ([]sample.Sample, error) {
+	a, errA := meters.Legacy().Samples(n)
+	b, errB := meters.Default().Samples(n)
+	switch {
+	case errors.Is(errA, notification.ErrNoMatch):
+		return b, errB
+	case errors.Is(errB, notification.ErrNoMatch):
+		return a, errA
+	}
+	return append(a, b...), errors.Join(errA, errB)
+}
+
 func TestSamplesDefaults(t *testing.T) {
 	t.Parallel()
-	d := meters.Default()
+	d := withLegacy{}
 	instance := func(name, unit string, volume float64, userID string, md map[string]string) sample.Sample {
 		return sample.Sample{
 			Name: name, Type: sample.Gauge, Unit: unit, Volume: volume,
@@ -122,8 +139,8 @@ func TestSamplesDefaults(t *testing.T) {
 				"image_meta.base_image_ref": "0c5a3bd6-3ff2-4a61-85fc-6f2ee1bb1e2c",
 				"metadata.owner":            "ops",
 				"memory_mb":                 "512",
-				"access_ip_v4":              "",
-				"fixed_ips":                 `[{"address":"10.0.0.2","floating_ips":[],"label":"private","meta":{},"type":"fixed","version":4,"vif_mac":"fa:16:3e:00:00:01"}]`,
+				"access_ip_v4":              "None",
+				"fixed_ips":                 `[{'address': '10.0.0.2', 'floating_ips': [], 'label': 'private', 'meta': {}, 'type': 'fixed', 'version': 4, 'vif_mac': 'fa:16:3e:00:00:01'}]`,
 			}},
 		},
 		{
@@ -174,7 +191,7 @@ func TestSamplesDefaults(t *testing.T) {
 			}},
 			wantMeta: map[string]map[string]string{"image.size": {
 				"host": "image.localhost", "event_type": "image.upload", "name": "ubuntu-22.04",
-				"properties.os_distro": "ubuntu", "deleted": "false", "deleted_at": "", "size": "13167616",
+				"properties.os_distro": "ubuntu", "deleted": "False", "deleted_at": "None", "size": "13167616",
 			}},
 		},
 		{
@@ -192,7 +209,7 @@ func TestSamplesDefaults(t *testing.T) {
 			}(),
 			wantMeta: map[string]map[string]string{"port": {
 				"host": "network.controller-1", "event_type": "port.create.end", "port.name": "web-port",
-				"port.admin_state_up": "true", "port.mac_address": "fa:16:3e:12:34:56",
+				"port.admin_state_up": "True", "port.mac_address": "fa:16:3e:12:34:56",
 			}},
 		},
 		{
@@ -297,7 +314,7 @@ func TestSamplesLookup(t *testing.T) {
 
 func TestSamplesNotMetered(t *testing.T) {
 	t.Parallel()
-	d := meters.Default()
+	d := withLegacy{}
 	for _, tc := range []struct {
 		name   string
 		mutate func(n *notification.Notification)
@@ -338,7 +355,7 @@ func TestSamplesNotMetered(t *testing.T) {
 
 func TestSamplesMappingErrors(t *testing.T) {
 	t.Parallel()
-	d := meters.Default()
+	d := withLegacy{}
 	tests := []struct {
 		name      string
 		fixture   string
@@ -579,14 +596,28 @@ func TestDefaultsParse(t *testing.T) {
 	require.Equal(t, d.Len(), again.Len())
 	got := d.Meters()
 	for _, want := range []string{
-		"memory", "vcpus", "disk.root.size", "disk.ephemeral.size", "compute.instance.booting.time", "instance",
-		"volume.size", "snapshot.size", "backup.size", "image.size", "image.download", "image.serve",
-		"network", "network.create", "network.update", "subnet", "port", "port.create", "router", "ip.floating",
-		"stack.create", "stack.update", "stack.delete", "stack.resume", "stack.suspend", "bandwidth",
+		"memory", "vcpus", "disk.root.size", "disk.ephemeral.size", "compute.instance.booting.time",
+		"volume.size", "snapshot.size", "backup.size", "image.size", "image.download", "image.serve", "bandwidth",
 		"compute.node.cpu.percent", "manila.share.size", "dns.domain.exists", "trove.instance.exists",
 	} {
 		i := sort.SearchStrings(got, want)
 		require.True(t, i < len(got) && got[i] == want, "default meters lack %s", want)
+	}
+
+	l := meters.Legacy()
+	require.Empty(t, l.Warnings())
+	again, err = meters.Parse(meters.LegacyYAML(), "legacy.yaml")
+	require.NoError(t, err)
+	require.Equal(t, l.Len(), again.Len())
+	legacy := []string{
+		"instance", "ip.floating", "ip.floating.create", "ip.floating.update", "network", "network.create", "network.update",
+		"port", "port.create", "port.update", "router", "router.create", "router.update",
+		"stack.create", "stack.delete", "stack.resume", "stack.suspend", "stack.update",
+		"subnet", "subnet.create", "subnet.update",
+	}
+	require.Equal(t, legacy, l.Meters())
+	for _, name := range legacy {
+		require.NotContains(t, got, name, "a legacy meter is not among Ceilometer's defaults")
 	}
 }
 
@@ -594,7 +625,7 @@ func TestDefaultsParse(t *testing.T) {
 // for event types of every service, as Ceilometer's would.
 func TestDefaultEventTypes(t *testing.T) {
 	t.Parallel()
-	d := meters.Default()
+	d, l := meters.Default(), meters.Legacy()
 	payload := map[string]any{
 		"id": "r", "instance_id": "r", "volume_id": "r", "snapshot_id": "r", "image_id": "r", "stack_identity": "r",
 		"size": 1.0, "volume_size": 1.0, "bytes_sent": 1.0, "memory_mb": 1.0, "vcpus": 1.0, "root_gb": 1.0, "ephemeral_gb": 0.0,
@@ -603,38 +634,49 @@ func TestDefaultEventTypes(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		eventType string
-		want      []string
+		want      []string // Default's meters, then Legacy's
+		legacy    int      // how many of want come from Legacy
 	}{
-		{"image.send", []string{"image.serve", "image.download"}},
-		{"image.delete", []string{"image.size"}},
-		{"snapshot.create.end", []string{"snapshot.size"}},
-		{"volume.resize.start", []string{"volume.size"}},
-		{"volume.retype", []string{"volume.size"}},
-		{"compute.instance.delete.end", []string{"instance", "disk.ephemeral.size", "disk.root.size", "vcpus", "memory"}},
-		{"orchestration.stack.create.end", []string{"stack.create"}},
-		{"orchestration.stack.update.end", []string{"stack.update"}},
-		{"orchestration.stack.create.start", nil},
-		{"network.create.end", []string{"network.create", "network"}},
-		{"network.update.end", []string{"network.update", "network"}},
-		{"network.exists", []string{"network"}},
-		{"network.delete.end", nil},
-		{"floatingip.update.end", []string{"ip.floating.update", "ip.floating"}},
-		{"router.create.end", []string{"router.create", "router"}},
-		{"subnet.create.end", []string{"subnet.create", "subnet"}},
-		{"identity.authenticate", []string{"identity.authenticate.failure"}},
+		{"image.send", []string{"image.serve", "image.download"}, 0},
+		{"image.delete", []string{"image.size"}, 0},
+		{"snapshot.create.end", []string{"snapshot.size"}, 0},
+		{"volume.resize.start", []string{"volume.size"}, 0},
+		{"volume.retype", []string{"volume.size"}, 0},
+		{"compute.instance.delete.end", []string{"disk.ephemeral.size", "disk.root.size", "vcpus", "memory", "instance"}, 1},
+		{"orchestration.stack.create.end", []string{"stack.create"}, 1},
+		{"orchestration.stack.update.end", []string{"stack.update"}, 1},
+		{"orchestration.stack.create.start", nil, 0},
+		{"network.create.end", []string{"network.create", "network"}, 2},
+		{"network.update.end", []string{"network.update", "network"}, 2},
+		{"network.exists", []string{"network"}, 1},
+		{"network.delete.end", nil, 0},
+		{"floatingip.update.end", []string{"ip.floating.update", "ip.floating"}, 2},
+		{"router.create.end", []string{"router.create", "router"}, 2},
+		{"subnet.create.end", []string{"subnet.create", "subnet"}, 2},
+		{"identity.authenticate", []string{"identity.authenticate.failure"}, 0},
 		{"capacity.pool.stats", []string{"volume.provider.pool.capacity.virtual_free", "volume.provider.pool.capacity.provisioned",
-			"volume.provider.pool.capacity.allocated", "volume.provider.pool.capacity.free", "volume.provider.pool.capacity.total"}},
+			"volume.provider.pool.capacity.allocated", "volume.provider.pool.capacity.free", "volume.provider.pool.capacity.total"}, 0},
 	} {
 		t.Run(tc.eventType, func(t *testing.T) {
 			t.Parallel()
 			n := &notification.Notification{MessageID: "m", EventType: tc.eventType, PublisherID: "p",
 				Timestamp: time.Unix(0, 0), Payload: payload}
 			got, err := d.Samples(n)
-			if tc.want == nil {
+			own := tc.want[:len(tc.want)-tc.legacy]
+			if len(own) == 0 {
+				require.ErrorIs(t, err, notification.ErrNoMatch)
+				require.Empty(t, got, "Ceilometer's defaults make no legacy meter")
+			} else {
+				require.NoError(t, err)
+				require.Equal(t, own, names(got), "Ceilometer's defaults make no legacy meter")
+			}
+			more, err := l.Samples(n)
+			if tc.legacy == 0 {
 				require.ErrorIs(t, err, notification.ErrNoMatch)
 				return
 			}
 			require.NoError(t, err)
+			got = append(got, more...)
 			require.Equal(t, tc.want, names(got))
 			if tc.eventType == "capacity.pool.stats" {
 				require.Equal(t, "host@backend", got[0].Metadata["provider"]) // split at the first #
@@ -693,7 +735,7 @@ func BenchmarkSamples(b *testing.B) {
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
 	d := meters.Default()
-	fixtures := []string{"compute.instance.create.end", "compute.instance.exists", "volume.create.end", "image.upload", "port.create.end", "magnum.bay.metrics.update"}
+	fixtures := []string{"compute.instance.create.end", "compute.instance.exists", "volume.create.end", "image.upload", "magnum.bay.metrics.update"}
 	ns := make([]*notification.Notification, len(fixtures))
 	want := make([][]sample.Sample, len(fixtures))
 	for i, f := range fixtures {

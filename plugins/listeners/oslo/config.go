@@ -22,6 +22,7 @@ type config struct {
 	Durable             bool          `hcl:"durable,optional" desc:"declare exchanges and queues durable (oslo's amqp_durable_queues); must match how the services declared them"`
 	MeterDefinitions    []string      `hcl:"meter_definitions,optional" desc:"Ceilometer meters.yaml files; empty (and no meter blocks): the built-in definitions"`
 	Meters              []meterBlock  `hcl:"meter,block" desc:"meter definitions written in HCL, with meters.yaml's fields and meaning; added to meter_definitions"`
+	LegacyMeters        bool          `hcl:"legacy_meters,optional" desc:"add the legacy existence meters older Ceilometer releases made from notifications (instance, network, subnet, port, router, ip.floating with their .create and .update forms, stack.*); off: Ceilometer's current defaults only"`
 	EventDefinitions    string        `hcl:"event_definitions,optional" desc:"Ceilometer event_definitions.yaml file; empty: the built-in definitions"`
 	StoreEvents         bool          `hcl:"store_events,optional" desc:"emit events mapped by the event definitions"`
 	StoreRaw            []string      `hcl:"store_raw,optional" desc:"priorities whose events keep the raw notification (Ceilometer's [event] store_raw)"`

@@ -27,7 +27,7 @@ const (
 	reasonTooLarge     = "too_large"     // body bigger than max_message_bytes
 	reasonBadJSON      = "bad_json"      // body or oslo.message is not JSON
 	reasonBadEnvelope  = "bad_envelope"  // not an object, or a malformed v2 envelope
-	reasonMissingField = "missing_field" // no event_type or no payload
+	reasonMissingField = "missing_field" // no event_type
 	reasonBadField     = "bad_field"     // a field of the wrong type or a bad timestamp
 	reasonBadSample    = "bad_sample"    // a sample-priority payload that is not Ceilometer samples
 	reasonBadSignature = "bad_signature" // a sample whose signature does not match telemetry_secret
@@ -62,7 +62,8 @@ type notice struct {
 // json.Number so that sample signatures verify as Ceilometer computed them.
 // fallbackPriority (from the routing key) is used when the message names
 // none; a missing message_id is derived from the body, so that redeliveries
-// keep it (the store deduplicates by it); a missing timestamp is now.
+// keep it (the store deduplicates by it); a missing timestamp is now; a
+// missing payload is null.
 func decodeNotice(body []byte, fallbackPriority string, now time.Time) (*notice, error) {
 	// A v2 envelope, without building a map of it.
 	var env struct {
@@ -132,11 +133,10 @@ func fromMessage(msg map[string]any, raw string, fallbackPriority string, now ti
 	if n.EventType == "" {
 		return nil, decodeErr(reasonMissingField, "event_type: missing")
 	}
-	payload, ok := msg["payload"]
-	if !ok {
-		return nil, decodeErr(reasonMissingField, "payload: missing")
-	}
-	n.Payload = payload
+	// A missing payload is null, as oslo.messaging's dispatcher reads it
+	// (message.get('payload')): Ceilometer still records the event, with
+	// the default traits.
+	n.Payload = msg["payload"]
 	n.Priority = strings.ToLower(n.Priority)
 	if n.Priority == "" {
 		n.Priority = fallbackPriority

@@ -60,7 +60,7 @@ batch_timeout         = "50ms"
 	// The bad ones, each on its own.
 	bad := map[string][]byte{
 		reasonBadJSON:      []byte(`{"oslo.version": "2.0", "oslo.message": "{\"event_type\": \"compute.instance.create.end\", `),
-		reasonMissingField: envelope(t, map[string]any{"message_id": "m-nopayload", "event_type": "compute.instance.exists", "priority": "INFO", "timestamp": "2026-11-22 03:01:30.123456"}),
+		reasonMissingField: envelope(t, map[string]any{"message_id": "m-notype", "priority": "INFO", "timestamp": "2026-11-22 03:01:30.123456", "payload": map[string]any{}}),
 		reasonTooLarge:     envelope(t, osloMessage("m-huge", "compute.instance.exists", "INFO", fixtureTime, map[string]any{"instance_id": "i-huge", "padding": strings.Repeat("x", 5000)})),
 	}
 	noSize := fx["volume"].msg
@@ -81,21 +81,27 @@ batch_timeout         = "50ms"
 		pub1.publish(t, exchange, "notifications.info", bad[reason])
 	}
 	pub2.publish(t, "ceilometer", "notifications.sample", bad[reasonBadSignature])
+	// Without payload: not dead-lettered; Ceilometer records its event
+	// with the default traits (and makes no sample).
+	pub1.publish(t, "nova", "notifications.info", envelope(t, map[string]any{"message_id": "m-nopayload", "event_type": "compute.instance.exists",
+		"priority": "INFO", "timestamp": "2026-11-22 03:01:30.123456", "publisher_id": "compute.host9", "_context_project_id": "p-9"}))
 	// Matches no meter and, with drop_unmatched_events, no event: acked.
 	pub2.publish(t, "nova", "notifications.info", envelope(t, osloMessage("m-unmatched", "dummy.notification", "INFO", fixtureTime, map[string]any{})))
 	// And the stream goes on.
 	pub1.publish(t, "nova", "notifications.info", existsNotice(t, "i-last"))
 
+	// Ceilometer's default meters and no others (the legacy instance and
+	// port meters are off without legacy_meters).
 	wantSamples := []string{
 		// compute.instance.create.end
-		"i-1/instance", "i-1/disk.ephemeral.size", "i-1/disk.root.size", "i-1/compute.instance.booting.time", "i-1/vcpus", "i-1/memory",
+		"i-1/disk.ephemeral.size", "i-1/disk.root.size", "i-1/compute.instance.booting.time", "i-1/vcpus", "i-1/memory",
 		// compute.instance.exists, twice
-		"i-2/instance", "i-2/disk.ephemeral.size", "i-2/disk.root.size", "i-2/vcpus", "i-2/memory",
-		"i-last/instance", "i-last/disk.ephemeral.size", "i-last/disk.root.size", "i-last/vcpus", "i-last/memory",
-		"v-1/volume.size", "img-1/image.size", "port-1/port.create", "port-1/port",
+		"i-2/disk.ephemeral.size", "i-2/disk.root.size", "i-2/vcpus", "i-2/memory",
+		"i-last/disk.ephemeral.size", "i-last/disk.root.size", "i-last/vcpus", "i-last/memory",
+		"v-1/volume.size", "img-1/image.size",
 		"r-cpu/cpu", "r-memory.usage/memory.usage",
 	}
-	wantEvents := []string{"compute.instance.create.end", "compute.instance.exists", "compute.instance.exists",
+	wantEvents := []string{"compute.instance.create.end", "compute.instance.exists", "compute.instance.exists", "compute.instance.exists",
 		"volume.create.end", "volume.create.end", "image.upload", "port.create.end", "compute.instance.create.error"}
 	samples, events := r.collect(t, 30*time.Second, func(s []sample.Sample, e []sample.Event) bool {
 		return len(s) >= len(wantSamples) && len(e) >= len(wantEvents)
@@ -122,7 +128,6 @@ batch_timeout         = "50ms"
 	require.Equal(t, 10.0, byKey["v-1/volume.size"].Volume)
 	require.Equal(t, "GB", byKey["v-1/volume.size"].Unit)
 	require.Equal(t, 16338944.0, byKey["img-1/image.size"].Volume)
-	require.Equal(t, sample.Delta, byKey["port-1/port.create"].Type)
 	cpu := byKey["r-cpu/cpu"]
 	require.Equal(t, 1.5e9, cpu.Volume)
 	require.Equal(t, "id-cpu", cpu.MessageID)
@@ -139,6 +144,9 @@ batch_timeout         = "50ms"
 		} else {
 			require.Empty(t, e.Raw)
 		}
+		if e.MessageID == "m-nopayload" {
+			require.Equal(t, []string{"host=host9", "project_id=p-9", "service=compute"}, traits(e))
+		}
 	}
 
 	dead := readQueue(t, url1, "altimeter.dead", 4, 10*time.Second)
@@ -152,17 +160,18 @@ batch_timeout         = "50ms"
 	}
 	require.Len(t, gotReasons, 5)
 	require.Contains(t, gotReasons[reasonBadJSON], "decode json")
-	require.Contains(t, gotReasons[reasonMissingField], "payload: missing")
+	require.Contains(t, gotReasons[reasonMissingField], "event_type: missing")
 	require.Contains(t, gotReasons[reasonTooLarge], "more than max_message_bytes = 4096")
 	require.Contains(t, gotReasons[reasonMapping], "volume.size")
 	require.Contains(t, gotReasons[reasonBadSignature], "signature does not match")
 
-	waitFor(t, "counters", 5*time.Second, func() bool { return o.stats.notifications.Load() == 9 })
+	waitFor(t, "counters", 5*time.Second, func() bool { return o.stats.notifications.Load() == 10 })
 	c := o.Counters()
 	for _, reason := range []string{reasonBadJSON, reasonMissingField, reasonTooLarge, reasonMapping, reasonBadSignature} {
 		require.Equal(t, uint64(1), c["dead_lettered_"+reason], reason)
 	}
 	require.Equal(t, uint64(1), c["unmatched"])
+	require.Equal(t, uint64(1), c["without_payload"])
 	require.Equal(t, uint64(len(wantSamples)), c["samples_accepted"])
 	require.Equal(t, uint64(len(wantEvents)), c["events_accepted"])
 	for _, u := range []string{url1, url2} {

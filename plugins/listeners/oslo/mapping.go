@@ -47,6 +47,9 @@ func loadMapper(s *settings) (mapper, error) {
 		}
 		d.meters = append(d.meters, m)
 	}
+	if s.LegacyMeters {
+		d.meters = append(d.meters, meters.Legacy())
+	}
 	if s.StoreEvents {
 		opts := []events.Option{events.StoreRaw(s.StoreRaw...)}
 		if s.DropUnmatchedEvents {

@@ -72,7 +72,10 @@ func TestDecodeNotice(t *testing.T) {
 		{name: "inner not json", body: []byte(`{"oslo.version":"2.0","oslo.message":"{nope"}`), reason: reasonBadJSON},
 		{name: "inner not a string", body: []byte(`{"oslo.version":"2.0","oslo.message":{"event_type":"x"}}`), reason: reasonBadEnvelope},
 		{name: "version not a string", body: []byte(`{"oslo.version":2,"oslo.message":"{}"}`), reason: reasonBadEnvelope},
-		{name: "no payload", body: []byte(`{"event_type":"x"}`), reason: reasonMissingField},
+		{name: "no payload is null, as oslo.messaging reads it", body: []byte(`{"event_type":"x"}`), check: func(t *testing.T, n *notice) {
+			require.Nil(t, n.Payload)
+			require.Equal(t, "x", n.EventType)
+		}},
 		{name: "no event_type", body: []byte(`{"payload":{}}`), reason: reasonMissingField},
 		{name: "event_type not a string", body: []byte(`{"event_type":1,"payload":{}}`), reason: reasonBadField},
 		{name: "bad timestamp", body: []byte(`{"event_type":"x","payload":{},"timestamp":"yesterday"}`), reason: reasonBadField},

@@ -123,3 +123,43 @@ type partialMapper struct{ fakeMapper }
 func (partialMapper) Samples(*notification.Notification) ([]sample.Sample, error) {
 	return nil, errors.Join(&notification.MappingError{Definition: `meter "x"`, Field: "volume", Reason: "matched nothing"})
 }
+
+// TestProcessWithoutPayload: a notification without payload (absent or
+// null) is not dead-lettered: with the built-in definitions it makes the
+// event Ceilometer records (the default traits), no sample, and is
+// counted as without_payload; a meter definition that matches its event
+// type but finds nothing does not dead-letter it.
+func TestProcessWithoutPayload(t *testing.T) {
+	s, err := validate(defaultConfig())
+	require.NoError(t, err)
+	m, err := loadMapper(s)
+	require.NoError(t, err)
+	o := newWithMapper(s, m, sdktest.Logger(t))
+	absent := osloMessage("m-np", "compute.instance.delete.end", "INFO", fixtureTime, nil)
+	delete(absent, "payload")
+	for i, body := range [][]byte{
+		envelope(t, absent),
+		envelope(t, osloMessage("m-null", "compute.instance.delete.end", "INFO", fixtureTime, nil)),
+	} {
+		id := []string{"m-np", "m-null"}[i]
+		acker := &fakeAcker{}
+		u := o.process(context.Background(), &delivery{acker: acker, tag: 9, body: body, routingKey: "notifications.info"}, o.log)
+		require.NotNil(t, u, "not dead-lettered")
+		require.Nil(t, u.dead)
+		require.Empty(t, acker.acked)
+		require.Empty(t, acker.nacked)
+		require.Empty(t, u.samples)
+		require.Len(t, u.events, 1)
+		ev := u.events[0]
+		require.Equal(t, "compute.instance.delete.end", ev.EventType)
+		traits := map[string]any{}
+		for _, tr := range ev.Traits {
+			traits[tr.Name] = tr.Text
+		}
+		// The traits that do not read the payload: the default ones, and
+		// host from publisher_id.
+		require.Equal(t, map[string]any{"service": "compute", "host": "host1", "project_id": "p-ctx", "request_id": "req-" + id}, traits)
+		require.Equal(t, uint64(i+1), o.Counters()["without_payload"])
+	}
+	require.Zero(t, o.deadTotal())
+}

@@ -252,8 +252,9 @@ func (d *definition) ids(e any) (rid, pid, uid string, err error) {
 	return rid, pid, uid, nil
 }
 
-// meta collects metadata_fields (objects flattened to dotted keys; absent
-// fields left out), then applies metadata_mapping.
+// meta collects metadata_fields (objects flattened to dotted keys, values
+// as Ceilometer's API shows them: sample.FlattenMetadata; absent fields
+// left out), then applies metadata_mapping.
 func (d *definition) meta(e any) map[string]string {
 	if len(d.metadata) == 0 {
 		return nil
@@ -264,7 +265,7 @@ func (d *definition) meta(e any) map[string]string {
 		if !ok {
 			continue
 		}
-		flatten(md, f.key, v)
+		sample.FlattenMetadata(md, f.key, v)
 	}
 	for from, to := range d.renames {
 		v, ok := md[from]
@@ -277,16 +278,6 @@ func (d *definition) meta(e any) map[string]string {
 		}
 	}
 	return md
-}
-
-func flatten(md map[string]string, key string, v any) {
-	if m, ok := v.(map[string]any); ok {
-		for k, sv := range m {
-			flatten(md, key+"."+k, sv)
-		}
-		return
-	}
-	md[key] = stringify(v)
 }
 
 // volume applies skip_sample_values, then value_mapping (default_value for

@@ -177,6 +177,19 @@ preserve_mapped_metadata = false`,
 			},
 		},
 		{
+			name: "metadata values as Ceilometer's API shows them (Python str())",
+			def: `url = "http://x/"
+type = "gauge"
+unit = "B"
+value_attribute = "v"
+metadata_fields = ["on", "none", "list", "f", "nested"]`,
+			body: `[{"id":"r1","v":1,"on":true,"none":null,"list":[1,"a"],"f":1.5,"nested":{"off":false}}]`,
+			want: []brief{
+				{Name: "m", Unit: "B", Type: "gauge", RID: "r1", Volume: 1, Metadata: map[string]string{
+					"on": "True", "none": "None", "list": "[1, 'a']", "f": "1.5", "nested.off": "False"}},
+			},
+		},
+		{
 			name: "value mapping, default value and skipped values",
 			def: `url = "http://x/"
 type = "gauge"
