@@ -63,26 +63,9 @@ func eventCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show one event, its traits one per line (GET /v2/events/ID)",
 		Args:  exactArg("event message ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := f.json()
-			if err != nil {
-				return err
-			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			b, err := cl.get(cmd.Context(), "/v2/events/"+url.PathEscape(args[0]), nil)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(stdout, b)
-			}
-			var ev map[string]any
-			if err := decode(b, &ev); err != nil {
-				return err
-			}
-			return renderProps(stdout, eventProps(ev))
+			return fetchOne(cmd, &f, stdout, "/v2/events/"+url.PathEscape(args[0]), func(ev map[string]any) error {
+				return renderProps(stdout, eventProps(ev))
+			})
 		},
 	}
 
@@ -97,30 +80,13 @@ func eventTypeCmd(stdout io.Writer, f *apiFlags) *cobra.Command {
 		Short: "List the event types stored",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := f.json()
-			if err != nil {
-				return err
-			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			b, err := cl.get(cmd.Context(), "/v2/event_types", nil)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(stdout, b)
-			}
-			var types []string
-			if err := decode(b, &types); err != nil {
-				return err
-			}
-			rows := make([]map[string]any, len(types))
-			for i, t := range types {
-				rows[i] = map[string]any{"event_type": t}
-			}
-			return renderTable(stdout, eventTypeColumns, rows)
+			return fetchOne(cmd, f, stdout, "/v2/event_types", func(types []string) error {
+				rows := make([]map[string]any, len(types))
+				for i, t := range types {
+					rows[i] = map[string]any{"event_type": t}
+				}
+				return renderTable(stdout, eventTypeColumns, rows)
+			})
 		},
 	}
 	c.AddCommand(list)
