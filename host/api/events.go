@@ -370,14 +370,23 @@ func (s *Server) getEvent(c *gin.Context) {
 	c.JSON(http.StatusOK, renderEvent(&ev))
 }
 
+// listEventTypes lists the event types, sorted: a page of limit (at most
+// max_limit; store.DefaultLimit when absent) after marker (a type), which
+// Panko does not have (it lists them all).
 func (s *Server) listEventTypes(c *gin.Context) {
-	if err := checkParams(c); err != nil {
+	if err := checkParams(c, "limit", "marker"); err != nil {
 		abort(c, err)
 		return
 	}
-	ts, err := s.opts.Events.EventTypes(c.Request.Context(), scope(c))
+	o, err := s.page(c)
 	if err != nil {
-		abort(c, fmt.Errorf("list event types: %w", err))
+		abort(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	ts, err := s.opts.Events.EventTypes(ctx, scope(c), o)
+	if err != nil {
+		abort(c, fmt.Errorf("list event types: %w", s.stopped(ctx, err)))
 		return
 	}
 	if ts == nil {
@@ -396,8 +405,11 @@ func eventTypeParam(c *gin.Context) (string, error) {
 	return t, nil
 }
 
+// listTraitDescriptions lists the trait names and types of an event type,
+// sorted: the types of limit names (as listEventTypes) after marker (a
+// trait name).
 func (s *Server) listTraitDescriptions(c *gin.Context) {
-	if err := checkParams(c); err != nil {
+	if err := checkParams(c, "limit", "marker"); err != nil {
 		abort(c, err)
 		return
 	}
@@ -406,9 +418,15 @@ func (s *Server) listTraitDescriptions(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	ds, err := s.opts.Events.TraitDescriptions(c.Request.Context(), et, scope(c))
+	o, err := s.page(c)
 	if err != nil {
-		abort(c, fmt.Errorf("list traits of %s: %w", et, err))
+		abort(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	ds, err := s.opts.Events.TraitDescriptions(ctx, et, scope(c), o)
+	if err != nil {
+		abort(c, fmt.Errorf("list traits of %s: %w", et, s.stopped(ctx, err)))
 		return
 	}
 	out := make([]traitDescJSON, len(ds))
@@ -418,8 +436,17 @@ func (s *Server) listTraitDescriptions(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
+// listTraits lists the values of one trait of an event type, in event
+// order: the first limit (as listEventTypes). There is no marker (a value
+// does not name its event): page the events themselves, GET /v2/events
+// with q.field=event_type, for more.
 func (s *Server) listTraits(c *gin.Context) {
-	if err := checkParams(c); err != nil {
+	if err := checkParams(c, "limit"); err != nil {
+		abort(c, err)
+		return
+	}
+	o, err := s.page(c)
+	if err != nil {
 		abort(c, err)
 		return
 	}
@@ -433,9 +460,10 @@ func (s *Server) listTraits(c *gin.Context) {
 		abort(c, fmt.Errorf("%w: trait_name: empty", ErrBadRequest))
 		return
 	}
-	ts, err := s.opts.Events.Traits(c.Request.Context(), et, name, scope(c))
+	ctx := c.Request.Context()
+	ts, err := s.opts.Events.Traits(ctx, et, name, scope(c), o.Limit)
 	if err != nil {
-		abort(c, fmt.Errorf("list trait %s of %s: %w", name, et, err))
+		abort(c, fmt.Errorf("list trait %s of %s: %w", name, et, s.stopped(ctx, err)))
 		return
 	}
 	writeList(c, http.StatusOK, ts, renderTrait)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -86,6 +87,92 @@ func TestLimitIsCapped(t *testing.T) {
 	require.Len(t, decodeList(t, call(t, small, "GET", "/v2/samples", tokAdmin, "").Body.Bytes()), 2)
 	require.Len(t, decodeList(t, call(t, small, "POST", "/v2/query/samples", tokAdmin, `{}`).Body.Bytes()), 2)
 	requireError(t, call(t, small, "POST", "/v2/query/samples", tokAdmin, `{"limit": 3}`), http.StatusBadRequest, "api max_limit")
+}
+
+// Issue 9 item 1 for the event type and trait listings: many distinct
+// event types, trait names and trait values are listed a page at a time
+// (limit at most max_limit, store.DefaultLimit when absent), never all at
+// once; a limit past max_limit is a counted 400.
+func TestEventListingsAreBounded(t *testing.T) {
+	t.Parallel()
+	const n = 60
+	st := limitStore(t)
+	var evs []sample.Event
+	for i := range n {
+		evs = append(evs, sample.Event{
+			MessageID: fmt.Sprintf("many-%02d", i), EventType: fmt.Sprintf("many.%02d", i), Generated: t0.Add(time.Duration(i) * time.Second),
+			Traits: []sample.Trait{
+				{Name: "project_id", Type: sample.TraitText, Text: projectA},
+				{Name: fmt.Sprintf("name%02d", i), Type: sample.TraitText, Text: "x"},
+			},
+		})
+		for j := range n {
+			evs = append(evs, sample.Event{
+				MessageID: fmt.Sprintf("value-%02d-%02d", i, j), EventType: "values", Generated: t0.Add(time.Duration(i*n+j) * time.Millisecond),
+				Traits: []sample.Trait{
+					{Name: "project_id", Type: sample.TraitText, Text: projectA},
+					{Name: "v", Type: sample.TraitInt, Int: int64(i*n + j)},
+					{Name: fmt.Sprintf("n%02d", i), Type: sample.TraitText, Text: "x"},
+				},
+			})
+		}
+	}
+	require.NoError(t, st.WriteEvents(t.Context(), evs))
+	srv := limitServer(t, st, st, st, Limits{MaxLimit: 25})
+	listings := []struct {
+		name, target, key string
+		total             int // rows when paged to the end; 0: no marker
+	}{
+		{"event types", "/v2/event_types", "", n + 5},
+		{"trait names", "/v2/event_types/values/traits", "name", n + 2},
+		{"trait values", "/v2/event_types/values/traits/v", "", 0},
+	}
+	for _, tok := range []string{tokAdmin, tokA} {
+		for _, l := range listings {
+			t.Run(l.name, func(t *testing.T) {
+				for _, v := range []string{"26", "2147483648", "9223372036854775807", "99999999999999999999"} {
+					requireError(t, call(t, srv, "GET", l.target+"?limit="+v, tok, ""), http.StatusBadRequest, "limit")
+				}
+				requireError(t, call(t, srv, "GET", l.target+"?limit=26", tok, ""), http.StatusBadRequest, "limit 26 is more than the maximum 25 (api max_limit)")
+				requireError(t, call(t, srv, "GET", l.target+"?limit=-1", tok, ""), http.StatusBadRequest, "limit must be a positive integer")
+				rec := call(t, srv, "GET", l.target, tok, "")
+				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+				var first []any
+				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &first))
+				require.LessOrEqual(t, len(first), 25, "no limit: at most max_limit")
+				if l.total == 0 {
+					require.Len(t, first, 25, "the first max_limit values")
+					return
+				}
+				seen, marker := 0, ""
+				for range l.total {
+					target := l.target + "?limit=7"
+					if marker != "" {
+						target += "&marker=" + url.QueryEscape(marker)
+					}
+					rec := call(t, srv, "GET", target, tok, "")
+					require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+					var page []any
+					require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+					require.LessOrEqual(t, len(page), 7)
+					if len(page) == 0 {
+						break
+					}
+					seen += len(page)
+					last := page[len(page)-1]
+					if m, ok := last.(map[string]any); ok {
+						marker = m[l.key].(string)
+					} else {
+						marker = last.(string)
+					}
+				}
+				if tok == tokAdmin {
+					require.Equal(t, l.total, seen, "every row once, a page at a time")
+				}
+			})
+		}
+	}
+	require.Equal(t, float64(2*3*6), refusedCount(srv, refusedLimit), "every refusal counted")
 }
 
 func postBody(items ...map[string]any) string {
