@@ -357,10 +357,10 @@ func (s *Server) statistics(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	stats, err := s.opts.Store.Statistics(ctx, store.StatsQuery{
-		Filter: p.filter, Period: period, GroupBy: groupBy, Aggregates: aggs, MaxGroups: s.limits.MaxGroups,
+		Filter: p.filter, Period: period, GroupBy: groupBy, Aggregates: aggs, MaxGroups: s.limits.MaxGroups, MaxBuckets: s.limits.MaxBuckets,
 	})
 	if err != nil {
-		abort(c, fmt.Errorf("statistics of %s: %w", c.Param("name"), groupsError(s.stopped(ctx, err))))
+		abort(c, fmt.Errorf("statistics of %s: %w", c.Param("name"), statsError(s.stopped(ctx, err))))
 		return
 	}
 	writeList(c, http.StatusOK, stats, func(st *store.Statistics) statisticsJSON { return renderStatistics(st, aggs, q.start, q.end) })

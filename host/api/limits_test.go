@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -282,6 +283,67 @@ func TestMaxGroups(t *testing.T) {
 		require.Len(t, decodeList(t, rec.Body.Bytes()), 2)
 	}
 	require.Equal(t, 4.0, refusedCount(srv, refusedGroups))
+}
+
+// Statistics buckets are bounded by max_buckets: period=1 over ten years
+// is a 400 naming period before a bucket is made, and so are more buckets
+// across groups than the limit; a member is counted on its own data.
+func TestMaxBuckets(t *testing.T) {
+	t.Parallel()
+	st := limitStore(t)
+	tenYears := []string{"q.field", "timestamp", "q.op", "ge", "q.value", "2019-01-01T00:00:00", "q.field", "timestamp", "q.op", "lt", "q.value", "2029-01-01T00:00:00"}
+	with := func(kv ...string) string { return qs(append(slices.Clone(tenYears), kv...)...) }
+	cases := []struct {
+		name, token, query string
+		code, rows         int // rows of a 200
+		msg                string
+	}{
+		{"ten years of seconds", tokAdmin, with("period", "1"), 400, 0, "period: invalid request: too many buckets: 9 samples from 2024-01-02T03:00:00Z to 2024-01-02T03:03:00Z may fill 181 periods of 1s, more than 8 buckets"},
+		{"ten years of seconds, by resource", tokAdmin, with("period", "1", "groupby", "resource_id"), 400, 0, "more than 8 buckets"},
+		{"ten years of seconds, by metadata", tokAdmin, with("period", "1", "groupby", "metadata.host"), 400, 0, "more than 8 buckets"},
+		{"ten years of seconds, a member's 6 samples in 4 seconds", tokA, with("period", "1"), 200, 4, ""},
+		{"ten years of seconds, B's 3 samples", tokB, with("period", "1"), 200, 3, ""},
+		{"the samples' range in seconds", tokAdmin, qs("period", "1"), 400, 0, "181 periods of 1s"},
+		{"minutes by resource: 9 buckets", tokAdmin, qs("period", "60", "groupby", "resource_id"), 400, 0, "the answer has more than 8 buckets"},
+		{"minutes by host: 7 buckets", tokAdmin, qs("period", "60", "groupby", "metadata.host"), 200, 7, ""},
+		{"minutes by resource and host: 9 buckets", tokAdmin, qs("period", "60", "groupby", "resource_id", "groupby", "metadata.host"), 400, 0, "the answer has more than 8 buckets"},
+		{"a member's minutes by resource: 6", tokA, qs("period", "60", "groupby", "resource_id"), 200, 6, ""},
+		{"ten years in one bucket", tokAdmin, with(), 200, 1, ""},
+		{"ten years of years", tokAdmin, with("period", fmt.Sprint(366*24*3600)), 200, 1, ""},
+	}
+	srv := limitServer(t, st, st, st, Limits{MaxBuckets: 8})
+	refusals := 0
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := call(t, srv, "GET", "/v2/meters/cpu_util/statistics"+tc.query, tc.token, "")
+			if tc.code != http.StatusOK {
+				require.Contains(t, rec.Body.String(), "period: ")
+				requireError(t, rec, tc.code, tc.msg)
+				refusals++
+				return
+			}
+			require.Equal(t, tc.code, rec.Code, rec.Body.String())
+			require.Len(t, decodeList(t, rec.Body.Bytes()), tc.rows)
+		})
+	}
+	require.Equal(t, float64(refusals), refusedCount(srv, refusedBuckets), "every refusal counted")
+
+	// 1001 samples a minute apart: by the second or the minute they may
+	// fill more than 1000 buckets; every two minutes, 501.
+	dense := make([]sample.Sample, 1001)
+	for i := range dense {
+		dense[i] = sample.Sample{Name: "dense", Type: sample.Gauge, Unit: "u", Volume: float64(i), ResourceID: resourceA1, ProjectID: projectA,
+			Timestamp: t0.Add(time.Duration(i-1000) * time.Minute)}
+	}
+	require.NoError(t, st.Write(t.Context(), dense))
+	thousand := limitServer(t, st, st, st, Limits{MaxBuckets: 1000})
+	for _, q := range []string{with("period", "1"), qs("period", "1"), qs("period", "60"), with("period", "1", "groupby", "resource_id"), with("period", "60", "groupby", "metadata.host")} {
+		requireError(t, call(t, thousand, "GET", "/v2/meters/dense/statistics"+q, tokA, ""), http.StatusBadRequest,
+			"1001 samples from 2024-01-01T10:20:00Z to 2024-01-02T03:00:00Z may fill")
+	}
+	rec := call(t, thousand, "GET", "/v2/meters/dense/statistics"+with("period", "120"), tokA, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Len(t, decodeList(t, rec.Body.Bytes()), 501)
 }
 
 // slowReader makes each sample its listing examines cost delay, as a
