@@ -304,9 +304,17 @@ func parseAggregates(params url.Values) ([]store.Aggregate, error) {
 	return out, nil
 }
 
-// parseGroupBy validates repeated groupby parameters, without duplicates.
+// maxGroupBy bounds the fields of a groupby: each is read for every
+// sample a statistics request aggregates.
+const maxGroupBy = 8
+
+// parseGroupBy validates repeated groupby parameters, without duplicates,
+// at most maxGroupBy of them.
 func parseGroupBy(params url.Values) ([]string, error) {
 	var out []string
+	if n := len(params["groupby"]); n > maxGroupBy {
+		return nil, refuse(refusedGroups, fmt.Errorf("%w: groupby: %d fields, more than the maximum %d", ErrBadRequest, n, maxGroupBy))
+	}
 	for _, g := range params["groupby"] {
 		field := canonicalField(g)
 		switch {

@@ -222,8 +222,13 @@ func countLeaves(root *expr) int {
 
 // checkLeaves refuses a query with more conditions than MaxQueryLeaves.
 func (s *Server) checkLeaves(root *expr) error {
-	if n := countLeaves(root); n > s.limits.MaxQueryLeaves {
-		return refuse(refusedLeaves, fmt.Errorf("%w: filter: %d conditions, more than the maximum %d (api max_query_leaves)", ErrBadRequest, n, s.limits.MaxQueryLeaves))
+	return s.checkConditions("filter", countLeaves(root))
+}
+
+// checkConditions refuses n conditions of param past MaxQueryLeaves.
+func (s *Server) checkConditions(param string, n int) error {
+	if n > s.limits.MaxQueryLeaves {
+		return refuse(refusedLeaves, fmt.Errorf("%w: %s: %d conditions, more than the maximum %d (api max_query_leaves)", ErrBadRequest, param, n, s.limits.MaxQueryLeaves))
 	}
 	return nil
 }

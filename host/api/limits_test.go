@@ -605,3 +605,73 @@ func TestComplexQueryLimitString(t *testing.T) {
 	}
 	require.Equal(t, float64(11), refusedCount(srv, refusedLimit), "every refusal counted")
 }
+
+// TestUnboundedInputsRefused: every count, size and pattern a request
+// carries is bounded, per endpoint family; each refusal is a 400 naming
+// what is too large, and the refused request changes nothing.
+func TestUnboundedInputsRefused(t *testing.T) {
+	t.Parallel()
+	many := func(n int, kv ...string) []string {
+		var out []string
+		for i := range n {
+			for j := 0; j < len(kv); j += 2 {
+				v := kv[j+1]
+				if strings.Contains(v, "%d") {
+					v = fmt.Sprintf(v, i)
+				}
+				out = append(out, kv[j], v)
+			}
+		}
+		return out
+	}
+	leaves := func(n int, leaf string) string {
+		return `{"and":[` + strings.TrimSuffix(strings.Repeat(leaf+",", n), ",") + `]}`
+	}
+	longRegex := strings.Repeat("a", maxRegexBytes+1)
+	cases := []struct {
+		family, name, method, target, body string
+		msg                                string
+	}{
+		{"data", "groupby of 9 fields", "GET", "/v2/meters/cpu_util/statistics" + qs(many(9, "groupby", "metadata.k%d")...), "", "groupby: 9 fields, more than the maximum 8"},
+		{"data", "101 q conditions", "GET", "/v2/samples" + qs(many(101, "q.field", "metadata.k%d", "q.value", "v")...), "", "101 conditions, more than the maximum 100 (api max_query_leaves)"},
+		{"data", "a long regex", "POST", "/v2/query/samples", `{"filter":{"=~":{"resource_id":"` + longRegex + `"}}}`, "regular expression of 1025 bytes, more than the maximum 1024"},
+		{"data", "orderby of 20 terms", "POST", "/v2/query/samples", `{"orderby":[` + strings.TrimSuffix(strings.Repeat(`{"timestamp":"asc"},`, 20), ",") + `]}`, "20 terms, at most"},
+		{"data", "orderby naming a field twice", "POST", "/v2/query/samples", `{"orderby":[{"timestamp":"asc"},{"timestamp":"desc"}]}`, "field timestamp is given more than once"},
+		{"events", "101 q conditions", "GET", "/v2/events" + qs(many(101, "q.field", "t%d", "q.value", "v")...), "", "q.field: 101 conditions"},
+		{"events", "a long event_type", "GET", "/v2/events" + qs("q.field", "event_type", "q.value", strings.Repeat("x", 256)), "", "field event_type: 256 bytes, more than the maximum 255"},
+		{"events", "an event_type of 5 wildcards", "GET", "/v2/events" + qs("q.field", "event_type", "q.value", "*a*b*c*d*"), "", "5 '*' wildcards, more than the maximum 4"},
+		{"events", "5 sort keys", "GET", "/v2/events" + qs(many(5, "sort", "generated:asc")...), "", "sort: more than 4 keys"},
+		{"events", "event types past max_limit", "GET", "/v2/event_types?limit=10001", "", "(api max_limit)"},
+		{"events", "trait values past max_limit", "GET", "/v2/event_types/" + evCreate + "/traits/host?limit=10001", "", "(api max_limit)"},
+		{"alarms", "101 q conditions", "GET", "/v2/alarms" + qs(many(101, "q.field", "name", "q.value", "x%d")...), "", "q.field: 101 conditions, more than the maximum 100 (api max_query_leaves)"},
+		{"alarms", "a listing past max_limit", "GET", "/v2/alarms?limit=10001", "", "limit 10001 is more than the maximum 10000 (api max_limit)"},
+		{"alarms", "a history past max_limit", "GET", "/v2/alarms/" + alarmA1 + "/history?limit=2147483648", "", "(api max_limit)"},
+		{"alarms", "a query of 101 leaves", "POST", "/v2/query/alarms", `{"filter":` + mustJSON(t, leaves(101, `{"=":{"name":"x"}}`)) + `}`, "filter: 101 conditions"},
+		{"alarms", "a history query of 101 leaves", "POST", "/v2/query/alarms/history", `{"filter":` + leaves(101, `{"=":{"type":"creation"}}`) + `}`, "filter: 101 conditions"},
+		{"alarms", "a query past max_limit", "POST", "/v2/query/alarms", `{"limit":10001}`, "(api max_limit)"},
+		{"alarms", "a query with a long regex", "POST", "/v2/query/alarms", `{"filter":{"=~":{"name":"` + longRegex + `"}}}`, "more than the maximum 1024"},
+		{"notifications", "raw listing past 100", "GET", "/v2/notifications?raw=true&limit=101", "", "limit: at most 100 with raw=true"},
+		{"notifications", "a listing past 1000", "GET", "/v2/notifications?limit=1001", "", "limit: want an integer between 1 and 1000"},
+		{"notifications", "a glob of 5 wildcards", "GET", "/v2/notifications?event_type=*a*b*c*d*", "", "event_type"},
+		{"notifications", "a long filter", "GET", "/v2/notifications?host=" + strings.Repeat("h", 256), "", "host: longer than 255 bytes"},
+	}
+	st := limitStore(t)
+	srv := New(Options{Store: st, Writer: st, Events: st, Notifications: archiveFixture(t), Auth: testAuth, Alarms: testAlarms(t),
+		Registerer: prometheus.NewRegistry(), Logger: hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Warn})})
+	for _, family := range []string{"data", "events", "alarms", "notifications"} {
+		t.Run(family, func(t *testing.T) {
+			for _, tc := range cases {
+				if tc.family != family {
+					continue
+				}
+				t.Run(tc.name, func(t *testing.T) {
+					for _, tok := range []string{tokAdmin, tokA} {
+						requireError(t, call(t, srv, tc.method, tc.target, tok, tc.body), http.StatusBadRequest, tc.msg)
+					}
+				})
+			}
+		})
+	}
+	rows := decodeList(t, call(t, srv, "GET", "/v2/alarms", tokAdmin, "").Body.Bytes())
+	require.Len(t, rows, 3, "no alarm created")
+}
