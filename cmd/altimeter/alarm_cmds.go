@@ -293,7 +293,7 @@ func alarmCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show an alarm (GET /v2/alarms/ID)",
 		Args:  exactArg("alarm ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchOne(cmd, &f, stdout, "/v2/alarms/"+url.PathEscape(args[0]), alarmView(stdout))
+			return fetchOne(cmd, &f, stdout, "/v2/alarms/"+url.PathEscape(args[0]), nil, alarmView(stdout))
 		},
 	}
 	del := &cobra.Command{

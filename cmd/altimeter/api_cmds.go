@@ -133,7 +133,7 @@ func sampleCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show one sample (GET /v2/samples/ID)",
 		Args:  exactArg("sample ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchOne(cmd, &f, stdout, "/v2/samples/"+url.PathEscape(args[0]), propsOf(stdout, sampleFields, "metadata"))
+			return fetchOne(cmd, &f, stdout, "/v2/samples/"+url.PathEscape(args[0]), nil, propsOf(stdout, sampleFields, "metadata"))
 		},
 	}
 
@@ -383,7 +383,7 @@ func resourceCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show one resource (GET /v2/resources/ID)",
 		Args:  exactArg("resource ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchOne(cmd, &f, stdout, "/v2/resources/"+url.PathEscape(args[0]), propsOf(stdout, resourceFields, "metadata"))
+			return fetchOne(cmd, &f, stdout, "/v2/resources/"+url.PathEscape(args[0]), nil, propsOf(stdout, resourceFields, "metadata"))
 		},
 	}
 	c.AddCommand(list, show)
@@ -499,9 +499,9 @@ func printList(stdout io.Writer, b []byte, asJSON bool, cols []column, prep func
 	return renderTable(stdout, cols, rows)
 }
 
-// fetchOne GETs path and prints the answer: as it came with -o json,
-// else decoded into a T and handed to render (the show view).
-func fetchOne[T any](cmd *cobra.Command, f *apiFlags, stdout io.Writer, path string, render func(T) error) error {
+// fetchOne GETs path (with the query q) and prints the answer: as it came
+// with -o json, else decoded into a T and handed to render (the show view).
+func fetchOne[T any](cmd *cobra.Command, f *apiFlags, stdout io.Writer, path string, q url.Values, render func(T) error) error {
 	if _, err := f.json(); err != nil {
 		return err // a bad -o is told before the request is made
 	}
@@ -509,7 +509,7 @@ func fetchOne[T any](cmd *cobra.Command, f *apiFlags, stdout io.Writer, path str
 	if err != nil {
 		return err
 	}
-	b, err := cl.get(cmd.Context(), path, nil)
+	b, err := cl.get(cmd.Context(), path, q)
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func notificationCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show one archived notification with its raw body (GET /v2/notifications/ID)",
 		Args:  exactArg("notification message ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchOne(cmd, &f, stdout, "/v2/notifications/"+url.PathEscape(args[0]), func(obj map[string]any) error {
+			return fetchOne(cmd, &f, stdout, "/v2/notifications/"+url.PathEscape(args[0]), nil, func(obj map[string]any) error {
 				if err := renderProps(stdout, objectProps(obj, notificationFields, "")); err != nil {
 					return err
 				}
@@ -230,7 +230,7 @@ func requestCmd(stdout io.Writer) *cobra.Command {
 			type request struct {
 				Notifications []map[string]any `json:"notifications"`
 			}
-			return fetchOne(cmd, &f, stdout, "/v2/requests/"+url.PathEscape(args[0]), func(req request) error {
+			return fetchOne(cmd, &f, stdout, "/v2/requests/"+url.PathEscape(args[0]), nil, func(req request) error {
 				return renderTable(stdout, notificationColumns, req.Notifications)
 			})
 		},
