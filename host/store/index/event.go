@@ -488,11 +488,7 @@ WHERE e.project_id = ?`
 			q += " AND t.name > ?"
 			args = append(args, marker)
 		}
-		q += " ORDER BY t.name"
-		if limit > 0 {
-			q += " LIMIT ?"
-			args = append(args, limit)
-		}
+		q, args = limited(q+" ORDER BY t.name", args, limit)
 		rows, err := db.query(ctx, tx, q, args...)
 		if err != nil {
 			return err
@@ -511,6 +507,14 @@ WHERE e.project_id = ?`
 		return nil, fmt.Errorf("list event types: %w", err)
 	}
 	return out, nil
+}
+
+// limited adds a LIMIT to query q when limit is positive.
+func limited(q string, args []any, limit int) (string, []any) {
+	if limit <= 0 {
+		return q, args
+	}
+	return q + " LIMIT ?", append(args, limit)
 }
 
 // TraitDesc names one trait, with its type, that events of a type carry.
@@ -589,11 +593,7 @@ FROM event e JOIN trait tr ON tr.event_id = e.id AND tr.name = ? WHERE 1`
 		q += " AND e.project_id = ?"
 		args = append(args, project)
 	}
-	q += " ORDER BY e.generated_ns, e.message_id"
-	if limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, limit)
-	}
+	q, args = limited(q+" ORDER BY e.generated_ns, e.message_id", args, limit)
 	var out []sample.Trait
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := db.query(ctx, tx, q, args...)
