@@ -152,7 +152,7 @@ func TestIntegrationArchive(t *testing.T) {
 
 	// The create took 2 s by its timestamps: in the timings and as a
 	// stored notification.duration sample of the instance.
-	waitFor(t, 10*time.Second, "notification.duration stored", func() bool {
+	waitFor(t, 60*time.Second, "notification.duration stored", func() bool {
 		return len(admin.list("/v2/samples?q.field=meter&q.value=notification.duration")) == 1
 	})
 	dur := admin.list("/v2/samples?q.field=meter&q.value=notification.duration")[0]

@@ -182,25 +182,17 @@ func parseConstraints(list []string) ([]map[string]any, error) {
 	return out, nil
 }
 
+// alarmView renders an alarm as its show view.
+func alarmView(stdout io.Writer) func(map[string]any) error {
+	return func(al map[string]any) error { return renderProps(stdout, alarmProps(al)) }
+}
+
 func alarmCmd(stdout io.Writer) *cobra.Command {
 	var f apiFlags
 	c := &cobra.Command{Use: "alarm", Short: "Alarms (Aodh v2: /v2/alarms), with aodh's flags"}
 	f.register(c, true)
 
-	show := func(cmd *cobra.Command, b []byte) error {
-		asJSON, err := f.json()
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			return printJSON(stdout, b)
-		}
-		var al map[string]any
-		if err := decode(b, &al); err != nil {
-			return err
-		}
-		return renderProps(stdout, alarmProps(al))
-	}
+	show := func(_ *cobra.Command, b []byte) error { return showOne(&f, stdout, b, alarmView(stdout)) }
 
 	var cf alarmFlags
 	create := &cobra.Command{
@@ -301,15 +293,7 @@ func alarmCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show an alarm (GET /v2/alarms/ID)",
 		Args:  exactArg("alarm ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			b, err := cl.get(cmd.Context(), "/v2/alarms/"+url.PathEscape(args[0]), nil)
-			if err != nil {
-				return err
-			}
-			return show(cmd, b)
+			return fetchOne(cmd, &f, stdout, "/v2/alarms/"+url.PathEscape(args[0]), nil, alarmView(stdout))
 		},
 	}
 	del := &cobra.Command{

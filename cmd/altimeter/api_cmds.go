@@ -133,7 +133,7 @@ func sampleCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show one sample (GET /v2/samples/ID)",
 		Args:  exactArg("sample ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchOne(cmd, &f, stdout, "/v2/samples/"+url.PathEscape(args[0]), sampleFields, "metadata")
+			return fetchOne(cmd, &f, stdout, "/v2/samples/"+url.PathEscape(args[0]), nil, propsOf(stdout, sampleFields, "metadata"))
 		},
 	}
 
@@ -383,7 +383,7 @@ func resourceCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show one resource (GET /v2/resources/ID)",
 		Args:  exactArg("resource ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchOne(cmd, &f, stdout, "/v2/resources/"+url.PathEscape(args[0]), resourceFields, "metadata")
+			return fetchOne(cmd, &f, stdout, "/v2/resources/"+url.PathEscape(args[0]), nil, propsOf(stdout, resourceFields, "metadata"))
 		},
 	}
 	c.AddCommand(list, show)
@@ -499,28 +499,44 @@ func printList(stdout io.Writer, b []byte, asJSON bool, cols []column, prep func
 	return renderTable(stdout, cols, rows)
 }
 
-// fetchOne GETs one JSON object and prints it as a show view.
-func fetchOne(cmd *cobra.Command, f *apiFlags, stdout io.Writer, path string, fields []column, metaKey string) error {
-	asJSON, err := f.json()
-	if err != nil {
-		return err
+// fetchOne GETs path (with the query q) and prints the answer: as it came
+// with -o json, else decoded into a T and handed to render (the show view).
+func fetchOne[T any](cmd *cobra.Command, f *apiFlags, stdout io.Writer, path string, q url.Values, render func(T) error) error {
+	if _, err := f.json(); err != nil {
+		return err // a bad -o is told before the request is made
 	}
 	cl, err := f.client()
 	if err != nil {
 		return err
 	}
-	b, err := cl.get(cmd.Context(), path, nil)
+	b, err := cl.get(cmd.Context(), path, q)
+	if err != nil {
+		return err
+	}
+	return showOne(f, stdout, b, render)
+}
+
+// showOne prints an answer b: as it came with -o json, else decoded into
+// a T and handed to render.
+func showOne[T any](f *apiFlags, stdout io.Writer, b []byte, render func(T) error) error {
+	asJSON, err := f.json()
 	if err != nil {
 		return err
 	}
 	if asJSON {
 		return printJSON(stdout, b)
 	}
-	var obj map[string]any
-	if err := decode(b, &obj); err != nil {
+	var v T
+	if err := decode(b, &v); err != nil {
 		return err
 	}
-	return renderProps(stdout, objectProps(obj, fields, metaKey))
+	return render(v)
+}
+
+// propsOf renders an object as a show view of fields (metadata under
+// metaKey, when not empty).
+func propsOf(stdout io.Writer, fields []column, metaKey string) func(map[string]any) error {
+	return func(obj map[string]any) error { return renderProps(stdout, objectProps(obj, fields, metaKey)) }
 }
 
 // exactArg wants exactly one non-empty positional argument.

@@ -63,26 +63,9 @@ func eventCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show one event, its traits one per line (GET /v2/events/ID)",
 		Args:  exactArg("event message ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := f.json()
-			if err != nil {
-				return err
-			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			b, err := cl.get(cmd.Context(), "/v2/events/"+url.PathEscape(args[0]), nil)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(stdout, b)
-			}
-			var ev map[string]any
-			if err := decode(b, &ev); err != nil {
-				return err
-			}
-			return renderProps(stdout, eventProps(ev))
+			return fetchOne(cmd, &f, stdout, "/v2/events/"+url.PathEscape(args[0]), nil, func(ev map[string]any) error {
+				return renderProps(stdout, eventProps(ev))
+			})
 		},
 	}
 
@@ -92,44 +75,52 @@ func eventCmd(stdout io.Writer) *cobra.Command {
 
 func eventTypeCmd(stdout io.Writer, f *apiFlags) *cobra.Command {
 	c := &cobra.Command{Use: "type", Short: "Event types (GET /v2/event_types)"}
+	var (
+		limit  int
+		marker string
+	)
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the event types stored",
+		Short: "List the event types stored, a page at a time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := f.json()
+			q, err := pageParams(limit, marker)
 			if err != nil {
 				return err
 			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			b, err := cl.get(cmd.Context(), "/v2/event_types", nil)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(stdout, b)
-			}
-			var types []string
-			if err := decode(b, &types); err != nil {
-				return err
-			}
-			rows := make([]map[string]any, len(types))
-			for i, t := range types {
-				rows[i] = map[string]any{"event_type": t}
-			}
-			return renderTable(stdout, eventTypeColumns, rows)
+			return fetchOne(cmd, f, stdout, "/v2/event_types", q, func(types []string) error {
+				rows := make([]map[string]any, len(types))
+				for i, t := range types {
+					rows[i] = map[string]any{"event_type": t}
+				}
+				return renderTable(stdout, eventTypeColumns, rows)
+			})
 		},
 	}
+	list.Flags().IntVarP(&limit, "limit", "l", 0, "at most this many types (default: the API's, 1000)")
+	list.Flags().StringVar(&marker, "marker", "", "start after this event type (the last of the previous page)")
 	c.AddCommand(list)
 	return c
 }
 
+// pageParams are the limit and marker of a listing, when set.
+func pageParams(limit int, marker string) (url.Values, error) {
+	q, err := listParams("", limit)
+	if err != nil {
+		return nil, err
+	}
+	if marker != "" {
+		q.Set("marker", marker)
+	}
+	return q, nil
+}
+
 func eventTraitCmd(stdout io.Writer, f *apiFlags) *cobra.Command {
 	c := &cobra.Command{Use: "trait", Short: "Traits of an event type (GET /v2/event_types/TYPE/traits)"}
-	var eventType, trait string
+	var (
+		eventType, trait, marker string
+		limit                    int
+	)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the traits of an event type, or with -t the values of one trait",
@@ -147,11 +138,17 @@ func eventTraitCmd(stdout io.Writer, f *apiFlags) *cobra.Command {
 				path += "/" + url.PathEscape(trait)
 				cols = traitValueColumns
 			}
-			return fetchList(cmd, f, stdout, path, nil, cols, nil)
+			q, err := pageParams(limit, marker)
+			if err != nil {
+				return err
+			}
+			return fetchList(cmd, f, stdout, path, q, cols, nil)
 		},
 	}
 	list.Flags().StringVarP(&eventType, "event-type", "e", "", "event type (required)")
 	list.Flags().StringVarP(&trait, "trait-name", "t", "", "list the values of this trait instead of the trait names")
+	list.Flags().IntVarP(&limit, "limit", "l", 0, "at most this many trait names, or values (default: the API's, 1000)")
+	list.Flags().StringVar(&marker, "marker", "", "start after this trait name (the last of the previous page; not with -t)")
 	_ = list.MarkFlagRequired("event-type")
 	c.AddCommand(list)
 	return c

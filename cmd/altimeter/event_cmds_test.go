@@ -145,6 +145,19 @@ func TestEventCommands(t *testing.T) {
 			wantOut: "[\n  \"compute.instance.create.end\",\n  \"image.upload\"\n]\n",
 		},
 		{
+			name:    "type list, a page",
+			args:    []string{"event", "type", "list", "-l", "2", "--marker", "compute.instance.create.end"},
+			want:    request{Method: "GET", Path: "/v2/event_types", Query: url.Values{"limit": {"2"}, "marker": {"compute.instance.create.end"}}},
+			wantOut: "EVENT_TYPE\ncompute.instance.create.end\nimage.upload\n",
+		},
+		{
+			name:    "trait descriptions, a page",
+			args:    []string{"event", "trait", "list", "-e", "compute.instance.create.end", "-l", "5", "--marker", "host"},
+			want:    request{Method: "GET", Path: "/v2/event_types/compute.instance.create.end/traits", Query: url.Values{"limit": {"5"}, "marker": {"host"}}},
+			wantOut: "NAME       TYPE\nhost       string\nmemory_mb  integer\n",
+		},
+		{name: "type list, bad limit", args: []string{"event", "type", "list", "-l", "-2"}, wantErr: "bad --limit -2", noAPICall: true},
+		{
 			name:    "trait descriptions",
 			args:    []string{"event", "trait", "list", "-e", "compute.instance.create.end"},
 			want:    request{Method: "GET", Path: "/v2/event_types/compute.instance.create.end/traits"},

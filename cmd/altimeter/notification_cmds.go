@@ -111,34 +111,17 @@ func notificationCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show one archived notification with its raw body (GET /v2/notifications/ID)",
 		Args:  exactArg("notification message ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := f.json()
-			if err != nil {
+			return fetchOne(cmd, &f, stdout, "/v2/notifications/"+url.PathEscape(args[0]), nil, func(obj map[string]any) error {
+				if err := renderProps(stdout, objectProps(obj, notificationFields, "")); err != nil {
+					return err
+				}
+				raw, err := json.MarshalIndent(obj["raw"], "", "  ")
+				if err != nil {
+					return fmt.Errorf("raw body: %w", err)
+				}
+				_, err = fmt.Fprintf(stdout, "\n%s\n", raw)
 				return err
-			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			b, err := cl.get(cmd.Context(), "/v2/notifications/"+url.PathEscape(args[0]), nil)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(stdout, b)
-			}
-			var obj map[string]any
-			if err := decode(b, &obj); err != nil {
-				return err
-			}
-			if err := renderProps(stdout, objectProps(obj, notificationFields, "")); err != nil {
-				return err
-			}
-			raw, err := json.MarshalIndent(obj["raw"], "", "  ")
-			if err != nil {
-				return fmt.Errorf("raw body: %w", err)
-			}
-			_, err = fmt.Fprintf(stdout, "\n%s\n", raw)
-			return err
+			})
 		},
 	}
 
@@ -244,28 +227,12 @@ func requestCmd(stdout io.Writer) *cobra.Command {
 		Short: "Every notification of one request, in time order (GET /v2/requests/ID)",
 		Args:  exactArg("request ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := f.json()
-			if err != nil {
-				return err
-			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			b, err := cl.get(cmd.Context(), "/v2/requests/"+url.PathEscape(args[0]), nil)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(stdout, b)
-			}
-			var req struct {
+			type request struct {
 				Notifications []map[string]any `json:"notifications"`
 			}
-			if err := decode(b, &req); err != nil {
-				return err
-			}
-			return renderTable(stdout, notificationColumns, req.Notifications)
+			return fetchOne(cmd, &f, stdout, "/v2/requests/"+url.PathEscape(args[0]), nil, func(req request) error {
+				return renderTable(stdout, notificationColumns, req.Notifications)
+			})
 		},
 	}
 	c.AddCommand(show)

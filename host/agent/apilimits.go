@@ -10,6 +10,6 @@ import (
 func apiLimits(l config.APILimits) api.Limits {
 	return api.Limits{
 		MaxLimit: l.MaxLimit, MaxMetadataBytes: l.MaxMetadataBytes, MaxQueryLeaves: l.MaxQueryLeaves,
-		MaxGroups: l.MaxGroups, QueryTimeout: l.QueryTimeout,
+		MaxGroups: l.MaxGroups, MaxBuckets: l.MaxBuckets, QueryTimeout: l.QueryTimeout,
 	}
 }

@@ -181,8 +181,13 @@ func build(ctx context.Context, chk Checker, who Caller, b *Body, base *Alarm) (
 	return a, nil
 }
 
-// owner fills project and user: a member's alarms are its project's; an
-// admin may name any.
+// owner fills project and user as Aodh's post and put do
+// (rbac.get_limited_to): a member's alarms are its project's and its own,
+// and a member naming another user_id on create is refused (Aodh's
+// ProjectNotAuthorized for aspect user); on update a member becomes the
+// alarm's user, whatever the body says (aodhclient sends back the user_id
+// it read). An admin may name any project and user; without user_id an
+// alarm is the creator's and keeps its user on update.
 func owner(who Caller, b *Body, a *Alarm, create bool) error {
 	if b.ProjectID != nil && *b.ProjectID != "" {
 		p := *b.ProjectID
@@ -203,9 +208,15 @@ func owner(who Caller, b *Body, a *Alarm, create bool) error {
 	if err := checkText("project_id", a.ProjectID, MaxIDLen); err != nil {
 		return err
 	}
-	if b.UserID != nil && *b.UserID != "" {
+	named := b.UserID != nil && *b.UserID != ""
+	switch {
+	case !who.Admin && create && named && *b.UserID != who.User:
+		return fieldErr("user_id", *b.UserID, "Not authorized to create an alarm for another user.")
+	case !who.Admin:
+		a.UserID = who.User
+	case named:
 		a.UserID = *b.UserID
-	} else if create {
+	case create:
 		a.UserID = who.User
 	}
 	return checkText("user_id", a.UserID, MaxIDLen)

@@ -32,25 +32,25 @@ type AlarmService interface {
 	AlarmHistory(who alarm.Caller, id string) ([]alarm.Change, error)
 }
 
-// Paging of alarm listings: Aodh's default_api_return_limit, and a cap.
-const (
-	defaultAlarmLimit = 100
-	maxAlarmLimit     = 10_000
-)
+// defaultAlarmLimit is the page of an alarm listing without a limit,
+// Aodh's default_api_return_limit.
+const defaultAlarmLimit = 100
 
 // registerAlarms adds Aodh's v2 alarm endpoints to v2.
 func (s *Server) registerAlarms(v2 *gin.RouterGroup) {
-	a := v2.Group("", s.authenticate())
-	a.GET("/alarms", s.listAlarms)
-	a.POST("/alarms", s.createAlarm)
-	a.GET("/alarms/:id", s.getAlarm)
-	a.PUT("/alarms/:id", s.updateAlarm)
-	a.DELETE("/alarms/:id", s.deleteAlarm)
-	a.GET("/alarms/:id/state", s.getAlarmState)
-	a.PUT("/alarms/:id/state", s.setAlarmState)
-	a.GET("/alarms/:id/history", s.alarmHistory)
-	a.POST("/query/alarms", s.queryAlarms)
-	a.POST("/query/alarms/history", s.queryAlarmHistory)
+	a := v2.Group("", s.authenticate(), s.countErrors())
+	one := alarmRoute{id: true, status: http.StatusOK}
+	a.GET("/alarms", s.alarmHandler(alarmRoute{params: []string{"limit", "marker", "sort"}, status: http.StatusOK}, s.listAlarms))
+	a.POST("/alarms", s.alarmHandler(alarmRoute{body: true, status: http.StatusCreated}, s.createAlarm))
+	a.GET("/alarms/:id", s.alarmHandler(one, s.getAlarm))
+	a.PUT("/alarms/:id", s.alarmHandler(alarmRoute{id: true, body: true, status: http.StatusOK}, s.updateAlarm))
+	a.DELETE("/alarms/:id", s.alarmHandler(alarmRoute{id: true, status: http.StatusNoContent}, s.deleteAlarm))
+	a.GET("/alarms/:id/state", s.alarmHandler(one, s.getAlarmState))
+	a.PUT("/alarms/:id/state", s.alarmHandler(alarmRoute{params: []string{"state"}, id: true, status: http.StatusOK}, s.setAlarmState))
+	a.GET("/alarms/:id/history", s.alarmHandler(alarmRoute{params: []string{"limit", "marker", "sort"}, id: true, status: http.StatusOK}, s.alarmHistory))
+	query := alarmRoute{status: http.StatusOK}
+	a.POST("/query/alarms", s.alarmHandler(query, s.queryAlarms))
+	a.POST("/query/alarms/history", s.alarmHandler(query, s.queryAlarmHistory))
 }
 
 // alarmCapabilities are the alarm entries of /v2/capabilities, as Aodh.
@@ -84,137 +84,119 @@ func alarmErr(err error) error {
 	return err
 }
 
-// alarmID checks the query parameters (allowed) and reads the id path
-// parameter; an id no alarm can have is a 404 without a lookup.
-func alarmID(c *gin.Context, allowed ...string) (string, error) {
-	if err := checkParams(c, allowed...); err != nil {
-		return "", err
-	}
-	id := c.Param("id")
-	if id == "" || len(id) > alarm.MaxIDLen {
-		return "", fmt.Errorf("alarm %.64q: %w", id, ErrNotFound)
-	}
-	return id, nil
+// alarmRoute is what an alarm handler reads before its call: the query
+// parameters it allows (besides q.*), whether its path has an :id (an id
+// no alarm can have is a 404 without a lookup), whether its body is an
+// alarm (413 past alarm.MaxBodyBytes, 400 naming the field), and the
+// status of its answer.
+type alarmRoute struct {
+	params   []string
+	id, body bool
+	status   int
 }
 
-// alarmBody reads and decodes an alarm body (413 past its limit, 400
-// naming the field).
-func alarmBody(c *gin.Context) (*alarm.Body, error) {
-	raw, err := readBodyMax(c, alarm.MaxBodyBytes)
+// alarmReq is what alarmRoute read: the caller, the id and the body.
+type alarmReq struct {
+	who  alarm.Caller
+	id   string
+	body *alarm.Body
+}
+
+// alarmHandler reads rt, then answers with what call returns (no body
+// when nil); call's errors are mapped by alarmErr.
+func (s *Server) alarmHandler(rt alarmRoute, call func(c *gin.Context, r alarmReq) (any, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		r, err := rt.read(c)
+		if err != nil {
+			abort(c, err)
+			return
+		}
+		out, err := call(c, r)
+		if err != nil {
+			abort(c, alarmErr(err))
+			return
+		}
+		if out == nil {
+			c.Status(rt.status)
+			return
+		}
+		c.JSON(rt.status, out)
+	}
+}
+
+func (rt alarmRoute) read(c *gin.Context) (alarmReq, error) {
+	r := alarmReq{who: caller(c)}
+	if err := checkParams(c, rt.params...); err != nil {
+		return r, err
+	}
+	if rt.id {
+		r.id = c.Param("id")
+		if r.id == "" || len(r.id) > alarm.MaxIDLen {
+			return r, fmt.Errorf("alarm %.64q: %w", r.id, ErrNotFound)
+		}
+	}
+	if rt.body {
+		raw, err := readBodyMax(c, alarm.MaxBodyBytes)
+		if err != nil {
+			return r, err
+		}
+		if r.body, err = alarm.DecodeBody(raw); err != nil {
+			return r, alarmErr(err)
+		}
+	}
+	return r, nil
+}
+
+// renderAlarm is the answer of one alarm, or its error.
+func renderAlarm(a alarm.Alarm, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := alarm.DecodeBody(raw)
-	if err != nil {
-		return nil, alarmErr(err)
-	}
-	return b, nil
+	return alarm.Render(&a), nil
 }
 
-func (s *Server) createAlarm(c *gin.Context) {
-	if err := checkParams(c); err != nil {
-		abort(c, err)
-		return
-	}
-	b, err := alarmBody(c)
+// alarmState is the answer of an alarm's state, or its error.
+func alarmState(a alarm.Alarm, err error) (any, error) {
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
-	a, err := s.opts.Alarms.Create(c.Request.Context(), caller(c), b)
-	if err != nil {
-		abort(c, alarmErr(err))
-		return
-	}
-	c.JSON(http.StatusCreated, alarm.Render(&a))
+	return a.State, nil
 }
 
-func (s *Server) getAlarm(c *gin.Context) {
-	id, err := alarmID(c)
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	a, err := s.opts.Alarms.Get(caller(c), id)
-	if err != nil {
-		abort(c, alarmErr(err))
-		return
-	}
-	c.JSON(http.StatusOK, alarm.Render(&a))
+func (s *Server) createAlarm(c *gin.Context, r alarmReq) (any, error) {
+	return renderAlarm(s.opts.Alarms.Create(c.Request.Context(), r.who, r.body))
 }
 
-func (s *Server) updateAlarm(c *gin.Context) {
-	id, err := alarmID(c)
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	b, err := alarmBody(c)
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	a, err := s.opts.Alarms.Update(c.Request.Context(), caller(c), id, b)
-	if err != nil {
-		abort(c, alarmErr(err))
-		return
-	}
-	c.JSON(http.StatusOK, alarm.Render(&a))
+func (s *Server) getAlarm(_ *gin.Context, r alarmReq) (any, error) {
+	return renderAlarm(s.opts.Alarms.Get(r.who, r.id))
 }
 
-func (s *Server) deleteAlarm(c *gin.Context) {
-	id, err := alarmID(c)
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	if err := s.opts.Alarms.Delete(c.Request.Context(), caller(c), id); err != nil {
-		abort(c, alarmErr(err))
-		return
-	}
-	c.Status(http.StatusNoContent)
+func (s *Server) updateAlarm(c *gin.Context, r alarmReq) (any, error) {
+	return renderAlarm(s.opts.Alarms.Update(c.Request.Context(), r.who, r.id, r.body))
 }
 
-func (s *Server) getAlarmState(c *gin.Context) {
-	id, err := alarmID(c)
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	a, err := s.opts.Alarms.Get(caller(c), id)
-	if err != nil {
-		abort(c, alarmErr(err))
-		return
-	}
-	c.JSON(http.StatusOK, a.State)
+func (s *Server) deleteAlarm(c *gin.Context, r alarmReq) (any, error) {
+	return nil, s.opts.Alarms.Delete(c.Request.Context(), r.who, r.id)
+}
+
+func (s *Server) getAlarmState(_ *gin.Context, r alarmReq) (any, error) {
+	return alarmState(s.opts.Alarms.Get(r.who, r.id))
 }
 
 // setAlarmState takes a JSON string ("ok", "alarm", "insufficient data")
 // and answers with the new state, as Aodh.
-func (s *Server) setAlarmState(c *gin.Context) {
-	id, err := alarmID(c, "state")
-	if err != nil {
-		abort(c, err)
-		return
-	}
+func (s *Server) setAlarmState(c *gin.Context, r alarmReq) (any, error) {
 	raw, err := readBodyMax(c, 1024)
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
 	var state string
 	if v, ok := c.GetQuery("state"); ok && len(bytes.TrimSpace(raw)) == 0 {
 		state = v
 	} else if err := json.Unmarshal(raw, &state); err != nil {
-		abort(c, fmt.Errorf("%w: Invalid input for field/attribute state. The body must be a JSON string such as \"ok\"", ErrBadRequest))
-		return
+		return nil, fmt.Errorf("%w: Invalid input for field/attribute state. The body must be a JSON string such as \"ok\"", ErrBadRequest)
 	}
-	a, err := s.opts.Alarms.SetState(c.Request.Context(), caller(c), id, state)
-	if err != nil {
-		abort(c, alarmErr(err))
-		return
-	}
-	c.JSON(http.StatusOK, a.State)
+	return alarmState(s.opts.Alarms.SetState(c.Request.Context(), r.who, r.id, state))
 }
 
 // pageParams are limit, marker and sort of a listing.
@@ -224,16 +206,17 @@ type pageParams struct {
 	sort   []alarm.SortKey
 }
 
-func readPage(c *gin.Context, sortFields []string, defaultLimit int) (pageParams, error) {
-	p := pageParams{limit: defaultLimit, marker: c.Query("marker")}
+// readPage reads limit (Aodh's default when absent, at most max_limit:
+// more is a counted 400, as on every listing), marker and sort.
+func (s *Server) readPage(c *gin.Context, sortFields []string, defaultLimit int) (pageParams, error) {
+	p := pageParams{limit: min(defaultLimit, s.limits.MaxLimit), marker: c.Query("marker")}
 	if v, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return p, fmt.Errorf("%w: Invalid input for field/attribute limit. Value: '%.32s'. Limit must be positive", ErrBadRequest, v)
+		n, err := parseLimit(v, s.limits.MaxLimit)
+		if err != nil {
+			return p, err
 		}
 		p.limit = n
 	}
-	p.limit = min(p.limit, maxAlarmLimit)
 	keys, err := alarm.ParseSort(c.QueryArray("sort"), sortFields)
 	if err != nil {
 		return p, alarmErr(err)
@@ -258,29 +241,22 @@ func pageOf[T any](rows []T, id func(*T) string, marker string, limit int) ([]T,
 	return rows, nil
 }
 
-func (s *Server) listAlarms(c *gin.Context) {
-	if err := checkParams(c, "limit", "marker", "sort"); err != nil {
-		abort(c, err)
-		return
-	}
-	pg, err := readPage(c, alarm.AlarmFields, defaultAlarmLimit)
+func (s *Server) listAlarms(c *gin.Context, r alarmReq) (any, error) {
+	pg, err := s.readPage(c, alarm.AlarmFields, defaultAlarmLimit)
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
-	root, err := simpleFilter(c, alarmQueryFields)
+	root, err := s.simpleFilter(c, alarmQueryFields)
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
-	rows := s.opts.Alarms.List(caller(c), alarmPredicate(root))
+	rows := s.opts.Alarms.List(r.who, alarmPredicate(root))
 	sortAlarms(rows, pg.sort)
 	rows, err = pageOf(rows, func(a *alarm.Alarm) string { return a.ID }, pg.marker, pg.limit)
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
-	c.JSON(http.StatusOK, renderAlarms(rows))
+	return renderAlarms(rows), nil
 }
 
 func sortAlarms(rows []alarm.Alarm, keys []alarm.SortKey) {
@@ -306,41 +282,33 @@ func renderChanges(rows []alarm.Change) []map[string]any {
 	return out
 }
 
-func (s *Server) alarmHistory(c *gin.Context) {
-	id, err := alarmID(c, "limit", "marker", "sort")
+func (s *Server) alarmHistory(c *gin.Context, r alarmReq) (any, error) {
+	pg, err := s.readPage(c, alarm.ChangeFields, defaultAlarmLimit)
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
-	pg, err := readPage(c, alarm.ChangeFields, defaultAlarmLimit)
+	root, err := s.simpleFilter(c, changeQueryFields)
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
-	root, err := simpleFilter(c, changeQueryFields)
+	rows, err := s.opts.Alarms.AlarmHistory(r.who, r.id)
 	if err != nil {
-		abort(c, err)
-		return
-	}
-	rows, err := s.opts.Alarms.AlarmHistory(caller(c), id)
-	if err != nil {
-		abort(c, alarmErr(err))
-		return
+		return nil, err
 	}
 	keep := changePredicate(root)
 	rows = slices.DeleteFunc(rows, func(ch alarm.Change) bool { return !keep(&ch) })
 	alarm.SortChanges(rows, pg.sort)
 	rows, err = pageOf(rows, func(ch *alarm.Change) string { return ch.EventID }, pg.marker, pg.limit)
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
-	c.JSON(http.StatusOK, renderChanges(rows))
+	return renderChanges(rows), nil
 }
 
 // decodeAlarmQuery decodes a complex query body over fs (alarms or their
-// history): filter, orderby, limit, as for samples.
-func decodeAlarmQuery(c *gin.Context, fs queryFields, orderFields []string) (*expr, []alarm.SortKey, int, error) {
+// history): filter (at most max_query_leaves conditions), orderby, limit
+// (at most max_limit, which is also the default), as for samples.
+func (s *Server) decodeAlarmQuery(c *gin.Context, fs queryFields, orderFields []string) (*expr, []alarm.SortKey, int, error) {
 	raw, err := readBody(c)
 	if err != nil {
 		return nil, nil, 0, err
@@ -356,17 +324,23 @@ func decodeAlarmQuery(c *gin.Context, fs queryFields, orderFields []string) (*ex
 			return nil, nil, 0, fmt.Errorf("%w: query body: trailing data after the object", ErrBadRequest)
 		}
 	}
-	limit := maxAlarmLimit
+	limit := s.limits.MaxLimit
 	if n, err := parseBodyLimit(q.Limit); err != nil {
 		return nil, nil, 0, err
 	} else if n > 0 {
-		limit = int(min(n, int64(maxAlarmLimit)))
+		if err := checkLimit(n, s.limits.MaxLimit); err != nil {
+			return nil, nil, 0, err
+		}
+		limit = int(n)
 	}
 	var root *expr
 	if f, err := unwrapJSONString(q.Filter, "filter"); err != nil {
 		return nil, nil, 0, err
 	} else if f != nil {
 		if root, err = decodeFilterOf(f, fs); err != nil {
+			return nil, nil, 0, err
+		}
+		if err := s.checkLeaves(root); err != nil {
 			return nil, nil, 0, err
 		}
 	}
@@ -397,34 +371,24 @@ func decodeAlarmQuery(c *gin.Context, fs queryFields, orderFields []string) (*ex
 	return root, keys, limit, nil
 }
 
-func (s *Server) queryAlarms(c *gin.Context) {
-	if err := checkParams(c); err != nil {
-		abort(c, err)
-		return
-	}
-	root, keys, limit, err := decodeAlarmQuery(c, alarmQueryFields, alarm.AlarmFields)
+func (s *Server) queryAlarms(c *gin.Context, r alarmReq) (any, error) {
+	root, keys, limit, err := s.decodeAlarmQuery(c, alarmQueryFields, alarm.AlarmFields)
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
-	rows := s.opts.Alarms.List(caller(c), alarmPredicate(root))
+	rows := s.opts.Alarms.List(r.who, alarmPredicate(root))
 	sortAlarms(rows, keys)
-	c.JSON(http.StatusOK, renderAlarms(rows[:min(limit, len(rows))]))
+	return renderAlarms(rows[:min(limit, len(rows))]), nil
 }
 
-func (s *Server) queryAlarmHistory(c *gin.Context) {
-	if err := checkParams(c); err != nil {
-		abort(c, err)
-		return
-	}
-	root, keys, limit, err := decodeAlarmQuery(c, changeQueryFields, alarm.ChangeFields)
+func (s *Server) queryAlarmHistory(c *gin.Context, r alarmReq) (any, error) {
+	root, keys, limit, err := s.decodeAlarmQuery(c, changeQueryFields, alarm.ChangeFields)
 	if err != nil {
-		abort(c, err)
-		return
+		return nil, err
 	}
-	rows := s.opts.Alarms.History(caller(c), changePredicate(root))
+	rows := s.opts.Alarms.History(r.who, changePredicate(root))
 	alarm.SortChanges(rows, keys)
-	c.JSON(http.StatusOK, renderChanges(rows[:min(limit, len(rows))]))
+	return renderChanges(rows[:min(limit, len(rows))]), nil
 }
 
 // Field vocabularies of alarm and history queries.
@@ -476,37 +440,27 @@ func convertModelLiteral(field string, v value) (value, error) {
 	return value{kind: valString, s: v.s}, nil
 }
 
-// simpleFilter parses Aodh's q.field/q.op/q.value (q.type) over fs into
-// an AND of leaves; nil when there are none.
-func simpleFilter(c *gin.Context, fs queryFields) (*expr, error) {
-	params := c.Request.URL.Query()
-	for k := range params {
-		if strings.HasPrefix(k, "q.") && k != "q.field" && k != "q.op" && k != "q.value" && k != "q.type" {
-			return nil, fmt.Errorf("%w: unknown query parameter %s", ErrBadRequest, k)
-		}
+// simpleFilter parses Aodh's q.field/q.op/q.value over fs into an AND of
+// leaves (nil when there are none), at most max_query_leaves of them.
+func (s *Server) simpleFilter(c *gin.Context, fs queryFields) (*expr, error) {
+	terms, err := simpleTerms(c.Request.URL.Query())
+	if err != nil {
+		return nil, err
 	}
-	fields, ops, values := params["q.field"], params["q.op"], params["q.value"]
-	if len(values) != len(fields) || (len(ops) != 0 && len(ops) != len(fields)) {
-		return nil, fmt.Errorf("%w: %d q.field, %d q.op and %d q.value parameters do not pair up", ErrBadRequest, len(fields), len(ops), len(values))
-	}
-	if len(fields) > 64 {
-		return nil, fmt.Errorf("%w: at most 64 query conditions", ErrBadRequest)
+	if err := s.checkConditions("q.field", len(terms)); err != nil {
+		return nil, err
 	}
 	var kids []*expr
-	for i, name := range fields {
-		field := fs.canonical(name)
+	for _, t := range terms {
+		field := fs.canonical(t.field)
 		if field == "" {
-			return nil, fmt.Errorf("%w: Invalid input for field/attribute q.field. Value: '%.64s'. Unknown field", ErrBadRequest, name)
+			return nil, fmt.Errorf("%w: Invalid input for field/attribute q.field. Value: '%.64s'. Unknown field", ErrBadRequest, t.field)
 		}
-		op := "eq"
-		if len(ops) > 0 && ops[i] != "" {
-			op = ops[i]
-		}
-		sym, ok := simpleOps[op]
+		sym, ok := simpleOps[t.op]
 		if !ok {
-			return nil, fmt.Errorf("%w: Invalid input for field/attribute q.op. Value: '%.16s'. Unknown operator (want eq, ne, lt, le, gt or ge)", ErrBadRequest, op)
+			return nil, fmt.Errorf("%w: Invalid input for field/attribute q.op. Value: '%.16s'. Unknown operator (want eq, ne, lt, le, gt or ge)", ErrBadRequest, t.op)
 		}
-		v, err := fs.convert(field, value{kind: valString, s: values[i]})
+		v, err := fs.convert(field, value{kind: valString, s: t.value})
 		if err != nil {
 			return nil, err
 		}

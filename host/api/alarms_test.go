@@ -192,6 +192,7 @@ func TestAlarmHostile(t *testing.T) {
 		{"too many actions", "POST", "/v2/alarms", withRule("threshold", thresholdRule, `,"alarm_actions":[`+strings.TrimSuffix(strings.Repeat(`"log://",`, alarm.MaxActions+1), ",")+`]`), 400, "alarm_actions"},
 		{"long name", "POST", "/v2/alarms", `{"name":"` + strings.Repeat("n", 300) + `","type":"threshold","threshold_rule":` + thresholdRule + `}`, 400, "field/attribute name"},
 		{"other project", "POST", "/v2/alarms", withRule("threshold", thresholdRule, `,"project_id":"proj-b"`), 400, "project_id"},
+		{"other user", "POST", "/v2/alarms", withRule("threshold", thresholdRule, `,"user_id":"someone-else"`), 400, "field/attribute user_id"},
 		{"composite 100 deep", "POST", "/v2/alarms", withRule("composite", deep, ""), 400, "composite_rule"},
 		{"not an object", "POST", "/v2/alarms", `[1,2]`, 400, "data"},
 		{"trailing data", "POST", "/v2/alarms", withRule("threshold", thresholdRule, "") + `{}`, 400, "data"},
@@ -226,6 +227,47 @@ func TestAlarmHostile(t *testing.T) {
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	rec = call(t, srv, "GET", "/v2/alarms", tokA, "")
 	require.Len(t, decodeJSON[[]map[string]any](t, rec.Body.String()), 2, "nothing was created in project A")
+}
+
+// TestAlarmOwnership: as Aodh's rbac.get_limited_to, a member creates
+// alarms of its own project and user only (naming another user is a 400
+// naming user_id), and becomes the user of an alarm it updates whatever
+// the body says; an admin names any user, and an update without user_id
+// keeps the alarm's.
+func TestAlarmOwnership(t *testing.T) {
+	t.Parallel()
+	srv, _ := testServer(t)
+	body := func(name, extra string) string {
+		return `{"name":"` + name + `","type":"threshold","threshold_rule":` + thresholdRule + extra + `}`
+	}
+	cases := []struct {
+		name, method, target, token, body string
+		code                              int
+		user                              string // user_id of the answer, or the field of the error
+	}{
+		{"member, no user_id", "POST", "/v2/alarms", tokA, body("o1", ""), 201, "t1"},
+		{"member, its own user_id", "POST", "/v2/alarms", tokA, body("o2", `,"user_id":"t1"`), 201, "t1"},
+		{"member, empty user_id", "POST", "/v2/alarms", tokA, body("o3", `,"user_id":""`), 201, "t1"},
+		{"member, another user", "POST", "/v2/alarms", tokA, body("o4", `,"user_id":"t2"`), 400, "user_id"},
+		{"member, another user and project", "POST", "/v2/alarms", tokA, body("o5", `,"user_id":"t2","project_id":"proj-b"`), 400, "_id"},
+		{"admin, any user", "POST", "/v2/alarms", tokAdmin, body("o6", `,"user_id":"u-x","project_id":"proj-a"`), 201, "u-x"},
+		{"admin, no user_id", "POST", "/v2/alarms", tokAdmin, body("o7", `,"project_id":"proj-a"`), 201, "t0"},
+		{"member update takes the alarm", "PUT", "/v2/alarms/" + alarmA1, tokA, body("cpu high", `,"user_id":"u"`), 200, "t1"},
+		{"member update naming another user", "PUT", "/v2/alarms/" + alarmA2, tokA, body("cpu low", `,"user_id":"someone-else"`), 200, "t1"},
+		{"admin update names a user", "PUT", "/v2/alarms/" + alarmB1, tokAdmin, body("cpu high", `,"user_id":"u-y"`), 200, "u-y"},
+		{"admin update keeps it", "PUT", "/v2/alarms/" + alarmB1, tokAdmin, body("cpu high", ""), 200, "u-y"},
+	}
+	for _, tc := range cases {
+		rec := call(t, srv, tc.method, tc.target, tc.token, tc.body)
+		require.Equal(t, tc.code, rec.Code, "%s: %s", tc.name, rec.Body.String())
+		if tc.code >= 400 {
+			require.Contains(t, rec.Body.String(), tc.user, tc.name)
+			continue
+		}
+		require.Equal(t, tc.user, decodeJSON[map[string]any](t, rec.Body.String())["user_id"], tc.name)
+	}
+	names := strs(decodeJSON[[]map[string]any](t, call(t, srv, "GET", "/v2/alarms?q.field=name&q.op=ge&q.value=o", tokAdmin, "").Body.String()), "name")
+	require.ElementsMatch(t, []string{"o1", "o2", "o3", "o6", "o7"}, names, "nothing created for the refused")
 }
 
 const thresholdLeaf = `{"type":"threshold","meter_name":"cpu_util","threshold":1,"comparison_operator":"gt"}`

@@ -320,9 +320,17 @@ func parseAggregates(params url.Values) ([]store.Aggregate, error) {
 	return out, nil
 }
 
-// parseGroupBy validates repeated groupby parameters, without duplicates.
+// maxGroupBy bounds the fields of a groupby: each is read for every
+// sample a statistics request aggregates.
+const maxGroupBy = 8
+
+// parseGroupBy validates repeated groupby parameters, without duplicates,
+// at most maxGroupBy of them.
 func parseGroupBy(params url.Values) ([]string, error) {
 	var out []string
+	if n := len(params["groupby"]); n > maxGroupBy {
+		return nil, refuse(refusedGroups, fmt.Errorf("%w: groupby: %d fields, more than the maximum %d", ErrBadRequest, n, maxGroupBy))
+	}
 	for _, g := range params["groupby"] {
 		field := canonicalField(g)
 		switch {
@@ -373,10 +381,10 @@ func (s *Server) statistics(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	stats, err := s.opts.Store.Statistics(ctx, store.StatsQuery{
-		Filter: p.filter, Period: period, GroupBy: groupBy, Aggregates: aggs, MaxGroups: s.limits.MaxGroups,
+		Filter: p.filter, Period: period, GroupBy: groupBy, Aggregates: aggs, MaxGroups: s.limits.MaxGroups, MaxBuckets: s.limits.MaxBuckets,
 	})
 	if err != nil {
-		abort(c, fmt.Errorf("statistics of %s: %w", c.Param("name"), groupsError(s.stopped(ctx, err))))
+		abort(c, fmt.Errorf("statistics of %s: %w", c.Param("name"), statsError(s.stopped(ctx, err))))
 		return
 	}
 	writeList(c, http.StatusOK, stats, func(st *store.Statistics) statisticsJSON { return renderStatistics(st, aggs, q.start, q.end) })

@@ -436,7 +436,7 @@ func TestStatistics(t *testing.T) {
 			"period": 0.0, "period_start": "2024-01-02T03:00:00.000000", "period_end": "2024-01-02T03:03:00.000000",
 			"groupby": nil, "aggregate": nil,
 		}, rows[0])
-		require.Equal(t, store.StatsQuery{Filter: store.Filter{Meter: "cpu_util", ProjectID: projectA}, MaxGroups: DefaultMaxGroups}, fs.lastStats)
+		require.Equal(t, store.StatsQuery{Filter: store.Filter{Meter: "cpu_util", ProjectID: projectA}, MaxGroups: DefaultMaxGroups, MaxBuckets: DefaultMaxBuckets}, fs.lastStats)
 	})
 	t.Run("group by and period", func(t *testing.T) {
 		rows := get(t, tokA, qs("groupby", "resource_id", "groupby", "metadata.flavor.name", "groupby", "resource_id", "period", "120"))

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/altimeter/altimeter/host/alarm"
+	"github.com/altimeter/altimeter/host/archive"
 	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
@@ -78,30 +79,13 @@ var (
 // ErrForbidden; anything malformed is ErrBadRequest naming the field.
 func parseEventQuery(params url.Values, scope string) (store.EventFilter, error) {
 	f := store.EventFilter{Project: scope}
-	fields, ops, values, types := params["q.field"], params["q.op"], params["q.value"], params["q.type"]
-	for k := range params {
-		if strings.HasPrefix(k, "q.") && k != "q.field" && k != "q.op" && k != "q.value" && k != "q.type" {
-			return f, fmt.Errorf("%w: unknown query parameter %s", ErrBadRequest, k)
-		}
-	}
-	if len(values) != len(fields) {
-		return f, fmt.Errorf("%w: %d q.field but %d q.value parameters", ErrBadRequest, len(fields), len(values))
-	}
-	if len(ops) != 0 && len(ops) != len(fields) {
-		return f, fmt.Errorf("%w: %d q.field but %d q.op parameters", ErrBadRequest, len(fields), len(ops))
-	}
-	if len(types) != 0 && len(types) != len(fields) {
-		return f, fmt.Errorf("%w: %d q.field but %d q.type parameters", ErrBadRequest, len(fields), len(types))
+	terms, err := simpleTerms(params)
+	if err != nil {
+		return f, err
 	}
 	seen := map[string]bool{}
-	for i, name := range fields {
-		op, typ, raw := "eq", "", values[i]
-		if len(ops) > 0 && ops[i] != "" {
-			op = ops[i]
-		}
-		if len(types) > 0 {
-			typ = types[i]
-		}
+	for i, t := range terms {
+		name, op, typ, raw := t.field, t.op, t.typ, t.value
 		if name == "" {
 			return f, fmt.Errorf("%w: q.field %d is empty", ErrBadRequest, i+1)
 		}
@@ -133,6 +117,9 @@ func parseEventQuery(params url.Values, scope string) (store.EventFilter, error)
 				return f, fmt.Errorf("%w: field %s: empty value", ErrBadRequest, name)
 			}
 			if name == evFieldType {
+				if err := checkEventTypeGlob(raw); err != nil {
+					return f, err
+				}
 				f.EventType = raw
 			} else {
 				f.MessageID = raw
@@ -170,6 +157,22 @@ func parseEventQuery(params url.Values, scope string) (store.EventFilter, error)
 		}
 	}
 	return f, nil
+}
+
+// maxEventTypeBytes bounds an event_type condition (a type or a glob).
+const maxEventTypeBytes = 255
+
+// checkEventTypeGlob bounds an event_type condition: its length, and its
+// '*' wildcards as the notification archive's globs (SQLite's GLOB
+// backtracks on each).
+func checkEventTypeGlob(g string) error {
+	if len(g) > maxEventTypeBytes {
+		return fmt.Errorf("%w: field %s: %d bytes, more than the maximum %d", ErrBadRequest, evFieldType, len(g), maxEventTypeBytes)
+	}
+	if n := strings.Count(g, "*"); n > archive.MaxGlobStars {
+		return fmt.Errorf("%w: field %s: %d '*' wildcards, more than the maximum %d", ErrBadRequest, evFieldType, n, archive.MaxGlobStars)
+	}
+	return nil
 }
 
 // traitFilter validates one trait condition and gives the store its value
@@ -250,9 +253,8 @@ const evFieldAllTenants = "all_tenants"
 // field as a trait filter for a member, which matches nothing). Lists
 // that are not paired are left for parseEventQuery to report.
 func takeAllTenants(params url.Values, scope string) (url.Values, *bool, error) {
-	fields, ops, values, types := params["q.field"], params["q.op"], params["q.value"], params["q.type"]
-	if !slices.Contains(fields, evFieldAllTenants) || len(values) != len(fields) ||
-		(len(ops) != 0 && len(ops) != len(fields)) || (len(types) != 0 && len(types) != len(fields)) {
+	terms, err := simpleTerms(params)
+	if err != nil || !slices.ContainsFunc(terms, func(t simpleTerm) bool { return t.field == evFieldAllTenants }) {
 		return params, nil, nil
 	}
 	out := url.Values{}
@@ -262,37 +264,33 @@ func takeAllTenants(params url.Values, scope string) (url.Values, *bool, error) 
 		}
 	}
 	var all *bool
-	for i, name := range fields {
-		if name != evFieldAllTenants {
-			out["q.field"] = append(out["q.field"], name)
-			out["q.value"] = append(out["q.value"], values[i])
-			if len(ops) > 0 {
-				out["q.op"] = append(out["q.op"], ops[i])
-			}
-			if len(types) > 0 {
-				out["q.type"] = append(out["q.type"], types[i])
-			}
+	for _, t := range terms {
+		if t.field != evFieldAllTenants {
+			out["q.field"] = append(out["q.field"], t.field)
+			out["q.value"] = append(out["q.value"], t.value)
+			out["q.op"] = append(out["q.op"], t.op)
+			out["q.type"] = append(out["q.type"], t.typ)
 			continue
 		}
 		if all != nil {
-			return nil, nil, fmt.Errorf("%w: field %s is given more than once", ErrBadRequest, name)
+			return nil, nil, fmt.Errorf("%w: field %s is given more than once", ErrBadRequest, t.field)
 		}
-		if len(ops) > 0 && ops[i] != "" && ops[i] != "eq" {
-			return nil, nil, fmt.Errorf("%w: field %s: operator %s is not supported (want eq)", ErrBadRequest, name, ops[i])
+		if t.op != "eq" {
+			return nil, nil, fmt.Errorf("%w: field %s: operator %s is not supported (want eq)", ErrBadRequest, t.field, t.op)
 		}
-		if len(types) > 0 && types[i] != "" && types[i] != "string" && types[i] != "boolean" {
-			return nil, nil, fmt.Errorf("%w: field %s: type %q is not supported (want boolean)", ErrBadRequest, name, types[i])
+		if t.typ != "" && t.typ != "string" && t.typ != "boolean" {
+			return nil, nil, fmt.Errorf("%w: field %s: type %q is not supported (want boolean)", ErrBadRequest, t.field, t.typ)
 		}
 		var b bool
-		switch strings.ToLower(strings.TrimSpace(values[i])) {
+		switch strings.ToLower(strings.TrimSpace(t.value)) {
 		case "1", "t", "true", "on", "y", "yes":
 			b = true
 		case "0", "f", "false", "off", "n", "no":
 		default:
-			return nil, nil, fmt.Errorf("%w: field %s: %.64q is not a boolean", ErrBadRequest, name, values[i])
+			return nil, nil, fmt.Errorf("%w: field %s: %.64q is not a boolean", ErrBadRequest, t.field, t.value)
 		}
 		if b && scope != "" {
-			return nil, nil, fmt.Errorf("%w: field %s: only an admin may list every project's events", ErrForbidden, name)
+			return nil, nil, fmt.Errorf("%w: field %s: only an admin may list every project's events", ErrForbidden, t.field)
 		}
 		all = &b
 	}
@@ -315,8 +313,8 @@ func (s *Server) listEvents(c *gin.Context) {
 		return
 	}
 	sc := scope(c)
-	if n := len(c.QueryArray("q.field")); n > s.limits.MaxQueryLeaves {
-		abort(c, refuse(refusedLeaves, fmt.Errorf("%w: q.field: %d conditions, more than the maximum %d (api max_query_leaves)", ErrBadRequest, n, s.limits.MaxQueryLeaves)))
+	if err := s.checkConditions("q.field", len(c.QueryArray("q.field"))); err != nil {
+		abort(c, err)
 		return
 	}
 	params, all, err := takeAllTenants(c.Request.URL.Query(), sc)
@@ -370,14 +368,23 @@ func (s *Server) getEvent(c *gin.Context) {
 	c.JSON(http.StatusOK, renderEvent(&ev))
 }
 
+// listEventTypes lists the event types, sorted: a page of limit (at most
+// max_limit; store.DefaultLimit when absent) after marker (a type), which
+// Panko does not have (it lists them all).
 func (s *Server) listEventTypes(c *gin.Context) {
-	if err := checkParams(c); err != nil {
+	if err := checkParams(c, "limit", "marker"); err != nil {
 		abort(c, err)
 		return
 	}
-	ts, err := s.opts.Events.EventTypes(c.Request.Context(), scope(c))
+	o, err := s.page(c)
 	if err != nil {
-		abort(c, fmt.Errorf("list event types: %w", err))
+		abort(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	ts, err := s.opts.Events.EventTypes(ctx, scope(c), o)
+	if err != nil {
+		abort(c, fmt.Errorf("list event types: %w", s.stopped(ctx, err)))
 		return
 	}
 	if ts == nil {
@@ -396,8 +403,11 @@ func eventTypeParam(c *gin.Context) (string, error) {
 	return t, nil
 }
 
+// listTraitDescriptions lists the trait names and types of an event type,
+// sorted: the types of limit names (as listEventTypes) after marker (a
+// trait name).
 func (s *Server) listTraitDescriptions(c *gin.Context) {
-	if err := checkParams(c); err != nil {
+	if err := checkParams(c, "limit", "marker"); err != nil {
 		abort(c, err)
 		return
 	}
@@ -406,9 +416,15 @@ func (s *Server) listTraitDescriptions(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	ds, err := s.opts.Events.TraitDescriptions(c.Request.Context(), et, scope(c))
+	o, err := s.page(c)
 	if err != nil {
-		abort(c, fmt.Errorf("list traits of %s: %w", et, err))
+		abort(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	ds, err := s.opts.Events.TraitDescriptions(ctx, et, scope(c), o)
+	if err != nil {
+		abort(c, fmt.Errorf("list traits of %s: %w", et, s.stopped(ctx, err)))
 		return
 	}
 	out := make([]traitDescJSON, len(ds))
@@ -418,8 +434,17 @@ func (s *Server) listTraitDescriptions(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
+// listTraits lists the values of one trait of an event type, in event
+// order: the first limit (as listEventTypes). There is no marker (a value
+// does not name its event): page the events themselves, GET /v2/events
+// with q.field=event_type, for more.
 func (s *Server) listTraits(c *gin.Context) {
-	if err := checkParams(c); err != nil {
+	if err := checkParams(c, "limit"); err != nil {
+		abort(c, err)
+		return
+	}
+	o, err := s.page(c)
+	if err != nil {
 		abort(c, err)
 		return
 	}
@@ -433,9 +458,10 @@ func (s *Server) listTraits(c *gin.Context) {
 		abort(c, fmt.Errorf("%w: trait_name: empty", ErrBadRequest))
 		return
 	}
-	ts, err := s.opts.Events.Traits(c.Request.Context(), et, name, scope(c))
+	ctx := c.Request.Context()
+	ts, err := s.opts.Events.Traits(ctx, et, name, scope(c), o.Limit)
 	if err != nil {
-		abort(c, fmt.Errorf("list trait %s of %s: %w", name, et, err))
+		abort(c, fmt.Errorf("list trait %s of %s: %w", name, et, s.stopped(ctx, err)))
 		return
 	}
 	writeList(c, http.StatusOK, ts, renderTrait)

@@ -330,6 +330,11 @@ func TestEventTypesAndTraits(t *testing.T) {
 		{"values of another project's type", tokA, "/v2/event_types/" + evImage + "/traits/size", []desc{}},
 		{"big integer", tokB, "/v2/event_types/" + evImage + "/traits/size", []desc{v("size", "integer", "1073741824")}},
 		{"unknown trait", tokAdmin, "/v2/event_types/" + evCreate + "/traits/nope", []desc{}},
+		{"types, a page", tokAdmin, "/v2/event_types?limit=2&marker=" + evCreate, []any{evDelete, "identity.authenticate"}},
+		{"types, a member's page", tokB, "/v2/event_types?limit=1&marker=" + evCreate, []any{evImage}},
+		{"descriptions, a page", tokAdmin, "/v2/event_types/" + evCreate + "/traits?limit=2&marker=host", createDescs[2:4]},
+		{"values, the first", tokAdmin, "/v2/event_types/" + evCreate + "/traits/memory_mb?limit=2", []desc{
+			v("memory_mb", "integer", "512"), v("memory_mb", "integer", "4096")}},
 	}
 	for name, srv := range eventServers(t) {
 		t.Run(name, func(t *testing.T) {
@@ -342,7 +347,8 @@ func TestEventTypesAndTraits(t *testing.T) {
 					require.JSONEq(t, want, rec.Body.String())
 				})
 			}
-			requireError(t, call(t, srv, "GET", "/v2/event_types?limit=1", tokAdmin, ""), 400, "unknown parameter limit")
+			requireError(t, call(t, srv, "GET", "/v2/event_types?sort=name", tokAdmin, ""), 400, "unknown parameter sort")
+			requireError(t, call(t, srv, "GET", "/v2/event_types/"+evCreate+"/traits/host?marker=x", tokAdmin, ""), 400, "unknown parameter marker")
 			requireError(t, call(t, srv, "GET", "/v2/event_types/x", tokAdmin, ""), 404, "not found")
 			requireError(t, call(t, srv, "GET", "/v2/event_types//traits", tokAdmin, ""), 400, "event_type: empty")
 			requireError(t, call(t, srv, "GET", "/v2/event_types//traits/host", tokA, ""), 400, "event_type: empty")

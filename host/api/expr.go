@@ -147,6 +147,10 @@ func (e *expr) walk(fn func(*expr) error) error {
 	return nil
 }
 
+// maxRegexBytes bounds the pattern of an =~ condition: compiling and
+// matching cost grow with it.
+const maxRegexBytes = 1024
+
 // newLeaf checks a leaf's operator against its field and compiles regexps.
 func newLeaf(op, field string, values []value) (*expr, error) {
 	e := &expr{op: op, field: field, values: values}
@@ -158,6 +162,9 @@ func newLeaf(op, field string, values []value) (*expr, error) {
 		}
 		if values[0].kind != valString {
 			return nil, fmt.Errorf("%w: field %s: =~ wants a string pattern", ErrBadRequest, field)
+		}
+		if n := len(values[0].s); n > maxRegexBytes {
+			return nil, fmt.Errorf("%w: field %s: regular expression of %d bytes, more than the maximum %d", ErrBadRequest, field, n, maxRegexBytes)
 		}
 		re, err := regexp.Compile(values[0].s)
 		if err != nil {

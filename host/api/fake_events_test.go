@@ -225,7 +225,7 @@ func (f *fakeEvents) Event(_ context.Context, id, project string) (sample.Event,
 	return sample.Event{}, fmt.Errorf("event %s: %w", id, store.ErrNotFound)
 }
 
-func (f *fakeEvents) EventTypes(_ context.Context, project string) ([]string, error) {
+func (f *fakeEvents) EventTypes(_ context.Context, project string, o store.ListOptions) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -236,10 +236,33 @@ func (f *fakeEvents) EventTypes(_ context.Context, project string) ([]string, er
 		}
 	}
 	sort.Strings(out)
-	return out, nil
+	return fakePage(out, func(t string) string { return t }, o), nil
 }
 
-func (f *fakeEvents) TraitDescriptions(_ context.Context, eventType, project string) ([]store.TraitDesc, error) {
+// fakePage is the store's paging of a sorted listing by key: the rows
+// after o.Marker, and those of the first o.Limit keys (DefaultLimit).
+func fakePage[T any](rows []T, key func(T) string, o store.ListOptions) []T {
+	limit := o.Limit
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	var out []T
+	keys := 0
+	for i, r := range rows {
+		if o.Marker != "" && key(r) <= o.Marker {
+			continue
+		}
+		if i == 0 || len(out) == 0 || key(rows[i-1]) != key(r) {
+			if keys++; keys > limit {
+				break
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (f *fakeEvents) TraitDescriptions(_ context.Context, eventType, project string, o store.ListOptions) ([]store.TraitDesc, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -261,10 +284,10 @@ func (f *fakeEvents) TraitDescriptions(_ context.Context, eventType, project str
 		}
 		return out[i].Type < out[j].Type
 	})
-	return out, nil
+	return fakePage(out, func(d store.TraitDesc) string { return d.Name }, o), nil
 }
 
-func (f *fakeEvents) Traits(_ context.Context, eventType, trait, project string) ([]sample.Trait, error) {
+func (f *fakeEvents) Traits(_ context.Context, eventType, trait, project string, limit int) ([]sample.Trait, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -277,7 +300,7 @@ func (f *fakeEvents) Traits(_ context.Context, eventType, trait, project string)
 			continue
 		}
 		for _, t := range ev.Traits {
-			if t.Name == trait {
+			if t.Name == trait && len(out) < max(limit, 1) {
 				out = append(out, t)
 			}
 		}

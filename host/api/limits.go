@@ -14,8 +14,8 @@ import (
 )
 
 // Limits bound the work one request can make the agent do (the api block's
-// max_limit, max_metadata_bytes, max_query_leaves, max_groups and
-// query_timeout). A zero field takes its default; WithDefaults fills them.
+// max_limit, max_metadata_bytes, max_query_leaves, max_groups,
+// max_buckets and query_timeout). A zero field takes its default; WithDefaults fills them.
 type Limits struct {
 	// MaxLimit is the largest page a listing returns: a larger limit=
 	// (or complex query "limit") is a 400 naming limit. A listing without
@@ -31,6 +31,10 @@ type Limits struct {
 	// MaxGroups bounds the groups a statistics request may produce
 	// (the cardinality of its groupby); more is a 400.
 	MaxGroups int
+	// MaxBuckets bounds the statistics one answer holds: the periods of
+	// its range (period=1 over ten years is refused before any is made)
+	// and its buckets across groups; more is a 400 naming period.
+	MaxBuckets int
 	// QueryTimeout is the deadline of a data or event read (POST
 	// /v2/meters/{name} has none); the store stops its scans when it
 	// passes (503), or when the client goes away.
@@ -43,6 +47,7 @@ const (
 	DefaultMaxMetadataBytes = 64 << 10
 	DefaultMaxQueryLeaves   = 100
 	DefaultMaxGroups        = 10_000
+	DefaultMaxBuckets       = 100_000
 	DefaultQueryTimeout     = 60 * time.Second
 )
 
@@ -60,6 +65,9 @@ func (l Limits) WithDefaults() Limits {
 	if l.MaxGroups <= 0 {
 		l.MaxGroups = DefaultMaxGroups
 	}
+	if l.MaxBuckets <= 0 {
+		l.MaxBuckets = DefaultMaxBuckets
+	}
 	if l.QueryTimeout <= 0 {
 		l.QueryTimeout = DefaultQueryTimeout
 	}
@@ -73,6 +81,7 @@ const (
 	refusedMetadata  = "metadata_size"
 	refusedLeaves    = "query_leaves"
 	refusedGroups    = "groups"
+	refusedBuckets   = "buckets"
 	refusedTimestamp = "timestamp"
 	refusedRetention = "retention"
 )
@@ -87,7 +96,7 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 	m := &apiMetrics{
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "altimeter_api_refused_total",
-			Help: "Requests refused by a limit or a validation of the API, by reason (limit, metadata_size, query_leaves, groups, timestamp, retention).",
+			Help: "Requests refused by a limit or a validation of the API, by reason (limit, metadata_size, query_leaves, groups, buckets, timestamp, retention).",
 		}, []string{"reason"}),
 		canceled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "altimeter_api_requests_canceled_total",
@@ -98,7 +107,7 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 		m.refused = register(reg, m.refused)
 		m.canceled = register(reg, m.canceled)
 	}
-	for _, r := range []string{refusedLimit, refusedMetadata, refusedLeaves, refusedGroups, refusedTimestamp, refusedRetention} {
+	for _, r := range []string{refusedLimit, refusedMetadata, refusedLeaves, refusedGroups, refusedBuckets, refusedTimestamp, refusedRetention} {
 		m.refused.WithLabelValues(r)
 	}
 	m.canceled.WithLabelValues("client_gone")
@@ -213,16 +222,25 @@ func countLeaves(root *expr) int {
 
 // checkLeaves refuses a query with more conditions than MaxQueryLeaves.
 func (s *Server) checkLeaves(root *expr) error {
-	if n := countLeaves(root); n > s.limits.MaxQueryLeaves {
-		return refuse(refusedLeaves, fmt.Errorf("%w: filter: %d conditions, more than the maximum %d (api max_query_leaves)", ErrBadRequest, n, s.limits.MaxQueryLeaves))
+	return s.checkConditions("filter", countLeaves(root))
+}
+
+// checkConditions refuses n conditions of param past MaxQueryLeaves.
+func (s *Server) checkConditions(param string, n int) error {
+	if n > s.limits.MaxQueryLeaves {
+		return refuse(refusedLeaves, fmt.Errorf("%w: %s: %d conditions, more than the maximum %d (api max_query_leaves)", ErrBadRequest, param, n, s.limits.MaxQueryLeaves))
 	}
 	return nil
 }
 
-// groupsError maps the store's refusal of too many groups to a counted 400.
-func groupsError(err error) error {
-	if errors.Is(err, store.ErrTooManyGroups) {
+// statsError maps the store's refusal of too many groups or buckets to a
+// counted 400 naming the parameter and the limit.
+func statsError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrTooManyGroups):
 		return refuse(refusedGroups, fmt.Errorf("%w: groupby: %w", ErrBadRequest, err))
+	case errors.Is(err, store.ErrTooManyBuckets):
+		return refuse(refusedBuckets, fmt.Errorf("%w: period: %w (api max_buckets)", ErrBadRequest, err))
 	}
 	return err
 }

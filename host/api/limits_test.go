@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -86,6 +88,92 @@ func TestLimitIsCapped(t *testing.T) {
 	require.Len(t, decodeList(t, call(t, small, "GET", "/v2/samples", tokAdmin, "").Body.Bytes()), 2)
 	require.Len(t, decodeList(t, call(t, small, "POST", "/v2/query/samples", tokAdmin, `{}`).Body.Bytes()), 2)
 	requireError(t, call(t, small, "POST", "/v2/query/samples", tokAdmin, `{"limit": 3}`), http.StatusBadRequest, "api max_limit")
+}
+
+// Issue 9 item 1 for the event type and trait listings: many distinct
+// event types, trait names and trait values are listed a page at a time
+// (limit at most max_limit, store.DefaultLimit when absent), never all at
+// once; a limit past max_limit is a counted 400.
+func TestEventListingsAreBounded(t *testing.T) {
+	t.Parallel()
+	const n = 60
+	st := limitStore(t)
+	var evs []sample.Event
+	for i := range n {
+		evs = append(evs, sample.Event{
+			MessageID: fmt.Sprintf("many-%02d", i), EventType: fmt.Sprintf("many.%02d", i), Generated: t0.Add(time.Duration(i) * time.Second),
+			Traits: []sample.Trait{
+				{Name: "project_id", Type: sample.TraitText, Text: projectA},
+				{Name: fmt.Sprintf("name%02d", i), Type: sample.TraitText, Text: "x"},
+			},
+		})
+		for j := range n {
+			evs = append(evs, sample.Event{
+				MessageID: fmt.Sprintf("value-%02d-%02d", i, j), EventType: "values", Generated: t0.Add(time.Duration(i*n+j) * time.Millisecond),
+				Traits: []sample.Trait{
+					{Name: "project_id", Type: sample.TraitText, Text: projectA},
+					{Name: "v", Type: sample.TraitInt, Int: int64(i*n + j)},
+					{Name: fmt.Sprintf("n%02d", i), Type: sample.TraitText, Text: "x"},
+				},
+			})
+		}
+	}
+	require.NoError(t, st.WriteEvents(t.Context(), evs))
+	srv := limitServer(t, st, st, st, Limits{MaxLimit: 25})
+	listings := []struct {
+		name, target, key string
+		total             int // rows when paged to the end; 0: no marker
+	}{
+		{"event types", "/v2/event_types", "", n + 5},
+		{"trait names", "/v2/event_types/values/traits", "name", n + 2},
+		{"trait values", "/v2/event_types/values/traits/v", "", 0},
+	}
+	for _, tok := range []string{tokAdmin, tokA} {
+		for _, l := range listings {
+			t.Run(l.name, func(t *testing.T) {
+				for _, v := range []string{"26", "2147483648", "9223372036854775807", "99999999999999999999"} {
+					requireError(t, call(t, srv, "GET", l.target+"?limit="+v, tok, ""), http.StatusBadRequest, "limit")
+				}
+				requireError(t, call(t, srv, "GET", l.target+"?limit=26", tok, ""), http.StatusBadRequest, "limit 26 is more than the maximum 25 (api max_limit)")
+				requireError(t, call(t, srv, "GET", l.target+"?limit=-1", tok, ""), http.StatusBadRequest, "limit must be a positive integer")
+				rec := call(t, srv, "GET", l.target, tok, "")
+				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+				var first []any
+				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &first))
+				require.LessOrEqual(t, len(first), 25, "no limit: at most max_limit")
+				if l.total == 0 {
+					require.Len(t, first, 25, "the first max_limit values")
+					return
+				}
+				seen, marker := 0, ""
+				for range l.total {
+					target := l.target + "?limit=7"
+					if marker != "" {
+						target += "&marker=" + url.QueryEscape(marker)
+					}
+					rec := call(t, srv, "GET", target, tok, "")
+					require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+					var page []any
+					require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+					require.LessOrEqual(t, len(page), 7)
+					if len(page) == 0 {
+						break
+					}
+					seen += len(page)
+					last := page[len(page)-1]
+					if m, ok := last.(map[string]any); ok {
+						marker = m[l.key].(string)
+					} else {
+						marker = last.(string)
+					}
+				}
+				if tok == tokAdmin {
+					require.Equal(t, l.total, seen, "every row once, a page at a time")
+				}
+			})
+		}
+	}
+	require.Equal(t, float64(2*3*6), refusedCount(srv, refusedLimit), "every refusal counted")
 }
 
 func postBody(items ...map[string]any) string {
@@ -195,6 +283,67 @@ func TestMaxGroups(t *testing.T) {
 		require.Len(t, decodeList(t, rec.Body.Bytes()), 2)
 	}
 	require.Equal(t, 4.0, refusedCount(srv, refusedGroups))
+}
+
+// Statistics buckets are bounded by max_buckets: period=1 over ten years
+// is a 400 naming period before a bucket is made, and so are more buckets
+// across groups than the limit; a member is counted on its own data.
+func TestMaxBuckets(t *testing.T) {
+	t.Parallel()
+	st := limitStore(t)
+	tenYears := []string{"q.field", "timestamp", "q.op", "ge", "q.value", "2019-01-01T00:00:00", "q.field", "timestamp", "q.op", "lt", "q.value", "2029-01-01T00:00:00"}
+	with := func(kv ...string) string { return qs(append(slices.Clone(tenYears), kv...)...) }
+	cases := []struct {
+		name, token, query string
+		code, rows         int // rows of a 200
+		msg                string
+	}{
+		{"ten years of seconds", tokAdmin, with("period", "1"), 400, 0, "period: invalid request: too many buckets: 9 samples from 2024-01-02T03:00:00Z to 2024-01-02T03:03:00Z may fill 181 periods of 1s, more than 8 buckets"},
+		{"ten years of seconds, by resource", tokAdmin, with("period", "1", "groupby", "resource_id"), 400, 0, "more than 8 buckets"},
+		{"ten years of seconds, by metadata", tokAdmin, with("period", "1", "groupby", "metadata.host"), 400, 0, "more than 8 buckets"},
+		{"ten years of seconds, a member's 6 samples in 4 seconds", tokA, with("period", "1"), 200, 4, ""},
+		{"ten years of seconds, B's 3 samples", tokB, with("period", "1"), 200, 3, ""},
+		{"the samples' range in seconds", tokAdmin, qs("period", "1"), 400, 0, "181 periods of 1s"},
+		{"minutes by resource: 9 buckets", tokAdmin, qs("period", "60", "groupby", "resource_id"), 400, 0, "the answer has more than 8 buckets"},
+		{"minutes by host: 7 buckets", tokAdmin, qs("period", "60", "groupby", "metadata.host"), 200, 7, ""},
+		{"minutes by resource and host: 9 buckets", tokAdmin, qs("period", "60", "groupby", "resource_id", "groupby", "metadata.host"), 400, 0, "the answer has more than 8 buckets"},
+		{"a member's minutes by resource: 6", tokA, qs("period", "60", "groupby", "resource_id"), 200, 6, ""},
+		{"ten years in one bucket", tokAdmin, with(), 200, 1, ""},
+		{"ten years of years", tokAdmin, with("period", fmt.Sprint(366*24*3600)), 200, 1, ""},
+	}
+	srv := limitServer(t, st, st, st, Limits{MaxBuckets: 8})
+	refusals := 0
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := call(t, srv, "GET", "/v2/meters/cpu_util/statistics"+tc.query, tc.token, "")
+			if tc.code != http.StatusOK {
+				require.Contains(t, rec.Body.String(), "period: ")
+				requireError(t, rec, tc.code, tc.msg)
+				refusals++
+				return
+			}
+			require.Equal(t, tc.code, rec.Code, rec.Body.String())
+			require.Len(t, decodeList(t, rec.Body.Bytes()), tc.rows)
+		})
+	}
+	require.Equal(t, float64(refusals), refusedCount(srv, refusedBuckets), "every refusal counted")
+
+	// 1001 samples a minute apart: by the second or the minute they may
+	// fill more than 1000 buckets; every two minutes, 501.
+	dense := make([]sample.Sample, 1001)
+	for i := range dense {
+		dense[i] = sample.Sample{Name: "dense", Type: sample.Gauge, Unit: "u", Volume: float64(i), ResourceID: resourceA1, ProjectID: projectA,
+			Timestamp: t0.Add(time.Duration(i-1000) * time.Minute)}
+	}
+	require.NoError(t, st.Write(t.Context(), dense))
+	thousand := limitServer(t, st, st, st, Limits{MaxBuckets: 1000})
+	for _, q := range []string{with("period", "1"), qs("period", "1"), qs("period", "60"), with("period", "1", "groupby", "resource_id"), with("period", "60", "groupby", "metadata.host")} {
+		requireError(t, call(t, thousand, "GET", "/v2/meters/dense/statistics"+q, tokA, ""), http.StatusBadRequest,
+			"1001 samples from 2024-01-01T10:20:00Z to 2024-01-02T03:00:00Z may fill")
+	}
+	rec := call(t, thousand, "GET", "/v2/meters/dense/statistics"+with("period", "120"), tokA, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Len(t, decodeList(t, rec.Body.Bytes()), 501)
 }
 
 // slowReader makes each sample its listing examines cost delay, as a
@@ -455,4 +604,74 @@ func TestComplexQueryLimitString(t *testing.T) {
 		})
 	}
 	require.Equal(t, float64(11), refusedCount(srv, refusedLimit), "every refusal counted")
+}
+
+// TestUnboundedInputsRefused: every count, size and pattern a request
+// carries is bounded, per endpoint family; each refusal is a 400 naming
+// what is too large, and the refused request changes nothing.
+func TestUnboundedInputsRefused(t *testing.T) {
+	t.Parallel()
+	many := func(n int, kv ...string) []string {
+		var out []string
+		for i := range n {
+			for j := 0; j < len(kv); j += 2 {
+				v := kv[j+1]
+				if strings.Contains(v, "%d") {
+					v = fmt.Sprintf(v, i)
+				}
+				out = append(out, kv[j], v)
+			}
+		}
+		return out
+	}
+	leaves := func(n int, leaf string) string {
+		return `{"and":[` + strings.TrimSuffix(strings.Repeat(leaf+",", n), ",") + `]}`
+	}
+	longRegex := strings.Repeat("a", maxRegexBytes+1)
+	cases := []struct {
+		family, name, method, target, body string
+		msg                                string
+	}{
+		{"data", "groupby of 9 fields", "GET", "/v2/meters/cpu_util/statistics" + qs(many(9, "groupby", "metadata.k%d")...), "", "groupby: 9 fields, more than the maximum 8"},
+		{"data", "101 q conditions", "GET", "/v2/samples" + qs(many(101, "q.field", "metadata.k%d", "q.value", "v")...), "", "101 conditions, more than the maximum 100 (api max_query_leaves)"},
+		{"data", "a long regex", "POST", "/v2/query/samples", `{"filter":{"=~":{"resource_id":"` + longRegex + `"}}}`, "regular expression of 1025 bytes, more than the maximum 1024"},
+		{"data", "orderby of 20 terms", "POST", "/v2/query/samples", `{"orderby":[` + strings.TrimSuffix(strings.Repeat(`{"timestamp":"asc"},`, 20), ",") + `]}`, "20 terms, at most"},
+		{"data", "orderby naming a field twice", "POST", "/v2/query/samples", `{"orderby":[{"timestamp":"asc"},{"timestamp":"desc"}]}`, "field timestamp is given more than once"},
+		{"events", "101 q conditions", "GET", "/v2/events" + qs(many(101, "q.field", "t%d", "q.value", "v")...), "", "q.field: 101 conditions"},
+		{"events", "a long event_type", "GET", "/v2/events" + qs("q.field", "event_type", "q.value", strings.Repeat("x", 256)), "", "field event_type: 256 bytes, more than the maximum 255"},
+		{"events", "an event_type of 5 wildcards", "GET", "/v2/events" + qs("q.field", "event_type", "q.value", "*a*b*c*d*"), "", "5 '*' wildcards, more than the maximum 4"},
+		{"events", "5 sort keys", "GET", "/v2/events" + qs(many(5, "sort", "generated:asc")...), "", "sort: more than 4 keys"},
+		{"events", "event types past max_limit", "GET", "/v2/event_types?limit=10001", "", "(api max_limit)"},
+		{"events", "trait values past max_limit", "GET", "/v2/event_types/" + evCreate + "/traits/host?limit=10001", "", "(api max_limit)"},
+		{"alarms", "101 q conditions", "GET", "/v2/alarms" + qs(many(101, "q.field", "name", "q.value", "x%d")...), "", "q.field: 101 conditions, more than the maximum 100 (api max_query_leaves)"},
+		{"alarms", "a listing past max_limit", "GET", "/v2/alarms?limit=10001", "", "limit 10001 is more than the maximum 10000 (api max_limit)"},
+		{"alarms", "a history past max_limit", "GET", "/v2/alarms/" + alarmA1 + "/history?limit=2147483648", "", "(api max_limit)"},
+		{"alarms", "a query of 101 leaves", "POST", "/v2/query/alarms", `{"filter":` + mustJSON(t, leaves(101, `{"=":{"name":"x"}}`)) + `}`, "filter: 101 conditions"},
+		{"alarms", "a history query of 101 leaves", "POST", "/v2/query/alarms/history", `{"filter":` + leaves(101, `{"=":{"type":"creation"}}`) + `}`, "filter: 101 conditions"},
+		{"alarms", "a query past max_limit", "POST", "/v2/query/alarms", `{"limit":10001}`, "(api max_limit)"},
+		{"alarms", "a query with a long regex", "POST", "/v2/query/alarms", `{"filter":{"=~":{"name":"` + longRegex + `"}}}`, "more than the maximum 1024"},
+		{"notifications", "raw listing past 100", "GET", "/v2/notifications?raw=true&limit=101", "", "limit: at most 100 with raw=true"},
+		{"notifications", "a listing past 1000", "GET", "/v2/notifications?limit=1001", "", "limit: want an integer between 1 and 1000"},
+		{"notifications", "a glob of 5 wildcards", "GET", "/v2/notifications?event_type=*a*b*c*d*", "", "event_type"},
+		{"notifications", "a long filter", "GET", "/v2/notifications?host=" + strings.Repeat("h", 256), "", "host: longer than 255 bytes"},
+	}
+	st := limitStore(t)
+	srv := New(Options{Store: st, Writer: st, Events: st, Notifications: archiveFixture(t), Auth: testAuth, Alarms: testAlarms(t),
+		Registerer: prometheus.NewRegistry(), Logger: hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Warn})})
+	for _, family := range []string{"data", "events", "alarms", "notifications"} {
+		t.Run(family, func(t *testing.T) {
+			for _, tc := range cases {
+				if tc.family != family {
+					continue
+				}
+				t.Run(tc.name, func(t *testing.T) {
+					for _, tok := range []string{tokAdmin, tokA} {
+						requireError(t, call(t, srv, tc.method, tc.target, tok, tc.body), http.StatusBadRequest, tc.msg)
+					}
+				})
+			}
+		})
+	}
+	rows := decodeList(t, call(t, srv, "GET", "/v2/alarms", tokAdmin, "").Body.Bytes())
+	require.Len(t, rows, 3, "no alarm created")
 }

@@ -42,6 +42,9 @@ const (
 	maxNotificationLimit     = 1000
 	maxRequestNotifications  = archive.MaxLimit
 	maxNotificationParam     = 255
+	// maxRawNotifications bounds a listing with raw=true: each body may be
+	// as large as the listener's max_message_bytes (1 MiB by default).
+	maxRawNotifications = 100
 )
 
 // registerNotifications adds the archive endpoints to v2.
@@ -152,6 +155,9 @@ func notificationFilter(c *gin.Context, maxLimit int) (archive.Filter, error) {
 			return f, fmt.Errorf("%w: unknown parameter %s", ErrBadRequest, k)
 		}
 	}
+	if f.Raw && f.Limit > maxRawNotifications {
+		return f, fmt.Errorf("%w: limit: at most %d with raw=true, got %d", ErrBadRequest, maxRawNotifications, f.Limit)
+	}
 	if f.EventType != "" && !archive.ValidGlob(f.EventType) {
 		return f, fmt.Errorf("%w: event_type: %q is not a glob of letters, digits, '.', '_', ':', '-' and at most 4 '*'", ErrBadRequest, f.EventType)
 	}
@@ -219,6 +225,9 @@ func (s *Server) getRequest(c *gin.Context) {
 	}
 	if c.Query("limit") == "" {
 		f.Limit = maxRequestNotifications
+		if f.Raw {
+			f.Limit = maxRawNotifications
+		}
 	}
 	f.RequestID = id
 	es, err := s.opts.Notifications.List(c.Request.Context(), f)

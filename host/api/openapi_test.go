@@ -356,6 +356,8 @@ func conformance(t *testing.T, srv *Server) {
 		{"GET", "/v2/events/{message_id}", "/v2/events/ev-a1", "", "", 401},
 		{"GET", "/v2/events/{message_id}", "/v2/events/ev-a1", tokB, "", 404},
 		{"GET", "/v2/event_types", "/v2/event_types", tokAdmin, "", 200},
+		{"GET", "/v2/event_types", "/v2/event_types?limit=1&marker=compute.instance.create.end", tokAdmin, "", 200},
+		{"GET", "/v2/event_types", "/v2/event_types?limit=0", tokAdmin, "", 400},
 		{"GET", "/v2/event_types", "/v2/event_types", "", "", 401},
 		{"GET", "/v2/event_types/{event_type}/traits", "/v2/event_types/compute.instance.create.end/traits", tokA, "", 200},
 		{"GET", "/v2/event_types/{event_type}/traits", "/v2/event_types//traits", tokA, "", 400},

@@ -76,36 +76,58 @@ type simpleQuery struct {
 	start, end time.Time
 }
 
+// simpleTerm is one condition of a simple query (Ceilometer's, Panko's
+// and Aodh's): the q.field, q.op (eq when absent or empty), q.value and
+// q.type at one position.
+type simpleTerm struct {
+	field, op, value, typ string
+}
+
+// simpleTerms pairs the q.field, q.op, q.value and q.type lists of a
+// simple query by position. Another q.* parameter, or lists that do not
+// pair up (q.op and q.type may be left out), is ErrBadRequest.
+func simpleTerms(params url.Values) ([]simpleTerm, error) {
+	fields, ops, values, types := params["q.field"], params["q.op"], params["q.value"], params["q.type"]
+	for k := range params {
+		if strings.HasPrefix(k, "q.") && k != "q.field" && k != "q.op" && k != "q.value" && k != "q.type" {
+			return nil, fmt.Errorf("%w: unknown query parameter %s", ErrBadRequest, k)
+		}
+	}
+	if len(values) != len(fields) {
+		return nil, fmt.Errorf("%w: %d q.field but %d q.value parameters", ErrBadRequest, len(fields), len(values))
+	}
+	if len(ops) != 0 && len(ops) != len(fields) {
+		return nil, fmt.Errorf("%w: %d q.field but %d q.op parameters", ErrBadRequest, len(fields), len(ops))
+	}
+	if len(types) != 0 && len(types) != len(fields) {
+		return nil, fmt.Errorf("%w: %d q.field but %d q.type parameters", ErrBadRequest, len(fields), len(types))
+	}
+	out := make([]simpleTerm, len(fields))
+	for i, name := range fields {
+		out[i] = simpleTerm{field: name, op: "eq", value: values[i]}
+		if len(ops) > 0 && ops[i] != "" {
+			out[i].op = ops[i]
+		}
+		if len(types) > 0 {
+			out[i].typ = types[i]
+		}
+	}
+	return out, nil
+}
+
 // parseSimpleQuery parses Ceilometer's simple query parameters: repeated
 // q.field, q.op (eq ne lt le gt ge; default eq), q.value and q.type
 // (string integer float boolean datetime), paired by position.
 func parseSimpleQuery(params url.Values, sc queryScope) (simpleQuery, error) {
 	var out simpleQuery
-	fields, ops, values, types := params["q.field"], params["q.op"], params["q.value"], params["q.type"]
-	for k := range params {
-		if strings.HasPrefix(k, "q.") && k != "q.field" && k != "q.op" && k != "q.value" && k != "q.type" {
-			return out, fmt.Errorf("%w: unknown query parameter %s", ErrBadRequest, k)
-		}
-	}
-	if len(values) != len(fields) {
-		return out, fmt.Errorf("%w: %d q.field but %d q.value parameters", ErrBadRequest, len(fields), len(values))
-	}
-	if len(ops) != 0 && len(ops) != len(fields) {
-		return out, fmt.Errorf("%w: %d q.field but %d q.op parameters", ErrBadRequest, len(fields), len(ops))
-	}
-	if len(types) != 0 && len(types) != len(fields) {
-		return out, fmt.Errorf("%w: %d q.field but %d q.type parameters", ErrBadRequest, len(fields), len(types))
+	terms, err := simpleTerms(params)
+	if err != nil {
+		return out, err
 	}
 	var leaves []*expr
 	hasTimestamp, hasOffset := false, false
-	for i, name := range fields {
-		op, typ := "eq", ""
-		if len(ops) > 0 && ops[i] != "" {
-			op = ops[i]
-		}
-		if len(types) > 0 {
-			typ = types[i]
-		}
+	for _, t := range terms {
+		name, op, typ := t.field, t.op, t.typ
 		if name == searchOffsetField {
 			if !sc.timestamp {
 				return out, fmt.Errorf("%w: field %s is not valid for %s", ErrBadRequest, name, sc.endpoint)
@@ -113,9 +135,9 @@ func parseSimpleQuery(params url.Values, sc queryScope) (simpleQuery, error) {
 			if op != "eq" {
 				return out, fmt.Errorf("%w: operator %s is not supported for field %s", ErrBadRequest, op, name)
 			}
-			n, err := strconv.Atoi(values[i])
+			n, err := strconv.Atoi(t.value)
 			if err != nil || n < 0 || n > 1e6 {
-				return out, fmt.Errorf("%w: field %s wants a number of minutes, got %q", ErrBadRequest, name, values[i])
+				return out, fmt.Errorf("%w: field %s wants a number of minutes, got %q", ErrBadRequest, name, t.value)
 			}
 			out.offset, hasOffset = time.Duration(n)*time.Minute, true
 			continue
@@ -137,7 +159,7 @@ func parseSimpleQuery(params url.Values, sc queryScope) (simpleQuery, error) {
 		if !ok {
 			return out, fmt.Errorf("%w: unknown operator %s for field %s (want eq, ne, lt, le, gt or ge)", ErrBadRequest, op, name)
 		}
-		v, err := simpleValue(field, sym, values[i], typ)
+		v, err := simpleValue(field, sym, t.value, typ)
 		if err != nil {
 			return out, fmt.Errorf("%w: field %s: %w", ErrBadRequest, name, err)
 		}
@@ -527,6 +549,9 @@ func decodeOrderBy(raw []byte) ([]store.Order, error) {
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return nil, fmt.Errorf("%w: order-by expression not valid: want an array of {\"field\": \"asc|desc\"}: %v", ErrBadRequest, err)
 	}
+	if len(list) > len(orderFields) {
+		return nil, fmt.Errorf("%w: order-by expression not valid: %d terms, at most %d", ErrBadRequest, len(list), len(orderFields))
+	}
 	out := make([]store.Order, 0, len(list))
 	for _, m := range list {
 		if len(m) != 1 {
@@ -536,6 +561,9 @@ func decodeOrderBy(raw []byte) ([]store.Order, error) {
 			field := canonicalField(name)
 			if !slices.Contains(orderFields, field) {
 				return nil, fmt.Errorf("%w: order-by expression not valid: cannot order by %q", ErrBadRequest, name)
+			}
+			if slices.ContainsFunc(out, func(o store.Order) bool { return o.Field == field }) {
+				return nil, fmt.Errorf("%w: order-by expression not valid: field %s is given more than once", ErrBadRequest, name)
 			}
 			var desc bool
 			switch strings.ToLower(dir) {

@@ -231,13 +231,14 @@ type Filter struct {
 // globRE is what an event_type glob may hold.
 var globRE = regexp.MustCompile(`^[A-Za-z0-9_.:*-]{1,255}$`)
 
-// maxGlobStars bounds the wildcards of a glob: SQLite matches each '*' by
-// backtracking, so many of them against long event types cost time.
-const maxGlobStars = 4
+// MaxGlobStars bounds the wildcards of an event_type glob (here and in
+// the events API): SQLite matches each '*' by backtracking, so many of
+// them against long event types cost time.
+const MaxGlobStars = 4
 
 // ValidGlob reports whether g is an event_type glob List accepts.
 func ValidGlob(g string) bool {
-	return globRE.MatchString(g) && strings.Count(g, "*") <= maxGlobStars
+	return globRE.MatchString(g) && strings.Count(g, "*") <= MaxGlobStars
 }
 
 // List returns the notifications f selects, in timestamp order (ties in
@@ -275,7 +276,7 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Entry, error) {
 	eq("resource_id", f.Resource)
 	if f.EventType != "" {
 		if !ValidGlob(f.EventType) {
-			return nil, fmt.Errorf("%w: event_type %q: want letters, digits, '.', '_', ':', '-' and at most %d '*'", ErrInvalid, f.EventType, maxGlobStars)
+			return nil, fmt.Errorf("%w: event_type %q: want letters, digits, '.', '_', ':', '-' and at most %d '*'", ErrInvalid, f.EventType, MaxGlobStars)
 		}
 		if strings.Contains(f.EventType, "*") {
 			where = append(where, "event_type GLOB ?")

@@ -18,13 +18,15 @@ type APILimits struct {
 	MaxQueryLeaves int
 	// MaxGroups (max_groups) bounds the groups of a statistics answer.
 	MaxGroups int
+	// MaxBuckets (max_buckets) bounds the buckets of a statistics answer.
+	MaxBuckets int
 	// QueryTimeout (query_timeout) is the deadline of a data request.
 	QueryTimeout time.Duration
 }
 
 // apiLimitAttrs are the api block's limit attributes.
 var apiLimitAttrs = []hcl.AttributeSchema{
-	{Name: "max_limit"}, {Name: "max_metadata_bytes"}, {Name: "max_query_leaves"}, {Name: "max_groups"}, {Name: "query_timeout"},
+	{Name: "max_limit"}, {Name: "max_metadata_bytes"}, {Name: "max_query_leaves"}, {Name: "max_groups"}, {Name: "max_buckets"}, {Name: "query_timeout"},
 }
 
 // apiLimits decodes the limit attributes of an api block.
@@ -37,6 +39,7 @@ func (l *loader) apiLimits(a *Agent, ac *hcl.BodyContent) {
 		{"max_metadata_bytes", &a.APILimits.MaxMetadataBytes},
 		{"max_query_leaves", &a.APILimits.MaxQueryLeaves},
 		{"max_groups", &a.APILimits.MaxGroups},
+		{"max_buckets", &a.APILimits.MaxBuckets},
 	}
 	for _, x := range ints {
 		if attr, ok := ac.Attributes[x.name]; ok {

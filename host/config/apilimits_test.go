@@ -9,10 +9,10 @@ import (
 
 func TestAPILimits(t *testing.T) {
 	t.Parallel()
-	src := "agent {\n  api {\n    max_limit = 500\n    max_metadata_bytes = 4096\n    max_query_leaves = 20\n    max_groups = 300\n    query_timeout = \"15s\"\n  }\n}\n"
+	src := "agent {\n  api {\n    max_limit = 500\n    max_metadata_bytes = 4096\n    max_query_leaves = 20\n    max_groups = 300\n    max_buckets = 7000\n    query_timeout = \"15s\"\n  }\n}\n"
 	c, diags := Parse("mem.hcl", []byte(src))
 	require.Empty(t, diags, Format(diags))
-	require.Equal(t, APILimits{MaxLimit: 500, MaxMetadataBytes: 4096, MaxQueryLeaves: 20, MaxGroups: 300, QueryTimeout: 15 * time.Second}, c.Agent.APILimits)
+	require.Equal(t, APILimits{MaxLimit: 500, MaxMetadataBytes: 4096, MaxQueryLeaves: 20, MaxGroups: 300, MaxBuckets: 7000, QueryTimeout: 15 * time.Second}, c.Agent.APILimits)
 
 	c, diags = Parse("mem.hcl", []byte("agent {\n  api {}\n}\n"))
 	require.Empty(t, diags)

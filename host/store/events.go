@@ -34,9 +34,9 @@ const (
 type EventReader interface {
 	Events(ctx context.Context, f EventFilter) ([]sample.Event, error)
 	Event(ctx context.Context, messageID, project string) (sample.Event, error)
-	EventTypes(ctx context.Context, project string) ([]string, error)
-	TraitDescriptions(ctx context.Context, eventType, project string) ([]TraitDesc, error)
-	Traits(ctx context.Context, eventType, trait, project string) ([]sample.Trait, error)
+	EventTypes(ctx context.Context, project string, o ListOptions) ([]string, error)
+	TraitDescriptions(ctx context.Context, eventType, project string, o ListOptions) ([]TraitDesc, error)
+	Traits(ctx context.Context, eventType, trait, project string, limit int) ([]sample.Trait, error)
 }
 
 // EventWriter is what the store publisher writes events through. Events
@@ -137,20 +137,34 @@ func (s *Store) Event(ctx context.Context, messageID, project string) (sample.Ev
 	return evs[0], nil
 }
 
-// EventTypes lists the event types stored (of project, when set).
-func (s *Store) EventTypes(ctx context.Context, project string) ([]string, error) {
-	ts, err := s.index.EventTypes(ctx, project)
+// EventTypes lists the event types stored (of project, when set), sorted:
+// o.Limit of them (DefaultLimit when not positive), after the type
+// o.Marker when set.
+func (s *Store) EventTypes(ctx context.Context, project string, o ListOptions) ([]string, error) {
+	ts, err := s.index.EventTypes(ctx, project, listLimit(o.Limit), o.Marker)
 	return ts, mapIndexErr("list event types", err)
 }
 
-// TraitDescriptions lists the traits (name and type) events of eventType have.
-func (s *Store) TraitDescriptions(ctx context.Context, eventType, project string) ([]TraitDesc, error) {
-	ds, err := s.index.TraitDescriptions(ctx, eventType, project)
+// TraitDescriptions lists the traits (name and type) events of eventType
+// have, sorted by name: the types of o.Limit names (DefaultLimit when not
+// positive), after the name o.Marker when set.
+func (s *Store) TraitDescriptions(ctx context.Context, eventType, project string, o ListOptions) ([]TraitDesc, error) {
+	ds, err := s.index.TraitDescriptions(ctx, eventType, project, listLimit(o.Limit), o.Marker)
 	return ds, mapIndexErr("list traits of "+eventType, err)
 }
 
-// Traits lists the values of one trait over events of eventType.
-func (s *Store) Traits(ctx context.Context, eventType, trait, project string) ([]sample.Trait, error) {
-	ts, err := s.index.Traits(ctx, eventType, trait, project)
+// Traits lists the values of one trait over events of eventType, in event
+// order: the first limit (DefaultLimit when not positive).
+func (s *Store) Traits(ctx context.Context, eventType, trait, project string, limit int) ([]sample.Trait, error) {
+	ts, err := s.index.Traits(ctx, eventType, trait, project, listLimit(limit))
 	return ts, mapIndexErr("list trait "+trait+" of "+eventType, err)
+}
+
+// listLimit is the rows a listing returns for limit: DefaultLimit when it
+// is not positive.
+func listLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultLimit
+	}
+	return limit
 }

@@ -94,6 +94,66 @@ func TestStatisticsMaxGroups(t *testing.T) {
 	}
 }
 
+// Statistics past MaxBuckets are refused with ErrTooManyBuckets: period=1
+// over ten years before anything is read or allocated, on each path (the
+// whole-meter roll-ups, whole series, raw samples); and the buckets that
+// fill across groups are counted too.
+func TestStatisticsMaxBuckets(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	fixture(t, s)
+	ctx := context.Background()
+	tenYears := Filter{Meter: "cpu_util", Start: t0.AddDate(-5, 0, 0), End: t0.AddDate(5, 0, 0)}
+	for name, q := range map[string]StatsQuery{
+		"whole meter":          {Filter: tenYears},
+		"one project":          {Filter: Filter{Meter: "cpu_util", ProjectID: "p-a", Start: tenYears.Start, End: tenYears.End}},
+		"by resource":          {Filter: tenYears, GroupBy: []string{"resource_id"}},
+		"by metadata":          {Filter: tenYears, GroupBy: []string{"resource_metadata.flavor.name"}},
+		"range of the samples": {Filter: Filter{Meter: "cpu_util"}},
+	} {
+		q.Period, q.MaxBuckets = time.Second, 300 // 540 samples, 360 of p-a, over 10800 seconds
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := s.Statistics(ctx, q)
+		runtime.ReadMemStats(&after)
+		require.ErrorIs(t, err, ErrTooManyBuckets, name)
+		require.ErrorIs(t, err, ErrInvalid, name)
+		require.Contains(t, err.Error(), "more than 300 buckets", name)
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4<<20), "%s: refused before buckets were made", name)
+	}
+
+	// A wide range over a burst of samples is not refused for its empty
+	// periods: 200 samples half a second apart make 100 buckets.
+	burst := make([]sample.Sample, 200)
+	for i := range burst {
+		burst[i] = sample.Sample{Name: "burst", Type: sample.Gauge, Unit: "u", Volume: float64(i), ResourceID: "r", ProjectID: "p",
+			Timestamp: t0.Add(time.Duration(i) * time.Second / 2)}
+	}
+	require.NoError(t, s.Write(ctx, burst))
+	for _, by := range [][]string{nil, {"resource_id"}, {"resource_metadata.x"}} {
+		st, err := s.Statistics(ctx, StatsQuery{Filter: Filter{Meter: "burst", Start: tenYears.Start, End: tenYears.End}, GroupBy: by, Period: time.Second, MaxBuckets: 150})
+		require.NoError(t, err, by)
+		require.Len(t, st, 100, by)
+		_, err = s.Statistics(ctx, StatsQuery{Filter: Filter{Meter: "burst", Start: tenYears.Start, End: tenYears.End}, GroupBy: by, Period: time.Second, MaxBuckets: 99})
+		require.ErrorIs(t, err, ErrTooManyBuckets, by)
+		require.Contains(t, err.Error(), "200 samples from", by)
+	}
+
+	// 3 resources x 180 minutes: the range has 180 periods, the answer 540
+	// buckets by resource; by flavor 180 (m1.small) and 90 (m1.large).
+	for by, n := range map[string]int{"resource_id": 540, "resource_metadata.flavor.name": 270} {
+		q := StatsQuery{Filter: Filter{Meter: "cpu_util"}, Period: time.Minute, GroupBy: []string{by}, MaxBuckets: n - 1}
+		_, err := s.Statistics(ctx, q)
+		require.ErrorIs(t, err, ErrTooManyBuckets, by)
+		require.Contains(t, err.Error(), fmt.Sprintf("more than %d buckets (groups times periods", n-1), by)
+		q.MaxBuckets = n
+		st, err := s.Statistics(ctx, q)
+		require.NoError(t, err, by)
+		require.Len(t, st, n, by)
+	}
+}
+
 // A batch with a sample the store cannot hold writes nothing: neither its
 // valid samples nor the time series of the bad one (issue 9, item 8: a
 // timestamp after 2262-04-11 was stored in the series without its index

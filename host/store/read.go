@@ -192,10 +192,7 @@ func (h *rowHeap) Pop() any {
 // Samples lists samples matching f, newest first unless o.OrderBy says
 // otherwise.
 func (s *Store) Samples(ctx context.Context, f Filter, o ListOptions) ([]Sample, error) {
-	limit := o.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit := listLimit(o.Limit)
 	cands, ivs, err := s.candidates(ctx, &f)
 	if err != nil {
 		return nil, err
@@ -439,10 +436,7 @@ func MeterID(resourceID, name string) string {
 // Meters lists (meter, resource) pairs matching f, ordered by name then
 // resource_id (one per name with o.UniqueNames); a marker is a meter_id.
 func (s *Store) Meters(ctx context.Context, f Filter, o ListOptions) ([]Meter, error) {
-	limit := o.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit := listLimit(o.Limit)
 	cands, _, err := s.candidates(ctx, &f)
 	if err != nil {
 		return nil, err
@@ -509,10 +503,7 @@ func toResource(r index.Resource) Resource {
 // Resources lists resources matching f, ordered by resource_id; a marker is
 // a resource_id.
 func (s *Store) Resources(ctx context.Context, f Filter, o ListOptions) ([]Resource, error) {
-	limit := o.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit := listLimit(o.Limit)
 	rs, err := s.index.Resources(ctx, index.ResourceFilter{
 		ResourceID: f.ResourceID, ProjectID: f.ProjectID, UserID: f.UserID, Source: f.Source, Meter: f.Meter,
 		Start: f.Start, End: f.End, Metadata: f.Metadata, Marker: o.Marker, Limit: limit,

@@ -89,6 +89,9 @@ func (s *Store) Statistics(ctx context.Context, q StatsQuery) ([]Statistics, err
 		return nil, nil
 	}
 	period := q.Period.Microseconds()
+	if err := checkBuckets(&q, start, end, period, rawExtent(cands)); err != nil {
+		return nil, err
+	}
 	raw := ivs != nil
 	for _, g := range q.GroupBy {
 		raw = raw || strings.HasPrefix(g, metaPrefix)
@@ -135,6 +138,10 @@ func (s *Store) statsWholeMeter(ctx context.Context, q *StatsQuery) ([]Statistic
 		return nil, true, nil
 	}
 	start, end, period := f.Start.UnixMicro(), f.End.UnixMicro(), q.Period.Microseconds()
+	first, last, n := s.series.Extent(f.Meter, f.ProjectID)
+	if err := checkBuckets(q, start, end, period, extent{first, last + 1, n}); err != nil {
+		return nil, true, err
+	}
 	bs, err := s.series.Stats(ctx, series.Selector{Meter: f.Meter, Project: f.ProjectID}, start, end, period)
 	if err != nil {
 		return nil, true, fmt.Errorf("statistics of %s: %w", f.Meter, err)
@@ -221,6 +228,7 @@ func (s *Store) statsSeries(ctx context.Context, q *StatsQuery, cands []series.I
 		m.ids = append(m.ids, in.ID)
 	}
 	var out []*statGroup
+	budget := bucketBudget{q: q}
 	for _, k := range order {
 		m := members[k]
 		sel := series.Selector{Meter: f.Meter, Project: f.ProjectID, IDs: m.ids}
@@ -238,9 +246,71 @@ func (s *Store) statsSeries(ctx context.Context, q *StatsQuery, cands []series.I
 				m.g.buckets[b.Start] = acc
 			}
 		}
+		if err := budget.take(len(m.g.buckets)); err != nil {
+			return nil, err
+		}
 		out = append(out, m.g)
 	}
 	return out, nil
+}
+
+// extent is the span [lo, hi) of the raw samples a query may read and
+// their number (0: none, only roll-ups, whose points their archive
+// policy bounds).
+type extent struct {
+	lo, hi, count int64
+}
+
+// rawExtent is the extent of the raw samples of cands.
+func rawExtent(cands []series.Info) extent {
+	var e extent
+	for _, in := range cands {
+		if in.Count == 0 {
+			continue
+		}
+		if e.count == 0 {
+			e.lo, e.hi = in.First, in.Last+1
+		}
+		e.lo, e.hi, e.count = min(e.lo, in.First), max(e.hi, in.Last+1), e.count+in.Count
+	}
+	return e
+}
+
+// checkBuckets refuses, before anything is read, a query that may fill
+// more buckets than q.MaxBuckets: one whose range holds more periods
+// where it holds raw samples, and more samples (period=1 over ten years
+// of samples is 315 million buckets). Empty periods make no bucket, so a
+// wide range over few samples is not refused for them.
+func checkBuckets(q *StatsQuery, start, end, period int64, data extent) error {
+	if q.MaxBuckets <= 0 || period <= 0 || data.count <= int64(q.MaxBuckets) {
+		return nil
+	}
+	lo, hi := max(start, data.lo), min(end, data.hi)
+	if hi <= lo {
+		return nil
+	}
+	// Periods are aligned on start: count those lo..hi touches.
+	if n := (hi-1-start)/period - (lo-start)/period + 1; n > int64(q.MaxBuckets) {
+		return fmt.Errorf("%w: %d samples from %s to %s may fill %d periods of %s, more than %d buckets; widen the period or narrow the range",
+			ErrTooManyBuckets, data.count, fromMicros(lo).Format(time.RFC3339), fromMicros(hi).Format(time.RFC3339), n, q.Period, q.MaxBuckets)
+	}
+	return nil
+}
+
+// bucketBudget counts the buckets an answer fills, across its groups.
+type bucketBudget struct {
+	q    *StatsQuery
+	used int
+}
+
+// take counts n more buckets; past q.MaxBuckets it is ErrTooManyBuckets.
+func (b *bucketBudget) take(n int) error {
+	b.used += n
+	if b.q.MaxBuckets > 0 && b.used > b.q.MaxBuckets {
+		return fmt.Errorf("%w: the answer has more than %d buckets (groups times periods with samples); group by less, widen the period or narrow the range",
+			ErrTooManyBuckets, b.q.MaxBuckets)
+	}
+	return nil
 }
 
 func tooManyGroups(q *StatsQuery) error {
@@ -261,7 +331,9 @@ func (s *Store) statsRaw(ctx context.Context, q *StatsQuery, cands []series.Info
 		}
 	}
 	st := &stopper{ctx: ctx}
+	budget := bucketBudget{q: q}
 	var tooMany bool
+	var budgetErr error
 	for i := range cands {
 		in := &cands[i]
 		err := s.series.Scan(ctx, in.ID, start, end, false, func(p series.Point) bool {
@@ -301,6 +373,9 @@ func (s *Store) statsRaw(ctx context.Context, q *StatsQuery, cands []series.Info
 			}
 			acc := g.buckets[bs]
 			if acc == nil {
+				if budgetErr = budget.take(1); budgetErr != nil {
+					return false
+				}
 				acc = &bucketAcc{}
 				g.buckets[bs] = acc
 			}
@@ -324,6 +399,9 @@ func (s *Store) statsRaw(ctx context.Context, q *StatsQuery, cands []series.Info
 		}
 		if tooMany {
 			return nil, tooManyGroups(q)
+		}
+		if budgetErr != nil {
+			return nil, budgetErr
 		}
 	}
 	if mc.err != nil {

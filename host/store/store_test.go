@@ -301,7 +301,7 @@ func TestEvents(t *testing.T) {
 	got, err := s.Event(ctx, "e3", "p-b")
 	require.NoError(t, err)
 	require.Equal(t, "volume.create.end", got.EventType)
-	types, err := s.EventTypes(ctx, "p-b")
+	types, err := s.EventTypes(ctx, "p-b", ListOptions{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"volume.create.end"}, types)
 	require.Equal(t, "p-a", EventProject(evs[0]))

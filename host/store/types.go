@@ -26,6 +26,9 @@ var (
 	// ErrTooManyGroups means a statistics request grouped into more than
 	// its StatsQuery.MaxGroups; it wraps ErrInvalid too.
 	ErrTooManyGroups = fmt.Errorf("%w: too many groups", ErrInvalid)
+	// ErrTooManyBuckets means a statistics request would produce more than
+	// its StatsQuery.MaxBuckets; it wraps ErrInvalid too.
+	ErrTooManyBuckets = fmt.Errorf("%w: too many buckets", ErrInvalid)
 )
 
 // Sample is a stored sample: the sample as written plus the time the store
@@ -131,6 +134,12 @@ type StatsQuery struct {
 	// MaxGroups, when positive, bounds the groups GroupBy may produce:
 	// past it Statistics stops and returns ErrTooManyGroups.
 	MaxGroups int
+	// MaxBuckets, when positive, bounds the buckets of an answer: the
+	// periods of the range (from Filter.Start, or the first sample, to
+	// Filter.End, or the last) are refused before anything is read when
+	// there are more, and the buckets with samples across every group are
+	// counted as they fill; past it Statistics returns ErrTooManyBuckets.
+	MaxBuckets int
 }
 
 // Statistics is one bucket of one group, in Ceilometer's shape.

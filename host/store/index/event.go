@@ -469,19 +469,27 @@ func scanTrait(rows *sql.Rows, id *int64) (sample.Trait, error) {
 }
 
 // EventTypes returns the event types stored (of project's events when
-// project is set), sorted.
-func (db *DB) EventTypes(ctx context.Context, project string) ([]string, error) {
+// project is set), sorted: at most limit of them (all when limit is not
+// positive), after marker when it is not empty.
+func (db *DB) EventTypes(ctx context.Context, project string, limit int, marker string) ([]string, error) {
 	var out []string
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
-		var rows *sql.Rows
-		var err error
+		var q string
+		var args []any
 		if project == "" {
-			rows, err = db.query(ctx, tx, `SELECT t.name FROM event_type t
-WHERE EXISTS (SELECT 1 FROM event e WHERE e.event_type_id = t.id) ORDER BY t.name`)
+			q = `SELECT t.name FROM event_type t
+WHERE EXISTS (SELECT 1 FROM event e WHERE e.event_type_id = t.id)`
 		} else {
-			rows, err = db.query(ctx, tx, `SELECT DISTINCT t.name FROM event e JOIN event_type t ON t.id = e.event_type_id
-WHERE e.project_id = ? ORDER BY t.name`, project)
+			q = `SELECT DISTINCT t.name FROM event e JOIN event_type t ON t.id = e.event_type_id
+WHERE e.project_id = ?`
+			args = append(args, project)
 		}
+		if marker != "" {
+			q += " AND t.name > ?"
+			args = append(args, marker)
+		}
+		q, args = limited(q+" ORDER BY t.name", args, limit)
+		rows, err := db.query(ctx, tx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -501,6 +509,14 @@ WHERE e.project_id = ? ORDER BY t.name`, project)
 	return out, nil
 }
 
+// limited adds a LIMIT to query q when limit is positive.
+func limited(q string, args []any, limit int) (string, []any) {
+	if limit <= 0 {
+		return q, args
+	}
+	return q + " LIMIT ?", append(args, limit)
+}
+
 // TraitDesc names one trait, with its type, that events of a type carry.
 type TraitDesc struct {
 	Name string
@@ -509,8 +525,10 @@ type TraitDesc struct {
 
 // TraitDescriptions returns the distinct trait names and types of the events
 // of eventType (of every type when empty; of project's events when project
-// is set), sorted by name and type.
-func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string) ([]TraitDesc, error) {
+// is set), sorted by name and type: the types of at most limit names (all
+// when limit is not positive; a name's types are never split), of the names
+// after marker when it is not empty.
+func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string, limit int, marker string) ([]TraitDesc, error) {
 	q := `SELECT DISTINCT tr.name, tr.type FROM event e JOIN trait tr ON tr.event_id = e.id WHERE 1`
 	var args []any
 	if eventType != "" {
@@ -521,6 +539,10 @@ func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string) 
 		q += " AND e.project_id = ?"
 		args = append(args, project)
 	}
+	if marker != "" {
+		q += " AND tr.name > ?"
+		args = append(args, marker)
+	}
 	q += " ORDER BY tr.name, tr.type"
 	var out []TraitDesc
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
@@ -529,11 +551,17 @@ func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string) 
 			return err
 		}
 		defer rows.Close()
+		names := 0
 		for rows.Next() {
 			var d TraitDesc
 			var typ int64
 			if err := rows.Scan(&d.Name, &typ); err != nil {
 				return err
+			}
+			if len(out) == 0 || out[len(out)-1].Name != d.Name {
+				if names++; limit > 0 && names > limit {
+					break
+				}
 			}
 			d.Type = sample.TraitType(typ)
 			out = append(out, d)
@@ -548,8 +576,9 @@ func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string) 
 
 // Traits returns the values of trait on the events of eventType (of every
 // type when empty; of project's events when project is set), in event order
-// (generated, then message_id).
-func (db *DB) Traits(ctx context.Context, eventType, trait, project string) ([]sample.Trait, error) {
+// (generated, then message_id): the first limit of them (all when limit is
+// not positive).
+func (db *DB) Traits(ctx context.Context, eventType, trait, project string, limit int) ([]sample.Trait, error) {
 	if trait == "" {
 		return nil, fmt.Errorf("list traits: %w: empty trait name", ErrInvalid)
 	}
@@ -564,7 +593,7 @@ FROM event e JOIN trait tr ON tr.event_id = e.id AND tr.name = ? WHERE 1`
 		q += " AND e.project_id = ?"
 		args = append(args, project)
 	}
-	q += " ORDER BY e.generated_ns, e.message_id"
+	q, args = limited(q+" ORDER BY e.generated_ns, e.message_id", args, limit)
 	var out []sample.Trait
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := db.query(ctx, tx, q, args...)

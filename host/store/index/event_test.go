@@ -282,42 +282,109 @@ func TestEventTypesAndTraits(t *testing.T) {
 
 	t.Run("event types", func(t *testing.T) {
 		t.Parallel()
-		got, err := db.EventTypes(ctx, "")
+		got, err := db.EventTypes(ctx, "", 0, "")
 		require.NoError(t, err)
 		require.Equal(t, []string{"compute.instance.create.end", "image.upload"}, got)
-		got, err = db.EventTypes(ctx, "p0")
+		got, err = db.EventTypes(ctx, "p0", 0, "")
 		require.NoError(t, err)
 		require.Equal(t, []string{"compute.instance.create.end"}, got)
-		got, err = db.EventTypes(ctx, "nobody")
+		got, err = db.EventTypes(ctx, "nobody", 0, "")
 		require.NoError(t, err)
 		require.Empty(t, got)
 	})
 	t.Run("trait descriptions", func(t *testing.T) {
 		t.Parallel()
-		got, err := db.TraitDescriptions(ctx, "compute.instance.create.end", "")
+		got, err := db.TraitDescriptions(ctx, "compute.instance.create.end", "", 0, "")
 		require.NoError(t, err)
 		require.Equal(t, []TraitDesc{{"d", sample.TraitDatetime}, {"f", sample.TraitFloat}, {"n", sample.TraitInt},
 			{"name", sample.TraitText}, {"tenant_id", sample.TraitText}}, got)
-		got, err = db.TraitDescriptions(ctx, "image.upload", "p0")
+		got, err = db.TraitDescriptions(ctx, "image.upload", "p0", 0, "")
 		require.NoError(t, err)
 		require.Empty(t, got)
-		got, err = db.TraitDescriptions(ctx, "", "p1")
+		got, err = db.TraitDescriptions(ctx, "", "p1", 0, "")
 		require.NoError(t, err)
 		require.Len(t, got, 6, "every trait of p1's events, project_id included")
 	})
 	t.Run("traits", func(t *testing.T) {
 		t.Parallel()
-		got, err := db.Traits(ctx, "compute.instance.create.end", "d", "")
+		got, err := db.Traits(ctx, "compute.instance.create.end", "d", "", 0)
 		require.NoError(t, err)
 		require.Empty(t, cmp.Diff([]sample.Trait{datetime("d", at(100)), datetime("d", at(200)), datetime("d", at(300))}, got))
-		got, err = db.Traits(ctx, "compute.instance.create.end", "f", "p1")
+		got, err = db.Traits(ctx, "compute.instance.create.end", "f", "p1", 0)
 		require.NoError(t, err)
 		require.Empty(t, cmp.Diff([]sample.Trait{float("f", 1.5), float("f", 3.5)}, got))
-		got, err = db.Traits(ctx, "", "name", "p1")
+		got, err = db.Traits(ctx, "", "name", "p1", 0)
 		require.NoError(t, err)
 		require.Empty(t, cmp.Diff([]sample.Trait{text("name", "vm1"), text("name", "vm3"), text("name", "img")}, got))
-		_, err = db.Traits(ctx, "x", "", "")
+		_, err = db.Traits(ctx, "x", "", "", 0)
 		require.ErrorIs(t, err, ErrInvalid)
+	})
+}
+
+// TestEventTypesAndTraitsPaged: the listings of types, trait names and
+// trait values return at most limit rows, after the marker; a trait name
+// whose values have two types keeps both on one page.
+func TestEventTypesAndTraitsPaged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	var evs []sample.Event
+	for i := range 30 {
+		ev := sample.Event{
+			MessageID: fmt.Sprintf("m%02d", i), EventType: fmt.Sprintf("type.%02d", i%10), Generated: at(i),
+			Traits: []sample.Trait{text("tenant_id", fmt.Sprint("p", i%2)), text(fmt.Sprintf("t%02d", i%5), "v")},
+		}
+		if i%5 == 0 {
+			ev.Traits = append(ev.Traits, integer("t02", int64(i))) // t02 is text elsewhere
+		}
+		evs = append(evs, ev)
+	}
+	_, err := db.InsertEvents(ctx, evs, tenant)
+	require.NoError(t, err)
+
+	t.Run("event types", func(t *testing.T) {
+		t.Parallel()
+		for _, project := range []string{"", "p1"} {
+			var all []string
+			marker := ""
+			for {
+				page, err := db.EventTypes(ctx, project, 3, marker)
+				require.NoError(t, err)
+				require.LessOrEqual(t, len(page), 3)
+				if len(page) == 0 {
+					break
+				}
+				all = append(all, page...)
+				marker = page[len(page)-1]
+			}
+			want, err := db.EventTypes(ctx, project, 0, "")
+			require.NoError(t, err)
+			require.Equal(t, want, all, "project %q", project)
+			require.Len(t, want, map[string]int{"": 10, "p1": 5}[project])
+		}
+	})
+	t.Run("trait descriptions", func(t *testing.T) {
+		t.Parallel()
+		got, err := db.TraitDescriptions(ctx, "", "", 2, "")
+		require.NoError(t, err)
+		require.Equal(t, []TraitDesc{{"t00", sample.TraitText}, {"t01", sample.TraitText}}, got)
+		got, err = db.TraitDescriptions(ctx, "", "", 2, "t01")
+		require.NoError(t, err)
+		require.Equal(t, []TraitDesc{{"t02", sample.TraitText}, {"t02", sample.TraitInt}, {"t03", sample.TraitText}}, got,
+			"t02's two types on one page")
+		got, err = db.TraitDescriptions(ctx, "", "", 2, "tenant_id")
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
+	t.Run("trait values", func(t *testing.T) {
+		t.Parallel()
+		got, err := db.Traits(ctx, "", "t02", "", 4)
+		require.NoError(t, err)
+		require.Len(t, got, 4)
+		all, err := db.Traits(ctx, "", "t02", "", 0)
+		require.NoError(t, err)
+		require.Len(t, all, 12, "6 integers and 6 texts")
+		require.Equal(t, all[:4], got, "the first values in event order")
 	})
 }
 
@@ -336,7 +403,7 @@ func TestExpireEvents(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, evs, 1)
 		require.Equal(t, "m4", evs[0].MessageID)
-		types, err := db.EventTypes(ctx, "")
+		types, err := db.EventTypes(ctx, "", 0, "")
 		require.NoError(t, err)
 		require.Equal(t, []string{"image.upload"}, types)
 		var rows int
@@ -351,7 +418,7 @@ func TestExpireEvents(t *testing.T) {
 	n2, err := db.InsertEvents(ctx, events()[:1], tenant)
 	require.NoError(t, err)
 	require.Equal(t, 1, n2)
-	types, err := db.EventTypes(ctx, "")
+	types, err := db.EventTypes(ctx, "", 0, "")
 	require.NoError(t, err)
 	require.Equal(t, []string{"compute.instance.create.end", "image.upload"}, types)
 }

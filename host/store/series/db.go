@@ -720,6 +720,24 @@ func (s *series) info() Info {
 	return Info{ID: s.id, Key: s.key, First: s.first, Last: s.last, Count: s.count}
 }
 
+// Extent returns the times of the oldest and newest raw samples of meter
+// (of project's series when project is set) and their number; count is 0
+// when no raw sample is left. It walks the catalog and allocates nothing.
+func (db *DB) Extent(meter, project string) (first, last, count int64) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	for _, s := range db.byMeter[meter] {
+		if s.count == 0 || (project != "" && s.key.ProjectID != project) {
+			continue
+		}
+		if count == 0 {
+			first, last = s.first, s.last
+		}
+		first, last, count = min(first, s.first), max(last, s.last), count+s.count
+	}
+	return first, last, count
+}
+
 // SeriesList returns every series, by ID.
 func (db *DB) SeriesList() []Info {
 	db.mu.RLock()

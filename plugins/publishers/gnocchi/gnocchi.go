@@ -7,16 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/altimeter/altimeter/internal/endpoint"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
@@ -24,7 +23,6 @@ import (
 
 // Limits.
 const (
-	maxErrorBody = 4 << 10
 	// maxCachedResources bounds the attribute cache; past it the cache
 	// starts again (resources are then updated once more).
 	maxCachedResources = 100_000
@@ -63,16 +61,19 @@ var _ publisher.Publisher = (*gnocchi)(nil)
 
 func newGnocchi(c config, log hclog.Logger) (*gnocchi, error) {
 	var errs []error
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-		errs = append(errs, schema.AttrError("url", "must be an http(s):// base URL without credentials or query, e.g. \"http://127.0.0.1:8041\""))
+	if _, err := endpoint.ParseBase(c.URL); err != nil {
+		errs = append(errs, schema.AttrError("url", err.Error()+", e.g. \"http://127.0.0.1:8041\""))
 	}
 	if c.User != "" && c.TokenFile != "" {
 		errs = append(errs, schema.AttrError("user", "set at most one of user and token_file"))
 	}
-	d, err := time.ParseDuration(c.Timeout)
-	if err != nil || d <= 0 || d > 10*time.Minute {
-		errs = append(errs, schema.AttrError("timeout", "must be a duration from 1ms to 10m, e.g. \"30s\""))
+	d, err := endpoint.ParseTimeout(c.Timeout)
+	if err != nil {
+		errs = append(errs, schema.AttrError("timeout", err.Error()))
+	}
+	client, err := endpoint.Client(d, "", "", "")
+	if err != nil {
+		errs = append(errs, err)
 	}
 	src := ceilometerResources
 	if c.ResourcesDefinitionFile != "" {
@@ -89,7 +90,7 @@ func newGnocchi(c config, log hclog.Logger) (*gnocchi, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &gnocchi{cfg: c, base: strings.TrimRight(c.URL, "/"), defs: defs, client: &http.Client{Timeout: d}, log: log,
+	return &gnocchi{cfg: c, base: strings.TrimRight(c.URL, "/"), defs: defs, client: client, log: log,
 		attrs: map[string][32]byte{}, unhandledLogged: map[string]bool{}}, nil
 }
 
@@ -330,10 +331,8 @@ func (g *gnocchi) ensureArchivePolicies(ctx context.Context) error {
 // httpErr classifies a Gnocchi answer: 5xx, 429, 401, 403 (a token about
 // to be renewed) and 408 are worth retrying; another 4xx rejects.
 func (g *gnocchi) httpErr(what string, code int, body []byte) error {
-	err := fmt.Errorf("%s: gnocchi answered %d: %s", what, code, strings.TrimSpace(string(body)))
-	switch {
-	case code >= 500, code == http.StatusTooManyRequests, code == http.StatusUnauthorized,
-		code == http.StatusForbidden, code == http.StatusRequestTimeout:
+	err := fmt.Errorf("%s: gnocchi answered %d: %s", what, code, body)
+	if endpoint.Transient(code) {
 		return publisher.Retry(err)
 	}
 	return publisher.Reject(err)
@@ -354,20 +353,18 @@ func (g *gnocchi) do(ctx context.Context, method, path string, v any) (int, []by
 	case g.cfg.User != "":
 		req.SetBasicAuth(g.cfg.User, "")
 	case g.cfg.TokenFile != "":
-		tok, err := os.ReadFile(g.cfg.TokenFile)
+		tok, err := endpoint.ReadToken(g.cfg.TokenFile)
 		if err != nil {
 			return 0, nil, fmt.Errorf("read token_file: %w", err)
 		}
-		req.Header.Set("X-Auth-Token", strings.TrimSpace(string(tok)))
+		req.Header.Set("X-Auth-Token", tok)
 	}
 	resp, err := g.client.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, []byte(endpoint.Answer(resp)), nil
 }
 
 // Counters implements base.CounterReporter.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/altimeter/altimeter/internal/tlsconf"
+	"github.com/altimeter/altimeter/internal/endpoint"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
@@ -33,7 +32,6 @@ const formatAltimeter = "altimeter"
 const (
 	maxBatchLimit  = 10_000
 	maxRetryLimit  = 10
-	maxErrorBody   = 4 << 10
 	firstBackoff   = 200 * time.Millisecond
 	maxBackoff     = 5 * time.Second
 	skippedLogEach = 1000
@@ -69,9 +67,9 @@ var _ publisher.Publisher = (*httpPub)(nil)
 
 func newHTTP(c config, log hclog.Logger) (*httpPub, error) {
 	var errs []error
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
-		errs = append(errs, schema.AttrError("url", "must be an http(s)://host:port base URL without credentials or query"))
+	u, err := endpoint.ParseBase(c.URL)
+	if err != nil {
+		errs = append(errs, schema.AttrError("url", err.Error()))
 	}
 	if c.Format != formatAltimeter {
 		errs = append(errs, schema.AttrError("format", "must be \"altimeter\""))
@@ -79,9 +77,9 @@ func newHTTP(c config, log hclog.Logger) (*httpPub, error) {
 	if (c.TokenFile == "") == (c.TokenEnv == "") {
 		errs = append(errs, schema.AttrError("token_file", "set exactly one of token_file and token_env"))
 	}
-	d, err := time.ParseDuration(c.Timeout)
-	if err != nil || d <= 0 || d > 10*time.Minute {
-		errs = append(errs, schema.AttrError("timeout", "must be a duration from 1ms to 10m, e.g. \"10s\""))
+	d, err := endpoint.ParseTimeout(c.Timeout)
+	if err != nil {
+		errs = append(errs, schema.AttrError("timeout", err.Error()))
 	}
 	if c.MaxRetries < 0 || c.MaxRetries > maxRetryLimit {
 		errs = append(errs, schema.AttrError("max_retries", fmt.Sprintf("must be 0 to %d", maxRetryLimit)))
@@ -92,16 +90,9 @@ func newHTTP(c config, log hclog.Logger) (*httpPub, error) {
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		errs = append(errs, schema.AttrError("cert_file", "set both cert_file and key_file, or neither"))
 	}
-	client := &http.Client{}
-	if c.CAFile != "" || c.CertFile != "" {
-		tc, err := tlsconf.Client(c.CAFile, c.CertFile, c.KeyFile)
-		if err != nil {
-			errs = append(errs, schema.AttrError("ca_file", err.Error()))
-		} else {
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			tr.TLSClientConfig = tc
-			client.Transport = tr
-		}
+	client, err := endpoint.Client(0, c.CAFile, c.CertFile, c.KeyFile) // each POST has its own timeout
+	if err != nil {
+		errs = append(errs, schema.AttrError("ca_file", err.Error()))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -117,14 +108,7 @@ func (p *httpPub) token() (string, error) {
 		}
 		return t, nil
 	}
-	b, err := os.ReadFile(p.cfg.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("token: %w", err)
-	}
-	if t := strings.TrimSpace(string(b)); t != "" {
-		return t, nil
-	}
-	return "", fmt.Errorf("token: %s is empty", p.cfg.TokenFile)
+	return endpoint.ReadToken(p.cfg.TokenFile)
 }
 
 // postKeys are the attributes POST /v2/meters/{name} accepts.
@@ -248,28 +232,18 @@ func (p *httpPub) once(ctx context.Context, target, tok string, body []byte) err
 	req.Header.Set("X-Auth-Token", tok)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("post %s: %w", redactURL(target), err)
+		return fmt.Errorf("post %s: %w", endpoint.Redact(target), err)
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	msg := endpoint.Answer(resp)
 	switch c := resp.StatusCode; {
 	case c >= 200 && c < 300:
 		return nil
-	case c == http.StatusUnauthorized, c == http.StatusForbidden, c == http.StatusNotFound,
-		c == http.StatusRequestTimeout, c == http.StatusTooManyRequests, c >= 500:
+	case endpoint.Transient(c), c == http.StatusNotFound:
 		// Transient, or a setup problem an operator fixes (token, URL):
 		// keep the samples queued.
-		return fmt.Errorf("post %s: HTTP %d: %s", redactURL(target), c, strings.TrimSpace(string(msg)))
+		return fmt.Errorf("post %s: HTTP %d: %s", endpoint.Redact(target), c, msg)
 	default:
-		return &permanentError{fmt.Errorf("post %s: HTTP %d: %s", redactURL(target), c, strings.TrimSpace(string(msg)))}
+		return &permanentError{fmt.Errorf("post %s: HTTP %d: %s", endpoint.Redact(target), c, msg)}
 	}
-}
-
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(url)"
-	}
-	u.User = nil
-	return u.String()
 }
