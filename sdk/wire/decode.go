@@ -37,8 +37,10 @@ const (
 type Decoder struct {
 	mu     sync.Mutex
 	intern map[string]string
-	keys   []string // metadata scratch
-	values []string
+	// Metadata scratch: this sample's lists and the previous sample's,
+	// whose strings are reused when equal at the same position.
+	keys, values         []string
+	prevKeys, prevValues []string
 }
 
 func malformed(what string, err error) error {
@@ -184,8 +186,10 @@ func sampleFieldType(num protowire.Number) (protowire.Type, bool) {
 func (d *Decoder) sample(b []byte, s *sample.Sample, prev *sample.Sample) error {
 	if prev == nil {
 		prev = &sample.Sample{}
+		d.keys, d.values = d.keys[:0], d.values[:0]
 	}
-	d.keys, d.values = d.keys[:0], d.values[:0]
+	d.prevKeys, d.keys = d.keys, d.prevKeys[:0]
+	d.prevValues, d.values = d.values, d.prevValues[:0]
 	for off := 0; off < len(b); {
 		num, typ, n := consumeTag(b[off:])
 		if n < 0 {
@@ -226,11 +230,11 @@ func (d *Decoder) sample(b []byte, s *sample.Sample, prev *sample.Sample) error 
 				s.MessageID, err = unique(v)
 			case 12:
 				var k string
-				k, err = d.str(v, "")
+				k, err = d.str(v, at(d.prevKeys, len(d.keys)))
 				d.keys = append(d.keys, k)
 			case 13:
 				var x string
-				x, err = d.str(v, "")
+				x, err = d.str(v, at(d.prevValues, len(d.values)))
 				d.values = append(d.values, x)
 			case 14:
 				s.Signature, err = unique(v)
@@ -268,6 +272,14 @@ func (d *Decoder) sample(b []byte, s *sample.Sample, prev *sample.Sample) error 
 		}
 	}
 	return nil
+}
+
+// at is list[i], or "" past its end.
+func at(list []string, i int) string {
+	if i < len(list) {
+		return list[i]
+	}
+	return ""
 }
 
 var errUTF8 = errors.New("string is not valid UTF-8")

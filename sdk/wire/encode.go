@@ -89,19 +89,32 @@ func appendSample(b []byte, s *sample.Sample, meta []string, size int) []byte {
 	return appendString(b, 14, s.Signature)
 }
 
+// validString is utf8.ValidString with the common all-ASCII case inlined.
+func validString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.ValidString(s[i:])
+		}
+	}
+	return true
+}
+
 // checkUTF8 refuses a sample protobuf's encoder would refuse: a string
 // that is not valid UTF-8.
 func checkUTF8(s *sample.Sample, meta []string) error {
-	for _, f := range [...]struct {
-		name, v string
-	}{{"name", s.Name}, {"unit", s.Unit}, {"resource_id", s.ResourceID}, {"project_id", s.ProjectID},
-		{"user_id", s.UserID}, {"source", s.Source}, {"message_id", s.MessageID}, {"message_signature", s.Signature}} {
-		if !utf8.ValidString(f.v) {
-			return fmt.Errorf("%s: %w", f.name, errUTF8)
+	if !validString(s.Name) || !validString(s.Unit) || !validString(s.ResourceID) ||
+		!validString(s.ProjectID) || !validString(s.UserID) || !validString(s.Source) ||
+		!validString(s.MessageID) || !validString(s.Signature) {
+		for _, f := range [...]struct{ name, v string }{{"name", s.Name}, {"unit", s.Unit},
+			{"resource_id", s.ResourceID}, {"project_id", s.ProjectID}, {"user_id", s.UserID},
+			{"source", s.Source}, {"message_id", s.MessageID}, {"message_signature", s.Signature}} {
+			if !utf8.ValidString(f.v) {
+				return fmt.Errorf("%s: %w", f.name, errUTF8)
+			}
 		}
 	}
 	for i := 0; i+1 < len(meta); i += 2 {
-		if !utf8.ValidString(meta[i]) || !utf8.ValidString(meta[i+1]) {
+		if !validString(meta[i]) || !validString(meta[i+1]) {
 			return fmt.Errorf("metadata %q: %w", meta[i], errUTF8)
 		}
 	}
