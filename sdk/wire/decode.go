@@ -214,18 +214,8 @@ func (d *Decoder) sample(b []byte, s *sample.Sample, prev *sample.Sample) error 
 			}
 			var err error
 			switch num {
-			case 1:
-				s.Name, err = d.str(v, prev.Name)
-			case 3:
-				s.Unit, err = d.str(v, prev.Unit)
-			case 5:
-				s.ResourceID, err = d.str(v, prev.ResourceID)
-			case 6:
-				s.ProjectID, err = d.str(v, prev.ProjectID)
-			case 7:
-				s.UserID, err = d.str(v, prev.UserID)
-			case 9:
-				s.Source, err = d.str(v, prev.Source)
+			case 1, 3, 5, 6, 7, 9:
+				*stringField(s, num), err = d.str(v, *stringField(prev, num))
 			case 10:
 				s.MessageID, err = unique(v)
 			case 12:
@@ -272,6 +262,24 @@ func (d *Decoder) sample(b []byte, s *sample.Sample, prev *sample.Sample) error 
 		}
 	}
 	return nil
+}
+
+// stringField is the field of s that Sample field num (one whose values
+// repeat) decodes into.
+func stringField(s *sample.Sample, num protowire.Number) *string {
+	switch num {
+	case 1:
+		return &s.Name
+	case 3:
+		return &s.Unit
+	case 5:
+		return &s.ResourceID
+	case 6:
+		return &s.ProjectID
+	case 7:
+		return &s.UserID
+	}
+	return &s.Source
 }
 
 // at is list[i], or "" past its end.
