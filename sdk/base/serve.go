@@ -67,7 +67,7 @@ func ServerOptions() []grpc.ServerOption {
 		grpc.MaxRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxSendMsgSize(sdk.MaxMessageBytes),
 		grpc.InitialWindowSize(sdk.WindowBytes), grpc.InitialConnWindowSize(sdk.WindowBytes),
 		grpc.ReadBufferSize(sdk.IOBufferBytes), grpc.WriteBufferSize(sdk.IOBufferBytes),
-		grpc.ForceServerCodecV2(wire.Codec{}),
+		grpc.ForceServerCodecV2(&wire.Codec{}),
 	}
 }
 

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"sync"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
@@ -36,20 +37,32 @@ type Delivery struct {
 // Codec is a gRPC codec (content subtype "proto", the bytes are ordinary
 // protobuf) for a plugin's server: it moves BatchMessage and Delivery
 // values without the generated messages and every other message through
-// gRPC's proto codec. Install it with grpc.ForceServerCodecV2.
-type Codec struct{}
+// gRPC's proto codec. Install it with grpc.ForceServerCodecV2. The zero
+// value is ready; it keeps its encoding scratch space for reuse, and is
+// safe for concurrent use.
+type Codec struct {
+	scratch sync.Pool // *batchEncoding
+}
 
-var _ encoding.CodecV2 = Codec{}
+var _ encoding.CodecV2 = &Codec{}
 
 // Name is the content subtype.
-func (Codec) Name() string { return proto.Name }
+func (*Codec) Name() string { return proto.Name }
 
 func protoCodec() encoding.CodecV2 { return encoding.GetCodecV2(proto.Name) }
 
 // Marshal encodes v.
-func (Codec) Marshal(v any) (mem.BufferSlice, error) {
+func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
+	e, _ := c.scratch.Get().(*batchEncoding)
+	if e == nil {
+		e = &batchEncoding{}
+	}
+	defer func() {
+		e.samples, e.extra = nil, e.extra[:0] // no reference to the caller's batch
+		clear(e.meta)
+		c.scratch.Put(e)
+	}()
 	var (
-		e       batchEncoding
 		field   protowire.Number
 		id      uint64
 		hasBody = true
@@ -106,7 +119,7 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Unmarshal decodes data into v.
-func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
+func (*Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*BatchMessage)
 	if !ok {
 		return protoCodec().Unmarshal(data, v)

@@ -89,8 +89,12 @@ func appendSample(b []byte, s *sample.Sample, meta []string, size int) []byte {
 	return appendString(b, 14, s.Signature)
 }
 
-// validString is utf8.ValidString with the common all-ASCII case inlined.
+// validString is utf8.ValidString; short strings (most of a sample's)
+// are checked inline.
 func validString(s string) bool {
+	if len(s) > 16 {
+		return utf8.ValidString(s)
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return utf8.ValidString(s[i:])
