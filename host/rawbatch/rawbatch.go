@@ -188,9 +188,14 @@ func FromProto(m *pb.Batch) (*Batch, error) {
 	return &Batch{data: data, samples: len(m.GetSamples()), events: len(m.GetEvents())}, nil
 }
 
-// FromSamples encodes samples (a poll's result, a transformer's flush).
+// FromSamples encodes samples (a poll's result, a transformer's flush)
+// straight into bytes, without the generated messages.
 func FromSamples(s []sample.Sample) (*Batch, error) {
-	return FromProto(&pb.Batch{Samples: wire.SamplesToProto(s)})
+	data, err := wire.AppendBatch(nil, &sample.Batch{Samples: s})
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	return &Batch{data: data, samples: len(s)}, nil
 }
 
 // Concat joins batches into one. The encoding of repeated fields

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 func sampleBatch() *pb.Batch {
@@ -216,4 +218,23 @@ func TestParseSplitsNotifications(t *testing.T) {
 	_, err = Parse(bad)
 	require.ErrorIs(t, err, ErrMalformed)
 	require.Contains(t, err.Error(), "notification 0")
+}
+
+// FromSamples encodes as protobuf's encoder does, and its batch passes the
+// host's check.
+func TestFromSamples(t *testing.T) {
+	t.Parallel()
+	want := wire.SamplesFromProto(sampleBatch().GetSamples())
+	b, err := FromSamples(want)
+	require.NoError(t, err)
+	require.Equal(t, len(want), b.Samples())
+	checked, err := Parse(b.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, b.Samples(), checked.Samples())
+	m, err := b.Decode()
+	require.NoError(t, err)
+	require.Equal(t, want, wire.SamplesFromProto(m.GetSamples()))
+
+	_, err = FromSamples([]sample.Sample{{Name: "\xff"}})
+	require.ErrorContains(t, err, "encode batch")
 }

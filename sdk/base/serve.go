@@ -15,6 +15,7 @@ import (
 
 	"github.com/altimeter/altimeter/sdk"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // LogLevelEnv is the environment variable through which the host passes its
@@ -52,13 +53,22 @@ func Serve(info Info, log hclog.Logger, register func(*grpc.Server, hclog.Logger
 			sdk.ProtocolVersion: {sdk.PluginKey: &GRPCPlugin{Register: func(s *grpc.Server) { register(s, log) }}},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return plugin.DefaultGRPCServer(append(opts,
-				grpc.MaxRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxSendMsgSize(sdk.MaxMessageBytes),
-				grpc.InitialWindowSize(sdk.WindowBytes), grpc.InitialConnWindowSize(sdk.WindowBytes),
-				grpc.ReadBufferSize(sdk.IOBufferBytes), grpc.WriteBufferSize(sdk.IOBufferBytes)))
+			return plugin.DefaultGRPCServer(append(opts, ServerOptions()...))
 		},
 		Logger: log,
 	})
+}
+
+// ServerOptions are the options of a plugin's gRPC server: message and
+// window sizes, and the codec that decodes batches straight into package
+// sample's types (wire.Codec), which the kinds' services need.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxSendMsgSize(sdk.MaxMessageBytes),
+		grpc.InitialWindowSize(sdk.WindowBytes), grpc.InitialConnWindowSize(sdk.WindowBytes),
+		grpc.ReadBufferSize(sdk.IOBufferBytes), grpc.WriteBufferSize(sdk.IOBufferBytes),
+		grpc.ForceServerCodecV2(&wire.Codec{}),
+	}
 }
 
 // PrintDescribe writes info as indented JSON.

@@ -133,7 +133,6 @@ func (s *server) Listen(stream pb.Listener_ListenServer) error {
 	var (
 		mu      sync.Mutex
 		sendMu  sync.Mutex
-		enc     wire.Encoder // guarded by sendMu; Send marshals before it returns
 		nextID  uint64
 		pending = map[uint64]chan ackResult{}
 		slots   = make(chan struct{}, s.window)
@@ -178,7 +177,9 @@ func (s *server) Listen(stream pb.Listener_ListenServer) error {
 			mu.Unlock()
 		}
 		sendMu.Lock()
-		err := stream.Send(&pb.Delivery{Id: id, Batch: enc.Batch(&b)})
+		// wire.Codec (the plugin server's) encodes the delivery straight
+		// from the samples.
+		err := stream.SendMsg(&wire.Delivery{ID: id, Batch: &b})
 		sendMu.Unlock()
 		if err != nil {
 			forget()

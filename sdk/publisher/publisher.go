@@ -46,7 +46,9 @@ func (s Spec[C]) Register() func(*grpc.Server, hclog.Logger) {
 	return func(g *grpc.Server, log hclog.Logger) {
 		b := base.NewServer(info, base.Build(info.Schema, s.Defaults, s.New), log)
 		pb.RegisterBaseServer(g, b)
-		pb.RegisterPublisherServer(g, &server{base: b})
+		srv := &server{base: b}
+		g.RegisterService(base.WithUnary(&pb.Publisher_ServiceDesc, "Publish",
+			func() any { return &wire.BatchMessage{Decoder: &srv.dec} }, srv.publish), srv)
 	}
 }
 
@@ -127,18 +129,21 @@ func resultOf(err error) Result {
 	return Result{Outcome: base.Retry, Reason: err.Error()}
 }
 
+// server serves the Publisher service with batches decoded straight into
+// package sample's types (wire.Codec).
 type server struct {
 	pb.UnimplementedPublisherServer
 	base *base.Server[Publisher]
+	dec  wire.Decoder
 }
 
-func (s *server) Publish(ctx context.Context, req *pb.PublishRequest) (*pb.PublishResponse, error) {
+func (s *server) publish(ctx context.Context, req any) (any, error) {
+	in := req.(*wire.BatchMessage)
 	impl, err := s.base.Impl()
 	if err != nil {
 		return nil, err
 	}
-	b := wire.BatchFromProto(req.GetBatch())
-	r := resultOf(impl.Publish(ctx, &b))
+	r := resultOf(impl.Publish(ctx, &in.Batch))
 	resp := &pb.PublishResponse{Outcome: r.Outcome.ToProto(), Reason: r.Reason}
 	for _, it := range r.Items {
 		resp.Items = append(resp.Items, &pb.ItemOutcome{Index: uint32(it.Index), Outcome: it.Outcome.ToProto(), Reason: it.Reason})

@@ -5,15 +5,16 @@ package sdktest
 
 import (
 	"context"
+	"net"
 	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
-	plugin "github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/listener"
@@ -63,7 +64,19 @@ type Plugin struct {
 func Start(t testing.TB, info base.Info, register func(*grpc.Server, hclog.Logger)) *Plugin {
 	t.Helper()
 	log := Logger(t)
-	conn, srv := plugin.TestGRPCConn(t, func(s *grpc.Server) { register(s, log) })
+	// A plugin's own server options (base.Serve's), its codec included.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	srv := grpc.NewServer(base.ServerOptions()...)
+	register(srv, log)
+	go func() { _ = srv.Serve(l) }()
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		srv.Stop()
+		t.Fatalf("dial: %v", err)
+	}
 	p := &Plugin{Info: info, Conn: conn, Base: base.NewClient(conn)}
 	t.Cleanup(func() {
 		_ = p.Base.Close(context.Background())

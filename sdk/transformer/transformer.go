@@ -48,7 +48,11 @@ func (s Spec[C]) Register() func(*grpc.Server, hclog.Logger) {
 	return func(g *grpc.Server, log hclog.Logger) {
 		b := base.NewServer(info, base.Build(info.Schema, s.Defaults, s.New), log)
 		pb.RegisterBaseServer(g, b)
-		pb.RegisterTransformerServer(g, &server{base: b})
+		srv := &server{base: b}
+		desc := base.WithUnary(&pb.Transformer_ServiceDesc, "Transform",
+			func() any { return &wire.BatchMessage{KeepRawEvents: true, Decoder: &srv.dec} }, srv.transform)
+		desc = base.WithUnary(desc, "Flush", func() any { return &pb.FlushRequest{} }, srv.flush)
+		g.RegisterService(desc, srv)
 	}
 }
 
@@ -57,37 +61,42 @@ func Serve[C any](s Spec[C]) {
 	base.Serve(s.Info(), base.NewLogger(s.Name, nil), s.Register())
 }
 
+// server serves the Transformer service with batches decoded straight into
+// samples and encoded straight from them (wire.Codec); events pass through
+// as the bytes they came as.
 type server struct {
 	pb.UnimplementedTransformerServer
 	base *base.Server[Transformer]
+	dec  wire.Decoder
 }
 
-func (s *server) Transform(ctx context.Context, req *pb.TransformRequest) (*pb.TransformResponse, error) {
+func (s *server) transform(ctx context.Context, req any) (any, error) {
+	in := req.(*wire.BatchMessage)
 	impl, err := s.base.Impl()
 	if err != nil {
 		return nil, err
 	}
-	out, err := impl.Transform(ctx, wire.SamplesFromProto(req.GetBatch().GetSamples()))
+	out, err := impl.Transform(ctx, in.Batch.Samples)
 	if err != nil {
 		return nil, base.StatusError("transform", err)
 	}
-	return &pb.TransformResponse{Batch: &pb.Batch{Samples: wire.SamplesToProto(out), Events: req.GetBatch().GetEvents()}}, nil
+	return &wire.BatchMessage{Batch: sample.Batch{Samples: out}, RawEvents: in.RawEvents}, nil
 }
 
-func (s *server) Flush(ctx context.Context, _ *pb.FlushRequest) (*pb.FlushResponse, error) {
+func (s *server) flush(ctx context.Context, _ any) (any, error) {
 	impl, err := s.base.Impl()
 	if err != nil {
 		return nil, err
 	}
 	f, ok := impl.(Flusher)
 	if !ok {
-		return &pb.FlushResponse{Batch: &pb.Batch{}}, nil
+		return &wire.BatchMessage{}, nil
 	}
 	out, err := f.Flush(ctx)
 	if err != nil {
 		return nil, base.StatusError("flush", err)
 	}
-	return &pb.FlushResponse{Batch: &pb.Batch{Samples: wire.SamplesToProto(out)}}, nil
+	return &wire.BatchMessage{Batch: sample.Batch{Samples: out}}, nil
 }
 
 // Client is the host's view of a transformer plugin.
