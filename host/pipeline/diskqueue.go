@@ -54,6 +54,12 @@ func (q *queue) openDisk(d *DiskQueue) error {
 		return fmt.Errorf("publisher %s: open queue: %w", q.id, err)
 	}
 	q.sp = sp
+	dq := *d
+	dq.MaxBytes = maxBytes
+	if dq.Full == "" {
+		dq.Full = DropOldest
+	}
+	q.disk = &dq
 	q.recent = map[uint64]*rawbatch.Batch{}
 	st := sp.Stats()
 	if st.Items > 0 {
