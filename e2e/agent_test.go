@@ -55,6 +55,19 @@ func pipeline(port int, extraPublish string) string {
 	return fmt.Sprintf(pipelineTmpl, port, extraPublish)
 }
 
+// waitTCP waits (20 s at most) until something accepts connections on
+// 127.0.0.1:port: the agent answers /healthz before its listeners bind.
+func waitTCP(t *testing.T, port int, what string) {
+	t.Helper()
+	waitFor(t, 20*time.Second, what, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		return c.Close() == nil
+	})
+}
+
 func send(t *testing.T, port int, lines string) {
 	t.Helper()
 	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))

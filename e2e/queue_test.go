@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,13 +70,7 @@ func TestIntegrationDiskQueue(t *testing.T) {
 
 	port := freePort(t)
 	a := startAgent(t, fmt.Sprintf(senderTmpl, port, recv.api, token))
-	waitFor(t, 20*time.Second, "socket listener bound", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return false
-		}
-		return c.Close() == nil
-	})
+	waitTCP(t, port, "socket listener bound")
 	const n = 3000
 	// Recent timestamps: the receiver refuses samples older than raw
 	// retention (400, counted as rejected by the publisher).

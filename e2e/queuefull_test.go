@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,13 +66,7 @@ func TestIntegrationQueueDiskFull(t *testing.T) {
 	filler := peer.Fill(t, mnt, peer.Free(t, mnt)-512<<10) // 512 KiB left for the queue
 	port := freePort(t)
 	a := startAgentData(t, fmt.Sprintf(blockSenderTmpl, port, recv.api, token), data)
-	waitFor(t, 20*time.Second, "socket listener bound", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return false
-		}
-		return c.Close() == nil
-	})
+	waitTCP(t, port, "socket listener bound")
 
 	const (
 		n   = 20000

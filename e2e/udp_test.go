@@ -75,13 +75,7 @@ func TestIntegrationUDPPublisherToSocket(t *testing.T) {
 	waitFor(t, 20*time.Second, "collector's udp socket bound", func() bool { return udpBound(t, udpAddr) })
 	port := freePort(t)
 	fwd := startAgent(t, fmt.Sprintf(udpSenderTmpl, port, udpAddr, secret))
-	waitFor(t, 20*time.Second, "sender's socket listener bound", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return false
-		}
-		return c.Close() == nil
-	})
+	waitTCP(t, port, "sender's socket listener bound")
 
 	const (
 		n     = 2000

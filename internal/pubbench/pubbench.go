@@ -3,13 +3,11 @@ package pubbench
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/altimeter/altimeter/internal/peer"
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
@@ -51,8 +49,8 @@ func Run(b *testing.B, c *publisher.Client, peerPID int, done func(samples int) 
 	if r, err := c.Publish(ctx, Batch(0, start)); err != nil || r.Outcome != base.Accepted {
 		b.Fatalf("warm-up batch: %v %v %s", err, r.Outcome, r.Reason)
 	}
-	peer0 := ProcessCPU(peerPID)
-	self0 := SelfCPU()
+	peer0 := peer.ProcessCPU(peerPID)
+	self0 := peer.SelfCPU()
 	t0 := time.Now()
 	i := 1
 	for b.Loop() {
@@ -71,35 +69,8 @@ func Run(b *testing.B, c *publisher.Client, peerPID int, done func(samples int) 
 	elapsed := time.Since(t0)
 	m := float64(n) / 1e6
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "samples/s")
-	b.ReportMetric((SelfCPU()-self0).Seconds()/m, "cpu-s/Msample")
+	b.ReportMetric((peer.SelfCPU()-self0).Seconds()/m, "cpu-s/Msample")
 	if peerPID > 0 {
-		b.ReportMetric((ProcessCPU(peerPID)-peer0).Seconds()/m, "peer-cpu-s/Msample")
+		b.ReportMetric((peer.ProcessCPU(peerPID)-peer0).Seconds()/m, "peer-cpu-s/Msample")
 	}
-}
-
-// SelfCPU is this process's user+system CPU time.
-func SelfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// ProcessCPU is process pid's user+system CPU time from /proc/<pid>/stat
-// (clock ticks of 10 ms); 0 for pid <= 0 or an unreadable process.
-func ProcessCPU(pid int) time.Duration {
-	if pid <= 0 {
-		return 0
-	}
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	k, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+k) * 10 * time.Millisecond
 }
