@@ -75,8 +75,11 @@ type queue struct {
 	closeOnce sync.Once
 
 	// sp is the disk queue (nil: the queue is in memory).
-	sp                   *spool.Spool
-	disk                 *DiskQueue
+	sp   *spool.Spool
+	disk *DiskQueue
+	// commit, when set, fsyncs what offerDisk writes (the sink's group
+	// commit); otherwise each append is durable by itself.
+	commit               *committer
 	set                  *queueSet
 	fullWarned, ioWarned bool
 	// recent holds, by sequence number, batches appended to the disk

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -55,4 +57,42 @@ func TestQueueStatus(t *testing.T) {
 		return qs[0].Samples == 0 && qs[1].Samples == 0
 	}, 5*time.Second)
 	require.Equal(t, empty, qs)
+}
+
+// TestGroupCommit: a sink's two disk queues (fsync per batch) are made
+// durable by the sink's committer: every delivery is accepted once both
+// queues are synced, and a graph opened on the same directories (an agent
+// restart) replays all of it to each publisher.
+func TestGroupCommit(t *testing.T) {
+	t.Parallel()
+	dirs := []string{t.TempDir(), t.TempDir()}
+	down := &fakePublisher{err: errors.New("connection refused")}
+	spec := func(st *fakeStream, pubs ...*fakePublisher) Spec {
+		return Spec{
+			Sinks: []SinkSpec{{Name: "s", Publishers: []NamedPublisher{
+				{ID: "publisher.a.s", Publisher: pubs[0], Disk: &DiskQueue{Dir: dirs[0]}},
+				{ID: "publisher.b.s", Publisher: pubs[1], Disk: &DiskQueue{Dir: dirs[1]}},
+			}}},
+			Listeners: []ListenerSpec{{ID: "listener.l", Source: fakeListener{st}, Sinks: []string{"s"}}},
+			Queue:     QueueOptions{RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond},
+		}
+	}
+	st := &fakeStream{in: make(chan *pb.Batch), acks: make(chan ack, 100)}
+	g, _ := start(t, spec(st, down, down))
+	require.NotNil(t, g.sinks["s"].commit, "queues fsynced per batch share the sink's committer")
+	const n = 30
+	for i := range n {
+		st.in <- &pb.Batch{Samples: []*pb.Sample{{Name: "m", MessageId: fmt.Sprint(i)}}}
+	}
+	for range n {
+		require.Equal(t, base.Accepted, recvAck(t, st).o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	g.Stop(ctx)
+
+	a, b := &fakePublisher{}, &fakePublisher{}
+	st2 := &fakeStream{in: make(chan *pb.Batch), acks: make(chan ack, 100)}
+	start(t, spec(st2, a, b))
+	waitFor(t, func() bool { return a.count() == n && b.count() == n }, 5*time.Second)
 }
