@@ -150,7 +150,9 @@ func (d *mpDecoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return append([]byte(nil), b...), nil
+		out := make([]byte, n) // empty, not nil: a bin of length 0
+		copy(out, b)
+		return out, nil
 	case 0xdc, 0xdd: // array 16, 32
 		n, err := d.length(2<<(c-0xdc), 1)
 		if err != nil {

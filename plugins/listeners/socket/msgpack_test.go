@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,4 +177,46 @@ func TestIntegrationCeilometerSender(t *testing.T) {
 		require.Equal(t, "2", s.Metadata["flavor.vcpus"])
 		require.NotEmpty(t, s.Signature)
 	}
+}
+
+// FuzzDecodeMsgpack: any datagram decodes or fails without panicking or
+// allocating beyond its size, and what a msgpack encoder writes from a
+// decoded value decodes to the same value.
+func FuzzDecodeMsgpack(f *testing.F) {
+	f.Add(mpSigned(&testing.T{}, "s", "m", nil))
+	f.Add("\xdf\xff\xff\xff\xff")
+	f.Add("\x92\xa1a\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00")
+	f.Fuzz(func(t *testing.T, data string) {
+		v, err := decodeMsgpack([]byte(data))
+		if err != nil {
+			return
+		}
+		raw, err := msgpack.Marshal(v)
+		require.NoError(t, err)
+		back, err := decodeMsgpack(raw)
+		require.NoError(t, err)
+		if !reflect.DeepEqual(v, back) && !hasNaN(v) {
+			t.Fatalf("round trip: %#v != %#v", v, back)
+		}
+	})
+}
+
+func hasNaN(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return math.IsNaN(x)
+	case []any:
+		for _, e := range x {
+			if hasNaN(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if hasNaN(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
