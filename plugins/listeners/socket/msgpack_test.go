@@ -66,7 +66,7 @@ func TestDecodeMsgpack(t *testing.T) {
 
 // mpSigned is one datagram as Ceilometer's udp publisher sends it: the
 // metering message with a float volume, signed with secret, msgpack.
-func mpSigned(t *testing.T, secret, name string, edit func(map[string]any)) string {
+func mpSigned(t testing.TB, secret, name string, edit func(map[string]any)) string {
 	t.Helper()
 	s := sample.Sample{Name: name, Type: sample.Gauge, Unit: "B", Volume: 1.5, ResourceID: "r", MessageID: "id-" + name,
 		Timestamp: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC), Metadata: map[string]string{"flavor.name": "m1"}}
@@ -183,7 +183,7 @@ func TestIntegrationCeilometerSender(t *testing.T) {
 // allocating beyond its size, and what a msgpack encoder writes from a
 // decoded value decodes to the same value.
 func FuzzDecodeMsgpack(f *testing.F) {
-	f.Add(mpSigned(&testing.T{}, "s", "m", nil))
+	f.Add(mpSigned(f, "s", "m", nil))
 	f.Add("\xdf\xff\xff\xff\xff")
 	f.Add("\x92\xa1a\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00")
 	f.Fuzz(func(t *testing.T, data string) {
