@@ -76,9 +76,9 @@ for q, (sps, cpu) in med.items():
     print(f"| {q} | {sps:,.0f} | {sps / med['memory'][0]:.0%} | {cpu:.2f} |")
 EOF
 
-echo "== publishers against their real peers (Prometheus, VictoriaMetrics, RabbitMQ, UDP, a file); baseline: the same gRPC path, no publisher (count $STORE_RUNS)"
+echo "== publishers against their real peers (Prometheus, VictoriaMetrics, RabbitMQ, Gnocchi, UDP, a file); baseline: the same gRPC path, no publisher (count $STORE_RUNS)"
 $GO test -run '^$' -bench 'IntegrationPublish' -benchtime 300x -count "$STORE_RUNS" -timeout 30m \
-	./internal/pubbench/ ./plugins/publishers/file/ ./plugins/publishers/udp/ ./plugins/publishers/prometheus/ ./plugins/publishers/notifier/ |
+	./internal/pubbench/ ./plugins/publishers/file/ ./plugins/publishers/udp/ ./plugins/publishers/prometheus/ ./plugins/publishers/notifier/ ./plugins/publishers/gnocchi/ |
 	tee "$OUT/publishers-bench.txt"
 python3 scripts/bench_publishers.py "$OUT/publishers-bench.txt" | tee "$OUT/publishers.md"
 
