@@ -18,7 +18,7 @@ LABELS = {
     "prometheus/peer=prometheus": "prometheus: remote write to Prometheus 2.42",
     "prometheus/peer=victoriametrics": "prometheus: remote write to VictoriaMetrics 1.79",
     "notifier": "notifier: RabbitMQ, publisher confirms",
-    "gnocchi": "gnocchi: Gnocchi 4.4 batch measures (10 instances)",
+    "gnocchi": "gnocchi: Gnocchi 4.4 batch measures (100 instances)",
 }
 
 runs = {}
