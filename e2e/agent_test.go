@@ -55,6 +55,19 @@ func pipeline(port int, extraPublish string) string {
 	return fmt.Sprintf(pipelineTmpl, port, extraPublish)
 }
 
+// waitTCP waits (20 s at most) until something accepts connections on
+// 127.0.0.1:port: the agent answers /healthz before its listeners bind.
+func waitTCP(t *testing.T, port int, what string) {
+	t.Helper()
+	waitFor(t, 20*time.Second, what, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		return c.Close() == nil
+	})
+}
+
 func send(t *testing.T, port int, lines string) {
 	t.Helper()
 	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -89,6 +102,7 @@ func TestIntegrationAgent(t *testing.T) {
 	})
 
 	t.Run("socket samples are converted and bad lines counted", func(t *testing.T) {
+		waitTCP(t, port, "socket listener bound")
 		send(t, port, "mem,resource_id=web-1 used=2048 1700000000000000000\nthis is not line protocol\ncpu,resource_id=web-1 usage=12.5 1700000000000000000\n")
 		waitFor(t, 10*time.Second, "socket samples", func() bool { return countLines(t, a.path("socket.lp")) >= 2 })
 		b, err := os.ReadFile(a.path("socket.lp"))
@@ -152,6 +166,7 @@ func TestIntegrationAgent(t *testing.T) {
 		})
 		after := a.plugins()
 		require.Equal(t, before["pollster.host"].PID, after["pollster.host"].PID, "unchanged plugins are kept")
+		waitTCP(t, port, "socket listener bound again after the reload")
 		send(t, port, "mem,resource_id=web-2 used=4096 1700000000000000000\n")
 		waitFor(t, 10*time.Second, "sample in the new publisher", func() bool { return countLines(t, a.path("copy.lp")) == 1 })
 	})

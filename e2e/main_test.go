@@ -275,6 +275,14 @@ type plugin struct {
 	LastError  string   `json:"last_error"`
 	StderrTail []string `json:"stderr_tail"`
 	Meters     []string `json:"meters"`
+	Queue      *struct {
+		Type             string  `json:"type"`
+		Samples          int     `json:"samples"`
+		Bytes            int     `json:"bytes"`
+		OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+		MaxBytes         int64   `json:"max_bytes"`
+		Full             string  `json:"full"`
+	} `json:"queue"`
 }
 
 func (a *agentProc) plugins() map[string]plugin {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,13 +75,7 @@ func TestIntegrationNotifierToOslo(t *testing.T) {
 	collector := startAgent(t, fmt.Sprintf(collectorTmpl, url, secret))
 	port := freePort(t)
 	fwd := startAgent(t, fmt.Sprintf(forwarderTmpl, port, url, secret))
-	waitFor(t, 20*time.Second, "socket listener bound", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return false
-		}
-		return c.Close() == nil
-	})
+	waitTCP(t, port, "socket listener bound")
 	const n = 2000
 	start := time.Now().Add(-time.Hour).Truncate(time.Second)
 	var lines strings.Builder

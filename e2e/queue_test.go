@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,13 +70,7 @@ func TestIntegrationDiskQueue(t *testing.T) {
 
 	port := freePort(t)
 	a := startAgent(t, fmt.Sprintf(senderTmpl, port, recv.api, token))
-	waitFor(t, 20*time.Second, "socket listener bound", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return false
-		}
-		return c.Close() == nil
-	})
+	waitTCP(t, port, "socket listener bound")
 	const n = 3000
 	// Recent timestamps: the receiver refuses samples older than raw
 	// retention (400, counted as rejected by the publisher).
@@ -99,6 +92,16 @@ func TestIntegrationDiskQueue(t *testing.T) {
 	segs, err := filepath.Glob(a.path("queues/out/http/*.seg"))
 	require.NoError(t, err)
 	require.NotEmpty(t, segs)
+	// /v2/plugins shows the same depth.
+	q := a.plugins()["publisher.http.out"].Queue
+	require.NotNil(t, q, "/v2/plugins shows the publisher's queue")
+	require.Equal(t, "disk", q.Type)
+	require.Equal(t, n, q.Samples)
+	require.Equal(t, metric(m, `altimeter_publisher_queue_bytes{`+pub+`}`), float64(q.Bytes))
+	require.Positive(t, q.OldestAgeSeconds)
+	require.Equal(t, int64(1<<30), q.MaxBytes)
+	require.Equal(t, "drop_oldest", q.Full)
+	require.Nil(t, a.plugins()["listener.socket.in"].Queue, "only publishers have a queue")
 
 	// SIGKILL: nothing is flushed or drained.
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
@@ -112,6 +115,7 @@ func TestIntegrationDiskQueue(t *testing.T) {
 	waitFor(t, 60*time.Second, "queue drained", func() bool {
 		return metric(a.metrics(), `altimeter_publisher_queue_samples{`+pub+`}`) == 0
 	})
+	require.Zero(t, a.plugins()["publisher.http.out"].Queue.Samples)
 	got := admin.allSamples("queue.load")
 	require.Len(t, got, n, "every accepted sample delivered, once")
 	seen := map[string]bool{}

@@ -82,13 +82,7 @@ func TestIntegrationRemoteWriteOutage(t *testing.T) {
 
 	port := freePort(t)
 	a := startAgent(t, fmt.Sprintf(remoteWriteTmpl, port, prom.URL))
-	waitFor(t, 20*time.Second, "socket listener bound", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return false
-		}
-		return c.Close() == nil
-	})
+	waitTCP(t, port, "socket listener bound")
 	const resources, points = 20, 1000 // 20,000 samples, 1 s apart per series
 	start := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
 	chunk := func(from, to int) string {
@@ -113,13 +107,7 @@ func TestIntegrationRemoteWriteOutage(t *testing.T) {
 	waitFor(t, 30*time.Second, "second part queued", func() bool { return queued() == 400*resources })
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
 	a.restart()
-	waitFor(t, 20*time.Second, "socket listener bound again", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return false
-		}
-		return c.Close() == nil
-	})
+	waitTCP(t, port, "socket listener bound again")
 	send(t, port, chunk(400, 1000))
 	waitFor(t, 30*time.Second, "third part queued", func() bool { return queued() == 600*resources })
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))

@@ -10,7 +10,7 @@
 #   BENCH_QUEUE_SAMPLES=500000 samples per publisher-queue run (memory vs disk)
 #   BENCH_COUNT=6         go test -count for the Go benchmarks
 #   BENCH_PERF=1          one extra profiled pipeline run with perf (0 to skip)
-#   BENCH_STORE_RUNS=3    store-vs-TSDB runs per engine, and peer benchmark count
+#   BENCH_STORE_RUNS=3    store-vs-TSDB runs per engine, and peer (pollster, publisher) benchmark count
 #   BENCH_FAILOVER_RUNS=5 cluster failover runs (real agents, SIGKILL; 0 to skip)
 #   BENCH_API_BASE=4c0f1ca baseline commit of the API before/after benchmark
 #   BENCH_PROMQL_REPS=11  timed rounds of each PromQL query against Prometheus 2.42
@@ -75,6 +75,12 @@ print("|---|---|---|---|")
 for q, (sps, cpu) in med.items():
     print(f"| {q} | {sps:,.0f} | {sps / med['memory'][0]:.0%} | {cpu:.2f} |")
 EOF
+
+echo "== publishers against their real peers (Prometheus, VictoriaMetrics, RabbitMQ, Gnocchi, UDP, a file); baseline: the same gRPC path, no publisher (count $STORE_RUNS)"
+$GO test -run '^$' -bench 'IntegrationPublish' -benchtime 300x -count "$STORE_RUNS" -timeout 30m \
+	./internal/pubbench/ ./plugins/publishers/file/ ./plugins/publishers/udp/ ./plugins/publishers/prometheus/ ./plugins/publishers/notifier/ ./plugins/publishers/gnocchi/ |
+	tee "$OUT/publishers-bench.txt"
+python3 scripts/bench_publishers.py "$OUT/publishers-bench.txt" | tee "$OUT/publishers.md"
 
 echo "== round trip of one 1,000-sample batch (count $COUNT)"
 $GO test -run '^$' -bench . -benchmem -count "$COUNT" ./bench/roundtrip/ | tee "$OUT/roundtrip.txt"
@@ -160,5 +166,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; cat "$OUT/archive.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; python3 scripts/bench_alarm.py "$OUT/alarm-bench.txt"; } >>"$OUT/report.md"
+{ echo; cat "$OUT/publishers.md"; echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; cat "$OUT/archive.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; python3 scripts/bench_alarm.py "$OUT/alarm-bench.txt"; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"

@@ -382,6 +382,7 @@ func stopGraph(g *pipeline.Graph) {
 func (a *Agent) Plugins() []api.Plugin {
 	insts := a.mgr.Instances()
 	listeners := a.listenerStates()
+	queues := a.queueStates()
 	out := make([]api.Plugin, 0, len(insts))
 	for _, i := range insts {
 		s := i.Status()
@@ -398,7 +399,22 @@ func (a *Agent) Plugins() []api.Plugin {
 		if l, ok := listeners[s.ID]; ok && s.State == pluginmgr.StateRunning && l.State == pipeline.ListenerFailing {
 			p.State, p.LastError, p.Since = string(l.State), l.LastError, l.Since
 		}
+		if q, ok := queues[s.ID]; ok {
+			p.Queue = &api.PluginQueue{Type: q.Type, Samples: q.Samples, Bytes: q.Bytes, OldestAgeSeconds: q.OldestAge.Seconds(),
+				MaxBytes: q.MaxBytes, Full: string(q.Full), MaxSamples: q.MaxSamples}
+		}
 		out = append(out, p)
+	}
+	return out
+}
+
+// queueStates are the running graph's publisher queues by publisher ID.
+func (a *Agent) queueStates() map[string]pipeline.QueueStatus {
+	out := map[string]pipeline.QueueStatus{}
+	if g := a.live.Load(); g != nil {
+		for _, q := range g.Queues() {
+			out[q.Publisher] = q
+		}
 	}
 	return out
 }

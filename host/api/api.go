@@ -33,6 +33,24 @@ type Plugin struct {
 	LastError  string    `json:"last_error,omitempty"`
 	StderrTail []string  `json:"stderr_tail,omitempty"`
 	Meters     []string  `json:"meters"`
+	// Queue is a publisher's queue depth; nil for other kinds.
+	Queue *PluginQueue `json:"queue,omitempty"`
+}
+
+// PluginQueue is what waits in a publisher's queue (the same figures as
+// /metrics' altimeter_publisher_queue_*), and the queue's bounds.
+type PluginQueue struct {
+	// Type is "disk" or "memory".
+	Type    string `json:"type"`
+	Samples int64  `json:"samples"`
+	Bytes   int64  `json:"bytes"`
+	// OldestAgeSeconds is how long the oldest undelivered batch has
+	// waited; 0 when the queue is empty.
+	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+	// MaxBytes and Full bound a disk queue; MaxSamples a memory queue.
+	MaxBytes   int64  `json:"max_bytes,omitempty"`
+	Full       string `json:"full,omitempty"`
+	MaxSamples int    `json:"max_samples,omitempty"`
 }
 
 // PluginLister lists the running plugin instances (local state).

@@ -260,7 +260,9 @@ func realStoreServer(t testing.TB) *Server {
 	require.NoError(t, st.Write(t.Context(), smps))
 	require.NoError(t, st.WriteEvents(t.Context(), eventFixture()))
 	return New(Options{Store: st, Writer: st, Events: st, Notifications: archiveFixture(t), Auth: testAuth, Cluster: fakeCluster{}, Tokens: fakeTokens{}, Alarms: testAlarms(t),
-		Plugins: fakePlugins{{ID: "pollster.host.main", Name: "host", Kind: "pollster", Version: "1.0.0", State: "running", PID: 42, Since: t0}}})
+		Plugins: fakePlugins{{ID: "pollster.host.main", Name: "host", Kind: "pollster", Version: "1.0.0", State: "running", PID: 42, Since: t0},
+			{ID: "publisher.http.out", Name: "http", Kind: "publisher", Version: "1.0.0", State: "running", PID: 43, Since: t0,
+				Queue: &PluginQueue{Type: "disk", Samples: 3000, Bytes: 123456, OldestAgeSeconds: 12.5, MaxBytes: 1 << 30, Full: "block"}}}})
 }
 
 func conformance(t *testing.T, srv *Server) {

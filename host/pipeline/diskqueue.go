@@ -54,6 +54,12 @@ func (q *queue) openDisk(d *DiskQueue) error {
 		return fmt.Errorf("publisher %s: open queue: %w", q.id, err)
 	}
 	q.sp = sp
+	dq := *d
+	dq.MaxBytes = maxBytes
+	if dq.Full == "" {
+		dq.Full = DropOldest
+	}
+	q.disk = &dq
 	q.recent = map[uint64]*rawbatch.Batch{}
 	st := sp.Stats()
 	if st.Items > 0 {
@@ -68,7 +74,11 @@ func (q *queue) openDisk(d *DiskQueue) error {
 // once it is durable, Retry if the queue is full (block) or the write
 // failed.
 func (q *queue) offerDisk(b *rawbatch.Batch, t *tracker, n int) {
-	seq, dropped, err := q.sp.Append(b.Bytes(), n, time.Now())
+	write := q.sp.Append
+	if q.commit != nil {
+		write = q.sp.Write // the sink's committer fsyncs
+	}
+	seq, dropped, err := write(b.Bytes(), n, time.Now())
 	if dropped > 0 {
 		q.m.dropped.Add(float64(dropped))
 		q.warnOnce(&q.fullWarned, "queue full; dropped the oldest batches", "dropped_samples", dropped)
@@ -97,7 +107,11 @@ func (q *queue) offerDisk(b *rawbatch.Batch, t *tracker, n int) {
 	q.mu.Unlock()
 	q.m.in.Add(float64(n))
 	q.m.queued.Set(float64(q.sp.Stats().Items))
-	t.resolve(base.Accepted, "")
+	if q.commit != nil {
+		q.commit.add(q, t)
+	} else {
+		t.resolve(base.Accepted, "")
+	}
 	select {
 	case q.wake <- struct{}{}:
 	default:

@@ -129,12 +129,8 @@ func (s *queueSet) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Unlock()
 	now := time.Now()
 	for _, q := range qs {
-		st := q.sp.Stats()
-		age := 0.0
-		if !st.Oldest.IsZero() {
-			age = max(now.Sub(st.Oldest).Seconds(), 0)
-		}
+		st := q.status(now)
 		ch <- prometheus.MustNewConstMetric(queueBytesDesc, prometheus.GaugeValue, float64(st.Bytes), q.id)
-		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, age, q.id)
+		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, st.OldestAge.Seconds(), q.id)
 	}
 }

@@ -49,7 +49,8 @@ func (o *QueueOptions) defaults() {
 
 type entry struct {
 	batch *rawbatch.Batch
-	t     *tracker // nil for polled samples
+	t     *tracker  // nil for polled samples
+	at    time.Time // when it was queued
 }
 
 // queue holds one publisher's pending batches; one worker drains it.
@@ -62,6 +63,9 @@ type queue struct {
 
 	mu      sync.Mutex
 	entries []entry
+	// sending is what the worker of a memory queue took and has not
+	// settled, for status.
+	sending []entry
 	size    int
 	closed  bool
 	wake    chan struct{}
@@ -71,7 +75,11 @@ type queue struct {
 	closeOnce sync.Once
 
 	// sp is the disk queue (nil: the queue is in memory).
-	sp                   *spool.Spool
+	sp   *spool.Spool
+	disk *DiskQueue
+	// commit, when set, fsyncs what offerDisk writes (the sink's group
+	// commit); otherwise each append is durable by itself.
+	commit               *committer
 	set                  *queueSet
 	fullWarned, ioWarned bool
 	// recent holds, by sequence number, batches appended to the disk
@@ -143,7 +151,7 @@ func (q *queue) offer(b *rawbatch.Batch, t *tracker) {
 			return
 		}
 	}
-	q.entries = append(q.entries, entry{batch: b, t: t})
+	q.entries = append(q.entries, entry{batch: b, t: t, at: time.Now()})
 	q.size += n
 	q.m.in.Add(float64(n))
 	q.m.queued.Set(float64(q.size))
@@ -251,6 +259,8 @@ func (q *queue) run(ctx context.Context) {
 
 // publish sends es until it is accepted or rejected; false means ctx ended first.
 func (q *queue) publish(ctx context.Context, es []entry) bool {
+	q.setSending(es)
+	defer q.setSending(nil)
 	b := merge(es)
 	bo := backoff.Exp{Min: q.opts.RetryMin, Max: q.opts.RetryMax}
 	failing := false
@@ -275,6 +285,7 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 		// A delivery should not wait on a retry loop: hand it back to its
 		// listener's broker and keep the polled samples.
 		es = q.returnDeliveries(es, reason)
+		q.setSending(es)
 		if len(es) == 0 {
 			return true
 		}
@@ -295,6 +306,12 @@ func (q *queue) publish(ctx context.Context, es []entry) bool {
 			return false
 		}
 	}
+}
+
+func (q *queue) setSending(es []entry) {
+	q.mu.Lock()
+	q.sending = es
+	q.mu.Unlock()
 }
 
 // attempt makes one Publish call, bounded by the queue's timeout.

@@ -44,6 +44,7 @@ type sink struct {
 	spec   SinkSpec
 	in     chan job
 	queues []*queue
+	commit *committer // group commit of the disk queues fsynced per batch
 	log    hclog.Logger
 	m      *Metrics
 	// TransformTimeout bounds one Transform call.
@@ -57,6 +58,12 @@ func newSink(spec SinkSpec, qo QueueOptions, m *Metrics, log hclog.Logger) (*sin
 		if err != nil {
 			s.discard()
 			return nil, fmt.Errorf("sink %q: %w", spec.Name, err)
+		}
+		if q.sp != nil && q.disk.SyncInterval <= 0 {
+			if s.commit == nil {
+				s.commit = newCommitter()
+			}
+			q.commit = s.commit
 		}
 		s.queues = append(s.queues, q)
 	}
@@ -88,6 +95,9 @@ func (s *sink) send(ctx context.Context, j job) bool {
 // run processes jobs until in is closed, then flushes the transformers and
 // closes the queues. Queue workers run under qctx, which ends the drain.
 func (s *sink) run(ctx, qctx context.Context) {
+	if s.commit != nil {
+		go s.commit.run()
+	}
 	var wg sync.WaitGroup
 	for _, q := range s.queues {
 		wg.Add(1)
@@ -100,6 +110,9 @@ func (s *sink) run(ctx, qctx context.Context) {
 		s.process(ctx, j)
 	}
 	s.flush(qctx)
+	if s.commit != nil {
+		s.commit.close() // every delivery written is resolved
+	}
 	for _, q := range s.queues {
 		q.close()
 	}

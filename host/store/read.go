@@ -411,7 +411,11 @@ func (s *Store) Sample(ctx context.Context, id, project string) (Sample, error) 
 				return Sample{}, fmt.Errorf("sample %s: %w", id, err)
 			}
 		}
-	} else {
+	}
+	// Not a canonical id, or one that names no stored sample: a sample
+	// may have come with a version 8 id of its own (a client's, an older
+	// transformer's), kept in the id index.
+	if !found {
 		sid, p, ok, err := s.series.Lookup(ctx, id, project)
 		if err != nil {
 			return Sample{}, fmt.Errorf("sample %s: %w", id, err)

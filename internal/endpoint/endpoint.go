@@ -81,9 +81,26 @@ func ReadToken(file string) (string, error) {
 // Answer reads at most MaxAnswerBytes of an answer's body, trimmed, and
 // drains the rest (bounded) so the connection is reused.
 func Answer(resp *http.Response) string {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes))
+	return strings.TrimSpace(string(ReadAnswer(resp, MaxAnswerBytes)))
+}
+
+// ReadAnswer reads at most limit bytes of an answer's body, for a caller
+// that must understand the answer, not only quote it (Gnocchi's "Unknown
+// resources" names every resource of a batch), and drains the rest
+// (bounded) so the connection is reused. Quote it with Quote.
+func ReadAnswer(resp *http.Response, limit int64) []byte {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
-	return strings.TrimSpace(string(b))
+	return b
+}
+
+// Quote is an answer's body for an error message: trimmed, and cut at
+// MaxAnswerBytes.
+func Quote(body []byte) string {
+	if len(body) > MaxAnswerBytes {
+		return strings.TrimSpace(string(body[:MaxAnswerBytes])) + "…"
+	}
+	return strings.TrimSpace(string(body))
 }
 
 // Transient reports whether an answer is worth retrying later: a 5xx, 408

@@ -79,6 +79,13 @@ func TestAnswer(t *testing.T) {
 		require.Len(t, Answer(resp), MaxAnswerBytes)
 		require.NoError(t, resp.Body.Close())
 	}
+	resp, err := c.Get(srv.URL)
+	require.NoError(t, err)
+	whole := ReadAnswer(resp, 1<<20)
+	require.NoError(t, resp.Body.Close())
+	require.Len(t, whole, 64<<10, "read whole up to its limit")
+	require.Len(t, Quote(whole), MaxAnswerBytes+len("…"), "quoted cut")
+	require.Equal(t, "short", Quote([]byte(" short\n")))
 	_, err = Client(time.Second, filepath.Join(t.TempDir(), "none.pem"), "", "")
 	require.Error(t, err)
 }

@@ -182,6 +182,19 @@ func (r *RabbitMQ) beamPID() (int, error) {
 	return pid, nil
 }
 
+// PID is the Erlang VM's PID of a private broker (to read its CPU time);
+// 0 for the system broker or when its pid file cannot be read.
+func (r *RabbitMQ) PID() int {
+	if !r.private {
+		return 0
+	}
+	pid, err := r.beamPID()
+	if err != nil {
+		return 0
+	}
+	return pid
+}
+
 // Private reports whether r was started by StartRabbitMQ.
 func (r *RabbitMQ) Private() bool { return r.private }
 

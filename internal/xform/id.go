@@ -28,8 +28,13 @@ func NewIDs(parts ...string) IDs {
 
 // Derive returns the id of the output made from an input with message id
 // in. A canonical UUID is XORed with the transformer's key (one-to-one, so
-// distinct inputs never share an output id) and marked version 8; any other
+// distinct inputs never share an output id) and marked version 4; any other
 // id is hashed with the key; an empty id gives a random one.
+//
+// Version 4 ("random"), because without the key the id is
+// indistinguishable from a random one; not version 8, which the store
+// reserves for its canonical series-and-time ids (host/store/locator.go):
+// a derived id would be read there as a place in a series.
 func (d IDs) Derive(in string) string {
 	if in == "" {
 		return sample.NewMessageID()
@@ -46,7 +51,7 @@ func (d IDs) Derive(in string) string {
 			u[i] ^= d.key[i]
 		}
 	}
-	u[6] = u[6]&0x0f | 0x80 // version 8: custom
+	u[6] = u[6]&0x0f | 0x40 // version 4, not the store's 8
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
 	return sample.FormatUUID(u)
 }

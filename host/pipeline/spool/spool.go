@@ -297,6 +297,45 @@ func (s *Spool) moveAside(path string, off int64, why string) error {
 // policy). With the default sync policy the record is on stable storage
 // when Append returns nil.
 func (s *Spool) Append(data []byte, items int, now time.Time) (seq uint64, dropped int64, err error) {
+	return s.appendRecord(data, items, now, s.opts.SyncInterval <= 0)
+}
+
+// Write is Append without the fsync, whatever SyncInterval says: the
+// record is written (it survives the agent being killed) and readable at
+// once, and durable once a later Sync returns nil. A caller that fsyncs
+// itself can so make one fsync cover the records of several Writes (group
+// commit) and keep writing while it runs.
+func (s *Spool) Write(data []byte, items int, now time.Time) (seq uint64, dropped int64, err error) {
+	return s.appendRecord(data, items, now, false)
+}
+
+// Sync makes every record written before it was called durable. It does
+// not hold the spool's lock while the disk works, so Writes go on
+// meanwhile (and are covered by the next Sync).
+func (s *Spool) Sync() error {
+	s.mu.Lock()
+	f, dirty := s.active, s.dirty
+	s.dirty = false
+	s.mu.Unlock()
+	if !dirty || f == nil {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			// Closed meanwhile: a full segment is fsynced before it is
+			// closed, a retired one held only delivered records, and Close
+			// fsyncs.
+			return nil
+		}
+		s.mu.Lock()
+		s.dirty = true
+		s.mu.Unlock()
+		return fmt.Errorf("sync queue: %w", err)
+	}
+	return nil
+}
+
+func (s *Spool) appendRecord(data []byte, items int, now time.Time, sync bool) (seq uint64, dropped int64, err error) {
 	size := int64(headerLen + len(data))
 	if size > s.opts.MaxBytes || len(data) > maxRecord {
 		return 0, 0, ErrTooLarge
@@ -341,7 +380,7 @@ func (s *Spool) Append(data []byte, items int, now time.Time) (seq uint64, dropp
 		_, _ = s.active.Seek(seg.size, io.SeekStart)
 		return 0, dropped, fmt.Errorf("append to queue: %w", err)
 	}
-	if s.opts.SyncInterval <= 0 {
+	if sync {
 		if err := s.active.Sync(); err != nil {
 			_ = s.active.Truncate(seg.size)
 			_, _ = s.active.Seek(seg.size, io.SeekStart)

@@ -217,3 +217,31 @@ func TestDeliveredActiveSegmentIsRetired(t *testing.T) {
 	require.Len(t, rs, 1)
 	require.Equal(t, payload(1), rs[0].Data)
 }
+
+// TestWriteThenSync: Write does not fsync but the record is readable at
+// once; Sync makes it durable (a reopened spool has it) and is a no-op
+// when nothing was written, or after the segment it wrote to was closed
+// (full, fsynced on the way).
+func TestWriteThenSync(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{MaxBytes: 1 << 20, SegmentBytes: 200})
+	require.NoError(t, err)
+	require.NoError(t, s.Sync(), "nothing written")
+	now := time.Now()
+	for i := range 10 {
+		_, _, err := s.Write([]byte(fmt.Sprintf("record-%02d-%040d", i, i)), 1, now)
+		require.NoError(t, err)
+		if i%3 == 0 {
+			require.NoError(t, s.Sync())
+		}
+	}
+	require.NoError(t, s.Sync())
+	require.NoError(t, s.Sync(), "twice")
+	require.Equal(t, int64(10), s.Stats().Items)
+	require.NoError(t, s.Close())
+	s2, err := Open(dir, Options{MaxBytes: 1 << 20, SegmentBytes: 200})
+	require.NoError(t, err)
+	defer s2.Close()
+	require.Equal(t, int64(10), s2.Stats().Items)
+}

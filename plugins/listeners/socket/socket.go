@@ -25,8 +25,9 @@ import (
 )
 
 const (
-	formatInflux = "influx"
-	formatJSON   = "json"
+	formatInflux  = "influx"
+	formatJSON    = "json"
+	formatMsgpack = "msgpack"
 
 	// maxUDPPayload is the largest datagram UDP can carry.
 	maxUDPPayload = 65535
@@ -40,8 +41,10 @@ const (
 type config struct {
 	TCP          string `hcl:"tcp,optional" desc:"TCP listen address (host:port), e.g. \"127.0.0.1:8094\"; empty to not listen on TCP"`
 	UDP          string `hcl:"udp,optional" desc:"UDP listen address (host:port); empty to not listen on UDP"`
-	Format       string `hcl:"format,optional" desc:"\"influx\" (line protocol) or \"json\" (Ceilometer metering messages, one object or array per line or datagram)"`
-	Secret       string `hcl:"secret,optional" desc:"when set, JSON samples must carry a valid Ceilometer message_signature made with this secret"`
+	Format       string `hcl:"format,optional" desc:"\"influx\" (line protocol), \"json\" (Ceilometer metering messages, one object or array per line or datagram) or \"msgpack\" (Ceilometer's udp publisher: one msgpack metering message per datagram; udp only)"`
+	Secret       string `hcl:"secret,optional" desc:"when set, json and msgpack samples must carry a valid Ceilometer message_signature made with this secret (Ceilometer's telemetry_secret); others are counted and dropped"`
+	SecretEnv    string `hcl:"secret_env,optional" desc:"environment variable holding the secret (instead of secret)"`
+	SecretFile   string `hcl:"secret_file,optional" desc:"file holding the secret, trailing newline ignored (instead of secret); read at start"`
 	BatchSize    int    `hcl:"batch_size,optional" desc:"samples per emitted batch at most"`
 	BatchTimeout string `hcl:"batch_timeout,optional" desc:"how long a partial batch may wait before it is emitted (duration)"`
 	MaxLineBytes int    `hcl:"max_line_bytes,optional" desc:"longest accepted line (TCP) or datagram (UDP), in bytes"`
@@ -59,7 +62,8 @@ func defaultConfig() config {
 type stats struct {
 	samples       atomic.Uint64 // accepted by the host
 	badLines      atomic.Uint64 // undecodable lines, datagrams or objects
-	badSignatures atomic.Uint64
+	badSignatures atomic.Uint64 // signed, but not with the secret
+	unsigned      atomic.Uint64 // no message_signature while a secret is set
 	tooLong       atomic.Uint64
 	rejected      atomic.Uint64 // samples the host rejected
 	datagrams     atomic.Uint64 // UDP datagrams read
@@ -69,6 +73,7 @@ type stats struct {
 
 type socket struct {
 	cfg       config
+	secret    string // resolved from secret, secret_env or secret_file
 	timeout   time.Duration
 	precision time.Duration
 	log       hclog.Logger
@@ -141,11 +146,21 @@ func newSocket(c config, log hclog.Logger) (*socket, error) {
 			errs = append(errs, schema.AttrError(a.name, fmt.Sprintf("must be host:port such as \"127.0.0.1:8094\" (%v)", err)))
 		}
 	}
-	if c.Format != formatInflux && c.Format != formatJSON {
-		errs = append(errs, schema.AttrError("format", "must be \"influx\" or \"json\""))
+	switch c.Format {
+	case formatInflux, formatJSON:
+	case formatMsgpack:
+		if c.TCP != "" {
+			errs = append(errs, schema.AttrError("tcp", "format = \"msgpack\" is read from udp datagrams only (as Ceilometer's udp publisher sends it)"))
+		}
+	default:
+		errs = append(errs, schema.AttrError("format", "must be \"influx\", \"json\" or \"msgpack\""))
 	}
-	if c.Secret != "" && c.Format != formatJSON {
-		errs = append(errs, schema.AttrError("secret", "applies only to format = \"json\" (line protocol carries no signature)"))
+	secret, err := schema.Secret("secret", c.Secret, c.SecretEnv, c.SecretFile)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if secret != "" && c.Format == formatInflux {
+		errs = append(errs, schema.AttrError("secret", "applies only to format = \"json\" or \"msgpack\" (line protocol carries no signature)"))
 	}
 	if c.BatchSize < 1 {
 		errs = append(errs, schema.AttrError("batch_size", "must be at least 1"))
@@ -173,7 +188,7 @@ func newSocket(c config, log hclog.Logger) (*socket, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &socket{cfg: c, timeout: timeout, precision: prec, log: log, now: time.Now, slot: make(chan struct{}, 1)}, nil
+	return &socket{cfg: c, secret: secret, timeout: timeout, precision: prec, log: log, now: time.Now, slot: make(chan struct{}, 1)}, nil
 }
 
 var _ listener.Binder = (*socket)(nil)
@@ -259,7 +274,7 @@ func (s *socket) Listen(ctx context.Context, emit listener.Emit) error {
 	<-ctx.Done()
 	wg.Wait()
 	s.log.Info("stopped", "samples", s.stats.samples.Load(), "bad_lines", s.stats.badLines.Load(),
-		"bad_signatures", s.stats.badSignatures.Load(), "too_long", s.stats.tooLong.Load(), "rejected", s.stats.rejected.Load(),
+		"bad_signatures", s.stats.badSignatures.Load(), "unsigned", s.stats.unsigned.Load(), "too_long", s.stats.tooLong.Load(), "rejected", s.stats.rejected.Load(),
 		"udp_datagrams", s.stats.datagrams.Load(), "udp_kernel_drops", s.udp.total())
 	return nil
 }
@@ -536,6 +551,9 @@ func (s *socket) decode(log hclog.Logger, data []byte) []sample.Sample {
 		}
 		return out
 	}
+	if s.cfg.Format == formatMsgpack {
+		return s.decodeMsgpack(log, data)
+	}
 	return s.decodeJSON(log, data)
 }
 
@@ -544,8 +562,10 @@ func (s *socket) decode(log hclog.Logger, data []byte) []sample.Sample {
 func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var out []sample.Sample
-	var now time.Time
+	var (
+		out []sample.Sample
+		now time.Time
+	)
 	for {
 		var v any
 		err := dec.Decode(&v)
@@ -556,38 +576,60 @@ func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
 			s.bad(log, &s.stats.badLines, "dropped bad json", fmt.Errorf("decode json: %w", err))
 			return out
 		}
-		var objs []any
-		switch x := v.(type) {
-		case []any:
-			objs = x
-		default:
-			objs = []any{x}
-		}
-		for _, o := range objs {
-			m, ok := o.(map[string]any)
-			if !ok {
-				s.bad(log, &s.stats.badLines, "dropped bad json", fmt.Errorf("want a sample object, got %T", o))
-				continue
-			}
-			if s.cfg.Secret != "" && !sample.VerifySignature(m, s.cfg.Secret) {
-				s.bad(log, &s.stats.badSignatures, "dropped sample with bad signature",
-					fmt.Errorf("message_id %v: signature does not match", m[sample.CeilometerMessageID]))
-				continue
-			}
-			smp, err := sample.FromCeilometer(m)
-			if err != nil {
-				s.bad(log, &s.stats.badLines, "dropped bad json", err)
-				continue
-			}
-			if smp.Timestamp.IsZero() {
-				if now.IsZero() {
-					now = s.now().UTC()
-				}
-				smp.Timestamp = now
-			}
-			out = append(out, smp)
-		}
+		out = s.messages(log, v, out, &now)
 	}
+}
+
+// decodeMsgpack reads one datagram of Ceilometer's udp publisher: a
+// msgpack metering message (or an array of them).
+func (s *socket) decodeMsgpack(log hclog.Logger, data []byte) []sample.Sample {
+	v, err := decodeMsgpack(data)
+	if err != nil {
+		s.bad(log, &s.stats.badLines, "dropped bad msgpack datagram", err)
+		return nil
+	}
+	var now time.Time
+	return s.messages(log, v, nil, &now)
+}
+
+// messages appends to out the samples of v, one decoded metering message
+// or an array of them, checking each signature when a secret is set. now
+// is the arrival time given to samples without a timestamp, read once.
+func (s *socket) messages(log hclog.Logger, v any, out []sample.Sample, now *time.Time) []sample.Sample {
+	objs, ok := v.([]any)
+	if !ok {
+		objs = []any{v}
+	}
+	for _, o := range objs {
+		m, ok := o.(map[string]any)
+		if !ok {
+			s.bad(log, &s.stats.badLines, "dropped bad "+s.cfg.Format, fmt.Errorf("want a sample object, got %T", o))
+			continue
+		}
+		if s.secret != "" && !sample.VerifySignature(m, s.secret) {
+			if sig, _ := m[sample.CeilometerSignature].(string); sig == "" {
+				s.bad(log, &s.stats.unsigned, "dropped unsigned sample",
+					fmt.Errorf("message_id %v: no message_signature", m[sample.CeilometerMessageID]))
+				continue
+			}
+			s.bad(log, &s.stats.badSignatures, "dropped sample with bad signature",
+				fmt.Errorf("message_id %v: signature does not match", m[sample.CeilometerMessageID]))
+			continue
+		}
+		smp, err := sample.FromCeilometer(m)
+		if err != nil {
+			s.bad(log, &s.stats.badLines, "dropped bad "+s.cfg.Format, err)
+			continue
+		}
+		if smp.Timestamp.IsZero() {
+			if now.IsZero() {
+				*now = s.now().UTC()
+			}
+			smp.Timestamp = *now
+		}
+		out = append(out, smp)
+	}
+	return out
 }
 
 // Counters implements base.CounterReporter: what the listener dropped, for
@@ -599,6 +641,7 @@ func (s *socket) Counters() map[string]uint64 {
 		"samples_accepted": s.stats.samples.Load(),
 		"bad_lines":        s.stats.badLines.Load(),
 		"bad_signatures":   s.stats.badSignatures.Load(),
+		"unsigned":         s.stats.unsigned.Load(),
 		"too_long":         s.stats.tooLong.Load(),
 		"samples_rejected": s.stats.rejected.Load(),
 	}

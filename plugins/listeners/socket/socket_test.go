@@ -213,7 +213,8 @@ func TestListen(t *testing.T) {
 			},
 			want: []string{"good", "good2"},
 			check: func(t *testing.T, _ []sample.Sample, s *socket) {
-				require.Equal(t, uint64(3), s.stats.badSignatures.Load())
+				require.Equal(t, uint64(2), s.stats.badSignatures.Load())
+				require.Equal(t, uint64(1), s.stats.unsigned.Load())
 			},
 		},
 		{
@@ -408,6 +409,10 @@ func TestConfig(t *testing.T) {
 		{name: "bad values", src: "tcp = \"127.0.0.1:0\"\nformat = \"xml\"\nbatch_size = 0\nbatch_timeout = \"soon\"\nmax_line_bytes = 1\nprecision = \"h\"",
 			wants: []string{"format", "batch_size", "batch_timeout", "max_line_bytes", "precision"}},
 		{name: "secret needs json", src: "tcp = \"127.0.0.1:0\"\nsecret = \"x\"", wants: []string{"secret"}},
+		{name: "udp msgpack signed", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\nsecret = \"x\""},
+		{name: "msgpack is udp only", src: "tcp = \"127.0.0.1:0\"\nformat = \"msgpack\"", wants: []string{"udp datagrams only"}},
+		{name: "one secret form", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\nsecret = \"x\"\nsecret_env = \"HOME\"", wants: []string{"set at most one of secret"}},
+		{name: "unreadable secret file", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\nsecret_file = \"/nonexistent/secret\"", wants: []string{"secret_file"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -252,7 +251,7 @@ func BenchmarkIntegrationPoll(b *testing.B) {
 			if _, err := p.Poll(ctx, req); err != nil { // warm the connection
 				b.Fatal(err)
 			}
-			selfCPU0, peerCPU0 := selfCPU(), procCPU(pr.PID())
+			selfCPU0, peerCPU0 := peer.SelfCPU(), peer.ProcessCPU(pr.PID())
 			b.ReportAllocs()
 			b.ResetTimer()
 			start := time.Now()
@@ -266,32 +265,8 @@ func BenchmarkIntegrationPoll(b *testing.B) {
 			b.StopTimer()
 			n := float64(b.N)
 			b.ReportMetric(n/elapsed.Seconds(), "polls/s")
-			b.ReportMetric(float64((selfCPU()-selfCPU0).Microseconds())/n, "cpu-µs/poll")
-			b.ReportMetric(float64((procCPU(pr.PID())-peerCPU0).Microseconds())/n, "peer-cpu-µs/poll")
+			b.ReportMetric(float64((peer.SelfCPU()-selfCPU0).Microseconds())/n, "cpu-µs/poll")
+			b.ReportMetric(float64((peer.ProcessCPU(pr.PID())-peerCPU0).Microseconds())/n, "peer-cpu-µs/poll")
 		})
 	}
-}
-
-// selfCPU is this process's user+system CPU time.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU is another process's user+system CPU time from /proc/<pid>/stat
-// (clock ticks of 10 ms).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	k, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+k) * 10 * time.Millisecond
 }

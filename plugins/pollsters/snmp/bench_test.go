@@ -3,10 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -65,7 +61,7 @@ func BenchmarkIntegrationPoll(b *testing.B) {
 			require.NoError(b, err)
 			perRound := len(out)
 
-			cpu0, agent0 := selfCPU(), agentsCPU(agents)
+			cpu0, agent0 := peer.SelfCPU(), agentsCPU(agents)
 			b.ResetTimer()
 			start := time.Now()
 			for range b.N {
@@ -79,7 +75,7 @@ func BenchmarkIntegrationPoll(b *testing.B) {
 			}
 			el := time.Since(start)
 			b.StopTimer()
-			cpu, agentCPU := selfCPU()-cpu0, agentsCPU(agents)-agent0
+			cpu, agentCPU := peer.SelfCPU()-cpu0, agentsCPU(agents)-agent0
 			b.ReportMetric(float64(b.N)/el.Seconds(), "polls/s")
 			b.ReportMetric(float64(b.N*targets)/el.Seconds(), "target-polls/s")
 			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/poll")
@@ -89,25 +85,11 @@ func BenchmarkIntegrationPoll(b *testing.B) {
 	}
 }
 
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // agentsCPU sums utime+stime of the agents from /proc/<pid>/stat.
 func agentsCPU(agents []*peer.Snmpd) time.Duration {
 	var total time.Duration
 	for _, a := range agents {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", a.PID()))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		ut, _ := strconv.ParseInt(fields[11], 10, 64)
-		st, _ := strconv.ParseInt(fields[12], 10, 64)
-		total += time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ = 100
+		total += peer.ProcessCPU(a.PID())
 	}
 	return total
 }

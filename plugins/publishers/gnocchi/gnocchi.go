@@ -23,6 +23,10 @@ import (
 
 // Limits.
 const (
+	// maxAnswer bounds the answer read: an "Unknown resources" 400 names
+	// every unknown resource of the batch (about 100 bytes each), so it
+	// must be read whole to be understood.
+	maxAnswer = 1 << 20
 	// maxCachedResources bounds the attribute cache; past it the cache
 	// starts again (resources are then updated once more).
 	maxCachedResources = 100_000
@@ -331,7 +335,7 @@ func (g *gnocchi) ensureArchivePolicies(ctx context.Context) error {
 // httpErr classifies a Gnocchi answer: 5xx, 429, 401, 403 (a token about
 // to be renewed) and 408 are worth retrying; another 4xx rejects.
 func (g *gnocchi) httpErr(what string, code int, body []byte) error {
-	err := fmt.Errorf("%s: gnocchi answered %d: %s", what, code, body)
+	err := fmt.Errorf("%s: gnocchi answered %d: %s", what, code, endpoint.Quote(body))
 	if endpoint.Transient(code) {
 		return publisher.Retry(err)
 	}
@@ -364,7 +368,7 @@ func (g *gnocchi) do(ctx context.Context, method, path string, v any) (int, []by
 		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	return resp.StatusCode, []byte(endpoint.Answer(resp)), nil
+	return resp.StatusCode, endpoint.ReadAnswer(resp, maxAnswer), nil
 }
 
 // Counters implements base.CounterReporter.

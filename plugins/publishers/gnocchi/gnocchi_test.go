@@ -115,6 +115,22 @@ func TestIntegrationGnocchi(t *testing.T) {
 	inst = nil
 	require.Equal(t, http.StatusOK, get(t, g, "/v1/resource/instance/inst-1", &inst))
 	require.Equal(t, "m1.large", inst["flavor_name"])
+
+	// A batch naming 60 unknown instances: Gnocchi's "Unknown resources"
+	// answer (about 6 KiB) is read whole, every instance is created, and
+	// the measures are posted again.
+	var many []sample.Sample
+	for i := range 60 {
+		s := instanceSamples(start, 1, "m1.small")[0]
+		s.ResourceID = fmt.Sprintf("many-%02d", i)
+		many = append(many, s)
+	}
+	res, err = c.Publish(ctx, &sample.Batch{Samples: many})
+	require.NoError(t, err)
+	require.Equal(t, base.Accepted, res.Outcome, res.Reason)
+	for _, id := range []string{"many-00", "many-59"} {
+		require.Equal(t, http.StatusOK, get(t, g, "/v1/resource/instance/"+id, nil), id)
+	}
 }
 
 // TestDefinitions checks the built-in copy of Ceilometer's file compiles

@@ -37,7 +37,7 @@ func samples(n int) []sample.Sample {
 	return out
 }
 
-func secretFile(t *testing.T) string {
+func secretFile(t testing.TB) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "secret")
 	require.NoError(t, os.WriteFile(p, []byte(secret+"\n"), 0o600))
