@@ -38,30 +38,6 @@ sink "store" {
 }
 `
 
-// forwarderTmpl takes Influx lines on a socket and publishes them with
-// the notifier publisher, through its disk queue.
-const forwarderTmpl = `
-agent {
-  data_dir   = "{{DATA}}"
-  plugin_dir = "{{PLUGINS}}"
-  api { address = "{{API}}" }
-}
-
-listener "socket" "in" {
-  tcp           = "127.0.0.1:%d"
-  batch_timeout = "20ms"
-  sinks         = ["out"]
-}
-
-sink "out" {
-  publish "notifier" {
-    transport_url         = %q
-    telemetry_secret_file = %q
-    batch_size            = 200
-  }
-}
-`
-
 // TestIntegrationNotifierToOslo: socket listener -> notifier publisher ->
 // RabbitMQ -> the oslo listener of a second agent -> its store: every
 // sample stored once, with its signature checked on the way.
@@ -74,7 +50,11 @@ func TestIntegrationNotifierToOslo(t *testing.T) {
 
 	collector := startAgent(t, fmt.Sprintf(collectorTmpl, url, secret))
 	port := freePort(t)
-	fwd := startAgent(t, fmt.Sprintf(forwarderTmpl, port, url, secret))
+	fwd := startAgent(t, forwarder(port, 1000, fmt.Sprintf(`  publish "notifier" {
+    transport_url         = %q
+    telemetry_secret_file = %q
+    batch_size            = 200
+  }`, url, secret)))
 	waitTCP(t, port, "socket listener bound")
 	const n = 2000
 	start := time.Now().Add(-time.Hour).Truncate(time.Second)

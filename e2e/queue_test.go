@@ -31,31 +31,6 @@ sink "store" {
 }
 `
 
-// senderTmpl takes samples on a socket and publishes them over http to the
-// receiver, through a disk queue.
-const senderTmpl = `
-agent {
-  data_dir   = "{{DATA}}"
-  plugin_dir = "{{PLUGINS}}"
-  api { address = "{{API}}" }
-}
-
-listener "socket" "in" {
-  tcp           = "127.0.0.1:%d"
-  batch_timeout = "20ms"
-  sinks         = ["out"]
-}
-
-sink "out" {
-  publish "http" {
-    url        = "http://%s"
-    token_file = "%s"
-    timeout    = "2s"
-    max_retries = 0
-  }
-}
-`
-
 // TestIntegrationDiskQueue: the http publisher's destination is down while
 // samples are accepted; the agent is SIGKILLed and restarted; once the
 // destination is up, every accepted sample is delivered, each once (the
@@ -69,7 +44,7 @@ func TestIntegrationDiskQueue(t *testing.T) {
 	<-recv.exited
 
 	port := freePort(t)
-	a := startAgent(t, fmt.Sprintf(senderTmpl, port, recv.api, token))
+	a := startAgent(t, forwarder(port, 1000, httpPublish(recv.api, token, "")))
 	waitTCP(t, port, "socket listener bound")
 	const n = 3000
 	// Recent timestamps: the receiver refuses samples older than raw
@@ -130,4 +105,17 @@ func TestIntegrationDiskQueue(t *testing.T) {
 	require.LessOrEqual(t, len(segs), 1)
 	_, err = os.Stat(a.path("queues/out/http/cursor"))
 	require.NoError(t, err)
+}
+
+// httpPublish is the publish block of an http publisher posting to the
+// agent at api with the token in tokenFile, without retries (its disk
+// queue holds what is not delivered); queue is an optional queue block.
+func httpPublish(api, tokenFile, queue string) string {
+	return fmt.Sprintf(`  publish "http" {
+    url         = "http://%s"
+    token_file  = %q
+    timeout     = "2s"
+    max_retries = 0
+%s
+  }`, api, tokenFile, queue)
 }

@@ -14,35 +14,6 @@ import (
 	"github.com/altimeter/altimeter/internal/peer"
 )
 
-// blockSenderTmpl is senderTmpl with a blocking disk queue.
-const blockSenderTmpl = `
-agent {
-  data_dir   = "{{DATA}}"
-  plugin_dir = "{{PLUGINS}}"
-  api { address = "{{API}}" }
-}
-
-listener "socket" "in" {
-  tcp           = "127.0.0.1:%d"
-  batch_size    = 500
-  batch_timeout = "20ms"
-  sinks         = ["out"]
-}
-
-sink "out" {
-  publish "http" {
-    url         = "http://%s"
-    token_file  = "%s"
-    timeout     = "2s"
-    max_retries = 0
-    queue {
-      max_bytes = "1GiB"
-      full      = "block"
-    }
-  }
-}
-`
-
 // TestIntegrationQueueDiskFull: the http publisher's disk queue lives on a
 // small tmpfs (data_dir/queues is a symlink to it) and its destination is
 // down, so the queue only grows. A filler leaves room for a few thousand
@@ -65,7 +36,10 @@ func TestIntegrationQueueDiskFull(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(mnt, "queues"), filepath.Join(data, "queues")))
 	filler := peer.Fill(t, mnt, peer.Free(t, mnt)-512<<10) // 512 KiB left for the queue
 	port := freePort(t)
-	a := startAgentData(t, fmt.Sprintf(blockSenderTmpl, port, recv.api, token), data)
+	a := startAgentData(t, forwarder(port, 500, httpPublish(recv.api, token, `    queue {
+      max_bytes = "1GiB"
+      full      = "block"
+    }`)), data)
 	waitTCP(t, port, "socket listener bound")
 
 	const (

@@ -66,12 +66,15 @@ func promCount(t *testing.T, base, metric string) float64 {
 	return f
 }
 
-// TestIntegrationRemoteWriteOutage: Prometheus is stopped while samples
-// flow socket listener -> disk queue -> remote write; the agent is
-// SIGKILLed twice during the outage; once Prometheus is back (same data,
-// same port) every sample is in it, each once, none rejected.
+// TestIntegrationRemoteWriteOutage (issue 13): Prometheus is stopped for
+// two minutes while 200,000 samples flow socket listener -> disk queue ->
+// remote write; the agent is SIGKILLed twice during the outage; once
+// Prometheus is back (same data, same port) every sample is in it, each
+// once, none rejected. It mostly waits out the outage, so it runs beside
+// the package's other parallel tests.
 func TestIntegrationRemoteWriteOutage(t *testing.T) {
 	skipShort(t)
+	t.Parallel()
 	ctx := context.Background()
 	promDir := t.TempDir()
 	prom, err := peer.StartPrometheus(ctx, promDir, peer.PrometheusOptions{RemoteWriteReceiver: true})
@@ -83,7 +86,10 @@ func TestIntegrationRemoteWriteOutage(t *testing.T) {
 	port := freePort(t)
 	a := startAgent(t, fmt.Sprintf(remoteWriteTmpl, port, prom.URL))
 	waitTCP(t, port, "socket listener bound")
-	const resources, points = 20, 1000 // 20,000 samples, 1 s apart per series
+	const (
+		resources, points = 200, 1000 // 200,000 samples, 1 s apart per series
+		outage            = 2 * time.Minute
+	)
 	start := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
 	chunk := func(from, to int) string {
 		var b strings.Builder
@@ -103,6 +109,7 @@ func TestIntegrationRemoteWriteOutage(t *testing.T) {
 	waitFor(t, 30*time.Second, "first part written", func() bool { return promCount(t, prom.URL, "rw_load") == 100*resources })
 
 	prom.Stop()
+	down := time.Now()
 	send(t, port, chunk(100, 400))
 	waitFor(t, 30*time.Second, "second part queued", func() bool { return queued() == 400*resources })
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
@@ -114,6 +121,7 @@ func TestIntegrationRemoteWriteOutage(t *testing.T) {
 	a.restart()
 	m := a.metrics()
 	require.Equal(t, float64(900*resources), metric(m, `altimeter_publisher_replayed_samples_total{`+pub+`}`), "everything queued during the outage survived two SIGKILLs")
+	time.Sleep(time.Until(down.Add(outage))) // the outage lasts its two minutes
 
 	prom2, err := peer.StartPrometheus(ctx, promDir, peer.PrometheusOptions{Port: promPort, RemoteWriteReceiver: true})
 	require.NoError(t, err)

@@ -38,29 +38,6 @@ sink "store" {
 }
 `
 
-// udpSenderTmpl takes Influx lines on a socket and publishes them with the
-// udp publisher, through its disk queue.
-const udpSenderTmpl = `
-agent {
-  data_dir   = "{{DATA}}"
-  plugin_dir = "{{PLUGINS}}"
-  api { address = "{{API}}" }
-}
-
-listener "socket" "in" {
-  tcp           = "127.0.0.1:%d"
-  batch_timeout = "20ms"
-  sinks         = ["out"]
-}
-
-sink "out" {
-  publish "udp" {
-    address               = %q
-    telemetry_secret_file = %q
-  }
-}
-`
-
 // TestIntegrationUDPPublisherToSocket: socket listener -> udp publisher ->
 // the socket listener (format msgpack) of a second agent -> its store.
 // Every sample is stored once with its signature checked; a forged and an
@@ -74,7 +51,10 @@ func TestIntegrationUDPPublisherToSocket(t *testing.T) {
 	collector := startAgent(t, fmt.Sprintf(udpCollectorTmpl, udpAddr, secret))
 	waitFor(t, 20*time.Second, "collector's udp socket bound", func() bool { return udpBound(t, udpAddr) })
 	port := freePort(t)
-	fwd := startAgent(t, fmt.Sprintf(udpSenderTmpl, port, udpAddr, secret))
+	fwd := startAgent(t, forwarder(port, 1000, fmt.Sprintf(`  publish "udp" {
+    address               = %q
+    telemetry_secret_file = %q
+  }`, udpAddr, secret)))
 	waitTCP(t, port, "sender's socket listener bound")
 
 	const (
