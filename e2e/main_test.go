@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/altimeter/altimeter/internal/peer"
 )
 
 // binDir holds altimeter and plugins/altimeter-<kind>-<name>, built once.
@@ -113,12 +114,14 @@ func skipShort(t *testing.T) {
 	}
 }
 
+// freePort is a port for an agent to bind later: peer.FreePort picks it
+// below the kernel's ephemeral range, where no outgoing connection of a
+// busy machine takes it in between (nor while a member restarts on it).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := peer.FreePort("tcp")
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // agentProc is a running bin/altimeter agent.
