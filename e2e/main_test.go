@@ -179,6 +179,13 @@ func (a *agentProc) restart() {
 
 // run starts the agent process and waits for /healthz.
 func (a *agentProc) run() {
+	a.t.Helper()
+	a.launch()
+	a.waitHealthy()
+}
+
+// launch starts the agent process and returns at once.
+func (a *agentProc) launch() {
 	t := a.t
 	t.Helper()
 	dir := a.dir
@@ -192,6 +199,12 @@ func (a *agentProc) run() {
 		_ = cmd.Wait()
 		close(exited)
 	}()
+}
+
+// waitHealthy waits until the launched agent answers /healthz 200.
+func (a *agentProc) waitHealthy() {
+	t := a.t
+	t.Helper()
 	waitFor(t, 20*time.Second, "agent /healthz", func() bool {
 		select {
 		case <-a.exited:
