@@ -109,11 +109,15 @@ func TestUDPKernelDrops(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c = counters()
-		if c["udp_datagrams"]+c["udp_kernel_drops"] == sent && int64(c["udp_datagrams"]) == delivered.Load() {
+		// samples_accepted counts once the plugin has read the last ack,
+		// a moment after the test sent it.
+		if c["udp_datagrams"]+c["udp_kernel_drops"] == sent && int64(c["udp_datagrams"]) == delivered.Load() &&
+			c["samples_accepted"] == c["udp_datagrams"] {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sent %d, but read %d + dropped %d, delivered %d", sent, c["udp_datagrams"], c["udp_kernel_drops"], delivered.Load())
+			t.Fatalf("sent %d, but read %d + dropped %d, delivered %d, accepted %d",
+				sent, c["udp_datagrams"], c["udp_kernel_drops"], delivered.Load(), c["samples_accepted"])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
