@@ -310,7 +310,8 @@ func TestBatching(t *testing.T) {
 }
 
 // TestListenStops checks that cancelling ctx ends Listen, with connections
-// open and an emit blocked, and that Listen waits for its goroutines.
+// open and an emit blocked, that the sockets stay bound for the next
+// stream, and that Close closes them once its goroutines have ended.
 func TestListenStops(t *testing.T) {
 	addr := freeAddr(t, "tcp")
 	uaddr := freeAddr(t, "udp")
@@ -339,10 +340,104 @@ func TestListenStops(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Listen did not return after cancel")
 	}
+	// Between streams the ports stay bound: a sender is not refused.
+	_ = dial(t, "tcp", addr)
+	_, err = net.Listen("tcp", addr)
+	require.ErrorContains(t, err, "address already in use")
+
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	require.NoError(t, s.Close(cctx))
 	// The ports are free again.
 	l, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
+	pc, err := net.ListenPacket("udp", uaddr)
+	require.NoError(t, err)
+	require.NoError(t, pc.Close())
+	require.ErrorIs(t, s.Bind(cctx), errClosed)
+}
+
+// TestStreamHandover: the host's stream ends (a config reload) and a new
+// one opens. The port stays bound and served in between, so nothing a
+// sender wrote is lost: a connection open across the change goes on, a
+// connection made and a datagram sent between the streams are delivered
+// on the next stream, and a batch the old stream took but never
+// acknowledged is emitted again on the new one.
+func TestStreamHandover(t *testing.T) {
+	t.Parallel()
+	addr, uaddr := freeAddr(t, "tcp"), freeAddr(t, "udp")
+	sp := spec()
+	var impl atomic.Pointer[socket]
+	newFn := sp.New
+	sp.New = func(c config, log hclog.Logger) (listener.Listener, error) {
+		l, err := newFn(c, log)
+		if err == nil {
+			impl.Store(l.(*socket))
+		}
+		return l, err
+	}
+	client := sdktest.Listener(t, sp, fmt.Sprintf("tcp = %q\nudp = %q\nbatch_timeout = \"20ms\"\n", addr, uaddr))
+	recv := func(st *listener.Stream) (uint64, []string) {
+		t.Helper()
+		type res struct {
+			id  uint64
+			b   sample.Batch
+			err error
+		}
+		ch := make(chan res, 1)
+		go func() {
+			id, b, err := st.Recv()
+			ch <- res{id, b, err}
+		}()
+		select {
+		case r := <-ch:
+			require.NoError(t, r.err)
+			return r.id, names(r.b.Samples)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no delivery within 10s")
+			return 0, nil
+		}
+	}
+
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	st1, err := client.Listen(ctx1)
+	require.NoError(t, err)
+	kept := dial(t, "tcp", addr)
+	_, err = kept.Write([]byte("a value=1\n"))
+	require.NoError(t, err)
+	id, got := recv(st1)
+	require.Equal(t, []string{"a"}, got)
+	require.NoError(t, st1.Ack(id, base.Accepted, ""))
+	_, err = kept.Write([]byte("b value=2\n"))
+	require.NoError(t, err)
+	_, got = recv(st1) // taken, never acknowledged
+	require.Equal(t, []string{"b"}, got)
+
+	cancel1()
+	waitFor(t, "stream 1 to end", func() bool { return impl.Load().stats.listening.Load() == 0 })
+	_, err = kept.Write([]byte("c value=3\n"))
+	require.NoError(t, err)
+	fresh := dial(t, "tcp", addr)
+	_, err = fresh.Write([]byte("d value=4\n"))
+	require.NoError(t, err)
+	udp := dial(t, "udp", uaddr)
+	_, err = udp.Write([]byte("e value=5\n"))
+	require.NoError(t, err)
+
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	st2, err := client.Listen(ctx2)
+	require.NoError(t, err)
+	var all []string
+	for len(all) < 4 {
+		id, got := recv(st2)
+		require.NoError(t, st2.Ack(id, base.Accepted, ""))
+		all = append(all, got...)
+	}
+	require.ElementsMatch(t, []string{"b", "c", "d", "e"}, all)
+	waitFor(t, "accepted count", func() bool { return impl.Load().stats.samples.Load() == 5 })
 }
 
 // TestBindFails: a port another socket holds fails the stream's open (the
