@@ -53,19 +53,24 @@ type started struct {
 	impl   atomic.Pointer[socket]
 }
 
-func start(t *testing.T, src string) *started {
-	t.Helper()
-	st := &started{}
+// capturing is the plugin's spec, storing in impl each listener it builds.
+func capturing(impl *atomic.Pointer[socket]) listener.Spec[config] {
 	sp := spec()
 	newFn := sp.New
 	sp.New = func(c config, log hclog.Logger) (listener.Listener, error) {
 		l, err := newFn(c, log)
 		if err == nil {
-			st.impl.Store(l.(*socket))
+			impl.Store(l.(*socket))
 		}
 		return l, err
 	}
-	client := sdktest.Listener(t, sp, src)
+	return sp
+}
+
+func start(t *testing.T, src string) *started {
+	t.Helper()
+	st := &started{}
+	client := sdktest.Listener(t, capturing(&st.impl), src)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	stream, err := client.Listen(ctx)
@@ -367,17 +372,8 @@ func TestListenStops(t *testing.T) {
 func TestStreamHandover(t *testing.T) {
 	t.Parallel()
 	addr, uaddr := freeAddr(t, "tcp"), freeAddr(t, "udp")
-	sp := spec()
 	var impl atomic.Pointer[socket]
-	newFn := sp.New
-	sp.New = func(c config, log hclog.Logger) (listener.Listener, error) {
-		l, err := newFn(c, log)
-		if err == nil {
-			impl.Store(l.(*socket))
-		}
-		return l, err
-	}
-	client := sdktest.Listener(t, sp, fmt.Sprintf("tcp = %q\nudp = %q\nbatch_timeout = \"20ms\"\n", addr, uaddr))
+	client := sdktest.Listener(t, capturing(&impl), fmt.Sprintf("tcp = %q\nudp = %q\nbatch_timeout = \"20ms\"\n", addr, uaddr))
 	recv := func(st *listener.Stream) (uint64, []string) {
 		t.Helper()
 		type res struct {

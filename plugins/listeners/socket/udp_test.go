@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/sdk/base"
@@ -54,16 +53,8 @@ func TestUDPKernelDrops(t *testing.T) {
 	addr := freeAddr(t, "udp")
 	_, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
-	sp := spec()
 	var impl atomic.Pointer[socket]
-	newFn := sp.New
-	sp.New = func(c config, log hclog.Logger) (listener.Listener, error) {
-		l, err := newFn(c, log)
-		if err == nil {
-			impl.Store(l.(*socket))
-		}
-		return l, err
-	}
+	sp := capturing(&impl)
 	p := sdktest.Start(t, sp.Info(), sp.Register())
 	diags := p.Configure(t, fmt.Sprintf("udp = %q\nread_buffer_size = 4096\nbatch_size = 1\nmax_in_flight = 1\nbatch_timeout = \"10ms\"\n", addr))
 	require.False(t, diags.HasErrors(), diags.Error())
