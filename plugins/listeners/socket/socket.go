@@ -103,19 +103,30 @@ type hostLink struct {
 	mu      sync.Mutex
 	ctx     context.Context // the stream's
 	emit    listener.Emit   // nil while no stream is attached
+	gen     uint64          // counts attachments
 	changed chan struct{}   // closed when a stream attaches or detaches
 }
 
 // attach makes emit (of the stream whose ctx is ctx) the current one until
-// the returned detach is called.
+// the returned detach is called, or the next stream attaches: the previous
+// stream's Listen may see its end only after the next one attached, and
+// its detach must not take the new one's place.
 func (h *hostLink) attach(ctx context.Context, emit listener.Emit) (detach func()) {
-	h.set(ctx, emit)
-	return func() { h.set(nil, nil) }
-}
-
-func (h *hostLink) set(ctx context.Context, emit listener.Emit) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.gen++
+	gen := h.gen
+	h.setLocked(ctx, emit)
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.gen == gen {
+			h.setLocked(nil, nil)
+		}
+	}
+}
+
+func (h *hostLink) setLocked(ctx context.Context, emit listener.Emit) {
 	h.ctx, h.emit = ctx, emit
 	if h.changed != nil {
 		close(h.changed)

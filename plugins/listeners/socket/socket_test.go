@@ -436,6 +436,31 @@ func TestStreamHandover(t *testing.T) {
 	waitFor(t, "accepted count", func() bool { return impl.Load().stats.samples.Load() == 5 })
 }
 
+// TestStreamsOverlap: the next stream may open before the plugin has seen
+// the previous one end; the old stream's end must not detach the new one.
+func TestStreamsOverlap(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t, "tcp")
+	var impl atomic.Pointer[socket]
+	client := sdktest.Listener(t, capturing(&impl), fmt.Sprintf("tcp = %q\nbatch_timeout = \"20ms\"\n", addr))
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	_, err := client.Listen(ctx1)
+	require.NoError(t, err)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	st2, err := client.Listen(ctx2)
+	require.NoError(t, err)
+	waitFor(t, "both streams attached", func() bool { return impl.Load().stats.listening.Load() == 2 })
+	cancel1()
+	waitFor(t, "stream 1 to end", func() bool { return impl.Load().stats.listening.Load() == 1 })
+	conn := dial(t, "tcp", addr)
+	_, err = conn.Write([]byte("a value=1\n"))
+	require.NoError(t, err)
+	got := (&started{stream: st2}).recv(t, base.Accepted)
+	require.Equal(t, []string{"a"}, names(got))
+}
+
 // TestBindFails: a port another socket holds fails the stream's open (the
 // host's Listen) with net's error, said once; a following stream binds once
 // the port is free, and back-to-back streams do not race each other's
