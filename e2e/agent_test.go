@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -75,6 +77,80 @@ func send(t *testing.T, port int, lines string) {
 	_, err = c.Write([]byte(lines))
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
+}
+
+// senders write lines to a socket listener until stopped: one connection
+// kept open, and a new connection for each line every 20 ms. Each line
+// names its own resource.
+type senders struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	sent []string // resource ids written
+	err  error    // the first failure
+}
+
+func startSenders(t *testing.T, port int) *senders {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	kept, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	s := &senders{done: make(chan struct{})}
+	s.wg.Go(func() {
+		defer kept.Close()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-s.done:
+				return
+			case <-tick.C:
+			}
+			kid, did := fmt.Sprintf("kept-%d", i), fmt.Sprintf("dial-%d", i)
+			_, kerr := fmt.Fprintf(kept, "reload,resource_id=%s value=%d 1700000000000000000\n", kid, i)
+			derr := sendLine(addr, fmt.Sprintf("reload,resource_id=%s value=%d 1700000000000000000\n", did, i))
+			s.mu.Lock()
+			if kerr == nil {
+				s.sent = append(s.sent, kid)
+			}
+			if derr == nil {
+				s.sent = append(s.sent, did)
+			}
+			if s.err == nil {
+				s.err = errors.Join(kerr, derr)
+			}
+			s.mu.Unlock()
+		}
+	})
+	return s
+}
+
+// count is how many lines were written so far.
+func (s *senders) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sent)
+}
+
+// stop ends the senders and returns the ids of the lines written; it fails
+// t if a connection was refused or a write failed.
+func (s *senders) stop(t *testing.T) []string {
+	t.Helper()
+	close(s.done)
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.NoError(t, s.err)
+	return s.sent
+}
+
+func sendLine(addr, line string) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	_, err = c.Write([]byte(line))
+	return errors.Join(err, c.Close())
 }
 
 // TestIntegrationAgent runs the agent with all four first plugins and checks,
@@ -153,22 +229,44 @@ func TestIntegrationAgent(t *testing.T) {
 		}
 	})
 
-	t.Run("good reload swaps in the new graph", func(t *testing.T) {
+	t.Run("good reload swaps in the new graph and loses no sender", func(t *testing.T) {
 		before := a.plugins()
+		// Senders keep writing through the reload: one connection open
+		// across it, and a new connection every 20 ms. The socket
+		// listener keeps its port bound and its connections open while
+		// the host swaps graphs, so none is refused and no line is lost.
+		s := startSenders(t, port)
 		a.writeConfig(pipeline(port, `  publish "file" {
     path   = "{{DATA}}/copy.lp"
     format = "influx"
   }
 `))
 		require.NoError(t, a.cmd.Process.Signal(syscall.SIGHUP))
-		waitFor(t, 10*time.Second, "new publisher", func() bool {
-			return a.plugins()["publisher.file.socket.2"].State == "running"
+		waitFor(t, 20*time.Second, "the reload", func() bool {
+			return metric(a.metrics(), `altimeter_config_reloads_total{result="success"}`) == 1
 		})
+		require.Equal(t, "running", a.plugins()["publisher.file.socket.2"].State)
 		after := a.plugins()
 		require.Equal(t, before["pollster.host"].PID, after["pollster.host"].PID, "unchanged plugins are kept")
-		waitTCP(t, port, "socket listener bound again after the reload")
+		require.Equal(t, before["listener.socket.local"].PID, after["listener.socket.local"].PID, "unchanged plugins are kept")
+		n := s.count()
+		waitFor(t, 10*time.Second, "lines sent after the reload", func() bool { return s.count() >= n+6 })
+		sent := s.stop(t)
+		waitFor(t, 20*time.Second, "every line sent through the reload", func() bool {
+			b, err := os.ReadFile(a.path("socket.lp"))
+			require.NoError(t, err)
+			for _, id := range sent {
+				if !strings.Contains(string(b), "resource_id="+id+",") {
+					return false
+				}
+			}
+			return true
+		})
 		send(t, port, "mem,resource_id=web-2 used=4096 1700000000000000000\n")
-		waitFor(t, 10*time.Second, "sample in the new publisher", func() bool { return countLines(t, a.path("copy.lp")) == 1 })
+		waitFor(t, 10*time.Second, "sample in the new publisher", func() bool {
+			b, err := os.ReadFile(a.path("copy.lp"))
+			return err == nil && strings.Contains(string(b), "mem.used,resource_id=web-2,")
+		})
 	})
 
 	t.Run("kill -9 of the agent leaves no plugin behind", func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/altimeter/altimeter/internal/peer"
 )
 
 // binDir holds altimeter and plugins/altimeter-<kind>-<name>, built once.
@@ -113,12 +114,14 @@ func skipShort(t *testing.T) {
 	}
 }
 
+// freePort is a port for an agent to bind later: peer.FreePort picks it
+// below the kernel's ephemeral range, where no outgoing connection of a
+// busy machine takes it in between (nor while a member restarts on it).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := peer.FreePort("tcp")
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // agentProc is a running bin/altimeter agent.
@@ -176,6 +179,13 @@ func (a *agentProc) restart() {
 
 // run starts the agent process and waits for /healthz.
 func (a *agentProc) run() {
+	a.t.Helper()
+	a.launch()
+	a.waitHealthy()
+}
+
+// launch starts the agent process and returns at once.
+func (a *agentProc) launch() {
 	t := a.t
 	t.Helper()
 	dir := a.dir
@@ -189,6 +199,12 @@ func (a *agentProc) run() {
 		_ = cmd.Wait()
 		close(exited)
 	}()
+}
+
+// waitHealthy waits until the launched agent answers /healthz 200.
+func (a *agentProc) waitHealthy() {
+	t := a.t
+	t.Helper()
 	waitFor(t, 20*time.Second, "agent /healthz", func() bool {
 		select {
 		case <-a.exited:

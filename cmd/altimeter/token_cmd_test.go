@@ -29,7 +29,9 @@ func tokenServer(t *testing.T) (string, string, *cluster.Node) {
 	t.Cleanup(func() { _ = n.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	require.NoError(t, n.WaitLeader(ctx))
+	// As the agent's bootstrap: until the member has caught up, an
+	// unknown (or revoked) token is ErrNotReady, not ErrUnauthorized.
+	require.NoError(t, n.CatchUp(ctx))
 	require.NoError(t, n.Tokens().Bootstrap(ctx, dir))
 	srv := httptest.NewServer(api.New(api.Options{Auth: n.Tokens(), Tokens: n.Tokens()}).Handler())
 	t.Cleanup(srv.Close)

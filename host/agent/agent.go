@@ -210,6 +210,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		case <-ctx.Done():
 			log.Info("stopping")
+			a.closeListeners()
 			a.stopGraph()
 			if err := <-apiErr; err != nil {
 				// Handlers still running past the shutdown grace period
@@ -341,6 +342,41 @@ func (a *Agent) Reload(ctx context.Context) {
 	a.cfg, a.insts, a.graph = cfg, next, g
 	a.live.Store(g)
 }
+
+// closeListeners closes the listener plugins (their Close; the processes
+// stop later, with the others) as the agent stops. A listener may keep its
+// ports bound across streams, so that a reload refuses no sender
+// (listener.socket does); at shutdown a sender must be refused instead,
+// not accepted by an agent that will deliver nothing more.
+func (a *Agent) closeListeners() {
+	a.mu.Lock()
+	cfg, insts := a.cfg, a.insts
+	a.mu.Unlock()
+	if cfg == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), listenerCloseTimeout)
+	defer cancel()
+	for _, l := range cfg.Listeners {
+		r, ok := insts[l.ID]
+		if !ok {
+			continue
+		}
+		conn, err := r.inst.Conn(ctx)
+		if errors.Is(err, pluginmgr.ErrFailed) || errors.Is(err, pluginmgr.ErrStopped) {
+			continue // no process, no ports
+		}
+		if err == nil {
+			err = base.NewClient(conn).Close(ctx)
+		}
+		if err != nil {
+			a.log.Warn("close listener", "plugin", l.ID, "error", r.inst.Err(err))
+		}
+	}
+}
+
+// listenerCloseTimeout bounds closeListeners.
+const listenerCloseTimeout = 5 * time.Second
 
 func (a *Agent) stopUnused(ctx context.Context, log hclog.Logger, unused []*running) {
 	for _, r := range unused {

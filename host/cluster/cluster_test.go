@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/altimeter/altimeter/host/auth"
 	"github.com/altimeter/altimeter/host/cluster/fsm"
+	"github.com/altimeter/altimeter/internal/peer"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -49,12 +49,12 @@ func (w *testWriter) close() {
 	w.done = true
 }
 
+// freeAddr is an address for a member to bind later (see peer.FreePort).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := peer.FreePort("tcp")
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", p)
 }
 
 type member struct {

@@ -16,8 +16,9 @@ type MemberStatus struct {
 	RaftAddress string `json:"raft_address"`
 	APIAddress  string `json:"api_address,omitempty"`
 	Suffrage    string `json:"suffrage"`
-	// State is "leader", "live" (in the partition map), "suspect" (in the
-	// raft configuration, out of the map) or "joining" (not announced).
+	// State is "leader" (raft's leader, announced or not), "live" (in the
+	// partition map), "suspect" (in the raft configuration, out of the
+	// map) or "joining" (not announced).
 	State     string    `json:"state"`
 	Pollsters []string  `json:"pollsters"`
 	Joined    time.Time `json:"joined,omitzero"`
@@ -61,17 +62,8 @@ func (n *Node) Status(context.Context) (Status, error) {
 		for _, srv := range cfg.Servers {
 			id := string(srv.ID)
 			m, announced := ms.Get(id)
-			ms := MemberStatus{ID: id, RaftAddress: string(srv.Address), Suffrage: suffrageName(srv.Suffrage), Pollsters: []string{}}
-			switch {
-			case !announced:
-				ms.State = "joining"
-			case id == lid:
-				ms.State = "leader"
-			case p.IsLive(id):
-				ms.State = "live"
-			default:
-				ms.State = "suspect"
-			}
+			ms := MemberStatus{ID: id, RaftAddress: string(srv.Address), Suffrage: suffrageName(srv.Suffrage), Pollsters: []string{},
+				State: memberState(id == lid, announced, p.IsLive(id))}
 			if announced {
 				ms.APIAddress, ms.Pollsters, ms.Joined = m.APIAddress, append([]string{}, m.Pollsters...), m.Joined
 			}
@@ -79,6 +71,22 @@ func (n *Node) Status(context.Context) (Status, error) {
 		}
 	})
 	return st, nil
+}
+
+// memberState is a member's State. The leader is "leader" from the moment
+// raft elects it, also before its own record is applied (a new cluster's
+// first member, a restarted leader): status then agrees with leader_id
+// and the node's own state instead of showing the leader as "joining".
+func memberState(leader, announced, live bool) string {
+	switch {
+	case leader:
+		return "leader"
+	case !announced:
+		return "joining"
+	case live:
+		return "live"
+	}
+	return "suspect"
 }
 
 // Partitions is who owns what among the central resources this member

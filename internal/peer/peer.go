@@ -127,26 +127,6 @@ func (p *Process) WaitFor(ctx context.Context, timeout time.Duration, probe func
 	}
 }
 
-// FreePort returns a free port on 127.0.0.1 for network "tcp" or "udp".
-func FreePort(network string) (int, error) {
-	switch network {
-	case "udp":
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port, nil
-	default:
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port, nil
-	}
-}
-
 // DialProbe returns a probe that succeeds once addr accepts TCP connections.
 func DialProbe(addr string) func(context.Context) error {
 	return func(ctx context.Context) error {

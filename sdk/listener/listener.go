@@ -41,9 +41,13 @@ type Listener interface {
 // Listen. A Bind error ends the stream before the host counts the listener
 // as started, so a listener that cannot bind fails the agent's start or
 // reload instead of retrying in the background. Resources Bind opens belong
-// to the Listen call that follows (the SDK always makes it, with a done ctx
-// if the stream ended in between); Bind must wait for the previous Listen's
-// to be released.
+// either to the Listen call that follows (the SDK always makes it, with a
+// done ctx if the stream ended in between; Bind must then wait for the
+// previous Listen's to be released), or to the listener value until its
+// Close: then Bind opens them once and later streams reuse them, so when the
+// host ends a stream and opens the next (a config reload) the port stays
+// bound and senders are neither refused nor lose data in between (the
+// socket listener does this).
 type Binder interface {
 	Bind(ctx context.Context) error
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/altimeter/altimeter/internal/influx"
+	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/listener"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
@@ -67,7 +68,7 @@ type stats struct {
 	tooLong       atomic.Uint64
 	rejected      atomic.Uint64 // samples the host rejected
 	datagrams     atomic.Uint64 // UDP datagrams read
-	// listening counts Listen calls that have bound their sockets, for tests.
+	// listening counts the streams attached to the bound sockets, for tests.
 	listening atomic.Int64
 }
 
@@ -80,16 +81,73 @@ type socket struct {
 	stats     stats
 	udp       udpDrops
 	now       func() time.Time
-	// slot is held from Bind (or a Listen without Bind) until that
-	// Listen has closed its sockets, so the next stream's Bind does not
-	// race the previous one's close for the port.
-	slot  chan struct{}
-	bound *sockets // opened by Bind for the next Listen
+
+	// The sockets belong to the listener, not to a stream: the first Bind
+	// opens them and starts serving them, Close stops that and closes
+	// them. A stream (Listen) only attaches the host's emit to them, so
+	// when the host's stream ends (a config reload, an agent restarting
+	// the stream) the port stays bound, connections stay open, and what
+	// arrives meanwhile waits (in the kernel's queues, or in a batch
+	// waiting for a stream) for the next stream instead of being refused.
+	mu     sync.Mutex
+	srv    *serving // nil before Bind and after Close
+	closed bool
+	host   hostLink
 }
 
-type sockets struct {
-	tcp net.Listener
-	udp net.PacketConn
+// serving is the bound sockets and the goroutines that read them.
+type serving struct {
+	tcp    net.Listener
+	udp    net.PacketConn
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// hostLink is the emit of the stream currently attached, if any.
+type hostLink struct {
+	mu      sync.Mutex
+	ctx     context.Context // the stream's
+	emit    listener.Emit   // nil while no stream is attached
+	gen     uint64          // counts attachments
+	changed chan struct{}   // closed when a stream attaches or detaches
+}
+
+// attach makes emit (of the stream whose ctx is ctx) the current one until
+// the returned detach is called, or the next stream attaches: the previous
+// stream's Listen may see its end only after the next one attached, and
+// its detach must not take the new one's place.
+func (h *hostLink) attach(ctx context.Context, emit listener.Emit) (detach func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gen++
+	gen := h.gen
+	h.setLocked(ctx, emit)
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.gen == gen {
+			h.setLocked(nil, nil)
+		}
+	}
+}
+
+func (h *hostLink) setLocked(ctx context.Context, emit listener.Emit) {
+	h.ctx, h.emit = ctx, emit
+	if h.changed != nil {
+		close(h.changed)
+	}
+	h.changed = make(chan struct{})
+}
+
+// current returns the attached stream (emit nil if none) and a channel
+// closed at the next change.
+func (h *hostLink) current() (context.Context, listener.Emit, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.changed == nil {
+		h.changed = make(chan struct{})
+	}
+	return h.ctx, h.emit, h.changed
 }
 
 // udpDrops keeps the kernel's drop counter of the UDP socket across the
@@ -188,33 +246,43 @@ func newSocket(c config, log hclog.Logger) (*socket, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &socket{cfg: c, secret: secret, timeout: timeout, precision: prec, log: log, now: time.Now, slot: make(chan struct{}, 1)}, nil
+	return &socket{cfg: c, secret: secret, timeout: timeout, precision: prec, log: log, now: time.Now}, nil
 }
 
-var _ listener.Binder = (*socket)(nil)
+var (
+	_ listener.Binder = (*socket)(nil)
+	_ base.Closer     = (*socket)(nil)
+)
 
-// Bind opens the configured sockets for the Listen that follows, once the
-// previous Listen has closed its own. A port that cannot be bound is the
-// error (net's own, which names the address).
+// errClosed is Bind's error after Close.
+var errClosed = errors.New("listener closed")
+
+// Bind opens the configured sockets and starts serving them, unless an
+// earlier stream's Bind already did: they stay bound across streams until
+// Close. A port that cannot be bound is the error (net's own, which names
+// the address).
 func (s *socket) Bind(ctx context.Context) error {
-	select {
-	case s.slot <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return errClosed
+	case s.srv != nil:
+		return nil
 	}
-	b, err := s.open(ctx)
+	srv, err := s.open(ctx)
 	if err != nil {
-		<-s.slot
 		return err
 	}
-	s.bound = b
+	s.serve(srv)
+	s.srv = srv
 	return nil
 }
 
-func (s *socket) open(ctx context.Context) (*sockets, error) {
+func (s *socket) open(ctx context.Context) (*serving, error) {
 	var (
 		lc  net.ListenConfig
-		b   sockets
+		b   serving
 		err error
 	)
 	if s.cfg.TCP != "" {
@@ -235,48 +303,103 @@ func (s *socket) open(ctx context.Context) (*sockets, error) {
 	return &b, nil
 }
 
-// Listen serves the sockets Bind opened (or binds them itself) until ctx
-// is done. It returns only once every goroutine it started has ended and
-// the sockets are closed.
-func (s *socket) Listen(ctx context.Context, emit listener.Emit) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	b := s.bound
-	s.bound = nil
-	if b == nil {
-		if err := s.Bind(ctx); err != nil {
-			return err
-		}
-		b, s.bound = s.bound, nil
+// serve starts reading srv's sockets; their goroutines run until Close.
+func (s *socket) serve(srv *serving) {
+	ctx, cancel := context.WithCancel(context.Background())
+	srv.cancel = cancel
+	emit := s.host.emitter()
+	if srv.tcp != nil {
+		tcp := srv.tcp
+		context.AfterFunc(ctx, func() { _ = tcp.Close() })
+		srv.wg.Go(func() { s.acceptLoop(ctx, tcp, emit, &srv.wg) })
 	}
-	defer func() { <-s.slot }()
-	tcp, udp := b.tcp, b.udp
-	if udp != nil {
+	if udp := srv.udp; udp != nil {
 		s.setupUDP(udp)
-	}
-
-	s.stats.listening.Add(1)
-	defer s.stats.listening.Add(-1)
-	var wg sync.WaitGroup
-	if tcp != nil {
-		stop := context.AfterFunc(ctx, func() { _ = tcp.Close() })
-		defer stop()
-		wg.Go(func() { s.acceptLoop(ctx, tcp, emit, &wg) })
-	}
-	if udp != nil {
-		stop := context.AfterFunc(ctx, func() {
+		context.AfterFunc(ctx, func() {
 			s.udp.close()
 			_ = udp.Close()
 		})
-		defer stop()
-		wg.Go(func() { s.serveUDP(ctx, udp, emit) })
+		srv.wg.Go(func() { s.serveUDP(ctx, udp, emit) })
 	}
+}
+
+// Listen attaches the host's stream to the sockets Bind opened (binding
+// them itself if no Bind came first) until ctx is done. The sockets stay
+// bound after it returns, for the next stream; Close closes them.
+func (s *socket) Listen(ctx context.Context, emit listener.Emit) error {
+	if err := s.Bind(ctx); err != nil {
+		return err
+	}
+	detach := s.host.attach(ctx, emit)
+	defer detach()
+	s.stats.listening.Add(1)
+	defer s.stats.listening.Add(-1)
 	<-ctx.Done()
-	wg.Wait()
+	s.log.Debug("host stream ended; the sockets stay bound for the next")
+	return nil
+}
+
+// Close stops serving and closes the sockets: connections are closed and
+// batches not yet accepted by the host are dropped. It waits for the
+// goroutines (or ctx).
+func (s *socket) Close(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.srv
+	s.srv, s.closed = nil, true
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	srv.cancel()
+	done := make(chan struct{})
+	go func() {
+		srv.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("close: %w", ctx.Err())
+	}
 	s.log.Info("stopped", "samples", s.stats.samples.Load(), "bad_lines", s.stats.badLines.Load(),
 		"bad_signatures", s.stats.badSignatures.Load(), "unsigned", s.stats.unsigned.Load(), "too_long", s.stats.tooLong.Load(), "rejected", s.stats.rejected.Load(),
 		"udp_datagrams", s.stats.datagrams.Load(), "udp_kernel_drops", s.udp.total())
 	return nil
+}
+
+// emitter returns an Emit that hands a batch to the attached stream,
+// waiting for one while none is: a batch sent on a stream that ends before
+// the host acknowledged it goes to the next stream (the host may then see
+// it twice; the store keeps one). It returns ctx's error, or the host's
+// answer (ErrRejected, ErrRetry) from a stream that still runs.
+func (h *hostLink) emitter() listener.Emit {
+	return func(ctx context.Context, b sample.Batch) error {
+		for {
+			sctx, emit, changed := h.current()
+			if emit == nil {
+				select {
+				case <-changed:
+					continue
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			ectx, cancel := context.WithCancel(ctx)
+			stop := context.AfterFunc(sctx, cancel)
+			err := emit(ectx, b)
+			stop()
+			cancel()
+			if err == nil || errors.Is(err, listener.ErrRejected) || ctx.Err() != nil || sctx.Err() == nil {
+				return err
+			}
+			// The stream ended under this batch: wait for it to detach.
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
 }
 
 // setupUDP sizes the UDP socket's receive buffer as configured, logs the

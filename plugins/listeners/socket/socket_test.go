@@ -13,27 +13,20 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/altimeter/altimeter/internal/peer"
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/listener"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/sdktest"
 )
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
+// freeAddr returns a loopback address with a port that was free a moment
+// ago (see peer.FreePort: below the ephemeral range).
 func freeAddr(t *testing.T, network string) string {
 	t.Helper()
-	switch network {
-	case "udp":
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer pc.Close()
-		return pc.LocalAddr().String()
-	default:
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close()
-		return l.Addr().String()
-	}
+	p, err := peer.FreePort(network)
+	require.NoError(t, err)
+	return fmt.Sprintf("127.0.0.1:%d", p)
 }
 
 // dial connects once the listener has bound, polling for at most 5s.
@@ -60,19 +53,24 @@ type started struct {
 	impl   atomic.Pointer[socket]
 }
 
-func start(t *testing.T, src string) *started {
-	t.Helper()
-	st := &started{}
+// capturing is the plugin's spec, storing in impl each listener it builds.
+func capturing(impl *atomic.Pointer[socket]) listener.Spec[config] {
 	sp := spec()
 	newFn := sp.New
 	sp.New = func(c config, log hclog.Logger) (listener.Listener, error) {
 		l, err := newFn(c, log)
 		if err == nil {
-			st.impl.Store(l.(*socket))
+			impl.Store(l.(*socket))
 		}
 		return l, err
 	}
-	client := sdktest.Listener(t, sp, src)
+	return sp
+}
+
+func start(t *testing.T, src string) *started {
+	t.Helper()
+	st := &started{}
+	client := sdktest.Listener(t, capturing(&st.impl), src)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	stream, err := client.Listen(ctx)
@@ -318,7 +316,8 @@ func TestBatching(t *testing.T) {
 }
 
 // TestListenStops checks that cancelling ctx ends Listen, with connections
-// open and an emit blocked, and that Listen waits for its goroutines.
+// open and an emit blocked, that the sockets stay bound for the next
+// stream, and that Close closes them once its goroutines have ended.
 func TestListenStops(t *testing.T) {
 	addr := freeAddr(t, "tcp")
 	uaddr := freeAddr(t, "udp")
@@ -347,10 +346,120 @@ func TestListenStops(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Listen did not return after cancel")
 	}
+	// Between streams the ports stay bound: a sender is not refused.
+	_ = dial(t, "tcp", addr)
+	_, err = net.Listen("tcp", addr)
+	require.ErrorContains(t, err, "address already in use")
+
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	require.NoError(t, s.Close(cctx))
 	// The ports are free again.
 	l, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
+	pc, err := net.ListenPacket("udp", uaddr)
+	require.NoError(t, err)
+	require.NoError(t, pc.Close())
+	require.ErrorIs(t, s.Bind(cctx), errClosed)
+}
+
+// TestStreamHandover: the host's stream ends (a config reload) and a new
+// one opens. The port stays bound and served in between, so nothing a
+// sender wrote is lost: a connection open across the change goes on, a
+// connection made and a datagram sent between the streams are delivered
+// on the next stream, and a batch the old stream took but never
+// acknowledged is emitted again on the new one.
+func TestStreamHandover(t *testing.T) {
+	t.Parallel()
+	addr, uaddr := freeAddr(t, "tcp"), freeAddr(t, "udp")
+	var impl atomic.Pointer[socket]
+	client := sdktest.Listener(t, capturing(&impl), fmt.Sprintf("tcp = %q\nudp = %q\nbatch_timeout = \"20ms\"\n", addr, uaddr))
+	recv := func(st *listener.Stream) (uint64, []string) {
+		t.Helper()
+		type res struct {
+			id  uint64
+			b   sample.Batch
+			err error
+		}
+		ch := make(chan res, 1)
+		go func() {
+			id, b, err := st.Recv()
+			ch <- res{id, b, err}
+		}()
+		select {
+		case r := <-ch:
+			require.NoError(t, r.err)
+			return r.id, names(r.b.Samples)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no delivery within 10s")
+			return 0, nil
+		}
+	}
+
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	st1, err := client.Listen(ctx1)
+	require.NoError(t, err)
+	kept := dial(t, "tcp", addr)
+	_, err = kept.Write([]byte("a value=1\n"))
+	require.NoError(t, err)
+	id, got := recv(st1)
+	require.Equal(t, []string{"a"}, got)
+	require.NoError(t, st1.Ack(id, base.Accepted, ""))
+	_, err = kept.Write([]byte("b value=2\n"))
+	require.NoError(t, err)
+	_, got = recv(st1) // taken, never acknowledged
+	require.Equal(t, []string{"b"}, got)
+
+	cancel1()
+	waitFor(t, "stream 1 to end", func() bool { return impl.Load().stats.listening.Load() == 0 })
+	_, err = kept.Write([]byte("c value=3\n"))
+	require.NoError(t, err)
+	fresh := dial(t, "tcp", addr)
+	_, err = fresh.Write([]byte("d value=4\n"))
+	require.NoError(t, err)
+	udp := dial(t, "udp", uaddr)
+	_, err = udp.Write([]byte("e value=5\n"))
+	require.NoError(t, err)
+
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	st2, err := client.Listen(ctx2)
+	require.NoError(t, err)
+	var all []string
+	for len(all) < 4 {
+		id, got := recv(st2)
+		require.NoError(t, st2.Ack(id, base.Accepted, ""))
+		all = append(all, got...)
+	}
+	require.ElementsMatch(t, []string{"b", "c", "d", "e"}, all)
+	waitFor(t, "accepted count", func() bool { return impl.Load().stats.samples.Load() == 5 })
+}
+
+// TestStreamsOverlap: the next stream may open before the plugin has seen
+// the previous one end; the old stream's end must not detach the new one.
+func TestStreamsOverlap(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t, "tcp")
+	var impl atomic.Pointer[socket]
+	client := sdktest.Listener(t, capturing(&impl), fmt.Sprintf("tcp = %q\nbatch_timeout = \"20ms\"\n", addr))
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	_, err := client.Listen(ctx1)
+	require.NoError(t, err)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	st2, err := client.Listen(ctx2)
+	require.NoError(t, err)
+	waitFor(t, "both streams attached", func() bool { return impl.Load().stats.listening.Load() == 2 })
+	cancel1()
+	waitFor(t, "stream 1 to end", func() bool { return impl.Load().stats.listening.Load() == 1 })
+	conn := dial(t, "tcp", addr)
+	_, err = conn.Write([]byte("a value=1\n"))
+	require.NoError(t, err)
+	got := (&started{stream: st2}).recv(t, base.Accepted)
+	require.Equal(t, []string{"a"}, names(got))
 }
 
 // TestBindFails: a port another socket holds fails the stream's open (the

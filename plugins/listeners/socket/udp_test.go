@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/sdk/base"
@@ -54,16 +53,8 @@ func TestUDPKernelDrops(t *testing.T) {
 	addr := freeAddr(t, "udp")
 	_, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
-	sp := spec()
 	var impl atomic.Pointer[socket]
-	newFn := sp.New
-	sp.New = func(c config, log hclog.Logger) (listener.Listener, error) {
-		l, err := newFn(c, log)
-		if err == nil {
-			impl.Store(l.(*socket))
-		}
-		return l, err
-	}
+	sp := capturing(&impl)
 	p := sdktest.Start(t, sp.Info(), sp.Register())
 	diags := p.Configure(t, fmt.Sprintf("udp = %q\nread_buffer_size = 4096\nbatch_size = 1\nmax_in_flight = 1\nbatch_timeout = \"10ms\"\n", addr))
 	require.False(t, diags.HasErrors(), diags.Error())
@@ -109,11 +100,15 @@ func TestUDPKernelDrops(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c = counters()
-		if c["udp_datagrams"]+c["udp_kernel_drops"] == sent && int64(c["udp_datagrams"]) == delivered.Load() {
+		// samples_accepted counts once the plugin has read the last ack,
+		// a moment after the test sent it.
+		if c["udp_datagrams"]+c["udp_kernel_drops"] == sent && int64(c["udp_datagrams"]) == delivered.Load() &&
+			c["samples_accepted"] == c["udp_datagrams"] {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sent %d, but read %d + dropped %d, delivered %d", sent, c["udp_datagrams"], c["udp_kernel_drops"], delivered.Load())
+			t.Fatalf("sent %d, but read %d + dropped %d, delivered %d, accepted %d",
+				sent, c["udp_datagrams"], c["udp_kernel_drops"], delivered.Load(), c["samples_accepted"])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
