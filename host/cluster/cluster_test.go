@@ -404,3 +404,39 @@ func TestIntegrationRestartNeverUnauthorized(t *testing.T) {
 	_, err := m.node.Tokens().Authenticate(ctx, "no-such-token")
 	require.ErrorIs(t, err, auth.ErrUnauthorized)
 }
+
+// TestIntegrationFollowerRestartNeverUnauthorized: the same for a
+// follower, whose commit index after a restart is stale until the leader
+// tells it more: it asks the leader how far to catch up.
+func TestIntegrationFollowerRestartNeverUnauthorized(t *testing.T) {
+	t.Parallel()
+	ms := threeMembers(t)
+	ctx := ctxT(t)
+	var f *member
+	for _, m := range ms {
+		if !m.node.IsLeader() {
+			f = m
+		}
+	}
+	waitFor(t, 10*time.Second, "caught up", f.node.CaughtUp)
+	require.NoError(t, f.node.Close())
+	var toks []string
+	for range 30 {
+		tok, _, err := ms[0].node.Tokens().Create(ctx, "p", auth.RoleMember)
+		require.NoError(t, err)
+		toks = append(toks, tok)
+	}
+	f.start()
+	for !f.node.CaughtUp() {
+		for _, tok := range toks {
+			if _, err := f.node.Tokens().Authenticate(ctx, tok); err != nil {
+				require.ErrorIs(t, err, auth.ErrNotReady, "a valid token before catch-up")
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, tok := range toks {
+		_, err := f.node.Tokens().Authenticate(ctx, tok)
+		require.NoError(t, err, "after catch-up every token is known")
+	}
+}

@@ -18,6 +18,7 @@ import (
 // The member RPC is HTTP/1.1 with JSON over the mux's RPC connections:
 //
 //	POST /v1/apply   body: a marshalled command; the leader stamps and applies it
+//	POST /v1/barrier the leader runs a barrier; answers {"index"} it applied
 //	POST /v1/join    {"id","address"}: the leader admits a voter
 //	POST /v1/remove  {"id"}: the leader removes a member
 //	GET  /v1/info    {"id","address","leader_id","state"}
@@ -65,6 +66,19 @@ func (n *Node) rpcHandler() http.Handler {
 			return
 		}
 		index, err := n.applyMarshalled(r.Context(), b)
+		if err != nil {
+			writeRPCError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(rpcError{Index: index})
+	})
+	m.HandleFunc("POST /v1/barrier", func(w http.ResponseWriter, _ *http.Request) {
+		if !n.IsLeader() {
+			writeRPCError(w, ErrNotLeader)
+			return
+		}
+		index, err := n.barrierLocal()
 		if err != nil {
 			writeRPCError(w, err)
 			return
@@ -288,10 +302,41 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 
 // Barrier waits until this member has applied everything the leader had
 // committed when it was called: read-your-writes for a reader on any
-// member.
+// member. A follower asks the leader (POST /v1/barrier) for the index its
+// own barrier reached, since the follower's commit index may still be
+// stale after a restart (a heartbeat names the leader before any entry
+// tells the commit index).
 func (n *Node) Barrier(ctx context.Context) error {
-	if n.IsLeader() {
-		return n.raft.Barrier(rpcCallTimeout).Error()
+	var index uint64
+	err := n.leaderDo(ctx, "barrier", func(context.Context) error {
+		var err error
+		index, err = n.barrierLocal()
+		return err
+	}, func(ctx context.Context, addr string) error {
+		var out rpcError
+		if err := n.call(ctx, addr, http.MethodPost, "/v1/barrier", nil, &out); err != nil {
+			return err
+		}
+		index = out.Index
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return n.WaitApplied(ctx, n.raft.CommitIndex())
+	return n.WaitApplied(ctx, index)
+}
+
+// barrierLocal runs a raft barrier on the leader and returns the index
+// its FSM has applied after it.
+func (n *Node) barrierLocal() (uint64, error) {
+	if err := n.raft.Barrier(rpcCallTimeout).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, fmt.Errorf("barrier: %w", ErrNotLeader)
+		}
+		return 0, fmt.Errorf("barrier: %w", err)
+	}
+	// The FSM's index, not raft's: barrier and no-op entries never reach
+	// the FSM, so a follower could wait for raft's forever.
+	applied, _ := n.fsm.Watch()
+	return applied, nil
 }
