@@ -102,6 +102,15 @@ type cursor struct {
 	// The chunk cursor's decoding state, kept across a View's scans.
 	buf []chunk.Sample
 	cit chunk.Iterator
+	// tight, for a View's cursor, bounds the iterator to each range
+	// (SetBounds) rather than to wide: the head keys are packed away under
+	// range tombstones, which a seek without a near bound would walk
+	// through to the end of the keyspace. bufs alternate, as Pebble reads
+	// the bounds until the next SetBounds.
+	tight bool
+	wide  [2][]byte
+	flip  int
+	bufs  [2][2][]byte
 }
 
 // maxSkip is how many keys first steps over before it seeks instead.
@@ -109,9 +118,29 @@ const maxSkip = 8
 
 // bound sets the range to p|id|lo .. p|id|up.
 func (c *cursor) bound(p byte, id ID, lo, up int64) {
-	c.lo = appendTimeKey(c.lo[:0], p, id, lo)
-	c.up = appendTimeKey(c.up[:0], p, id, up)
 	c.ended = false
+	if !c.tight {
+		c.lo = appendTimeKey(c.lo[:0], p, id, lo)
+		c.up = appendTimeKey(c.up[:0], p, id, up)
+		return
+	}
+	c.flip ^= 1
+	b := &c.bufs[c.flip]
+	b[0] = appendTimeKey(b[0][:0], p, id, lo)
+	b[1] = appendTimeKey(b[1][:0], p, id, up)
+	c.lo, c.up = b[0], b[1]
+	c.it.SetBounds(c.lo, c.up)
+	c.placed = false
+}
+
+// widen bounds a View's iterator to its whole prefix again after tight
+// scans.
+func (c *cursor) widen() {
+	if c.tight {
+		c.tight = false
+		c.it.SetBounds(c.wide[0], c.wide[1])
+		c.placed = false
+	}
 }
 
 func (c *cursor) first() bool {
@@ -153,7 +182,7 @@ func (c *cursor) step() bool {
 // cursor stands for the next one: at the first key at or after up when it
 // ran to the end of its range, unknown otherwise.
 func (c *cursor) settle(err error) {
-	c.placed = !c.desc && c.ended && err == nil && c.it.Error() == nil
+	c.placed = !c.desc && !c.tight && c.ended && err == nil && c.it.Error() == nil
 	if c.placed {
 		c.from = append(c.from[:0], c.up...)
 	}

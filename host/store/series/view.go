@@ -43,7 +43,9 @@ func (db *DB) View() (*View, error) {
 			v.rolled = max(v.rolled, v.now-p.rawRet)
 		}
 	}
-	if v.cc.it, err = v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{pChunk}, UpperBound: []byte{pChunk + 1}}); err != nil {
+	v.cc.wide = [2][]byte{{pChunk}, {pChunk + 1}}
+	v.hc.tight = true
+	if v.cc.it, err = v.snap.NewIter(&pebble.IterOptions{LowerBound: v.cc.wide[0], UpperBound: v.cc.wide[1]}); err != nil {
 		_ = v.snap.Close()
 		end()
 		return nil, fmt.Errorf("open view: %w", err)
@@ -85,6 +87,13 @@ func (v *View) scan(ctx context.Context, id ID, start, end int64, desc bool, fn 
 		return nil
 	}
 	v.cc.desc, v.hc.desc = desc, desc
+	// Only ascending chunk scans step from series to series; the head
+	// cursor is always tight (cursor.tight).
+	if desc {
+		v.cc.tight = true
+	} else {
+		v.cc.widen()
+	}
 	v.cc.bound(pChunk, id, v.db.windowOf(start), v.db.windowOf(end-1)+1)
 	v.hc.bound(pHead, id, start, end)
 	n, closed := 0, false
