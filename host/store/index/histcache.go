@@ -5,7 +5,8 @@ import (
 	"sync"
 )
 
-// maxCachedHistories bounds historyCache: past it, the cache starts over.
+// maxCachedHistories bounds historyCache: past it, each new answer evicts
+// one at random.
 const maxCachedHistories = 8192
 
 // historyCache keeps History's answers per resource_id until a write
@@ -41,8 +42,14 @@ func (c *historyCache) put(id string, gen uint64, vs []Version) {
 	if gen != c.gen {
 		return
 	}
-	if c.m == nil || len(c.m) >= maxCachedHistories {
+	if c.m == nil {
 		c.m = make(map[string][]Version)
+	}
+	if len(c.m) >= maxCachedHistories {
+		for k := range c.m { // one at random: a larger working set still hits
+			delete(c.m, k)
+			break
+		}
 	}
 	c.m[id] = vs
 }
