@@ -84,41 +84,26 @@ func (db *DB) scan(ctx context.Context, r reader, id ID, start, end int64, desc 
 }
 
 // cursor walks the keys of one series and prefix in [lo, up) in time order
-// (reverse when desc) over an iterator that may hold other keys too: a
-// View's iterators span every series, so that a query reading many series
-// moves them forward rather than seeking them anew for each.
+// (reverse when desc) over an iterator that may hold other keys too.
 type cursor struct {
 	it     *pebble.Iterator
 	lo, up []byte
 	desc   bool
-	// ended is set once first or step found no more keys in range.
-	ended bool
-	// When placed (ascending only), the iterator stands at the first key
-	// at or after from, or is exhausted: a later range that starts at or
-	// after from, as the next series' does when series are read in ID
-	// order, is reached by a few Nexts or none.
-	placed bool
-	from   []byte
 	// The chunk cursor's decoding state, kept across a View's scans.
 	buf []chunk.Sample
 	cit chunk.Iterator
-	// tight, for a View's cursor, bounds the iterator to each range
-	// (SetBounds) rather than to wide: the head keys are packed away under
-	// range tombstones, which a seek without a near bound would walk
-	// through to the end of the keyspace. bufs alternate, as Pebble reads
-	// the bounds until the next SetBounds.
+	// tight, for a View's cursors, bounds the iterator to each range
+	// (SetBounds): a seek without a near bound may walk range tombstones
+	// (packing leaves one per window in the head keyspace) or read blocks
+	// beyond the range, and measured slower. bufs alternate, as Pebble
+	// reads the bounds until the next SetBounds.
 	tight bool
-	wide  [2][]byte
 	flip  int
 	bufs  [2][2][]byte
 }
 
-// maxSkip is how many keys first steps over before it seeks instead.
-const maxSkip = 8
-
 // bound sets the range to p|id|lo .. p|id|up.
 func (c *cursor) bound(p byte, id ID, lo, up int64) {
-	c.ended = false
 	if !c.tight {
 		c.lo = appendTimeKey(c.lo[:0], p, id, lo)
 		c.up = appendTimeKey(c.up[:0], p, id, up)
@@ -130,62 +115,20 @@ func (c *cursor) bound(p byte, id ID, lo, up int64) {
 	b[1] = appendTimeKey(b[1][:0], p, id, up)
 	c.lo, c.up = b[0], b[1]
 	c.it.SetBounds(c.lo, c.up)
-	c.placed = false
-}
-
-// widen bounds a View's iterator to its whole prefix again after tight
-// scans.
-func (c *cursor) widen() {
-	if c.tight {
-		c.tight = false
-		c.it.SetBounds(c.wide[0], c.wide[1])
-		c.placed = false
-	}
 }
 
 func (c *cursor) first() bool {
-	ok := c.position()
-	c.ended = !ok
-	return ok
-}
-
-func (c *cursor) position() bool {
 	if c.desc {
 		return c.it.SeekLT(c.up) && bytes.Compare(c.it.Key(), c.lo) >= 0
-	}
-	if c.placed && bytes.Compare(c.from, c.lo) <= 0 {
-		for range maxSkip {
-			if !c.it.Valid() {
-				return false // exhausted (or failed: the caller reads Error)
-			}
-			if bytes.Compare(c.it.Key(), c.lo) >= 0 {
-				return bytes.Compare(c.it.Key(), c.up) < 0
-			}
-			c.it.Next()
-		}
 	}
 	return c.it.SeekGE(c.lo) && bytes.Compare(c.it.Key(), c.up) < 0
 }
 
 func (c *cursor) step() bool {
-	var ok bool
 	if c.desc {
-		ok = c.it.Prev() && bytes.Compare(c.it.Key(), c.lo) >= 0
-	} else {
-		ok = c.it.Next() && bytes.Compare(c.it.Key(), c.up) < 0
+		return c.it.Prev() && bytes.Compare(c.it.Key(), c.lo) >= 0
 	}
-	c.ended = !ok
-	return ok
-}
-
-// settle records, after a scan that returned err, where an ascending
-// cursor stands for the next one: at the first key at or after up when it
-// ran to the end of its range, unknown otherwise.
-func (c *cursor) settle(err error) {
-	c.placed = !c.desc && !c.tight && c.ended && err == nil && c.it.Error() == nil
-	if c.placed {
-		c.from = append(c.from[:0], c.up...)
-	}
+	return c.it.Next() && bytes.Compare(c.it.Key(), c.up) < 0
 }
 
 // mergeScan merges the chunk cursor cc and the head cursor hc, both

@@ -14,11 +14,9 @@ import (
 )
 
 // View is a consistent read view over many series: one Pebble snapshot and
-// one pair of iterators, each spanning every series' chunks or head
-// samples, that every Scan moves: a query that reads thousands of series
-// pays for neither a snapshot nor two iterators per series, and one that
-// reads them in ID order mostly steps from one series to the next instead
-// of seeking. A View is not safe for concurrent use; Close it when done: an
+// one pair of iterators that every Scan re-bounds, so a query that reads
+// thousands of series pays for neither a snapshot nor two iterators per
+// series. A View is not safe for concurrent use; Close it when done: an
 // open View holds off Close of the DB (which makes its Scans fail with
 // ErrClosed) and the reopen after a failed write.
 type View struct {
@@ -43,9 +41,8 @@ func (db *DB) View() (*View, error) {
 			v.rolled = max(v.rolled, v.now-p.rawRet)
 		}
 	}
-	v.cc.wide = [2][]byte{{pChunk}, {pChunk + 1}}
-	v.hc.tight = true
-	if v.cc.it, err = v.snap.NewIter(&pebble.IterOptions{LowerBound: v.cc.wide[0], UpperBound: v.cc.wide[1]}); err != nil {
+	v.cc.tight, v.hc.tight = true, true
+	if v.cc.it, err = v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{pChunk}, UpperBound: []byte{pChunk + 1}}); err != nil {
 		_ = v.snap.Close()
 		end()
 		return nil, fmt.Errorf("open view: %w", err)
@@ -87,13 +84,6 @@ func (v *View) scan(ctx context.Context, id ID, start, end int64, desc bool, fn 
 		return nil
 	}
 	v.cc.desc, v.hc.desc = desc, desc
-	// Only ascending chunk scans step from series to series; the head
-	// cursor is always tight (cursor.tight).
-	if desc {
-		v.cc.tight = true
-	} else {
-		v.cc.widen()
-	}
 	v.cc.bound(pChunk, id, v.db.windowOf(start), v.db.windowOf(end-1)+1)
 	v.hc.bound(pHead, id, start, end)
 	n, closed := 0, false
@@ -105,8 +95,6 @@ func (v *View) scan(ctx context.Context, id ID, start, end int64, desc bool, fn 
 		}
 		return fn(p)
 	})
-	v.cc.settle(err)
-	v.hc.settle(err)
 	if err != nil {
 		return fmt.Errorf("scan series %d: %w", id, err)
 	}

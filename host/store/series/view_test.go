@@ -13,8 +13,8 @@ import (
 
 // TestViewScanMatchesScan reads random ranges of series that mix packed
 // chunks and head samples (equal times in both included) through one View,
-// in ID order (the cursors step from one series to the next), in reverse
-// and random order, with early stops, and compares every answer with
+// in ID, reverse, random and repeated order, with early stops, and
+// compares every answer with
 // DB.Scan's; then writes and packs more and checks that the View still
 // answers from its snapshot.
 func TestViewScanMatchesScan(t *testing.T) {
