@@ -219,6 +219,114 @@ func (s *Store) Samples(ctx context.Context, f Filter, o ListOptions) ([]Sample,
 			end = e
 		}
 	}
+	if o.Match != nil {
+		return s.samplesMatched(ctx, cands, start, end, mc, accept, cursor, limit)
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].Last > cands[j].Last })
+	view, err := s.series.View()
+	if err != nil {
+		return nil, err
+	}
+	defer view.Close()
+	// The heap keeps points, not rows: most points a scan reads lose their
+	// place, and a row costs its metadata, message id and record time.
+	var h pointHeap
+	st := &stopper{ctx: ctx}
+	for i := range cands {
+		in := &cands[i]
+		if len(h) == limit && in.Last < h[0].p.T {
+			break
+		}
+		err := view.ScanDesc(ctx, in.ID, start, end, func(p series.Point) bool {
+			if st.stop() || (len(h) == limit && p.T < h[0].p.T) {
+				return false
+			}
+			if ivs != nil && !inIntervals(ivs[in.Key.ResourceID], fromMicros(p.T)) {
+				return true
+			}
+			if p.MessageID == "" {
+				p.MessageID = locatorID(uint64(in.ID), p.T)
+			}
+			pt := rowPoint{in: in, p: p}
+			if cursor != nil && !pointBefore(cursor.Timestamp.UnixMicro(), cursor.MessageID, &pt) {
+				return true
+			}
+			if len(h) < limit {
+				heap.Push(&h, pt)
+			} else if pointBefore(pt.p.T, pt.p.MessageID, &h[0]) {
+				h[0] = pt
+				heap.Fix(&h, 0)
+			}
+			return true
+		})
+		if err == nil {
+			err = st.err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", in.Key.Meter, err)
+		}
+	}
+	pts := []rowPoint(h)
+	sort.Slice(pts, func(i, j int) bool { return pointBefore(pts[i].p.T, pts[i].p.MessageID, &pts[j]) })
+	eps := make([]int64, len(pts))
+	for i := range pts {
+		eps[i] = pts[i].p.Recorded
+	}
+	rec, err := view.RecordTimes(eps)
+	if err != nil {
+		return nil, fmt.Errorf("list samples: %w", err)
+	}
+	var out []Sample // nil when empty, as the other paths answer
+	if len(pts) > 0 {
+		out = make([]Sample, len(pts))
+	}
+	for i := range pts {
+		p := pts[i].p
+		p.Recorded = rec[i]
+		out[i] = toSample(pts[i].in, p, mc)
+	}
+	if mc.err != nil {
+		return nil, mc.err
+	}
+	return out, nil
+}
+
+// rowPoint is a point of a listing before it becomes a row; its MessageID
+// is set (the canonical id when the sample has none) and its Recorded is
+// the epoch of its write (series.View.ScanDesc).
+type rowPoint struct {
+	in *series.Info
+	p  series.Point
+}
+
+// pointBefore is before for a row at t with message id id and a point.
+func pointBefore(t int64, id string, b *rowPoint) bool {
+	if t != b.p.T {
+		return t > b.p.T
+	}
+	return id < b.p.MessageID
+}
+
+// pointHeap keeps the best `limit` points in default order; its root is the
+// worst point kept.
+type pointHeap []rowPoint
+
+func (h pointHeap) Len() int { return len(h) }
+func (h pointHeap) Less(i, j int) bool {
+	return pointBefore(h[j].p.T, h[j].p.MessageID, &h[i])
+}
+func (h pointHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *pointHeap) Push(x any)   { *h = append(*h, x.(rowPoint)) }
+func (h *pointHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// samplesMatched is the default order of Samples for a listing with a
+// Match predicate, which needs each row whole to decide.
+func (s *Store) samplesMatched(ctx context.Context, cands []series.Info, start, end int64, mc *metaCache, accept func(*Sample) bool, cursor *Sample, limit int) ([]Sample, error) {
 	sort.Slice(cands, func(i, j int) bool { return cands[i].Last > cands[j].Last })
 	// The heap grows with the rows found: a limit is a bound, not a size.
 	var h rowHeap

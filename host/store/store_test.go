@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,4 +306,52 @@ func TestEvents(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"volume.create.end"}, types)
 	require.Equal(t, "p-a", EventProject(evs[0]))
+}
+
+// TestSamplesPointPath checks the default-order listing, which keeps points
+// and builds rows for the kept ones only (with one read view), against the
+// path that builds every row (taken when a Match predicate is set), over
+// filters, limits, time bounds, metadata and pages, ties included (the
+// resources report at the same times).
+func TestSamplesPointPath(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// A clock that moves: each write has its own record time.
+	var tick atomic.Int64
+	o := Options{Now: func() time.Time { return t0.Add(48*time.Hour + time.Duration(tick.Add(1))*time.Second) }}
+	o.Series.Policies = series.DefaultPolicies()
+	o.Series.Rules = []series.Rule{{Pattern: "*", Policy: "medium"}}
+	s, err := Open(ctx, t.TempDir(), o)
+	require.NoError(t, err)
+	defer s.Close()
+	fixture(t, s)
+	all := func(*Sample) bool { return true }
+	filters := []Filter{
+		{},
+		{ResourceID: "vm-1"},
+		{Meter: "disk.read.bytes"},
+		{ProjectID: "p-a"},
+		{Meter: "cpu_util", Start: t0.Add(30 * time.Minute), End: t0.Add(95 * time.Minute)},
+		{ResourceID: "vm-1", Metadata: map[string]string{"flavor.name": "m1.large"}},
+		{Metadata: map[string]string{"flavor.name": "m1.small"}, End: t0.Add(100 * time.Minute)},
+	}
+	for fi, f := range filters {
+		for _, limit := range []int{1, 7, 100, 10000} {
+			marker, pages := "", 0
+			for {
+				got, err := s.Samples(ctx, f, ListOptions{Limit: limit, Marker: marker})
+				require.NoError(t, err)
+				want, err := s.Samples(ctx, f, ListOptions{Limit: limit, Marker: marker, Match: all})
+				require.NoError(t, err)
+				require.Equal(t, want, got, "filter %d limit %d page %d", fi, limit, pages)
+				if len(got) == 0 || pages == 5 {
+					break
+				}
+				require.False(t, got[0].RecordedAt.IsZero())
+				marker = got[len(got)-1].MessageID
+				pages++
+			}
+			require.Positive(t, pages, "filter %d limit %d: no rows", fi, limit)
+		}
+	}
 }

@@ -17,7 +17,10 @@
 // state (row id, first and last sample time, attributes, metadata hash and
 // meters), so an update that changes nothing but the last sample time costs
 // no statement of its own: the sample times of all the resources of a call
-// are written by a few multi-row statements at the end.
+// are written by a few multi-row statements at the end. History's answers
+// are cached too (histcache.go), until a write transaction that may change
+// a metadata history ends: listings that resolve each row's metadata then
+// cost no SQL per resource while only sample times move.
 //
 // This package must not import host/store (which imports it), host/api,
 // host/pipeline or plugins. Its errors are its own (ErrNotFound, ErrInvalid);

@@ -31,7 +31,7 @@ func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func
 	defer db.wmu.Unlock()
 	newTypes := make(map[string]int64)
 	inserted := 0
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTxKeep(ctx, func() bool { return true }, func(tx *sql.Tx) error {
 		ts := &txStmts{ctx: ctx, tx: tx, ws: &db.ws}
 		for i := range evs {
 			ev := &evs[i]

@@ -35,6 +35,9 @@ type DB struct {
 	smu   sync.Mutex
 	stmts map[string]*sql.Stmt // prepared read statements by text
 
+	// hist caches History's answers (histcache.go).
+	hist historyCache
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -174,8 +177,21 @@ func (db *DB) query(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 }
 
 // writeTx runs fn in a write transaction under the write lock. An error
-// because the disk is full wraps disk.ErrNoSpace (see noSpace).
+// because the disk is full wraps disk.ErrNoSpace (see noSpace). History's
+// cache starts over after it: fn may have changed metadata histories.
 func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.writeTxKeep(ctx, func() bool { return false }, fn)
+}
+
+// writeTxKeep is writeTx for an fn after whose commit keep reports whether
+// it left every metadata history as it was, so that History's cache stays.
+func (db *DB) writeTxKeep(ctx context.Context, keep func() bool, fn func(tx *sql.Tx) error) error {
+	kept := false
+	defer func() {
+		if !kept {
+			db.hist.invalidate()
+		}
+	}()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return noSpace(err)
@@ -184,7 +200,9 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return noSpace(err)
 	}
-	return noSpace(tx.Commit())
+	err = tx.Commit()
+	kept = err == nil && keep()
+	return noSpace(err)
 }
 
 // noSpace marks SQLite's SQLITE_FULL (what its unix VFS answers to ENOSPC

@@ -166,7 +166,10 @@ type Version struct {
 // History returns the metadata versions of a resource ordered by From;
 // ErrNotFound when the resource does not exist.
 func (db *DB) History(ctx context.Context, resourceID string) ([]Version, error) {
-	var out []Version
+	out, gen, ok := db.hist.get(resourceID)
+	if ok {
+		return out, nil
+	}
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		var rid int64
 		rows, err := db.query(ctx, tx, `SELECT id FROM resource WHERE resource_id = ?`, resourceID)
@@ -200,6 +203,7 @@ func (db *DB) History(ctx context.Context, resourceID string) ([]Version, error)
 	if err != nil {
 		return nil, fmt.Errorf("metadata history: %w", err)
 	}
+	db.hist.put(resourceID, gen, out)
 	return out, nil
 }
 

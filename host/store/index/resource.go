@@ -103,8 +103,9 @@ func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 			db.touched = nil
 		}
 	}()
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		ts := &txStmts{ctx: ctx, tx: tx, ws: &db.ws}
+	var ts *txStmts
+	err := db.writeTxKeep(ctx, func() bool { return !ts.versions }, func(tx *sql.Tx) error {
+		ts = &txStmts{ctx: ctx, tx: tx, ws: &db.ws}
 		// Updates of one resource tend to come together (one per meter):
 		// the last resource seen spares a map lookup.
 		var prev *resState

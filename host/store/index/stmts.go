@@ -104,6 +104,8 @@ type txStmts struct {
 	tx  *sql.Tx
 	ws  *writeStmts
 	b   [numStmts]*sql.Stmt
+	// versions is set once a statement wrote metadata_version.
+	versions bool
 }
 
 func (t *txStmts) get(id stmtID) *sql.Stmt {
@@ -114,6 +116,10 @@ func (t *txStmts) get(id stmtID) *sql.Stmt {
 }
 
 func (t *txStmts) exec(id stmtID, args ...any) (sql.Result, error) {
+	switch id {
+	case stVerClose, stVerInsert, stVerDelete:
+		t.versions = true
+	}
 	return t.get(id).ExecContext(t.ctx, args...)
 }
 

@@ -529,13 +529,18 @@ func (db *DB) recorded(r reader, ep int64) (int64, error) {
 	if n <= 0 {
 		return 0, fmt.Errorf("read epoch %d: %w", ep, errCorrupt)
 	}
+	db.cacheEpoch(ep, t)
+	return t, nil
+}
+
+// cacheEpoch remembers the record time t of epoch ep.
+func (db *DB) cacheEpoch(ep, t int64) {
 	db.epochMu.Lock()
 	if len(db.epochCache) >= 1<<16 {
 		clear(db.epochCache)
 	}
 	db.epochCache[ep] = t
 	db.epochMu.Unlock()
-	return t, nil
 }
 
 // windowOf returns the start of t's chunk window.

@@ -82,11 +82,11 @@ func rollupKey(scope ID, gran, bucket int64) []byte {
 }
 
 // epochKey is e|epoch: the record time of the samples of one write.
-func epochKey(ep int64) []byte {
-	b := make([]byte, 9)
-	b[0] = pEpoch
-	binary.BigEndian.PutUint64(b[1:], uint64(ep))
-	return b
+func epochKey(ep int64) []byte { return appendEpochKey(make([]byte, 0, 9), ep) }
+
+// appendEpochKey appends e|epoch to b.
+func appendEpochKey(b []byte, ep int64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, pEpoch), uint64(ep))
 }
 
 // Message-id index keys. A message id is unique per project, not across

@@ -1,6 +1,7 @@
 package series
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -66,38 +67,93 @@ func (db *DB) scan(ctx context.Context, r reader, id ID, start, end int64, desc 
 	if start >= end {
 		return nil
 	}
-	ci, err := r.NewIter(&pebble.IterOptions{
-		LowerBound: timeKey(pChunk, id, db.windowOf(start)),
-		UpperBound: timeKey(pChunk, id, db.windowOf(end-1)+1),
-	})
-	if err != nil {
+	cc := cursor{desc: desc}
+	hc := cursor{desc: desc}
+	cc.bound(pChunk, id, db.windowOf(start), db.windowOf(end-1)+1)
+	hc.bound(pHead, id, start, end)
+	var err error
+	if cc.it, err = r.NewIter(&pebble.IterOptions{LowerBound: cc.lo, UpperBound: cc.up}); err != nil {
 		return err
 	}
-	defer ci.Close()
-	hi, err := r.NewIter(&pebble.IterOptions{LowerBound: timeKey(pHead, id, start), UpperBound: timeKey(pHead, id, end)})
-	if err != nil {
+	defer cc.it.Close()
+	if hc.it, err = r.NewIter(&pebble.IterOptions{LowerBound: hc.lo, UpperBound: hc.up}); err != nil {
 		return err
 	}
-	defer hi.Close()
-	return mergeScan(ctx, ci, hi, start, end, desc, fn)
+	defer hc.it.Close()
+	return mergeScan(ctx, &cc, &hc, start, end, desc, fn)
 }
 
-// mergeScan merges the chunk iterator ci and the head iterator hi, both
-// already bounded to one series and [start, end), into fn.
-func mergeScan(ctx context.Context, ci, hi *pebble.Iterator, start, end int64, desc bool, fn func(Point) bool) error {
+// cursor walks the keys of one series and prefix in [lo, up) in time order
+// (reverse when desc) over an iterator that may hold other keys too.
+type cursor struct {
+	it     *pebble.Iterator
+	lo, up []byte
+	desc   bool
+	// The chunk cursor's decoding state, kept across a View's scans.
+	buf []chunk.Sample
+	cit chunk.Iterator
+	// tight, for a View's cursors, bounds the iterator to each range
+	// (SetBounds): a seek without a near bound may walk range tombstones
+	// (packing leaves one per window in the head keyspace) or read blocks
+	// beyond the range, and measured slower. bufs alternate, as Pebble
+	// reads the bounds until the next SetBounds.
+	tight bool
+	flip  int
+	bufs  [2][2][]byte
+}
+
+// bound sets the range to p|id|lo .. p|id|up.
+func (c *cursor) bound(p byte, id ID, lo, up int64) {
+	if !c.tight {
+		c.lo = appendTimeKey(c.lo[:0], p, id, lo)
+		c.up = appendTimeKey(c.up[:0], p, id, up)
+		return
+	}
+	c.flip ^= 1
+	b := &c.bufs[c.flip]
+	b[0] = appendTimeKey(b[0][:0], p, id, lo)
+	b[1] = appendTimeKey(b[1][:0], p, id, up)
+	c.lo, c.up = b[0], b[1]
+	c.it.SetBounds(c.lo, c.up)
+}
+
+func (c *cursor) first() bool {
+	if c.desc {
+		return c.it.SeekLT(c.up) && bytes.Compare(c.it.Key(), c.lo) >= 0
+	}
+	return c.it.SeekGE(c.lo) && bytes.Compare(c.it.Key(), c.up) < 0
+}
+
+func (c *cursor) step() bool {
+	if c.desc {
+		return c.it.Prev() && bytes.Compare(c.it.Key(), c.lo) >= 0
+	}
+	return c.it.Next() && bytes.Compare(c.it.Key(), c.up) < 0
+}
+
+// mergeScan merges the chunk cursor cc and the head cursor hc, both
+// bounded to one series and [start, end), into fn.
+func mergeScan(ctx context.Context, cc, hc *cursor, start, end int64, desc bool, fn func(Point) bool) error {
 	var err error
-	// Chunk cursor: the decoded, range-filtered samples of the current chunk.
-	var buf []chunk.Sample
-	pos := 0
-	var cit chunk.Iterator
+	// Chunk cursor: the decoded, range-filtered samples of the current
+	// chunk (cc.buf), and the position in them.
+	buf, pos, cit := cc.buf[:0], 0, &cc.cit
+	defer func() {
+		clear(buf) // drop the message ids
+		cc.buf = buf[:0]
+	}()
 	load := func(ok bool) (bool, error) {
-		for ; ok; ok = step(ci, desc) {
+		for ; ok; ok = cc.step() {
 			buf, pos = buf[:0], 0
-			if err := cit.Reset(ci.Value()); err != nil {
+			if err := cit.Reset(cc.it.Value()); err != nil {
 				return false, err
 			}
 			for cit.Next() {
-				if s := cit.At(); s.T >= start && s.T < end {
+				s := cit.At()
+				if s.T >= end {
+					break // a chunk's samples are in time order
+				}
+				if s.T >= start {
 					buf = append(buf, s)
 				}
 			}
@@ -113,16 +169,16 @@ func mergeScan(ctx context.Context, ci, hi *pebble.Iterator, start, end int64, d
 				return true, nil
 			}
 		}
-		return false, ci.Error()
+		return false, cc.it.Error()
 	}
-	cok, err := load(first(ci, desc))
+	cok, err := load(cc.first())
 	if err != nil {
 		return err
 	}
-	hok := first(hi, desc)
+	hok := hc.first()
 	var hs chunk.Sample
 	if hok {
-		if hs, err = decodeHead(hi.Key(), hi.Value()); err != nil {
+		if hs, err = decodeHead(hc.it.Key(), hc.it.Value()); err != nil {
 			return err
 		}
 	}
@@ -139,14 +195,14 @@ func mergeScan(ctx context.Context, ci, hi *pebble.Iterator, start, end int64, d
 			s = buf[pos]
 			pos++
 			if pos == len(buf) {
-				if cok, err = load(step(ci, desc)); err != nil {
+				if cok, err = load(cc.step()); err != nil {
 					return err
 				}
 			}
 		} else {
 			s = hs
-			if hok = step(hi, desc); hok {
-				if hs, err = decodeHead(hi.Key(), hi.Value()); err != nil {
+			if hok = hc.step(); hok {
+				if hs, err = decodeHead(hc.it.Key(), hc.it.Value()); err != nil {
 					return err
 				}
 			}
@@ -155,21 +211,7 @@ func mergeScan(ctx context.Context, ci, hi *pebble.Iterator, start, end int64, d
 			return nil
 		}
 	}
-	return errors.Join(ci.Error(), hi.Error())
-}
-
-func first(it *pebble.Iterator, desc bool) bool {
-	if desc {
-		return it.Last()
-	}
-	return it.First()
-}
-
-func step(it *pebble.Iterator, desc bool) bool {
-	if desc {
-		return it.Prev()
-	}
-	return it.Next()
+	return errors.Join(cc.it.Error(), hc.it.Error())
 }
 
 // Lookup returns the sample stored under a non-empty message id in

@@ -1,7 +1,10 @@
 package series
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -20,10 +23,10 @@ type View struct {
 	db     *DB
 	end    func() // ends the read admitted by beginRead
 	snap   *pebble.Snapshot
-	ci, hi *pebble.Iterator
-	lo, up [4][]byte // bound buffers: chunk lower/upper, head lower/upper
-	now    int64     // µs, when the view was opened
-	rolled int64     // no per-series roll-up holds a sample at or after this
+	cc, hc cursor           // chunks, head samples
+	ei     *pebble.Iterator // epochs, opened by the first RecordTimes
+	now    int64            // µs, when the view was opened
+	rolled int64            // no per-series roll-up holds a sample at or after this
 }
 
 // View opens a read view.
@@ -38,13 +41,14 @@ func (db *DB) View() (*View, error) {
 			v.rolled = max(v.rolled, v.now-p.rawRet)
 		}
 	}
-	if v.ci, err = v.snap.NewIter(&pebble.IterOptions{}); err != nil {
+	v.cc.tight, v.hc.tight = true, true
+	if v.cc.it, err = v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{pChunk}, UpperBound: []byte{pChunk + 1}}); err != nil {
 		_ = v.snap.Close()
 		end()
 		return nil, fmt.Errorf("open view: %w", err)
 	}
-	if v.hi, err = v.snap.NewIter(&pebble.IterOptions{}); err != nil {
-		_ = v.ci.Close()
+	if v.hc.it, err = v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{pHead}, UpperBound: []byte{pHead + 1}}); err != nil {
+		_ = v.cc.it.Close()
 		_ = v.snap.Close()
 		end()
 		return nil, fmt.Errorf("open view: %w", err)
@@ -56,6 +60,22 @@ func (db *DB) View() (*View, error) {
 // 0 mean unbounded), in time order, until fn returns false. Points carry
 // no record time (Recorded is 0): a query reads times and values only.
 func (v *View) Scan(ctx context.Context, id ID, start, end int64, fn func(Point) bool) error {
+	return v.scan(ctx, id, start, end, false, func(p Point) bool {
+		p.Recorded = 0
+		return fn(p)
+	})
+}
+
+// ScanDesc calls fn for each sample of series id with start <= T < end (0
+// and 0 mean unbounded), newest first, until fn returns false. Each Point
+// carries in Recorded the epoch of its write rather than its record time:
+// RecordTimes resolves the epochs of the points a listing keeps, so that it
+// pays nothing for those it reads and drops.
+func (v *View) ScanDesc(ctx context.Context, id ID, start, end int64, fn func(Point) bool) error {
+	return v.scan(ctx, id, start, end, true, fn)
+}
+
+func (v *View) scan(ctx context.Context, id ID, start, end int64, desc bool, fn func(Point) bool) error {
 	if v.db.readCtx.Err() != nil {
 		return fmt.Errorf("scan series %d: %w", id, ErrClosed)
 	}
@@ -63,30 +83,19 @@ func (v *View) Scan(ctx context.Context, id ID, start, end int64, fn func(Point)
 	if start >= end {
 		return nil
 	}
-	// Bounds must stay valid until the next SetBounds: each pair has its
-	// own buffers.
-	v.lo[0] = appendTimeKey(v.lo[0][:0], pChunk, id, v.db.windowOf(start))
-	v.up[0] = appendTimeKey(v.up[0][:0], pChunk, id, v.db.windowOf(end-1)+1)
-	v.lo[1] = appendTimeKey(v.lo[1][:0], pHead, id, start)
-	v.up[1] = appendTimeKey(v.up[1][:0], pHead, id, end)
-	// Alternate buffers so the iterator never sees its current bounds
-	// rewritten in place.
-	v.lo[0], v.lo[2] = v.lo[2], v.lo[0]
-	v.up[0], v.up[2] = v.up[2], v.up[0]
-	v.lo[1], v.lo[3] = v.lo[3], v.lo[1]
-	v.up[1], v.up[3] = v.up[3], v.up[1]
-	v.ci.SetBounds(v.lo[2], v.up[2])
-	v.hi.SetBounds(v.lo[3], v.up[3])
+	v.cc.desc, v.hc.desc = desc, desc
+	v.cc.bound(pChunk, id, v.db.windowOf(start), v.db.windowOf(end-1)+1)
+	v.hc.bound(pHead, id, start, end)
 	n, closed := 0, false
-	if err := mergeScan(ctx, v.ci, v.hi, start, end, false, func(p Point) bool {
+	err := mergeScan(ctx, &v.cc, &v.hc, start, end, desc, func(p Point) bool {
 		// Close of the DB cancels a long scan too.
 		if n++; n&1023 == 0 && v.db.readCtx.Err() != nil {
 			closed = true
 			return false
 		}
-		p.Recorded = 0
 		return fn(p)
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("scan series %d: %w", id, err)
 	}
 	if closed {
@@ -95,12 +104,62 @@ func (v *View) Scan(ctx context.Context, id ID, start, end int64, fn func(Point)
 	return nil
 }
 
+// RecordTimes returns the record times of the write epochs eps (as
+// ScanDesc leaves them in Point.Recorded), in the order of eps; 0 for an
+// epoch retention removed. It reads the epochs in ascending order through
+// one iterator.
+func (v *View) RecordTimes(eps []int64) ([]int64, error) {
+	out := make([]int64, len(eps))
+	order := make([]int, 0, len(eps))
+	v.db.epochMu.Lock()
+	for i, ep := range eps {
+		if t, ok := v.db.epochCache[ep]; ok {
+			out[i] = t
+		} else {
+			order = append(order, i)
+		}
+	}
+	v.db.epochMu.Unlock()
+	if len(order) == 0 {
+		return out, nil
+	}
+	if v.ei == nil {
+		it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{pEpoch}, UpperBound: []byte{pEpoch + 1}})
+		if err != nil {
+			return nil, fmt.Errorf("read record times: %w", err)
+		}
+		v.ei = it
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(eps[a], eps[b]) })
+	var key [9]byte
+	for _, i := range order {
+		k := appendEpochKey(key[:0], eps[i])
+		if !v.ei.SeekGE(k) || !bytes.Equal(v.ei.Key(), k) {
+			if err := v.ei.Error(); err != nil {
+				return nil, fmt.Errorf("read record times: %w", err)
+			}
+			continue // removed by retention
+		}
+		t, n := binary.Varint(v.ei.Value())
+		if n <= 0 {
+			return nil, fmt.Errorf("read record time of epoch %d: %w", eps[i], errCorrupt)
+		}
+		out[i] = t
+		v.db.cacheEpoch(eps[i], t)
+	}
+	return out, nil
+}
+
 // Close releases the view. Safe to call twice.
 func (v *View) Close() error {
 	if v == nil || v.snap == nil {
 		return nil
 	}
-	err := errors.Join(v.ci.Close(), v.hi.Close(), v.snap.Close())
+	err := errors.Join(v.cc.it.Close(), v.hc.it.Close())
+	if v.ei != nil {
+		err = errors.Join(err, v.ei.Close())
+	}
+	err = errors.Join(err, v.snap.Close())
 	v.snap = nil
 	v.end()
 	return err

@@ -1,6 +1,9 @@
 package chunk
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+)
 
 // ErrCorrupt means a chunk's bytes cannot be decoded.
 var ErrCorrupt = errors.New("corrupt chunk")
@@ -62,6 +65,13 @@ func (r *bitReader) readBit() (bool, error) {
 func (r *bitReader) readBits(nbits int) (uint64, error) {
 	if r.pos+nbits > len(r.b)*8 {
 		return 0, ErrCorrupt
+	}
+	// Fast path: the bits lie in the eight bytes from the current one.
+	if at := r.pos >> 3; nbits <= 56 && at+8 <= len(r.b) {
+		w := binary.BigEndian.Uint64(r.b[at:])
+		u := w << uint(r.pos&7) >> uint(64-nbits)
+		r.pos += nbits
+		return u, nil
 	}
 	var u uint64
 	for nbits > 0 {

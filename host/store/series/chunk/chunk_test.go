@@ -195,3 +195,30 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkIterate decodes a two-hour chunk of one sample a minute, as a
+// query over many series does for each: XOR-coded (random-walk floats) and
+// decimal-coded values.
+func BenchmarkIterate(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	v := 50.0
+	chunks := map[string][]Sample{
+		"xor":     regular(120, 60_000_000, func(int) float64 { v += rng.NormFloat64(); return v }),
+		"decimal": regular(120, 60_000_000, func(i int) float64 { return float64(rng.IntN(1000)) / 10 }),
+	}
+	for name, in := range chunks {
+		enc, err := Encode(in)
+		require.NoError(b, err)
+		b.Run(name, func(b *testing.B) {
+			var it Iterator
+			for range b.N {
+				_ = it.Reset(enc)
+				for it.Next() {
+				}
+				if it.Err() != nil {
+					b.Fatal(it.Err())
+				}
+			}
+		})
+	}
+}
