@@ -527,7 +527,7 @@ func (a *API) withQuerier(c *gin.Context, r *metaRequest, fn func(ctx context.Co
 	if err != nil {
 		return err
 	}
-	defer q.Close()
+	defer func() { _ = q.Close() }()
 	return fn(ctx, q)
 }
 

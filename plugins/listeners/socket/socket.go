@@ -466,7 +466,7 @@ func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emi
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	log := s.log.With("remote", conn.RemoteAddr().String())
 	log.Debug("connection opened")
 
