@@ -126,7 +126,7 @@ func (h *hostLink) attach(ctx context.Context, emit listener.Emit) (detach func(
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.gen == gen {
-			h.setLocked(nil, nil)
+			h.setLocked(context.Background(), nil) // no stream: current() callers look at emit only
 		}
 	}
 }
