@@ -78,7 +78,7 @@ func run(mode string, shape gen.Shape, conns, batch int, bin, plugins, workdir s
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(d)
+		defer func() { _ = os.RemoveAll(d) }()
 		workdir = d
 	}
 	chunks := shape.Chunks(conns)
@@ -127,7 +127,7 @@ func runBaseline(shape gen.Shape, chunks [][]byte, batch int, out string, msgID 
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var (
 		enc     influx.Encoder
 		samples []sample.Sample
@@ -247,7 +247,7 @@ sink "bench" {
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }()
 	cmd := exec.Command(absBin, "agent", "-config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -297,7 +297,7 @@ sink "bench" {
 				lastErr = fmt.Errorf("socket listener: %w", err)
 				break
 			}
-			c.Close()
+			_ = c.Close()
 			pluginPIDs = ps
 		}
 		if pluginPIDs != nil {
@@ -331,7 +331,7 @@ sink "bench" {
 		if err != nil {
 			return fail(err)
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		cs[i] = c.(*net.TCPConn)
 	}
 	cpu0 := map[string]float64{}
@@ -390,7 +390,7 @@ sink "bench" {
 				}
 				continue
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }()
 		}
 		for {
 			k, err := f.Read(buf)
@@ -477,10 +477,10 @@ func allRunning(ps []pluginInfo) bool {
 func stopAgent(cmd *exec.Cmd, exited chan error, plugins []pluginInfo) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-exited:
+	case <-exited: //nolint:errcheck // its exit status after SIGTERM or SIGKILL is of no use here
 	case <-time.After(15 * time.Second):
 		_ = cmd.Process.Kill()
-		<-exited
+		<-exited //nolint:errcheck // as above
 	}
 	for _, p := range plugins {
 		if p.PID > 0 && syscall.Kill(p.PID, 0) == nil {
@@ -508,7 +508,7 @@ func getPlugins(c *http.Client, api, tokenFile string) ([]pluginInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /v2/plugins: %s", resp.Status)
 	}
@@ -522,7 +522,7 @@ func getMetrics(c *http.Client, api string) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -550,7 +550,7 @@ func freePort() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
 }
 

@@ -99,7 +99,7 @@ func parseBench(path string) (order []benchKey, vals map[benchKey][]float64, cpu
 	if err != nil {
 		return nil, nil, "", err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	vals = map[benchKey][]float64{}
 	pkg := ""
 	sc := bufio.NewScanner(f)

@@ -189,7 +189,7 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values, body
 		}
 		return nil, fmt.Errorf("%s %s: %w", method, target, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return nil, &APIError{Status: resp.StatusCode, Message: faultString(b)}

@@ -45,7 +45,7 @@ func TestCAFile(t *testing.T) {
 	require.Contains(t, stderr, "--ca-file")
 
 	mutual := start(t, ca)
-	_, stderr, code = runCLI("--url", mutual, "--token", testToken, "--ca-file", ca, "meter", "list")
+	_, _, code = runCLI("--url", mutual, "--token", testToken, "--ca-file", ca, "meter", "list")
 	require.Equal(t, 1, code, "no client certificate")
 	out, stderr, code = runCLI("--url", mutual, "--token", testToken, "--ca-file", ca,
 		"--cert-file", file("client.pem"), "--key-file", file("client-key.pem"), "meter", "list")

@@ -113,14 +113,22 @@ func Run(ctx context.Context, o Options) error {
 	if a.store, err = openStore(ctx, cfg.Agent.DataDir, cfg, a); err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer func() {
+		if err := a.store.Close(); err != nil {
+			log.Error("close store", "error", err)
+		}
+	}()
 	reg.MustRegister(a.store.Collector())
 	// The notification archive (listeners with an archive block feed it)
 	// closes after the graph, like the store.
 	if a.archive, err = archive.Open(ctx, filepath.Join(cfg.Agent.DataDir, "archive.db"), log.Named("archive")); err != nil {
 		return err
 	}
-	defer a.archive.Close()
+	defer func() {
+		if err := a.archive.Close(); err != nil {
+			log.Error("close archive", "error", err)
+		}
+	}()
 	a.mgr = pluginmgr.New(pluginmgr.Options{Dir: pluginDir, Logger: log, Registerer: reg})
 	reg.MustRegister(newPluginCounters(a.mgr))
 	defer func() {
@@ -138,7 +146,11 @@ func Run(ctx context.Context, o Options) error {
 	if a.node, err = openCluster(cfg, addr, a); err != nil {
 		return err
 	}
-	defer a.node.Close()
+	defer func() {
+		if err := a.node.Close(); err != nil {
+			log.Error("close cluster member", "error", err)
+		}
+	}()
 	var authn api.Authenticator = a.node.Tokens()
 	if cfg.Agent.APINoAuth {
 		if !config.IsLoopback(addr) {

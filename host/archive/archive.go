@@ -180,7 +180,7 @@ func (db *DB) Put(ctx context.Context, ns []sample.Notification) error {
 	if err != nil {
 		return fmt.Errorf("archive: prepare: %w", err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	var buf []byte
 	for i := range ns {
 		n := &ns[i]
@@ -331,7 +331,7 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []Entry
 	for rows.Next() {
 		var (

@@ -81,7 +81,7 @@ func (db *DB) Pairs(ctx context.Context, q TimingQuery) ([]Pair, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("timings: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	open := map[string]Entry{}
 	var (
 		pairs []Pair

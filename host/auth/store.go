@@ -382,7 +382,7 @@ func readTokens(dir string) (*tokensFile, os.FileInfo, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	defer fd.Close()
+	defer func() { _ = fd.Close() }()
 	fi, err := fd.Stat()
 	if err != nil {
 		return nil, nil, fmt.Errorf("stat %s: %w", path, err)
@@ -424,7 +424,7 @@ func writeFileAtomic(dir, name string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
+	defer func() { _ = os.Remove(tmp.Name()) }() // no-op after the rename
 	if err := tmp.Chmod(0o600); err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)

@@ -170,7 +170,7 @@ func Open(cfg Config) (*Node, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			n.Close()
+			_ = n.Close()
 		}
 	}()
 	var err error

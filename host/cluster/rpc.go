@@ -163,7 +163,7 @@ func (n *Node) call(ctx context.Context, addr, method, path string, body []byte,
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrUnreachable, path, addr, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: read answer: %v", ErrUnreachable, path, addr, err)

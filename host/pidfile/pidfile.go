@@ -110,7 +110,7 @@ func Running(dataDir string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("open pid file: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	switch err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); {
 	case err == nil:
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)

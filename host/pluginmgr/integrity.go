@@ -119,7 +119,7 @@ func (m *Manager) readChecksums(dir string, pol Policy) (map[string]Pin, []error
 	if err != nil {
 		return map[string]Pin{}, []error{fmt.Errorf("checksums: %w", err)}
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	fi, err := f.Stat()
 	if err != nil {
 		return map[string]Pin{}, []error{fmt.Errorf("checksums: %w", err)}

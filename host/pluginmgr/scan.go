@@ -267,7 +267,7 @@ func (m *Manager) fingerprint(ctx context.Context, c candidate) (*Binary, error)
 		// Once the binary exits, what it forked goes too: a child holding
 		// stdout would keep Wait waiting, and would be left an orphan.
 		if !watchLeader(*pidfd, func() { _ = killGroup(pid) }) {
-			defer killGroup(pid)
+			defer func() { _ = killGroup(pid) }()
 		}
 		err = cmd.Wait()
 	}
@@ -295,7 +295,7 @@ func fileSHA256(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("checksum: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("checksum: %w", err)

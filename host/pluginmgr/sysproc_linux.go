@@ -57,7 +57,7 @@ func watchLeader(pidfd int, onExit func()) bool {
 		return false
 	}
 	go func() {
-		defer unix.Close(pidfd)
+		defer func() { _ = unix.Close(pidfd) }()
 		for {
 			err := unix.Waitid(unix.P_PIDFD, pidfd, nil, unix.WEXITED|unix.WNOWAIT, nil)
 			if errors.Is(err, unix.EINTR) {

@@ -458,7 +458,7 @@ func (a *API) matcherSets(f map[string][]string, p Principal, required bool) ([]
 		sets = append(sets, m)
 	}
 	if len(sets) == 0 {
-		sets = [][]*labels.Matcher{{labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")}}
+		sets = [][]*labels.Matcher{{labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+")}}
 	}
 	if !p.Admin {
 		for i := range sets {
@@ -527,7 +527,7 @@ func (a *API) withQuerier(c *gin.Context, r *metaRequest, fn func(ctx context.Co
 	if err != nil {
 		return err
 	}
-	defer q.Close()
+	defer func() { _ = q.Close() }()
 	return fn(ctx, q)
 }
 
@@ -609,7 +609,7 @@ func (a *API) labelValues(c *gin.Context) {
 			name = un
 		}
 	}
-	if !model.LabelName(name).IsValidLegacy() {
+	if !model.LegacyValidation.IsValidLabelName(name) {
 		a.fail(c, "label_values", badData("invalid label name: %q", name))
 		return
 	}

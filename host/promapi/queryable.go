@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -110,7 +111,7 @@ func (qr *querier) meters(ms []*labels.Matcher) []string {
 		name := metric.Name(m)
 		ok := true
 		for _, mt := range ms {
-			if mt.Name == labels.MetricName && !mt.Matches(name) {
+			if mt.Name == model.MetricNameLabel && !mt.Matches(name) {
 				ok = false
 				break
 			}

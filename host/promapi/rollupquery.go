@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -78,7 +79,7 @@ func planRollup(expr parser.Expr, p Principal) (*rollupPlan, bool) {
 		switch {
 		case m.Type != labels.MatchEqual:
 			return nil, false
-		case m.Name == labels.MetricName:
+		case m.Name == model.MetricNameLabel:
 			plan.name = m.Value
 		case m.Name == metric.LabelProjectID && (plan.project == "" || plan.project == m.Value) && m.Value != "":
 			plan.project = m.Value

@@ -92,7 +92,7 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 	}
 	idb, err := index.Open(ctx, filepath.Join(dir, "index.db"), log.Named("index"))
 	if err != nil {
-		sdb.Close()
+		_ = sdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Store{series: sdb, index: idb, guard: guard, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{}),

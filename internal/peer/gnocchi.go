@@ -106,7 +106,7 @@ metric_processing_delay = 1
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("GET /v1/status: %s", resp.Status)
 		}

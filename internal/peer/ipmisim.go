@@ -233,7 +233,7 @@ func (s *IPMISim) Console(ctx context.Context, command string) error {
 	if err != nil {
 		return fmt.Errorf("ipmi_sim console: %w", err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}

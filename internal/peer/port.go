@@ -69,7 +69,7 @@ func bindable(port int) bool {
 	if err != nil {
 		return false
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	c, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return false
@@ -85,14 +85,14 @@ func ephemeralPort(network string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		return c.LocalAddr().(*net.UDPAddr).Port, nil
 	default:
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return 0, err
 		}
-		defer l.Close()
+		defer func() { _ = l.Close() }()
 		return l.Addr().(*net.TCPAddr).Port, nil
 	}
 }

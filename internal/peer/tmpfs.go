@@ -47,7 +47,7 @@ func Fill(t testing.TB, dir string, size int64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	buf := make([]byte, 64<<10)
 	for n := int64(0); size <= 0 || n < size; {
 		b := buf

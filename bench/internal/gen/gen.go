@@ -100,7 +100,7 @@ func (s Shape) Verify(path string) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	seen := make([]bool, s.N)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -353,7 +353,7 @@ func (n *Notifier) attempt(ctx context.Context, t target, nt Notification, body 
 		return ctx.Err() == nil, fmt.Errorf("notify %s: %w", t.lane, err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	code := resp.StatusCode
 	switch {
 	case code >= 200 && code < 300:

@@ -84,7 +84,7 @@ func (s *Source) fetch(ctx context.Context, path string, q url.Values) (int, []b
 	if err != nil {
 		return 0, nil, fmt.Errorf("GET %s: %w", path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("GET %s: read: %w", path, err)

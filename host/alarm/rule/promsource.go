@@ -121,7 +121,7 @@ func (p *PromHTTP) Instant(ctx context.Context, _ string, query string, t time.T
 	if err != nil {
 		return nil, fmt.Errorf("promql: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPromBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("promql: read answer: %w", err)

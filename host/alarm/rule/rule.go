@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 )
 
 // Rule types, as Aodh names them in an alarm's "type".
@@ -500,20 +499,4 @@ func parsePrometheus(o *object) (*PrometheusRule, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-// window returns a polled rule's period (or granularity) and
-// evaluation_periods; ok is false for composite and event rules.
-func window(r Rule) (period time.Duration, evalPeriods int, ok bool) {
-	switch t := r.(type) {
-	case *ThresholdRule:
-		return time.Duration(t.Period) * time.Second, t.EvaluationPeriods, true
-	case *GnocchiResourcesRule:
-		return time.Duration(t.Granularity) * time.Second, t.EvaluationPeriods, true
-	case *GnocchiByMetricsRule:
-		return time.Duration(t.Granularity) * time.Second, t.EvaluationPeriods, true
-	case *GnocchiByResourcesRule:
-		return time.Duration(t.Granularity) * time.Second, t.EvaluationPeriods, true
-	}
-	return 0, 0, false
 }

@@ -83,7 +83,7 @@ func (snapshotBytes) Release() {}
 // whole is an error and the state is left as it was: raft then refuses to
 // start rather than run on a silently empty state.
 func (f *FSM) Restore(rc io.ReadCloser) error {
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	st, index, err := decodeSnapshot(rc)
 	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)

@@ -214,7 +214,7 @@ func (s *Spool) scan(seg *segment, last *uint64) error {
 	if err != nil {
 		return fmt.Errorf("open queue segment: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	r := bufio.NewReaderSize(f, 1<<20)
 	var off int64
 	var hdr [headerLen]byte
@@ -271,7 +271,7 @@ func (s *Spool) moveAside(path string, off int64, why string) error {
 	if err != nil {
 		return fmt.Errorf("open torn segment: %w", err)
 	}
-	defer src.Close()
+	defer func() { _ = src.Close() }()
 	aside := fmt.Sprintf("%s.torn-%d", path, time.Now().Unix())
 	dst, err := os.OpenFile(aside, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {

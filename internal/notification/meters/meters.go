@@ -521,7 +521,7 @@ func (def *definition) computeMeta(c *conv) (map[string]string, error) {
 	md := make(map[string]string, len(def.metadata)+2)
 	// set[i] says def.metadata[i] gave a value; any says something did.
 	var buf [64]bool
-	set := buf[:0]
+	var set []bool
 	if len(def.metadata) <= len(buf) {
 		set = buf[:len(def.metadata)]
 	} else {

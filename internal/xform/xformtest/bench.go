@@ -125,7 +125,6 @@ func BenchTransform(b *testing.B, tr transformer.Transformer, name string) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(fill) // alive on both sides of the measure
-	fill = nil
 	// The state the first round left, per series (strings it shares with
 	// the input batches not counted).
 	heap := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / BenchSeries

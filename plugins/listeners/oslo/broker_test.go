@@ -55,8 +55,8 @@ func startPlugin(t *testing.T, src string, m mapper) *running {
 	t.Helper()
 	r := &running{logs: &syncBuffer{}}
 	sp := spec()
-	sp.New = func(c config, log hclog.Logger) (listener.Listener, error) {
-		log = hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug,
+	sp.New = func(c config, _ hclog.Logger) (listener.Listener, error) {
+		log := hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug,
 			Output: io.MultiWriter(r.logs, testLogWriter{t})})
 		var (
 			o   *oslo

@@ -126,7 +126,7 @@ func (h *hostLink) attach(ctx context.Context, emit listener.Emit) (detach func(
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.gen == gen {
-			h.setLocked(nil, nil)
+			h.setLocked(context.Background(), nil) // no stream: current() callers look at emit only
 		}
 	}
 }
@@ -466,7 +466,7 @@ func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emi
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	log := s.log.With("remote", conn.RemoteAddr().String())
 	log.Debug("connection opened")
 

@@ -317,7 +317,7 @@ func (p *poller) fetch(ctx context.Context, d *definition, u *url.URL) ([]byte, 
 		}
 		return nil, fmt.Errorf("%s %s: %w", d.method, shown, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		p.stats.httpErrors.Add(1)
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // reuse the connection

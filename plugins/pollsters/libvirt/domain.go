@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,9 +12,6 @@ import (
 // novaNamespacePrefix starts every version of Nova's libvirt metadata
 // namespace (1.0, 1.1).
 const novaNamespacePrefix = "http://openstack.org/xmlns/libvirt/nova/"
-
-// errNoNovaMetadata marks a domain that Nova did not define.
-var errNoNovaMetadata = errors.New("no <nova:instance> metadata")
 
 // domainXML is the part of a libvirt domain definition the plugin reads.
 type domainXML struct {

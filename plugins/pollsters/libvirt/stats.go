@@ -124,10 +124,6 @@ func paramInt(v libvirt.TypedParamValue) (int64, bool) {
 	return 0, false
 }
 
-// errNoBulkStats says the driver returned no cpu.time for a running domain:
-// it has no bulk stats beyond state (the test driver).
-var errNoBulkStats = errors.New("driver has no bulk domain stats")
-
 // parseBulk turns one ConnectGetAllDomainStats record into domStats.
 func parseBulk(params []libvirt.TypedParam) *domStats {
 	d := newDomStats()

@@ -83,7 +83,7 @@ func diagnoseAuth(ctx context.Context, t *target) error {
 	if err := g.Connect(); err != nil {
 		return nil
 	}
-	defer g.Conn.Close()
+	defer func() { _ = g.Conn.Close() }()
 	_, err := g.Get([]string{".1.3.6.1.2.1.1.3.0"})
 	switch {
 	case errors.Is(err, gosnmp.ErrUnknownUsername):

@@ -367,7 +367,7 @@ func (g *gnocchi) do(ctx context.Context, method, path string, v any) (int, []by
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	return resp.StatusCode, endpoint.ReadAnswer(resp, maxAnswer), nil
 }
 

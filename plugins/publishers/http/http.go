@@ -234,7 +234,7 @@ func (p *httpPub) once(ctx context.Context, target, tok string, body []byte) err
 	if err != nil {
 		return fmt.Errorf("post %s: %w", endpoint.Redact(target), err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	msg := endpoint.Answer(resp)
 	switch c := resp.StatusCode; {
 	case c >= 200 && c < 300:

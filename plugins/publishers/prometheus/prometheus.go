@@ -185,7 +185,7 @@ func (r *remoteWrite) post(ctx context.Context, body []byte) (int, string, error
 	if err != nil {
 		return 0, "", fmt.Errorf("post to %s: %w", r.url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, strings.TrimSpace(string(msg)), nil
