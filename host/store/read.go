@@ -227,7 +227,7 @@ func (s *Store) Samples(ctx context.Context, f Filter, o ListOptions) ([]Sample,
 	if err != nil {
 		return nil, err
 	}
-	defer view.Close()
+	defer func() { _ = view.Close() }() // a read view: nothing to lose
 	// The heap keeps points, not rows: most points a scan reads lose their
 	// place, and a row costs its metadata, message id and record time.
 	var h pointHeap

@@ -391,7 +391,7 @@ FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		pos := make(map[int64]int)
 		var ids []int64
 		for rows.Next() {
@@ -421,7 +421,7 @@ FROM trait WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY event_id,
 		if err != nil {
 			return err
 		}
-		defer trows.Close()
+		defer func() { _ = trows.Close() }()
 		for trows.Next() {
 			var id int64
 			tr, err := scanTrait(trows, &id)
@@ -493,7 +493,7 @@ WHERE e.project_id = ?`
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		for rows.Next() {
 			var name string
 			if err := rows.Scan(&name); err != nil {
@@ -550,7 +550,7 @@ func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string, 
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		names := 0
 		for rows.Next() {
 			var d TraitDesc
@@ -600,7 +600,7 @@ FROM event e JOIN trait tr ON tr.event_id = e.id AND tr.name = ? WHERE 1`
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		for rows.Next() {
 			tr, err := scanTrait(rows, nil)
 			if err != nil {

@@ -86,7 +86,7 @@ FROM resource r JOIN resource_span s ON s.id = r.id WHERE 1`)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		var ids []int64
 		for rows.Next() {
 			var r Resource
@@ -127,7 +127,7 @@ WHERE rid IN (SELECT value FROM json_each(?)) ORDER BY rid, name, type, unit`, i
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var rid int64
 		var m MeterRef
@@ -264,7 +264,7 @@ WHERE rid IN (SELECT value FROM json_each(?)) ORDER BY rid, from_ns`, idsJSON(id
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		for rows.Next() {
 			var rid, from int64
 			var to sql.NullInt64

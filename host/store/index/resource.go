@@ -216,7 +216,7 @@ func (db *DB) loadState(ts *txStmts, resourceID string) (*resState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load meters: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var m MeterRef
 		if err := rows.Scan(&m.Name, &m.Type, &m.Unit); err != nil {
@@ -374,7 +374,7 @@ func loadVersions(rows *sql.Rows, err error) ([]version, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var vs []version
 	for rows.Next() {
 		var v version
@@ -431,7 +431,7 @@ func (db *DB) Owners(ctx context.Context, resourceIDs []string) (map[string]stri
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		defer func() { _ = st.Close() }()
 		for _, id := range miss {
 			var p string
 			switch err := st.QueryRowContext(ctx, id).Scan(&p); {

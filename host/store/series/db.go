@@ -253,7 +253,7 @@ func (db *DB) load() error {
 	if err != nil {
 		return err
 	}
-	defer it.Close()
+	defer func() { _ = it.Close() }()
 	// The next epoch follows the last one stored.
 	if it.SeekLT([]byte{pEpoch + 1}) && it.Key()[0] == pEpoch && len(it.Key()) == 9 {
 		db.nextEpoch = int64(binary.BigEndian.Uint64(it.Key()[1:])) + 1
@@ -337,7 +337,7 @@ func (db *DB) migrateMsgKeys() error {
 	if err != nil {
 		return err
 	}
-	defer it.Close()
+	defer func() { _ = it.Close() }()
 	b := db.pdb.NewBatch()
 	defer func() { _ = b.Close() }()
 	moved, dropped := 0, 0

@@ -59,11 +59,6 @@ func appendRollupKey(b []byte, scope ID, gran, bucket int64) []byte {
 	return binary.BigEndian.AppendUint64(b, ord(bucket))
 }
 
-// headKey is h|id|t|msgid.
-func headKey(id ID, t int64, msgID string) []byte {
-	return append(timeKey(pHead, id, t), msgID...)
-}
-
 func parseHeadKey(k []byte) (id ID, t int64, msgID string, err error) {
 	if len(k) < 17 || k[0] != pHead {
 		return 0, 0, "", fmt.Errorf("parse head key %x: %w", k, errCorrupt)

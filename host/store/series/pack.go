@@ -93,7 +93,7 @@ func (db *DB) pack(ctx context.Context, jobs []packJob) error {
 
 func (db *DB) packBatch(jobs []packJob) error {
 	b := db.pdb.NewBatch()
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	type cstats struct{ first, last, count int64 }
 	db.mu.RLock()
 	cs := make(map[*series]*cstats, len(jobs))
@@ -110,7 +110,7 @@ func (db *DB) packBatch(jobs []packJob) error {
 	if err != nil {
 		return err
 	}
-	defer wr.Close()
+	defer func() { _ = wr.Close() }()
 	var samples, heads []chunk.Sample
 	for _, j := range jobs {
 		var err error

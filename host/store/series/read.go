@@ -43,7 +43,7 @@ func (db *DB) Scan(ctx context.Context, id ID, start, end int64, desc bool, fn f
 	}
 	defer done()
 	snap := db.pdb.NewSnapshot()
-	defer snap.Close()
+	defer func() { _ = snap.Close() }()
 	var rerr error
 	err = db.scan(ctx, snap, id, start, end, desc, func(p Point) bool {
 		if p.Recorded, rerr = db.recorded(snap, p.Recorded); rerr != nil {
@@ -75,11 +75,11 @@ func (db *DB) scan(ctx context.Context, r reader, id ID, start, end int64, desc 
 	if cc.it, err = r.NewIter(&pebble.IterOptions{LowerBound: cc.lo, UpperBound: cc.up}); err != nil {
 		return err
 	}
-	defer cc.it.Close()
+	defer func() { _ = cc.it.Close() }()
 	if hc.it, err = r.NewIter(&pebble.IterOptions{LowerBound: hc.lo, UpperBound: hc.up}); err != nil {
 		return err
 	}
-	defer hc.it.Close()
+	defer func() { _ = hc.it.Close() }()
 	return mergeScan(ctx, &cc, &hc, start, end, desc, fn)
 }
 
@@ -227,7 +227,7 @@ func (db *DB) Lookup(ctx context.Context, messageID, project string) (ID, Point,
 	}
 	defer done()
 	snap := db.pdb.NewSnapshot()
-	defer snap.Close()
+	defer func() { _ = snap.Close() }()
 	var v []byte
 	if project != "" {
 		val, closer, err := snap.Get(msgKey(project, messageID))

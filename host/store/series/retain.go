@@ -43,7 +43,7 @@ func (db *DB) Retain(ctx context.Context) error {
 	db.mu.RUnlock()
 
 	b := db.pdb.NewBatch()
-	defer func() { b.Close() }()
+	defer func() { _ = b.Close() }()
 	flush := func(force bool) error {
 		if b.Empty() || (!force && b.Len() < 4<<20) {
 			return nil
@@ -53,7 +53,7 @@ func (db *DB) Retain(ctx context.Context) error {
 			db.fail(err)
 			return err
 		}
-		b.Close()
+		_ = b.Close()
 		b = db.pdb.NewBatch()
 		return nil
 	}
@@ -110,7 +110,7 @@ func (db *DB) retainEpochs(b *pebble.Batch, now int64) error {
 	if err != nil {
 		return err
 	}
-	defer it.Close()
+	defer func() { _ = it.Close() }()
 	var last []byte
 	for ok := it.First(); ok; ok = it.Next() {
 		t, n := binary.Varint(it.Value())
@@ -271,7 +271,7 @@ func (db *DB) firstPacked(id ID, from int64) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	defer it.Close()
+	defer func() { _ = it.Close() }()
 	if !it.First() {
 		return 0, false, it.Error()
 	}

@@ -61,7 +61,7 @@ func (v *View) ScanRollup(ctx context.Context, id ID, gran time.Duration, start,
 	if err != nil {
 		return fmt.Errorf("scan roll-ups of series %d: %w", id, err)
 	}
-	defer it.Close()
+	defer func() { _ = it.Close() }()
 	for ok := it.First(); ok; ok = it.Next() {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("scan roll-ups of series %d: %w", id, err)

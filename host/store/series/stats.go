@@ -148,7 +148,7 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 	db.mu.RUnlock()
 
 	snap := db.pdb.NewSnapshot()
-	defer snap.Close()
+	defer func() { _ = snap.Close() }()
 	if len(pcts) > 0 {
 		pctVals = map[int64][]float64{}
 	}

@@ -217,7 +217,7 @@ func (db *DB) write(ctx context.Context, in []Input) (groupResult, error) {
 		return res, fmt.Errorf("write: %w", err)
 	}
 	b := db.pdb.NewBatchWithSize(len(in) * 64)
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	// Roll-up deltas: rollIdx maps a key to its Agg in aggs.
 	rollIdx := make(map[rollKey]int32, 64)
 	aggs := make([]Agg, 0, 64)
@@ -459,7 +459,7 @@ func (db *DB) exists(id ID, t int64) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read chunk: %w", err)
 	}
-	defer closer.Close()
+	defer func() { _ = closer.Close() }()
 	ci, err := chunk.NewIterator(v)
 	if err != nil {
 		return false, err
