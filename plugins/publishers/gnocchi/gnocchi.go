@@ -200,8 +200,26 @@ func asDict(s *sample.Sample) map[string]any {
 		"name": s.Name, "type": s.Type.String(), "unit": s.Unit, "volume": s.Volume,
 		"user_id": nullable(s.UserID), "project_id": nullable(s.ProjectID), "resource_id": s.ResourceID,
 		"timestamp": m[sample.CeilometerTimestamp], "source": s.Source, "id": s.MessageID,
-		"resource_metadata": m[sample.CeilometerResourceMetadata],
+		"resource_metadata": nullNones(m[sample.CeilometerResourceMetadata]),
 	}
+}
+
+// nullNones turns the metadata values that were null where the sample came
+// from (kept as Python's text "None", sample.PythonStr) back into nil, so
+// an attribute path skips them as Ceilometer's does: a null alternative
+// gives way to the next, and an attribute with no value is left out.
+func nullNones(v any) any {
+	switch x := v.(type) {
+	case string:
+		if x == "None" {
+			return nil
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = nullNones(e)
+		}
+	}
+	return v
 }
 
 func nullable(s string) any {

@@ -148,6 +148,10 @@ func TestDefinitions(t *testing.T) {
 		Metadata: map[string]string{"instance_type": "m1.tiny", "display_name": "x"}}))
 	require.Equal(t, "m1.tiny", attrs["flavor_name"], "instance_type is the first alternative")
 	require.Equal(t, "x", attrs["display_name"])
+	attrs = d.byMeter["memory.usage"].attributes(asDict(&sample.Sample{Name: "memory.usage",
+		Metadata: map[string]string{"instance_type": "None", "flavor.name": "m1.small", "display_name": "None"}}))
+	require.Equal(t, "m1.small", attrs["flavor_name"], "a null first alternative gives way to the next, as in Ceilometer")
+	require.NotContains(t, attrs, "display_name", "a null attribute is left out, as Ceilometer does")
 
 	o, err := parseDefinitions(ceilometerResources, "custom")
 	require.NoError(t, err)
