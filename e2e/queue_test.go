@@ -119,3 +119,66 @@ func httpPublish(api, tokenFile, queue string) string {
 %s
   }`, api, tokenFile, queue)
 }
+
+// TestIntegrationHTTPTimeoutRetry (issue 13): the receiving agent is
+// SIGSTOPped, so the http publisher's posts reach its socket but time out
+// unanswered; the publisher retries from its queue. When the receiver
+// resumes, it finds the timed-out posts' connections closed (their
+// requests end as 499, or are stored and then deduplicated by message_id
+// when the retry comes) and serves the retry: every sample is stored
+// exactly once.
+func TestIntegrationHTTPTimeoutRetry(t *testing.T) {
+	skipShort(t)
+	recv := startAgent(t, fmt.Sprintf(receiverTmpl, freePort(t)))
+	token := recv.path("admin-token")
+	admin := &client{t: t, base: "http://" + recv.api, token: recv.adminToken()}
+	port := freePort(t)
+	a := startAgent(t, forwarder(port, 1000, httpPublish(recv.api, token, "")))
+	waitTCP(t, port, "socket listener bound")
+	const pub = `publisher="publisher.http.out"`
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second).UnixNano()
+	lines := func(from, to int) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, "retry,resource_id=r%d load=%d %d\n", i%10, i, t0+int64(i)*1e6)
+		}
+		return b.String()
+	}
+	send(t, port, lines(0, 500))
+	waitFor(t, 30*time.Second, "the first part delivered", func() bool {
+		return metric(a.metrics(), `altimeter_publisher_out_samples_total{`+pub+`}`) == 500
+	})
+
+	require.NoError(t, recv.cmd.Process.Signal(syscall.SIGSTOP))
+	stopped := true
+	t.Cleanup(func() {
+		if stopped {
+			_ = recv.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	})
+	failures := metric(a.metrics(), `altimeter_publisher_failures_total{`+pub+`}`)
+	send(t, port, lines(500, 1500))
+	waitFor(t, 60*time.Second, "posts timed out and retried", func() bool {
+		return metric(a.metrics(), `altimeter_publisher_failures_total{`+pub+`}`) >= failures+2
+	})
+	require.NoError(t, recv.cmd.Process.Signal(syscall.SIGCONT))
+	stopped = false
+
+	waitFor(t, 90*time.Second, "queue drained", func() bool {
+		return metric(a.metrics(), `altimeter_publisher_queue_samples{`+pub+`}`) == 0
+	})
+	got := admin.allSamples("retry.load")
+	require.Len(t, got, 1500, "every sample stored once")
+	seen := map[string]bool{}
+	for _, s := range got {
+		require.False(t, seen[s.ID], "duplicate %s", s.ID)
+		seen[s.ID] = true
+	}
+	m := a.metrics()
+	require.Zero(t, metric(m, `altimeter_publisher_dropped_samples_total{`+pub+`}`))
+	require.Zero(t, metric(m, `altimeter_publisher_rejected_samples_total{`+pub+`}`))
+	t.Logf("publisher failures while the receiver was stopped: %.0f; the receiver's answers: %d 201, %d 499",
+		metric(m, `altimeter_publisher_failures_total{`+pub+`}`)-failures,
+		strings.Count(recv.log.String(), "path=/v2/meters/retry.load status=201"),
+		strings.Count(recv.log.String(), "path=/v2/meters/retry.load status=499"))
+}
