@@ -49,8 +49,14 @@ func joinMap(keys, values []string) map[string]string {
 
 // SampleToProto converts one sample into dst, reusing its storage.
 func SampleToProto(s *sample.Sample, dst *pb.Sample) {
-	keys, values := splitMap(s.Metadata)
-	*dst = pb.Sample{
+	*dst = protoFields(s)
+	dst.MetadataKeys, dst.MetadataValues = splitMap(s.Metadata)
+}
+
+// protoFields is s as a proto sample without its metadata: the one place
+// a sample's fields map to the generated message.
+func protoFields(s *sample.Sample) pb.Sample {
+	return pb.Sample{
 		Name:             s.Name,
 		Type:             pb.SampleType(s.Type),
 		Unit:             s.Unit,
@@ -62,8 +68,6 @@ func SampleToProto(s *sample.Sample, dst *pb.Sample) {
 		Source:           s.Source,
 		MessageId:        s.MessageID,
 		MonotonicTime:    int64(s.MonotonicTime),
-		MetadataKeys:     keys,
-		MetadataValues:   values,
 		MessageSignature: s.Signature,
 	}
 }
@@ -150,20 +154,7 @@ func (e *Encoder) samples(in []sample.Sample) []*pb.Sample {
 	meta := e.meta[:2*nmeta]
 	for i := range in {
 		s := &in[i]
-		store[i] = pb.Sample{
-			Name:             s.Name,
-			Type:             pb.SampleType(s.Type),
-			Unit:             s.Unit,
-			Volume:           s.Volume,
-			ResourceId:       s.ResourceID,
-			ProjectId:        s.ProjectID,
-			UserId:           s.UserID,
-			Timestamp:        unixNano(s.Timestamp),
-			Source:           s.Source,
-			MessageId:        s.MessageID,
-			MonotonicTime:    int64(s.MonotonicTime),
-			MessageSignature: s.Signature,
-		}
+		store[i] = protoFields(s)
 		if n := len(s.Metadata); n > 0 {
 			keys, values := meta[:0:n], meta[n:n:2*n]
 			for k, v := range s.Metadata {
