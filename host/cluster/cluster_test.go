@@ -126,6 +126,17 @@ func threeMembers(t *testing.T) []*member {
 	return ms
 }
 
+// followerOf returns a member that is not the leader (the last one).
+func followerOf(ms []*member) *member {
+	var f *member
+	for _, m := range ms {
+		if !m.node.IsLeader() {
+			f = m
+		}
+	}
+	return f
+}
+
 func leaderOf(t *testing.T, ms []*member) *member {
 	t.Helper()
 	var out *member
@@ -146,12 +157,7 @@ func TestIntegrationClusterTokensAndFailover(t *testing.T) {
 	ms := threeMembers(t)
 	ctx := ctxT(t)
 	// Writes from a follower are forwarded; the token works everywhere.
-	var follower *member
-	for _, m := range ms {
-		if !m.node.IsLeader() {
-			follower = m
-		}
-	}
+	follower := followerOf(ms)
 	tok, p, err := follower.node.Tokens().Create(ctx, "demo", auth.RoleMember)
 	require.NoError(t, err)
 	_, err = follower.node.Tokens().Authenticate(ctx, tok)
@@ -412,12 +418,7 @@ func TestIntegrationFollowerRestartNeverUnauthorized(t *testing.T) {
 	t.Parallel()
 	ms := threeMembers(t)
 	ctx := ctxT(t)
-	var f *member
-	for _, m := range ms {
-		if !m.node.IsLeader() {
-			f = m
-		}
-	}
+	f := followerOf(ms)
 	waitFor(t, 10*time.Second, "caught up", f.node.CaughtUp)
 	require.NoError(t, f.node.Close())
 	var toks []string
