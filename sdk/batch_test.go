@@ -142,30 +142,64 @@ func TestListenerDeliversBatch(t *testing.T) {
 }
 
 // A listener whose batch cannot be encoded (invalid UTF-8, which protobuf's
-// encoder refuses too) gets a retryable error.
+// encoder refuses too) gets a permanent refusal, as for a batch the host
+// refuses, and its stream goes on: the next batch reaches the host. (gRPC
+// ends a stream whose message cannot be marshalled; a listener told to
+// retry would resend the batch on every new stream, for ever.)
 func TestListenerUnencodableBatch(t *testing.T) {
 	t.Parallel()
-	bad := sample.Batch{Samples: []sample.Sample{{Name: "\xff"}}}
-	errs := make(chan error, 1)
-	spec := listener.Spec[struct{}]{Name: "bad",
-		New: func(struct{}, hclog.Logger) (listener.Listener, error) {
-			return listenerFunc(func(ctx context.Context, emit listener.Emit) error {
-				errs <- emit(ctx, bad)
-				<-ctx.Done()
-				return nil
-			}), nil
-		}}
-	c := sdktest.Listener(t, spec, "")
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	_, err := c.Listen(ctx)
-	require.NoError(t, err)
-	select {
-	case err := <-errs:
-		require.ErrorIs(t, err, listener.ErrRetry)
-		require.ErrorContains(t, err, "UTF-8")
-	case <-time.After(30 * time.Second):
-		t.Fatal("emit did not return")
+	good := fullBatch()
+	for _, tc := range []struct {
+		name string
+		bad  sample.Batch
+	}{
+		{"sample name", sample.Batch{Samples: []sample.Sample{{Name: "\xff"}}}},
+		{"metadata value", sample.Batch{Samples: []sample.Sample{{Name: "cpu", Metadata: map[string]string{"k": "a\xc3"}}}}},
+		{"event", sample.Batch{Events: []sample.Event{{MessageID: "e", EventType: "x\xff"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			errs := make(chan error, 3)
+			spec := listener.Spec[struct{}]{Name: "bad",
+				New: func(struct{}, hclog.Logger) (listener.Listener, error) {
+					return listenerFunc(func(ctx context.Context, emit listener.Emit) error {
+						// The same bad batch twice, as a listener that resends
+						// it would, then a good one.
+						for _, b := range []sample.Batch{tc.bad, tc.bad, good} {
+							errs <- emit(ctx, b)
+						}
+						<-ctx.Done()
+						return nil
+					}), nil
+				}}
+			c := sdktest.Listener(t, spec, "")
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			s, err := c.Listen(ctx)
+			require.NoError(t, err)
+			next := func() error {
+				select {
+				case err := <-errs:
+					return err
+				case <-time.After(30 * time.Second):
+					t.Fatal("emit did not return")
+					return nil
+				}
+			}
+			for range 2 {
+				err := next()
+				require.ErrorIs(t, err, listener.ErrRejected)
+				require.NotErrorIs(t, err, listener.ErrRetry)
+				require.ErrorContains(t, err, "UTF-8")
+			}
+			// The stream is still open: the good batch arrives on it and
+			// its ack reaches emit.
+			id, got, err := s.Recv()
+			require.NoError(t, err)
+			require.Equal(t, good, got)
+			require.NoError(t, s.Ack(id, base.Accepted, ""))
+			require.NoError(t, next())
+		})
 	}
 }
 

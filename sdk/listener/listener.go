@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/altimeter/altimeter/sdk"
 	"github.com/altimeter/altimeter/sdk/base"
 	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/sample"
@@ -23,7 +24,10 @@ import (
 
 // Emit hands a delivery to the host and waits until every sink has handled
 // it. It returns nil when the delivery was accepted, an error wrapping
-// ErrRejected when it never will be (dead-letter it), an error wrapping
+// ErrRejected when it never will be (dead-letter it): the host refused it,
+// or it cannot be sent at all (a string that is not valid UTF-8, or more
+// than sdk.MaxMessageBytes encoded), which ends neither the stream nor
+// other deliveries; an error wrapping
 // ErrRetry when the host could not take it now (requeue it), or ctx's error.
 // Emit may be called from several goroutines; at most Spec.MaxInFlight
 // deliveries are outstanding at once, and further calls wait (backpressure).
@@ -104,6 +108,47 @@ type server struct {
 	base   *base.Server[Listener]
 	window int
 	log    hclog.Logger
+	codec  wire.Codec // encodes deliveries before they are sent
+}
+
+// encodeDelivery encodes delivery id of b as the plugin server's codec
+// would, refusing what gRPC would refuse to send.
+func encodeDelivery(c *wire.Codec, id uint64, b *sample.Batch) (wire.Encoded, error) {
+	data, err := c.Marshal(&wire.Delivery{ID: id, Batch: b})
+	if err != nil {
+		return nil, fmt.Errorf("encode delivery: %w", err)
+	}
+	if n := data.Len(); n > sdk.MaxMessageBytes {
+		data.Free()
+		return nil, fmt.Errorf("encode delivery: %d bytes, more than the %d a message may have", n, sdk.MaxMessageBytes)
+	}
+	return wire.Encoded(data), nil
+}
+
+// refusals logs deliveries that cannot be sent once per episode: the first
+// of a run, then how many there were when one is sent again. A listener
+// that keeps emitting the same bad batch does not flood the host's log.
+type refusals struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (r *refusals) add(log hclog.Logger, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	if r.n == 1 {
+		log.Warn("delivery refused: cannot be sent to the host", "error", err)
+	}
+}
+
+func (r *refusals) reset(log hclog.Logger) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n > 0 {
+		log.Info("deliveries sent again after refusals", "refused", r.n)
+		r.n = 0
+	}
 }
 
 type ackResult struct {
@@ -135,6 +180,7 @@ func (s *server) Listen(stream pb.Listener_ListenServer) error {
 	}
 
 	var (
+		refused refusals
 		mu      sync.Mutex
 		sendMu  sync.Mutex
 		nextID  uint64
@@ -173,6 +219,17 @@ func (s *server) Listen(stream pb.Listener_ListenServer) error {
 		mu.Lock()
 		nextID++
 		id := nextID
+		mu.Unlock()
+		// Encoded here, not by SendMsg: gRPC ends the stream when a message
+		// cannot be marshalled or is too large, and a listener that retried
+		// such a delivery would end every stream it opened.
+		data, err := encodeDelivery(&s.codec, id, &b)
+		if err != nil {
+			refused.add(s.log, err)
+			return fmt.Errorf("%w: %w", err, ErrRejected)
+		}
+		refused.reset(s.log)
+		mu.Lock()
 		pending[id] = ch
 		mu.Unlock()
 		forget := func() {
@@ -181,9 +238,7 @@ func (s *server) Listen(stream pb.Listener_ListenServer) error {
 			mu.Unlock()
 		}
 		sendMu.Lock()
-		// wire.Codec (the plugin server's) encodes the delivery straight
-		// from the samples.
-		err := stream.SendMsg(&wire.Delivery{ID: id, Batch: &b})
+		err = stream.SendMsg(data)
 		sendMu.Unlock()
 		if err != nil {
 			forget()

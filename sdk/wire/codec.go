@@ -34,6 +34,12 @@ type Delivery struct {
 	Batch *sample.Batch
 }
 
+// Encoded is a message already encoded by Codec.Marshal; Codec sends its
+// bytes as they are and gRPC frees them once sent. A sender encodes first
+// when an encoding error must not end its stream (gRPC ends a stream whose
+// SendMsg cannot marshal): a listener refuses that delivery and goes on.
+type Encoded mem.BufferSlice
+
 // Codec is a gRPC codec (content subtype "proto", the bytes are ordinary
 // protobuf) for a plugin's server: it moves BatchMessage and Delivery
 // values without the generated messages and every other message through
@@ -53,6 +59,9 @@ func protoCodec() encoding.CodecV2 { return encoding.GetCodecV2(proto.Name) }
 
 // Marshal encodes v.
 func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if m, ok := v.(Encoded); ok {
+		return mem.BufferSlice(m), nil
+	}
 	e, _ := c.scratch.Get().(*batchEncoding)
 	if e == nil {
 		e = &batchEncoding{}
