@@ -16,4 +16,7 @@ var (
 	ErrCorrupt = errors.New("raft state unusable")
 	// ErrUnreachable means a member address did not answer as expected.
 	ErrUnreachable = errors.New("member unreachable")
+	// ErrBusy means a member was serving as many member RPCs as it
+	// allows; the request was not started, so it may be sent again.
+	ErrBusy = errors.New("member busy")
 )

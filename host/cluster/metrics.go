@@ -13,6 +13,7 @@ type nodeMetrics struct {
 	heartbeatFailures prometheus.Counter
 	forwards          *prometheus.CounterVec
 	applySeconds      prometheus.Histogram
+	rpcRefused        prometheus.Counter
 }
 
 func newNodeMetrics() *nodeMetrics {
@@ -30,6 +31,16 @@ func newNodeMetrics() *nodeMetrics {
 			Help:    "Time to commit and apply a command on the leader.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		rpcRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "altimeter_cluster_rpc_busy_total",
+			Help: "Member RPCs answered 503 busy because as many as allowed were being served.",
+		}),
+	}
+}
+
+func (m *nodeMetrics) rpcBusy() {
+	if m != nil {
+		m.rpcRefused.Inc()
 	}
 }
 
@@ -62,7 +73,7 @@ var (
 
 // Collectors returns the member's metrics for registration.
 func (n *Node) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{n.metrics.heartbeatFailures, n.metrics.forwards, n.metrics.applySeconds, nodeCollector{n}}
+	return []prometheus.Collector{n.metrics.heartbeatFailures, n.metrics.forwards, n.metrics.applySeconds, n.metrics.rpcRefused, nodeCollector{n}}
 }
 
 type nodeCollector struct{ n *Node }

@@ -135,6 +135,8 @@ type Node struct {
 	view    atomic.Pointer[view]
 	known   *knownResources
 	metrics *nodeMetrics
+	// rpcSlots holds a token per member RPC being served (limitRPC).
+	rpcSlots chan struct{}
 	// caughtUp is set once CatchUp saw this member apply what the leader
 	// had committed: until then a token it does not know may be valid.
 	caughtUp atomic.Bool
@@ -163,7 +165,8 @@ func Open(cfg Config) (*Node, error) {
 	if err := checkNodeID(cfg.Dir, cfg.NodeID); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log, fsm: fsm.New(log), known: newKnownResources(), metrics: newNodeMetrics()}
+	n := &Node{cfg: cfg, log: log, fsm: fsm.New(log), known: newKnownResources(), metrics: newNodeMetrics(),
+		rpcSlots: make(chan struct{}, maxRPCInFlight)}
 	n.caps.Store(&capabilities{pollsters: []string{}, discovery: []string{}})
 	n.apiAddr.Store(&cfg.APIAddress)
 	n.view.Store(&view{self: cfg.NodeID})

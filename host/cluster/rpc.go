@@ -26,9 +26,14 @@ import (
 // A follower forwards apply, join and remove to the leader itself, so a
 // caller may ask any member. Errors carry fsm error codes, so errors.Is works
 // across members. Reaching this port means being a member: protect it with
-// the network and mTLS, as raft's own port.
+// the network and mTLS, as raft's own port. Without mTLS anyone who
+// reaches it can send requests: at most maxRPCInFlight are served at once
+// (each reads at most maxRPCBody), and the rest are answered 503 "busy" at
+// once, without reading their bodies, so a flood costs bounded memory and
+// never holds up raft, which has its own connections.
 const (
 	maxRPCBody     = fsm.MaxCommandSize + 1024
+	maxRPCInFlight = 32
 	rpcCallTimeout = 10 * time.Second
 )
 
@@ -107,7 +112,26 @@ func (n *Node) rpcHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(Info{ID: n.ID(), Address: n.addr, LeaderID: id, State: n.raft.State().String()})
 	})
-	return m
+	return limitRPC(m, n.rpcSlots, n.metrics)
+}
+
+// limitRPC serves at most cap(slots) requests at once; one more is
+// answered 503 with code "busy" (the caller retries) and its connection
+// closed, so its body is never read.
+func limitRPC(h http.Handler, slots chan struct{}, m *nodeMetrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+		default:
+			m.rpcBusy()
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Retry-After", "1")
+			writeRPCError(w, ErrBusy)
+			return
+		}
+		defer func() { <-slots }()
+		h.ServeHTTP(w, r)
+	})
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
@@ -135,11 +159,16 @@ func writeRPCError(w http.ResponseWriter, err error) {
 		code = "not_leader"
 	case errors.Is(err, ErrNoLeader):
 		code = "no_leader"
+	case errors.Is(err, ErrBusy):
+		code = "busy"
 	}
 	status := http.StatusOK
-	if code == "not_leader" {
+	switch code {
+	case "not_leader":
 		status = http.StatusMisdirectedRequest
-	} else if code == "internal" {
+	case "busy":
+		status = http.StatusServiceUnavailable
+	case "internal":
 		status = http.StatusInternalServerError
 	}
 	w.WriteHeader(status)
@@ -189,6 +218,8 @@ func (n *Node) call(ctx context.Context, addr, method, path string, body []byte,
 		return fmt.Errorf("%w: %s", ErrUnreachable, e.Message)
 	case "no_leader":
 		return fmt.Errorf("%w: %s", ErrNoLeader, e.Message)
+	case "busy":
+		return fmt.Errorf("%s %s: %w", path, addr, ErrBusy)
 	}
 	return fsm.FromCode(e.Code, e.Message)
 }
@@ -248,7 +279,8 @@ func (n *Node) leaderDo(ctx context.Context, what string, local func(context.Con
 		} else {
 			err = ErrNoLeader
 		}
-		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrNotLeader) {
+		// A busy leader never started the request: asking again is safe.
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, ErrBusy) {
 			return err
 		}
 		select {
