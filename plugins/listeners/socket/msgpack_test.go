@@ -87,7 +87,8 @@ func mpSigned(t testing.TB, secret, name string, edit func(map[string]any)) stri
 func TestListenMsgpack(t *testing.T) {
 	const secret = "s3cret"
 	addr := freeAddr(t, "udp")
-	st := start(t, fmt.Sprintf("udp = %q\nformat = \"msgpack\"\nsecret = %q\nbatch_timeout = \"50ms\"\n", addr, secret))
+	// telemetry_secret here, its alias secret in TestListen.
+	st := start(t, fmt.Sprintf("udp = %q\nformat = \"msgpack\"\ntelemetry_secret = %q\nbatch_timeout = \"50ms\"\n", addr, secret))
 	waitFor(t, "bind", func() bool { return st.impl.Load() != nil && st.impl.Load().stats.listening.Load() > 0 })
 	conn := dial(t, "udp", addr)
 	for _, d := range []string{

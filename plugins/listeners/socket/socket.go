@@ -40,19 +40,77 @@ const (
 )
 
 type config struct {
-	TCP          string `hcl:"tcp,optional" desc:"TCP listen address (host:port), e.g. \"127.0.0.1:8094\"; empty to not listen on TCP"`
-	UDP          string `hcl:"udp,optional" desc:"UDP listen address (host:port); empty to not listen on UDP"`
-	Format       string `hcl:"format,optional" desc:"\"influx\" (line protocol), \"json\" (Ceilometer metering messages, one object or array per line or datagram) or \"msgpack\" (Ceilometer's udp publisher: one msgpack metering message per datagram; udp only)"`
-	Secret       string `hcl:"secret,optional" desc:"when set, json and msgpack samples must carry a valid Ceilometer message_signature made with this secret (Ceilometer's telemetry_secret); others are counted and dropped"`
-	SecretEnv    string `hcl:"secret_env,optional" desc:"environment variable holding the secret (instead of secret)"`
-	SecretFile   string `hcl:"secret_file,optional" desc:"file holding the secret, trailing newline ignored (instead of secret); read at start"`
-	BatchSize    int    `hcl:"batch_size,optional" desc:"samples per emitted batch at most"`
-	BatchTimeout string `hcl:"batch_timeout,optional" desc:"how long a partial batch may wait before it is emitted (duration)"`
-	MaxLineBytes int    `hcl:"max_line_bytes,optional" desc:"longest accepted line (TCP) or datagram (UDP), in bytes"`
-	Precision    string `hcl:"precision,optional" desc:"unit of Influx timestamps: ns, us, ms or s"`
-	MaxInFlight  int    `hcl:"max_in_flight,optional" desc:"batches per connection waiting for the host's ack at once; reading stops beyond it (backpressure)"`
+	TCP    string `hcl:"tcp,optional" desc:"TCP listen address (host:port), e.g. \"127.0.0.1:8094\"; empty to not listen on TCP"`
+	UDP    string `hcl:"udp,optional" desc:"UDP listen address (host:port); empty to not listen on UDP"`
+	Format string `hcl:"format,optional" desc:"\"influx\" (line protocol), \"json\" (Ceilometer metering messages, one object or array per line or datagram) or \"msgpack\" (Ceilometer's udp publisher: one msgpack metering message per datagram; udp only)"`
+	// The telemetry_secret attributes are named as the oslo listener's and
+	// the udp and notifier publishers'; secret, secret_env and secret_file
+	// are their aliases, kept for blocks written before.
+	TelemetrySecret     string `hcl:"telemetry_secret,optional" desc:"when set, json and msgpack samples must carry a valid Ceilometer message_signature made with this secret (Ceilometer's telemetry_secret); others are counted and dropped"`
+	TelemetrySecretEnv  string `hcl:"telemetry_secret_env,optional" desc:"environment variable holding the secret (instead of telemetry_secret)"`
+	TelemetrySecretFile string `hcl:"telemetry_secret_file,optional" desc:"file holding the secret, trailing newline ignored (instead of telemetry_secret); read at start"`
+	Secret              string `hcl:"secret,optional" desc:"alias of telemetry_secret"`
+	SecretEnv           string `hcl:"secret_env,optional" desc:"alias of telemetry_secret_env"`
+	SecretFile          string `hcl:"secret_file,optional" desc:"alias of telemetry_secret_file"`
+	BatchSize           int    `hcl:"batch_size,optional" desc:"samples per emitted batch at most"`
+	BatchTimeout        string `hcl:"batch_timeout,optional" desc:"how long a partial batch may wait before it is emitted (duration)"`
+	MaxLineBytes        int    `hcl:"max_line_bytes,optional" desc:"longest accepted line (TCP) or datagram (UDP), in bytes"`
+	Precision           string `hcl:"precision,optional" desc:"unit of Influx timestamps: ns, us, ms or s"`
+	MaxInFlight         int    `hcl:"max_in_flight,optional" desc:"batches per connection waiting for the host's ack at once; reading stops beyond it (backpressure)"`
 	// ReadBufferSize 0 keeps the kernel's default (net.core.rmem_default).
 	ReadBufferSize int `hcl:"read_buffer_size,optional" desc:"UDP socket receive buffer in bytes (SO_RCVBUF); 0 keeps the system default; the kernel caps it at net.core.rmem_max; datagrams that find it full are dropped and counted as udp_kernel_drops"`
+}
+
+// resolveSecret returns the secret c sets (none: "") and the attribute
+// that sets it, taking each of telemetry_secret, telemetry_secret_env and
+// telemetry_secret_file from its alias when the block uses that. Errors
+// name an attribute the block sets, so the diagnostic points at it.
+func resolveSecret(c config) (secret, attr string, err error) {
+	forms := [...]struct{ name, alias, v, av string }{
+		{"telemetry_secret", "secret", c.TelemetrySecret, c.Secret},
+		{"telemetry_secret_env", "secret_env", c.TelemetrySecretEnv, c.SecretEnv},
+		{"telemetry_secret_file", "secret_file", c.TelemetrySecretFile, c.SecretFile},
+	}
+	var (
+		vals    [len(forms)]string
+		set     []string // the attributes the block sets
+		aliases int
+		errs    []error
+	)
+	for i, f := range forms {
+		switch {
+		case f.v != "" && f.av != "":
+			errs = append(errs, schema.AttrError(f.alias, "is an alias of "+f.name+", which is set too; set only "+f.name))
+		case f.v != "":
+			vals[i] = f.v
+			set = append(set, f.name)
+		case f.av != "":
+			vals[i] = f.av
+			set = append(set, f.alias)
+			aliases++
+		}
+	}
+	if len(errs) > 0 {
+		return "", "", errors.Join(errs...)
+	}
+	if len(set) == 0 {
+		return "", "", nil
+	}
+	// Errors in the words of the block: the aliases' names when it uses
+	// only those.
+	name := "telemetry_secret"
+	if aliases == len(set) {
+		name = "secret"
+	}
+	if len(set) > 1 {
+		detail := "set at most one of " + name + ", " + name + "_env and " + name + "_file"
+		if aliases > 0 && aliases < len(set) {
+			detail += " (secret, secret_env and secret_file are aliases of the telemetry_secret attributes)"
+		}
+		return "", "", schema.AttrError(set[len(set)-1], detail)
+	}
+	secret, err = schema.Secret(name, vals[0], vals[1], vals[2])
+	return secret, set[0], err
 }
 
 func defaultConfig() config {
@@ -213,12 +271,12 @@ func newSocket(c config, log hclog.Logger) (*socket, error) {
 	default:
 		errs = append(errs, schema.AttrError("format", "must be \"influx\", \"json\" or \"msgpack\""))
 	}
-	secret, err := schema.Secret("secret", c.Secret, c.SecretEnv, c.SecretFile)
+	secret, secretAttr, err := resolveSecret(c)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	if secret != "" && c.Format == formatInflux {
-		errs = append(errs, schema.AttrError("secret", "applies only to format = \"json\" or \"msgpack\" (line protocol carries no signature)"))
+		errs = append(errs, schema.AttrError(secretAttr, "applies only to format = \"json\" or \"msgpack\" (line protocol carries no signature)"))
 	}
 	if c.BatchSize < 1 {
 		errs = append(errs, schema.AttrError("batch_size", "must be at least 1"))

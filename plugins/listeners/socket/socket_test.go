@@ -510,6 +510,7 @@ func TestConfig(t *testing.T) {
 		name  string
 		src   string
 		wants []string // substrings of the diagnostics; none: valid
+		at    string   // where the first diagnostic points, file:line:col
 	}{
 		{name: "tcp only", src: `tcp = "127.0.0.1:0"`},
 		{name: "udp json signed", src: "udp = \"[::1]:0\"\nformat = \"json\"\nsecret = \"x\""},
@@ -520,8 +521,17 @@ func TestConfig(t *testing.T) {
 		{name: "secret needs json", src: "tcp = \"127.0.0.1:0\"\nsecret = \"x\"", wants: []string{"secret"}},
 		{name: "udp msgpack signed", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\nsecret = \"x\""},
 		{name: "msgpack is udp only", src: "tcp = \"127.0.0.1:0\"\nformat = \"msgpack\"", wants: []string{"udp datagrams only"}},
-		{name: "one secret form", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\nsecret = \"x\"\nsecret_env = \"HOME\"", wants: []string{"set at most one of secret"}},
-		{name: "unreadable secret file", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\nsecret_file = \"/nonexistent/secret\"", wants: []string{"secret_file"}},
+		{name: "one secret form", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\nsecret = \"x\"\nsecret_env = \"HOME\"", wants: []string{"set at most one of secret, secret_env"}, at: "config.hcl:4:14"},
+		{name: "unreadable secret file", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\nsecret_file = \"/nonexistent/secret\"", wants: []string{"secret_file"}, at: "config.hcl:3:15"},
+		// telemetry_secret* as the oslo listener and the udp and notifier
+		// publishers name them; secret* are their aliases.
+		{name: "telemetry_secret", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\ntelemetry_secret = \"x\""},
+		{name: "telemetry_secret_env", src: "udp = \"127.0.0.1:0\"\nformat = \"json\"\ntelemetry_secret_env = \"HOME\""},
+		{name: "telemetry_secret needs json", src: "tcp = \"127.0.0.1:0\"\ntelemetry_secret = \"x\"", wants: []string{"Invalid value for telemetry_secret: applies only"}, at: "config.hcl:2:20"},
+		{name: "unreadable telemetry_secret_file", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\ntelemetry_secret_file = \"/nonexistent/secret\"", wants: []string{"telemetry_secret_file"}, at: "config.hcl:3:25"},
+		{name: "name and alias", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\ntelemetry_secret = \"x\"\nsecret = \"x\"", wants: []string{"Invalid value for secret: is an alias of telemetry_secret, which is set too"}, at: "config.hcl:4:10"},
+		{name: "name and alias, env", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\nsecret_env = \"HOME\"\ntelemetry_secret_env = \"HOME\"", wants: []string{"Invalid value for secret_env: is an alias of telemetry_secret_env"}, at: "config.hcl:3:14"},
+		{name: "two forms, one an alias", src: "udp = \"127.0.0.1:0\"\nformat = \"msgpack\"\ntelemetry_secret = \"x\"\nsecret_file = \"/etc/hostname\"", wants: []string{"set at most one of telemetry_secret, telemetry_secret_env and telemetry_secret_file", "are aliases"}, at: "config.hcl:4:15"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -536,6 +546,11 @@ func TestConfig(t *testing.T) {
 			require.True(t, diags.HasErrors())
 			for _, w := range tc.wants {
 				require.Contains(t, sdktest.Text(diags), w)
+			}
+			if tc.at != "" {
+				require.NotNil(t, diags[0].Subject, sdktest.Text(diags))
+				r := diags[0].Subject.Start
+				require.Equal(t, tc.at, fmt.Sprintf("%s:%d:%d", diags[0].Subject.Filename, r.Line, r.Column), sdktest.Text(diags))
 			}
 		})
 	}
