@@ -1,7 +1,6 @@
 package store
 
 import (
-	"container/heap"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -168,25 +167,13 @@ func (st *stopper) stop() bool {
 	return st.err != nil
 }
 
-// rowHeap keeps the best `limit` rows in default order (newest first, then
-// message_id); its root is the worst row kept.
-type rowHeap []Sample
-
-func before(a, b *Sample) bool { // a sorts before b in default order
+// before reports whether a sorts before b in default order (newest first,
+// then message_id).
+func before(a, b *Sample) bool {
 	if !a.Timestamp.Equal(b.Timestamp) {
 		return a.Timestamp.After(b.Timestamp)
 	}
 	return a.MessageID < b.MessageID
-}
-func (h rowHeap) Len() int           { return len(h) }
-func (h rowHeap) Less(i, j int) bool { return before(&h[j], &h[i]) }
-func (h rowHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *rowHeap) Push(x any)        { *h = append(*h, x.(Sample)) }
-func (h *rowHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }
 
 // Samples lists samples matching f, newest first unless o.OrderBy says
@@ -230,15 +217,15 @@ func (s *Store) Samples(ctx context.Context, f Filter, o ListOptions) ([]Sample,
 	defer func() { _ = view.Close() }() // a read view: nothing to lose
 	// The heap keeps points, not rows: most points a scan reads lose their
 	// place, and a row costs its metadata, message id and record time.
-	var h pointHeap
+	h := topN[rowPoint]{n: limit, before: func(a, b *rowPoint) bool { return pointBefore(a.p.T, a.p.MessageID, b) }}
 	st := &stopper{ctx: ctx}
 	for i := range cands {
 		in := &cands[i]
-		if len(h) == limit && in.Last < h[0].p.T {
+		if h.full() && in.Last < h.worst().p.T {
 			break
 		}
 		err := view.ScanDesc(ctx, in.ID, start, end, func(p series.Point) bool {
-			if st.stop() || (len(h) == limit && p.T < h[0].p.T) {
+			if st.stop() || (h.full() && p.T < h.worst().p.T) {
 				return false
 			}
 			if ivs != nil && !inIntervals(ivs[in.Key.ResourceID], fromMicros(p.T)) {
@@ -251,12 +238,7 @@ func (s *Store) Samples(ctx context.Context, f Filter, o ListOptions) ([]Sample,
 			if cursor != nil && !pointBefore(cursor.Timestamp.UnixMicro(), cursor.MessageID, &pt) {
 				return true
 			}
-			if len(h) < limit {
-				heap.Push(&h, pt)
-			} else if pointBefore(pt.p.T, pt.p.MessageID, &h[0]) {
-				h[0] = pt
-				heap.Fix(&h, 0)
-			}
+			h.offer(pt)
 			return true
 		})
 		if err == nil {
@@ -266,8 +248,7 @@ func (s *Store) Samples(ctx context.Context, f Filter, o ListOptions) ([]Sample,
 			return nil, fmt.Errorf("scan %s: %w", in.Key.Meter, err)
 		}
 	}
-	pts := []rowPoint(h)
-	sort.Slice(pts, func(i, j int) bool { return pointBefore(pts[i].p.T, pts[i].p.MessageID, &pts[j]) })
+	pts := h.sorted()
 	eps := make([]int64, len(pts))
 	for i := range pts {
 		eps[i] = pts[i].p.Recorded
@@ -307,37 +288,20 @@ func pointBefore(t int64, id string, b *rowPoint) bool {
 	return id < b.p.MessageID
 }
 
-// pointHeap keeps the best `limit` points in default order; its root is the
-// worst point kept.
-type pointHeap []rowPoint
-
-func (h pointHeap) Len() int { return len(h) }
-func (h pointHeap) Less(i, j int) bool {
-	return pointBefore(h[j].p.T, h[j].p.MessageID, &h[i])
-}
-func (h pointHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *pointHeap) Push(x any)   { *h = append(*h, x.(rowPoint)) }
-func (h *pointHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
 // samplesMatched is the default order of Samples for a listing with a
 // Match predicate, which needs each row whole to decide.
 func (s *Store) samplesMatched(ctx context.Context, cands []series.Info, start, end int64, mc *metaCache, accept func(*Sample) bool, cursor *Sample, limit int) ([]Sample, error) {
 	sort.Slice(cands, func(i, j int) bool { return cands[i].Last > cands[j].Last })
 	// The heap grows with the rows found: a limit is a bound, not a size.
-	var h rowHeap
+	h := topN[Sample]{n: limit, before: before}
 	st := &stopper{ctx: ctx}
 	for i := range cands {
 		in := &cands[i]
-		if len(h) == limit && in.Last < h[0].Timestamp.UnixMicro() {
+		if h.full() && in.Last < h.worst().Timestamp.UnixMicro() {
 			break
 		}
 		err := s.series.Scan(ctx, in.ID, start, end, true, func(p series.Point) bool {
-			if st.stop() || (len(h) == limit && p.T < h[0].Timestamp.UnixMicro()) {
+			if st.stop() || (h.full() && p.T < h.worst().Timestamp.UnixMicro()) {
 				return false
 			}
 			row := toSample(in, p, mc)
@@ -347,12 +311,7 @@ func (s *Store) samplesMatched(ctx context.Context, cands []series.Info, start, 
 			if !accept(&row) {
 				return true
 			}
-			if len(h) < limit {
-				heap.Push(&h, row)
-			} else if before(&row, &h[0]) {
-				h[0] = row
-				heap.Fix(&h, 0)
-			}
+			h.offer(row)
 			return true
 		})
 		if err == nil {
@@ -365,9 +324,7 @@ func (s *Store) samplesMatched(ctx context.Context, cands []series.Info, start, 
 	if mc.err != nil {
 		return nil, mc.err
 	}
-	out := []Sample(h)
-	sort.Slice(out, func(i, j int) bool { return before(&out[i], &out[j]) })
-	return out, nil
+	return h.sorted(), nil
 }
 
 // samplesOrdered serves a custom ORDER BY: every match is collected (at most
