@@ -542,8 +542,45 @@ func (s *Scheduler) runAction(ctx context.Context, transitionID, u string, nt ac
 	}
 	s.metrics.deliveries.WithLabelValues(outcome).Inc()
 	c := DeliveryDone{TransitionID: transitionID, Action: u, Outcome: outcome, Detail: detail, Limits: s.Settings().Limits}
-	if err := s.o.Node.Apply(ctx, c); err != nil && !errors.Is(err, fsm.ErrNotFound) {
+	if err := s.commitOutcome(ctx, c); err != nil {
 		s.log.Warn("delivery outcome not committed; it will run again", "transition_id", transitionID, "error", err)
+	}
+}
+
+// Retry bounds of commitOutcome.
+const (
+	outcomeRetry    = 100 * time.Millisecond
+	outcomeMaxRetry = 2 * time.Second
+)
+
+// commitOutcome commits an action's outcome, retrying while the cluster
+// cannot take it (the leader died: its address refuses, an election runs),
+// for at most the takeover delay. The delivery stays reserved here
+// meanwhile, so no takeover on this member sends it again; an outcome
+// lost for good is what makes a receiver see a transition twice. A
+// DeliveryDone applied twice (an answer lost with the leader) is harmless:
+// the second finds nothing pending (ErrNotFound).
+func (s *Scheduler) commitOutcome(ctx context.Context, c DeliveryDone) error {
+	ctx, cancel := context.WithTimeout(ctx, s.Settings().TakeoverDelay)
+	defer cancel()
+	wait := outcomeRetry
+	for {
+		err := s.o.Node.Apply(ctx, c)
+		if err == nil || errors.Is(err, fsm.ErrNotFound) {
+			return nil
+		}
+		if errors.Is(err, fsm.ErrInvalid) {
+			return err
+		}
+		s.log.Debug("delivery outcome not committed yet; retrying", "transition_id", c.TransitionID, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, outcomeMaxRetry)
 	}
 }
 

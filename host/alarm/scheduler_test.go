@@ -362,3 +362,44 @@ func filterCalls(calls map[string]int, want int) map[string]int {
 	}
 	return out
 }
+
+// flakyNode fails the first fails DeliveryDone commits as a dead
+// leader's address does.
+type flakyNode struct {
+	*MemNode
+	mu    sync.Mutex
+	fails int
+}
+
+func (n *flakyNode) Apply(ctx context.Context, c fsm.Command) error {
+	if _, ok := c.(DeliveryDone); ok {
+		n.mu.Lock()
+		fail := n.fails > 0
+		n.fails--
+		n.mu.Unlock()
+		if fail {
+			return errors.New("member unreachable: connection refused")
+		}
+	}
+	return n.MemNode.Apply(ctx, c)
+}
+
+// TestSchedulerOutcomeCommitRetried: an outcome that cannot be committed
+// at first (the leader died) is committed once the cluster takes it again;
+// the delivery is not sent twice meanwhile, even by a takeover.
+func TestSchedulerOutcomeCommitRetried(t *testing.T) {
+	t.Parallel()
+	mem := NewMemNode()
+	addAlarm(t, mem, "a1", "threshold", `{"meter_name":"cpu_util","threshold":80,"comparison_operator":"gt"}`)
+	n := &flakyNode{MemNode: mem, fails: 4}
+	ev := &stateEval{state: map[string]string{"a1": StateAlarm}}
+	nt := &countNotifier{calls: map[string]int{}}
+	s := NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: nt, Limits: DefaultHistoryLimits, TakeoverDelay: 5 * time.Second})
+	s.Cycle(t.Context())
+	waitFor(t, func() bool { return len(nt.snapshot()) == 2 })
+	s.takeOver(t.Context(), time.Now().Add(time.Minute)) // while the outcomes are retried
+	waitFor(t, func() bool { return len(pendingOf(mem)) == 0 })
+	s.takeOver(t.Context(), time.Now().Add(time.Minute))
+	s.wg.Wait()
+	require.Equal(t, map[string]int{}, filterCalls(nt.snapshot(), 1), "each action once")
+}
