@@ -15,24 +15,37 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// alarmMemberBody: deliveries start 1 s after a cycle's commits (the
+// default, written out), and a dead member's pending deliveries are taken
+// over once 5 s old (more than delivery_delay + webhook_timeout).
 const alarmMemberBody = `
 alarm {
   evaluation_interval = "1s"
   webhook_timeout     = "2s"
+  delivery_delay      = "1s"
+  takeover_delay      = "5s"
 }
 `
 
 // TestIntegrationAlarmFailover: three members, 300 threshold alarms with
 // webhooks. The alarms cross their thresholds; the member that evaluates
-// most of them is SIGKILLed right after it starts committing transitions.
-// Every committed transition's action arrives (the survivors finish what
-// the dead member left pending), no committed transition is lost, and a
-// transition arrives twice only if the dead member was delivering it when
-// it died (the receiver deduplicates on the transition id; see README).
+// most of them is SIGKILLed as soon as it is seen (through /metrics) to
+// have committed a transition. Every committed transition's action
+// arrives exactly once: the dead member had not started its deliveries
+// (they wait delivery_delay after its cycle's commits), the survivors take
+// them over, and a transition id seen twice at the receiver fails the
+// test. Then the dead member comes back (its first evaluations may find
+// no samples yet: insufficient data and back to alarm, more transitions,
+// delivered once too), the alarms cross back, and the leader is SIGKILLed
+// during evaluation: no committed transition is lost (and none is
+// delivered twice).
 func TestIntegrationAlarmFailover(t *testing.T) {
 	skipShort(t)
 	const nAlarms = 300
-	rcv, hook := newReceiver(t)
+	// The receiver answers 100 ms after a request arrived: a sender that
+	// dies meanwhile has sent a transition without committing its
+	// outcome, and the next owner would send it again.
+	rcv, hook := newSlowReceiver(t, 100*time.Millisecond)
 
 	n1 := startMember(t, "n1", nil, alarmMemberBody)
 	n2 := startMember(t, "n2", []string{n1.raft}, alarmMemberBody)
@@ -41,9 +54,9 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 	admin := n1.admin()
 	waitLive(t, admin, members...)
 	tok := strings.TrimSpace(n1.cli("token", "create", "--project", "p", "--role", "member", "--data-dir", "data"))
-	clients := make([]*client, len(members))
-	for i, m := range members {
-		clients[i] = &client{t: t, base: "http://" + m.api, token: tok}
+	clients := map[*clusterMember]*client{}
+	for _, m := range members {
+		clients[m] = &client{t: t, base: "http://" + m.api, token: tok}
 	}
 	// The token is replicated: a follower knows it once it applied the entry.
 	waitFor(t, 10*time.Second, "the token on every member", func() bool {
@@ -55,7 +68,7 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 		return true
 	})
 	for i := range nAlarms {
-		code, body := clients[i%3].do("POST", "/v2/alarms", map[string]any{
+		code, body := clients[members[i%3]].do("POST", "/v2/alarms", map[string]any{
 			"name": fmt.Sprintf("a%03d", i), "type": "threshold",
 			"threshold_rule": map[string]any{"meter_name": "load", "threshold": 50, "comparison_operator": "gt", "statistic": "max",
 				"period": 1, "evaluation_periods": 1, "query": []map[string]string{{"field": "resource_id", "op": "eq", "value": fmt.Sprintf("r%03d", i)}}},
@@ -71,7 +84,7 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 	// an evaluation that found none would commit "insufficient data" and
 	// back, transitions the test does not expect (seen: 103 alarms went
 	// alarm -> insufficient data -> alarm while the test slept a second).
-	startFeeder := func(live []*client, value float64) (stop func()) {
+	startFeeder := func(live []*clusterMember, value float64) (stop func()) {
 		done, errc := make(chan struct{}), make(chan error, 1)
 		go func() {
 			defer close(errc)
@@ -82,8 +95,8 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 					samples[i] = map[string]any{"counter_name": "load", "counter_type": "gauge", "counter_unit": "%",
 						"counter_volume": value, "resource_id": fmt.Sprintf("r%03d", i), "timestamp": ts}
 				}
-				for _, c := range live {
-					if err := postJSON(c, "/v2/meters/load", samples); err != nil {
+				for _, m := range live {
+					if err := postJSON(clients[m], "/v2/meters/load", samples); err != nil {
 						errc <- err
 						return
 					}
@@ -100,8 +113,8 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 			require.NoError(t, <-errc)
 		}
 	}
-	states := func(c *client) map[string]int {
-		code, body := c.do("GET", "/v2/alarms?limit=10000", nil)
+	states := func(m *clusterMember) map[string]int {
+		code, body := clients[m].do("GET", "/v2/alarms?limit=10000", nil)
 		require.Equal(t, http.StatusOK, code, string(body))
 		var rows []map[string]any
 		require.NoError(t, json.Unmarshal(body, &rows))
@@ -124,79 +137,120 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 	committed := func(m *clusterMember) float64 {
 		return metric(m.metrics(), `altimeter_alarm_transitions_total{result="committed"}`)
 	}
+	// settled: every alarm in state, at least n transitions to it
+	// delivered, and no delivery pending on the live members.
+	settled := func(live []*clusterMember, state string, n int) func() bool {
+		return func() bool {
+			if states(live[0])[state] != nAlarms || delivered(state) < n {
+				return false
+			}
+			for _, m := range live {
+				if metric(m.metrics(), "altimeter_alarm_pending_deliveries") != 0 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	others := func(dead *clusterMember) []*clusterMember {
+		var out []*clusterMember
+		for _, m := range members {
+			if m != dead {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	// checkDelivered: every committed transition to alarm or ok (the
+	// history's, on a live member) was delivered, nothing else was, and
+	// none twice.
+	checkDelivered := func(m *clusterMember, phase string) {
+		got, dups := rcv.transitions()
+		want := map[string]string{}
+		code, body := clients[m].do("POST", "/v2/query/alarms/history", map[string]any{"filter": `{"=": {"type": "state transition"}}`, "limit": 10000})
+		require.Equal(t, http.StatusOK, code, string(body))
+		var hist []map[string]any
+		require.NoError(t, json.Unmarshal(body, &hist))
+		for _, h := range hist {
+			var d map[string]string
+			require.NoError(t, json.Unmarshal([]byte(h["detail"].(string)), &d))
+			if d["state"] == "alarm" || d["state"] == "ok" {
+				want[h["event_id"].(string)] = d["state"]
+			}
+		}
+		require.Equal(t, want, got, "%s: each committed transition delivered, nothing else", phase)
+		sort.Strings(dups)
+		t.Logf("%s: %d transitions delivered, %d duplicates %v", phase, len(got), len(dups), dups)
+		require.Empty(t, dups, "%s: transitions delivered twice", phase)
+	}
 
-	// All ok first, every ok transition delivered.
-	stopFeeder := startFeeder(clients, 10)
-	waitFor(t, 60*time.Second, "all alarms ok and delivered", func() bool {
-		return states(clients[0])["ok"] == nAlarms && delivered("ok") == nAlarms
-	})
+	// All ok first, every ok transition delivered and its outcome
+	// committed (nothing pending anywhere).
+	stopFeeder := startFeeder(members, 10)
+	waitFor(t, 60*time.Second, "all alarms ok and delivered", settled(members, "ok", nAlarms))
 	victim := members[0]
 	for _, m := range members[1:] {
 		if committed(m) > committed(victim) {
 			victim = m
 		}
 	}
-	var live []*client
-	for i, m := range members {
-		if m != victim {
-			live = append(live, clients[i])
-		}
-	}
+	live := others(victim)
 	base := committed(victim)
 	st, _ := victim.status(admin)
 	t.Logf("victim %s evaluates about %.0f of %d alarms; leader %s", victim.id, base, nAlarms, st.LeaderID)
 
 	// Cross the thresholds; SIGKILL the victim as soon as it committed.
 	stopFeeder()
-	stopFeeder = startFeeder(clients, 90)
+	stopFeeder = startFeeder(members, 90)
 	waitFor(t, 30*time.Second, "the victim to commit a transition", func() bool { return committed(victim) > base })
 	stopFeeder()
 	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGKILL))
 	killedAt := time.Now()
 	stopFeeder = startFeeder(live, 90)
-	defer func() { stopFeeder() }()
-	// A request the victim had written before it died still reaches the
-	// receiver from the kernel's buffers: in flight at the kill too.
-	time.Sleep(time.Second)
-	before, _ := rcv.transitions()
 	t.Logf("killed %s after it committed transitions; %d alarm deliveries received so far", victim.id, delivered("alarm"))
+	waitFor(t, 90*time.Second, "every alarm in alarm, every transition delivered, nothing pending", settled(live, "alarm", nAlarms))
+	t.Logf("all %d transitions to alarm delivered %s after the kill", nAlarms, time.Since(killedAt).Round(time.Millisecond))
+	checkDelivered(live[0], "member kill")
 
-	waitFor(t, 90*time.Second, "every alarm in alarm, every transition delivered, nothing pending", func() bool {
-		if states(live[0])["alarm"] != nAlarms || delivered("alarm") < nAlarms {
-			return false
-		}
+	// The victim comes back from its data dir (fed at once, so that its
+	// first evaluations find samples), and takes its share back.
+	stopFeeder()
+	victim.restart()
+	stopFeeder = startFeeder(members, 90)
+	waitLive(t, admin, members...)
+	waitFor(t, 30*time.Second, "the restarted member evaluating", func() bool {
+		return metric(victim.metrics(), `altimeter_alarm_evaluations_total{result="ok"}`) > 0
+	})
+	waitFor(t, 30*time.Second, "every alarm in alarm, nothing pending", settled(members, "alarm", nAlarms))
+
+	// Cross back; SIGKILL the leader as soon as it committed a transition
+	// (it evaluates its share too): the other two elect a leader and
+	// finish.
+	var leader *clusterMember
+	waitFor(t, 10*time.Second, "a leader", func() bool {
+		st, ok := members[0].status(admin)
 		for _, m := range members {
-			if m != victim && metric(m.metrics(), "altimeter_alarm_pending_deliveries") != 0 {
-				return false
+			if ok && m.id == st.LeaderID {
+				leader = m
 			}
 		}
-		return true
+		return leader != nil
 	})
-	t.Logf("all %d transitions to alarm delivered %s after the kill", nAlarms, time.Since(killedAt).Round(time.Millisecond))
-
-	// Every committed transition (the history's, on a survivor) was
-	// delivered; duplicates only for deliveries in flight at the kill.
-	got, dups := rcv.transitions()
-	want := map[string]string{}
-	code, body := live[0].do("POST", "/v2/query/alarms/history", map[string]any{"filter": `{"=": {"type": "state transition"}}`, "limit": 10000})
-	require.Equal(t, http.StatusOK, code, string(body))
-	var hist []map[string]any
-	require.NoError(t, json.Unmarshal(body, &hist))
-	for _, h := range hist {
-		var d map[string]string
-		require.NoError(t, json.Unmarshal([]byte(h["detail"].(string)), &d))
-		if d["state"] == "alarm" || d["state"] == "ok" {
-			want[h["event_id"].(string)] = d["state"]
-		}
-	}
-	require.Len(t, want, 2*nAlarms, "one transition to ok and one to alarm per alarm")
-	require.Equal(t, want, got, "each committed transition delivered, nothing else")
-	sort.Strings(dups)
-	for _, id := range dups {
-		_, inFlight := before[id]
-		require.True(t, inFlight, "transition %s delivered twice though not in flight at the kill", id)
-	}
-	t.Logf("%d transitions, %d delivered twice (in flight when the member died)", len(want), len(dups))
+	live = others(leader)
+	base = committed(leader)
+	okBefore := delivered("ok")
+	stopFeeder()
+	stopFeeder = startFeeder(members, 10)
+	waitFor(t, 30*time.Second, "the leader to commit a transition", func() bool { return committed(leader) > base })
+	stopFeeder()
+	require.NoError(t, leader.cmd.Process.Signal(syscall.SIGKILL))
+	killedAt = time.Now()
+	stopFeeder = startFeeder(live, 10)
+	defer func() { stopFeeder() }()
+	t.Logf("killed the leader %s after it committed transitions", leader.id)
+	waitFor(t, 90*time.Second, "every alarm ok, every transition delivered, nothing pending", settled(live, "ok", okBefore+nAlarms))
+	t.Logf("all %d transitions to ok delivered %s after the leader's kill", nAlarms, time.Since(killedAt).Round(time.Millisecond))
+	checkDelivered(live[0], "leader kill")
 }
 
 // postJSON posts body to path without failing the test (for goroutines

@@ -164,6 +164,13 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T) (*receiver, string) {
+	return newSlowReceiver(t, 0)
+}
+
+// newSlowReceiver is a receiver that counts a request as it arrives and
+// answers it after delay (a sender that dies meanwhile never learns that
+// it was received).
+func newSlowReceiver(t *testing.T, delay time.Duration) (*receiver, string) {
 	r := &receiver{counts: map[string]int{}, bodies: map[string]map[string]any{}, paths: map[string]string{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
@@ -174,6 +181,7 @@ func newReceiver(t *testing.T) (*receiver, string) {
 		r.counts[id]++
 		r.bodies[id], r.paths[id] = body, req.URL.Path
 		r.mu.Unlock()
+		time.Sleep(delay)
 	}))
 	t.Cleanup(srv.Close)
 	return r, srv.URL

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/altimeter/altimeter/host/alarm"
+	"github.com/altimeter/altimeter/host/alarm/action"
 	"github.com/altimeter/altimeter/host/api"
 	"github.com/altimeter/altimeter/host/archive"
 	"github.com/altimeter/altimeter/host/auth"
@@ -61,7 +62,9 @@ type Agent struct {
 
 	node         *cluster.Node
 	alarms       *alarm.Scheduler
-	bootstrapped atomic.Bool // the cluster token bootstrap ran
+	notifier     *action.Notifier
+	alarmCfg     config.Alarm // the alarm block in force (guarded by mu after start)
+	bootstrapped atomic.Bool  // the cluster token bootstrap ran
 
 	mu    sync.Mutex // guards cfg, insts, graph (reload vs shutdown)
 	cfg   *config.Config
@@ -313,9 +316,13 @@ func (a *Agent) Reload(ctx context.Context) {
 	if !diags.HasErrors() {
 		diags = append(diags, a.resolve(ctx, cfg)...)
 	}
-	if diags.HasErrors() {
+	var alarmErr error
+	if !diags.HasErrors() {
+		alarmErr = checkAlarms(cfg)
+	}
+	if diags.HasErrors() || alarmErr != nil {
 		logDiags(log, diags)
-		log.Error("reload failed; the running pipelines are unchanged")
+		log.Error("reload failed; the running pipelines and alarm settings are unchanged", "error", alarmErr)
 		a.reloads.WithLabelValues("failure").Inc()
 		return
 	}
@@ -347,6 +354,11 @@ func (a *Agent) Reload(ctx context.Context) {
 			log.Error("build pipeline", "error", err)
 			return
 		}
+	} else if err := a.reloadAlarms(cfg); err != nil {
+		// Only if the CA file went away since checkAlarms: the new
+		// pipelines run, the alarm settings are the old ones.
+		log.Error("reload: alarm settings unchanged", "error", err)
+		a.reloads.WithLabelValues("failure").Inc()
 	} else {
 		a.reloads.WithLabelValues("success").Inc()
 		log.Info("reloaded", "plugins", len(next))

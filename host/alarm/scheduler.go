@@ -20,11 +20,21 @@ import (
 // Defaults of the scheduler.
 const (
 	DefaultEvaluationInterval = 60 * time.Second
+	// DefaultDeliveryDelay is how long the committing member waits, after
+	// the last commit of a cycle, before it starts that cycle's
+	// deliveries: a member that dies right after committing has then sent
+	// nothing, and the next owner sends each transition once.
+	DefaultDeliveryDelay = time.Second
 	// DefaultTakeoverDelay is how old a pending delivery must be before a
 	// member that did not commit it runs it: the committing member gets
 	// that long to finish its own delivery first.
 	DefaultTakeoverDelay = 10 * time.Second
 	defaultWorkers       = 8
+	// takeoverCheck is how often, at most, pending deliveries are looked
+	// at for takeover between cycles: a dead member's deliveries are
+	// taken over within it of the partition map change (or of their
+	// takeover delay), not at the next evaluation.
+	takeoverCheck = time.Second
 	// maxEventQueue bounds the event batches waiting for event alarms.
 	maxEventQueue = 256
 )
@@ -49,6 +59,11 @@ type SchedulerOptions struct {
 	Notifier  Notifier
 	// Interval is evaluation_interval (default 60 s).
 	Interval time.Duration
+	// DeliveryDelay: see DefaultDeliveryDelay. Zero starts each delivery
+	// as soon as its transition is committed (a member that dies right
+	// after committing may then have sent some, and the next owner sends
+	// them again).
+	DeliveryDelay time.Duration
 	// TakeoverDelay: see DefaultTakeoverDelay.
 	TakeoverDelay time.Duration
 	Limits        HistoryLimits
@@ -59,21 +74,32 @@ type SchedulerOptions struct {
 	Now        func() time.Time
 }
 
+// Settings are the scheduler's settings that a reload may change (the
+// alarm block); zero fields take the defaults as in SchedulerOptions.
+type Settings struct {
+	Interval, DeliveryDelay, TakeoverDelay time.Duration
+	Limits                                 HistoryLimits
+}
+
 // Scheduler evaluates, every interval, the enabled alarms this member
 // owns; commits each state change through the leader; and only then runs
-// the new state's actions, once per committed transition: each action's
-// outcome is committed too (DeliveryDone), and a delivery its committing
-// member did not finish (it died) is run by the alarm's owner. Event
+// the new state's actions, once per committed transition: the
+// transitions of a cycle are delivered together, DeliveryDelay after the
+// cycle's last commit; each action's outcome is committed too
+// (DeliveryDone), and a delivery its committing member did not finish
+// (it died) is run by the alarm's owner once TakeoverDelay old. Event
 // alarms are decided when events are stored (Events), not polled.
 type Scheduler struct {
-	o       SchedulerOptions
-	log     hclog.Logger
-	metrics *schedMetrics
-	events  chan []sample.Event
-	stopped chan struct{} // closed when Run returns
+	o        SchedulerOptions // fixed fields; Settings are in set
+	log      hclog.Logger
+	metrics  *schedMetrics
+	events   chan []sample.Event
+	stopped  chan struct{} // closed when Run returns
+	reconfig chan struct{} // a Reconfigure for Run (buffered 1)
 
 	mu       sync.Mutex
-	inflight map[string]bool     // transition ids being delivered here
+	set      Settings
+	inflight map[string]bool     // transition ids being delivered here, or waiting for the delivery delay
 	rules    map[string]ruleMemo // alarm id -> parsed rule
 	wg       sync.WaitGroup      // deliveries
 }
@@ -86,12 +112,6 @@ type ruleMemo struct {
 
 // NewScheduler returns a scheduler; Run starts it.
 func NewScheduler(o SchedulerOptions) *Scheduler {
-	if o.Interval <= 0 {
-		o.Interval = DefaultEvaluationInterval
-	}
-	if o.TakeoverDelay <= 0 {
-		o.TakeoverDelay = DefaultTakeoverDelay
-	}
 	if o.Workers <= 0 {
 		o.Workers = defaultWorkers
 	}
@@ -107,8 +127,46 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 	return &Scheduler{
 		o: o, log: o.Logger.Named("alarm"), metrics: newSchedMetrics(o.Registerer),
 		events: make(chan []sample.Event, maxEventQueue), stopped: make(chan struct{}),
+		reconfig: make(chan struct{}, 1),
+		set:      withDefaults(Settings{Interval: o.Interval, DeliveryDelay: o.DeliveryDelay, TakeoverDelay: o.TakeoverDelay, Limits: o.Limits}),
 		inflight: map[string]bool{}, rules: map[string]ruleMemo{},
 	}
+}
+
+func withDefaults(st Settings) Settings {
+	if st.Interval <= 0 {
+		st.Interval = DefaultEvaluationInterval
+	}
+	if st.DeliveryDelay < 0 {
+		st.DeliveryDelay = 0
+	}
+	if st.TakeoverDelay <= 0 {
+		st.TakeoverDelay = DefaultTakeoverDelay
+	}
+	return st
+}
+
+// Settings returns the settings in force.
+func (s *Scheduler) Settings() Settings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.set
+}
+
+// Reconfigure changes the settings (a reload of the alarm block). Pending
+// deliveries are kept: those waiting for the delivery delay start as
+// planned, and the new takeover delay applies to every pending delivery
+// from the next check on. A new interval starts with the next cycle.
+func (s *Scheduler) Reconfigure(st Settings) {
+	st = withDefaults(st)
+	s.mu.Lock()
+	s.set = st
+	s.mu.Unlock()
+	select {
+	case s.reconfig <- struct{}{}:
+	default: // Run has one to read already
+	}
+	s.log.Info("alarm settings changed", "interval", st.Interval, "delivery_delay", st.DeliveryDelay, "takeover_delay", st.TakeoverDelay)
 }
 
 // Run evaluates every interval until ctx ends, then waits for deliveries
@@ -117,9 +175,15 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 func (s *Scheduler) Run(ctx context.Context) error {
 	defer close(s.stopped)
 	defer s.wg.Wait()
-	t := time.NewTicker(s.o.Interval)
+	interval := s.Settings().Interval
+	t := time.NewTicker(interval)
 	defer t.Stop()
-	s.log.Info("alarm evaluation started", "interval", s.o.Interval)
+	// Between cycles, pending deliveries are checked for takeover more
+	// often: a member that left hands its deliveries over within
+	// takeoverCheck of the partition map change, not an interval later.
+	tk := time.NewTicker(min(interval, takeoverCheck))
+	defer tk.Stop()
+	s.log.Info("alarm evaluation started", "interval", interval)
 	for {
 		select {
 		case <-ctx.Done():
@@ -128,6 +192,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.evaluateEvents(ctx, batch)
 		case <-t.C:
 			s.Cycle(ctx)
+		case <-tk.C:
+			s.takeOver(ctx, s.o.Now())
+		case <-s.reconfig:
+			if next := s.Settings().Interval; next != interval {
+				interval = next
+				t.Reset(interval)
+				tk.Reset(min(interval, takeoverCheck))
+			}
 		}
 	}
 }
@@ -160,6 +232,7 @@ type CycleStats struct {
 func (s *Scheduler) Cycle(ctx context.Context) CycleStats {
 	start := time.Now()
 	now := s.o.Now()
+	set := s.Settings() // for the whole cycle
 	var todo []Alarm
 	live := map[string]bool{}
 	s.o.Node.FSM().Read(func(st *fsm.State) {
@@ -176,6 +249,7 @@ func (s *Scheduler) Cycle(ctx context.Context) CycleStats {
 		stats CycleStats
 		mu    sync.Mutex
 		wg    sync.WaitGroup
+		batch []string // transitions committed in this cycle, to deliver
 	)
 	work := make(chan *Alarm)
 	for range s.o.Workers {
@@ -183,7 +257,7 @@ func (s *Scheduler) Cycle(ctx context.Context) CycleStats {
 		go func() {
 			defer wg.Done()
 			for a := range work {
-				changed, err := s.evaluate(ctx, a, now)
+				changed, tid, err := s.evaluate(ctx, set, a, now)
 				mu.Lock()
 				stats.Evaluated++
 				if err != nil {
@@ -191,6 +265,9 @@ func (s *Scheduler) Cycle(ctx context.Context) CycleStats {
 				}
 				if changed {
 					stats.Transitions++
+				}
+				if tid != "" {
+					batch = append(batch, tid)
 				}
 				mu.Unlock()
 			}
@@ -204,6 +281,7 @@ func (s *Scheduler) Cycle(ctx context.Context) CycleStats {
 	}
 	close(work)
 	wg.Wait()
+	s.deliverLater(ctx, batch, set.DeliveryDelay)
 	s.takeOver(ctx, now)
 	stats.Duration = time.Since(start)
 	s.metrics.cycle.Observe(stats.Duration.Seconds())
@@ -252,63 +330,123 @@ func (s *Scheduler) input(a *Alarm, m ruleMemo) rule.Input {
 }
 
 // evaluate decides one alarm and commits a change; changed reports a
-// committed transition.
-func (s *Scheduler) evaluate(ctx context.Context, a *Alarm, now time.Time) (bool, error) {
+// committed state change, and tid is the id of a committed transition
+// whose delivery waits in the cycle's batch.
+func (s *Scheduler) evaluate(ctx context.Context, set Settings, a *Alarm, now time.Time) (changed bool, tid string, err error) {
 	m, err := s.parsed(a)
 	if err != nil {
 		s.metrics.evaluations.WithLabelValues("error").Inc()
 		s.log.Warn("alarm rule unreadable", "alarm_id", a.ID, "error", err)
-		return false, err
+		return false, "", err
 	}
 	out, err := s.o.Evaluator.Evaluate(ctx, s.input(a, m), now)
 	if err != nil {
 		s.metrics.evaluations.WithLabelValues("error").Inc()
 		s.log.Warn("alarm evaluation failed", "alarm_id", a.ID, "error", err)
-		return false, err
+		return false, "", err
 	}
 	if out.Skipped {
 		s.metrics.evaluations.WithLabelValues("skipped").Inc()
-		return false, nil
+		return false, "", nil
 	}
 	s.metrics.evaluations.WithLabelValues("ok").Inc()
 	if !out.Changed && !out.Notify {
-		return false, nil
+		return false, "", nil
 	}
-	return s.commit(ctx, a, out)
+	return s.commit(ctx, set, a, out)
 }
 
-// commit proposes a transition, then runs its actions.
-func (s *Scheduler) commit(ctx context.Context, a *Alarm, out rule.Outcome) (bool, error) {
+// commit proposes a transition. With a delivery delay, the transition's
+// delivery is reserved here (no takeover on this member starts it) and
+// its id returned for the caller's batch (deliverLater); without, its
+// actions start at once.
+func (s *Scheduler) commit(ctx context.Context, set Settings, a *Alarm, out rule.Outcome) (changed bool, tid string, err error) {
 	var rd json.RawMessage
 	if out.ReasonData != nil {
 		b, err := json.Marshal(out.ReasonData)
 		if err != nil {
-			return false, fmt.Errorf("encode reason data: %w", err)
+			return false, "", fmt.Errorf("encode reason data: %w", err)
 		}
 		rd = b
 	}
 	c := Transition{
 		TransitionID: newID(), AlarmID: a.ID, From: a.State, To: out.State, Reason: truncateReason(out.Reason),
-		ReasonData: rd, Notify: out.Notify, UserID: a.UserID, ProjectID: a.ProjectID, Limits: s.o.Limits,
+		ReasonData: rd, Notify: out.Notify, UserID: a.UserID, ProjectID: a.ProjectID, Limits: set.Limits,
 	}
+	// Reserved before the commit, so that no takeover here can start the
+	// delivery before its delay.
+	s.reserve(c.TransitionID)
 	if err := s.o.Node.Apply(ctx, c); err != nil {
+		s.release(c.TransitionID)
 		if errors.Is(err, fsm.ErrConflict) || errors.Is(err, fsm.ErrNotFound) {
 			// Changed or deleted since it was read: the next cycle decides.
 			s.metrics.transitions.WithLabelValues("stale").Inc()
-			return false, nil
+			return false, "", nil
 		}
 		s.metrics.transitions.WithLabelValues("failed").Inc()
 		s.log.Warn("alarm transition not committed", "alarm_id", a.ID, "error", err)
-		return false, fmt.Errorf("commit transition of %s: %w", a.ID, err)
+		return false, "", fmt.Errorf("commit transition of %s: %w", a.ID, err)
 	}
 	s.metrics.transitions.WithLabelValues("committed").Inc()
 	if out.Changed {
 		s.log.Info("alarm state changed", "alarm_id", a.ID, "previous", a.State, "current", out.State, "transition_id", c.TransitionID)
 	}
-	if d, ok := s.pending(c.TransitionID); ok {
-		s.deliver(ctx, d)
+	if set.DeliveryDelay > 0 {
+		return out.Changed, c.TransitionID, nil
 	}
-	return out.Changed, nil
+	s.startReserved(ctx, c.TransitionID)
+	return out.Changed, "", nil
+}
+
+// reserve marks a transition's delivery as this member's.
+func (s *Scheduler) reserve(tid string) {
+	s.mu.Lock()
+	s.inflight[tid] = true
+	s.mu.Unlock()
+}
+
+func (s *Scheduler) release(tid string) {
+	s.mu.Lock()
+	delete(s.inflight, tid)
+	s.mu.Unlock()
+}
+
+// deliverLater starts the reserved deliveries of tids together, once
+// delay (the delivery delay when they were committed) has passed since the
+// last of their commits; if ctx ends first they stay pending for the next
+// owner (a takeover).
+func (s *Scheduler) deliverLater(ctx context.Context, tids []string, delay time.Duration) {
+	if len(tids) == 0 {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			for _, tid := range tids {
+				s.release(tid)
+			}
+			return
+		case <-t.C:
+		}
+		for _, tid := range tids {
+			s.startReserved(ctx, tid)
+		}
+	}()
+}
+
+// startReserved starts the reserved delivery of tid with what is still
+// pending of it (a takeover elsewhere may have finished it meanwhile).
+func (s *Scheduler) startReserved(ctx context.Context, tid string) {
+	d, ok := s.pending(tid)
+	if !ok || len(d.Actions) == 0 {
+		s.release(tid)
+		return
+	}
+	s.run(ctx, d)
 }
 
 func truncateReason(r string) string {
@@ -340,24 +478,27 @@ func (s *Scheduler) takeOver(ctx context.Context, now time.Time) {
 	var ds []Delivery
 	s.o.Node.FSM().Read(func(st *fsm.State) { ds = Of(st).Pending() })
 	s.metrics.pending.Set(float64(len(ds)))
+	delay := s.Settings().TakeoverDelay
 	for _, d := range ds {
-		if now.Sub(d.Committed) < s.o.TakeoverDelay || !s.o.Owns(d.AlarmID) {
+		if now.Sub(d.Committed) < delay || !s.o.Owns(d.AlarmID) {
 			continue
 		}
-		s.deliver(ctx, d)
+		s.mu.Lock()
+		mine := s.inflight[d.TransitionID]
+		if !mine {
+			s.inflight[d.TransitionID] = true
+		}
+		s.mu.Unlock()
+		if !mine {
+			s.run(ctx, d)
+		}
 	}
 }
 
-// deliver runs d's remaining actions, each in its own goroutine (a slow
-// receiver delays nobody else), and commits each outcome.
-func (s *Scheduler) deliver(ctx context.Context, d Delivery) {
-	s.mu.Lock()
-	if s.inflight[d.TransitionID] {
-		s.mu.Unlock()
-		return
-	}
-	s.inflight[d.TransitionID] = true
-	s.mu.Unlock()
+// run runs d's remaining actions, each in its own goroutine (a slow
+// receiver delays nobody else), commits each outcome, and then releases
+// d's reservation (the caller made it).
+func (s *Scheduler) run(ctx context.Context, d Delivery) {
 	var rd map[string]any
 	if len(d.Notification.ReasonData) > 0 {
 		_ = json.Unmarshal(d.Notification.ReasonData, &rd)
@@ -400,9 +541,46 @@ func (s *Scheduler) runAction(ctx context.Context, transitionID, u string, nt ac
 		outcome, detail = OutcomeFailed, err.Error()
 	}
 	s.metrics.deliveries.WithLabelValues(outcome).Inc()
-	c := DeliveryDone{TransitionID: transitionID, Action: u, Outcome: outcome, Detail: detail, Limits: s.o.Limits}
-	if err := s.o.Node.Apply(ctx, c); err != nil && !errors.Is(err, fsm.ErrNotFound) {
+	c := DeliveryDone{TransitionID: transitionID, Action: u, Outcome: outcome, Detail: detail, Limits: s.Settings().Limits}
+	if err := s.commitOutcome(ctx, c); err != nil {
 		s.log.Warn("delivery outcome not committed; it will run again", "transition_id", transitionID, "error", err)
+	}
+}
+
+// Retry bounds of commitOutcome.
+const (
+	outcomeRetry    = 100 * time.Millisecond
+	outcomeMaxRetry = 2 * time.Second
+)
+
+// commitOutcome commits an action's outcome, retrying while the cluster
+// cannot take it (the leader died: its address refuses, an election runs),
+// for at most the takeover delay. The delivery stays reserved here
+// meanwhile, so no takeover on this member sends it again; an outcome
+// lost for good is what makes a receiver see a transition twice. A
+// DeliveryDone applied twice (an answer lost with the leader) is harmless:
+// the second finds nothing pending (ErrNotFound).
+func (s *Scheduler) commitOutcome(ctx context.Context, c DeliveryDone) error {
+	ctx, cancel := context.WithTimeout(ctx, s.Settings().TakeoverDelay)
+	defer cancel()
+	wait := outcomeRetry
+	for {
+		err := s.o.Node.Apply(ctx, c)
+		if err == nil || errors.Is(err, fsm.ErrNotFound) {
+			return nil
+		}
+		if errors.Is(err, fsm.ErrInvalid) {
+			return err
+		}
+		s.log.Debug("delivery outcome not committed yet; retrying", "transition_id", c.TransitionID, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, outcomeMaxRetry)
 	}
 }
 
@@ -421,6 +599,9 @@ func (s *Scheduler) evaluateEvents(ctx context.Context, evs []sample.Event) {
 	if len(alarms) == 0 {
 		return
 	}
+	set := s.Settings()
+	var batch []string // the batch's transitions, delivered together
+	defer func() { s.deliverLater(ctx, batch, set.DeliveryDelay) }()
 	for i := range evs {
 		ev := eventOf(&evs[i])
 		project := eventProject(ev.Traits)
@@ -438,8 +619,11 @@ func (s *Scheduler) evaluateEvents(ctx context.Context, evs []sample.Event) {
 				continue
 			}
 			s.metrics.evaluations.WithLabelValues("event").Inc()
-			if _, err := s.commit(ctx, a, out); err == nil {
+			if _, tid, err := s.commit(ctx, set, a, out); err == nil {
 				a.State = out.State // later events of the batch see it
+				if tid != "" {
+					batch = append(batch, tid)
+				}
 			}
 		}
 	}

@@ -237,6 +237,16 @@ func TestSchedulerHangingReceiverDelaysNobody(t *testing.T) {
 	st := s.Cycle(t.Context())
 	require.Equal(t, 2, st.Transitions, "the cycle does not wait for deliveries")
 	waitFor(t, func() bool { return len(nt.snapshot()) == 2 }) // both log:// actions
+	// Their outcomes are committed after Notify returns: wait for them.
+	waitFor(t, func() bool {
+		ds := pendingOf(n)
+		for _, d := range ds {
+			if len(d.Actions) != 1 {
+				return false
+			}
+		}
+		return len(ds) == 2
+	})
 	for _, d := range pendingOf(n) {
 		require.Equal(t, []string{"http://127.0.0.1:9/a"}, d.Actions, "only the hanging action is pending")
 	}
@@ -262,4 +272,134 @@ func TestSchedulerEventsAfterStop(t *testing.T) {
 	for range maxEventQueue + 1 {
 		s.Events(t.Context(), evs)
 	}
+}
+
+// TestSchedulerDeliveryDelay: a cycle's transitions are delivered
+// together, DeliveryDelay after its commits. A member that dies within the
+// delay (its context ends) has sent nothing, and the next owner sends each
+// action once.
+func TestSchedulerDeliveryDelay(t *testing.T) {
+	t.Parallel()
+	n := NewMemNode()
+	now := time.Now()
+	n.Now = func() time.Time { return now }
+	addAlarm(t, n, "a1", "threshold", `{"meter_name":"cpu_util","threshold":80,"comparison_operator":"gt"}`)
+	addAlarm(t, n, "a2", "threshold", `{"meter_name":"cpu_util","threshold":80,"comparison_operator":"gt"}`)
+	ev := &stateEval{state: map[string]string{"a1": StateAlarm, "a2": StateAlarm}}
+	dead := &countNotifier{calls: map[string]int{}}
+	ctx, die := context.WithCancel(t.Context())
+	s := NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: dead, Limits: DefaultHistoryLimits,
+		DeliveryDelay: time.Hour, TakeoverDelay: 2 * time.Second, Now: func() time.Time { return now.Add(3 * time.Second) }})
+	st := s.Cycle(ctx)
+	require.Equal(t, 2, st.Transitions)
+	s.takeOver(ctx, now.Add(time.Minute))
+	require.Empty(t, dead.snapshot(), "its own deliveries wait for the delay, takeover or not")
+	require.Len(t, pendingOf(n), 2)
+	die()
+	s.wg.Wait()
+	require.Empty(t, dead.snapshot(), "died within the delay: nothing sent")
+
+	next, _, nt := newTestScheduler(t, n, nil)
+	next.o.Now = func() time.Time { return now.Add(3 * time.Second) }
+	next.Cycle(t.Context())
+	waitFor(t, func() bool { return len(pendingOf(n)) == 0 })
+	calls := nt.snapshot()
+	require.Len(t, calls, 4, "two actions of two transitions")
+	for k, v := range calls {
+		require.Equal(t, 1, v, k)
+	}
+
+	// A live member delivers once the delay has passed.
+	ev.set("a1", StateOK)
+	live := &countNotifier{calls: map[string]int{}}
+	s = NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: live, Limits: DefaultHistoryLimits, DeliveryDelay: 300 * time.Millisecond})
+	start := time.Now()
+	require.Equal(t, 1, s.Cycle(t.Context()).Transitions)
+	require.Empty(t, live.snapshot())
+	waitFor(t, func() bool { return len(pendingOf(n)) == 0 })
+	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+	require.Len(t, live.snapshot(), 1, "the ok action, once")
+}
+
+// TestSchedulerReconfigure: a new interval applies to the running
+// scheduler, and a delivery waiting for its delay when the settings change
+// is still delivered, once.
+func TestSchedulerReconfigure(t *testing.T) {
+	t.Parallel()
+	n := NewMemNode()
+	addAlarm(t, n, "a1", "threshold", `{"meter_name":"cpu_util","threshold":80,"comparison_operator":"gt"}`)
+	ev := &stateEval{state: map[string]string{"a1": StateAlarm}}
+	nt := &countNotifier{calls: map[string]int{}}
+	s := NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: nt, Limits: DefaultHistoryLimits,
+		Interval: time.Hour, DeliveryDelay: 500 * time.Millisecond})
+	require.Equal(t, Settings{Interval: time.Hour, DeliveryDelay: 500 * time.Millisecond, TakeoverDelay: DefaultTakeoverDelay, Limits: DefaultHistoryLimits}, s.Settings())
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond)
+	a, _ := getAlarm(n, "a1")
+	require.Equal(t, StateInsufficientData, a.State, "an hour to the first cycle")
+	s.Reconfigure(Settings{Interval: 50 * time.Millisecond, DeliveryDelay: 200 * time.Millisecond, Limits: DefaultHistoryLimits})
+	waitFor(t, func() bool { a, _ := getAlarm(n, "a1"); return a.State == StateAlarm })
+	require.Len(t, pendingOf(n), 1, "waiting for its delivery delay")
+	s.Reconfigure(Settings{Interval: time.Hour, DeliveryDelay: time.Hour, TakeoverDelay: time.Hour, Limits: DefaultHistoryLimits})
+	waitFor(t, func() bool { return len(pendingOf(n)) == 0 })
+	require.Equal(t, map[string]int{}, filterCalls(nt.snapshot(), 1), "each action once")
+	require.Len(t, nt.snapshot(), 2)
+}
+
+// filterCalls returns the calls not made exactly want times.
+func filterCalls(calls map[string]int, want int) map[string]int {
+	out := map[string]int{}
+	for k, v := range calls {
+		if v != want {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// flakyNode fails the first fails DeliveryDone commits as a dead
+// leader's address does.
+type flakyNode struct {
+	*MemNode
+	mu    sync.Mutex
+	fails int
+}
+
+func (n *flakyNode) Apply(ctx context.Context, c fsm.Command) error {
+	if _, ok := c.(DeliveryDone); ok {
+		n.mu.Lock()
+		fail := n.fails > 0
+		n.fails--
+		n.mu.Unlock()
+		if fail {
+			return errors.New("member unreachable: connection refused")
+		}
+	}
+	return n.MemNode.Apply(ctx, c)
+}
+
+// TestSchedulerOutcomeCommitRetried: an outcome that cannot be committed
+// at first (the leader died) is committed once the cluster takes it again;
+// the delivery is not sent twice meanwhile, even by a takeover.
+func TestSchedulerOutcomeCommitRetried(t *testing.T) {
+	t.Parallel()
+	mem := NewMemNode()
+	addAlarm(t, mem, "a1", "threshold", `{"meter_name":"cpu_util","threshold":80,"comparison_operator":"gt"}`)
+	n := &flakyNode{MemNode: mem, fails: 4}
+	ev := &stateEval{state: map[string]string{"a1": StateAlarm}}
+	nt := &countNotifier{calls: map[string]int{}}
+	s := NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: nt, Limits: DefaultHistoryLimits, TakeoverDelay: 5 * time.Second})
+	s.Cycle(t.Context())
+	waitFor(t, func() bool { return len(nt.snapshot()) == 2 })
+	s.takeOver(t.Context(), time.Now().Add(time.Minute)) // while the outcomes are retried
+	waitFor(t, func() bool { return len(pendingOf(mem)) == 0 })
+	s.takeOver(t.Context(), time.Now().Add(time.Minute))
+	s.wg.Wait()
+	require.Equal(t, map[string]int{}, filterCalls(nt.snapshot(), 1), "each action once")
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"time"
 
@@ -14,6 +15,17 @@ const (
 	DefaultAlarmHistoryAge    = 30 * 24 * time.Hour
 	DefaultWebhookTimeout     = 10 * time.Second
 	DefaultWebhookRetries     = 3
+	// DefaultDeliveryDelay is how long after a cycle's commits its
+	// deliveries start (a member that dies right after committing has then
+	// sent nothing: the next owner sends each transition once).
+	DefaultDeliveryDelay = time.Second
+	// DefaultTakeoverDelay is how old a pending delivery must be before
+	// the alarm's owner runs it in place of the member that committed it;
+	// takeoverMargin is what a takeover delay leaves, at least, beyond
+	// delivery_delay + webhook_timeout (the committing member's first
+	// attempt and the commit of its outcome).
+	DefaultTakeoverDelay = 10 * time.Second
+	takeoverMargin       = 5 * time.Second
 	// MaxAlarmHistory bounds history_max_per_alarm.
 	MaxAlarmHistory = 10_000
 )
@@ -34,6 +46,15 @@ type Alarm struct {
 	// WebhookCAFile names a PEM bundle trusted for https webhooks, in
 	// addition to the system roots.
 	WebhookCAFile string
+	// DeliveryDelay: see DefaultDeliveryDelay; 0 starts each delivery as
+	// soon as its transition is committed.
+	DeliveryDelay time.Duration
+	// TakeoverDelay must exceed DeliveryDelay + WebhookTimeout, so that a
+	// live committing member's first attempt is over before another
+	// member may take its delivery over. Unset, it is
+	// DefaultTakeoverDelay, or DeliveryDelay + WebhookTimeout + 5s when
+	// that is longer.
+	TakeoverDelay time.Duration
 	// StoreURL, when set, is the API of the member that holds the samples
 	// (a cluster's store member): rules read statistics there instead of
 	// the local store. StoreTokenFile holds a token valid there
@@ -49,14 +70,20 @@ func AlarmDefaults() Alarm {
 	return Alarm{
 		EvaluationInterval: DefaultEvaluationInterval, HistoryMaxPerAlarm: DefaultAlarmHistory,
 		HistoryMaxAge: DefaultAlarmHistoryAge, WebhookTimeout: DefaultWebhookTimeout, WebhookRetries: DefaultWebhookRetries,
+		DeliveryDelay: DefaultDeliveryDelay, TakeoverDelay: defaultTakeover(DefaultDeliveryDelay, DefaultWebhookTimeout),
 	}
+}
+
+// defaultTakeover is the takeover delay when none is set.
+func defaultTakeover(delivery, timeout time.Duration) time.Duration {
+	return max(DefaultTakeoverDelay, delivery+timeout+takeoverMargin)
 }
 
 var alarmSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "evaluation_interval"}, {Name: "history_max_per_alarm"}, {Name: "history_max_age"},
 		{Name: "webhook_timeout"}, {Name: "webhook_retries"}, {Name: "webhook_ca_file"},
-		{Name: "store_url"}, {Name: "store_token_file"},
+		{Name: "store_url"}, {Name: "store_token_file"}, {Name: "delivery_delay"}, {Name: "takeover_delay"},
 	},
 }
 
@@ -94,5 +121,18 @@ func (l *loader) decodeAlarm(b *hcl.Block) {
 	}
 	if at, ok := content.Attributes["store_token_file"]; ok {
 		a.StoreTokenFile = l.nonEmptyString(at)
+	}
+	if at, ok := content.Attributes["delivery_delay"]; ok {
+		if a.DeliveryDelay = l.duration(at, 0); a.DeliveryDelay > time.Minute {
+			l.attrError(at, "Invalid delivery_delay", "delivery_delay is at most 1m: deliveries wait that long after each cycle's commits.")
+		}
+	}
+	a.TakeoverDelay = defaultTakeover(a.DeliveryDelay, a.WebhookTimeout)
+	if at, ok := content.Attributes["takeover_delay"]; ok {
+		if a.TakeoverDelay = l.duration(at, time.Second); a.TakeoverDelay > 0 && a.TakeoverDelay <= a.DeliveryDelay+a.WebhookTimeout {
+			l.attrError(at, "Invalid takeover_delay", fmt.Sprintf(
+				"takeover_delay (%s) must be longer than delivery_delay + webhook_timeout (%s): a member that is alive must have made its first attempt before another member may deliver the same transition.",
+				a.TakeoverDelay, a.DeliveryDelay+a.WebhookTimeout))
+		}
 	}
 }

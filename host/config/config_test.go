@@ -131,6 +131,8 @@ func TestBadFixtures(t *testing.T) {
 		{files: []string{"alarm_interval.bad.hcl"}, want: `testdata/alarm_interval.bad.hcl:2:25: Invalid evaluation_interval: evaluation_interval: must be at least 1s`},
 		{files: []string{"alarm_store.bad.hcl"}, want: `testdata/alarm_store.bad.hcl:2:15: Invalid store_url: store_url must be http://host:port or https://host:port (the store member's API).`},
 		{files: []string{"alarm_history.bad.hcl"}, want: `testdata/alarm_history.bad.hcl:2:27: Invalid history_max_per_alarm: history_max_per_alarm is at most 10000.`},
+		{files: []string{"alarm_takeover.bad.hcl"}, want: `testdata/alarm_takeover.bad.hcl:4:21: Invalid takeover_delay: takeover_delay (6s) must be longer than delivery_delay + webhook_timeout (6s)`},
+		{files: []string{"alarm_delivery.bad.hcl"}, want: `testdata/alarm_delivery.bad.hcl:2:20: Invalid delivery_delay: delivery_delay: `},
 		{files: []string{"cluster_heartbeat.bad.hcl"}, want: `testdata/cluster_heartbeat.bad.hcl:3:25: Invalid heartbeat_timeout: heartbeat_timeout: must be at least 100ms`},
 		{files: []string{"bad_label.bad.hcl"}, want: `testdata/bad_label.bad.hcl:1:6: Invalid sink label: "my.sink" is not a valid name`},
 	}
@@ -648,7 +650,13 @@ func TestAlarmBlock(t *testing.T) {
 	a := *c.Alarm
 	a.DefRange = hcl.Range{}
 	require.Equal(t, Alarm{EvaluationInterval: 15 * time.Second, HistoryMaxPerAlarm: 50, HistoryMaxAge: 7 * 24 * time.Hour,
-		WebhookTimeout: 2 * time.Second, WebhookRetries: 5, WebhookCAFile: "ca.pem", StoreURL: "http://127.0.0.1:8777", StoreTokenFile: "token"}, a)
+		WebhookTimeout: 2 * time.Second, WebhookRetries: 5, WebhookCAFile: "ca.pem", StoreURL: "http://127.0.0.1:8777", StoreTokenFile: "token",
+		DeliveryDelay: 500 * time.Millisecond, TakeoverDelay: 4 * time.Second}, a)
+	require.Equal(t, 16*time.Second, AlarmDefaults().TakeoverDelay, "10s, or longer than delivery_delay + webhook_timeout")
+	c, diags = Parse("x.hcl", []byte("alarm {\n webhook_timeout = \"2s\"\n delivery_delay = \"0s\"\n}\n"))
+	require.Empty(t, diags, Format(diags))
+	require.Equal(t, DefaultTakeoverDelay, c.Alarm.TakeoverDelay)
+	require.Zero(t, c.Alarm.DeliveryDelay)
 	c, diags = Parse("x.hcl", []byte("alarm {}\n"))
 	require.Empty(t, diags, Format(diags))
 	d := AlarmDefaults()

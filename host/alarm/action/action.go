@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -137,14 +138,23 @@ type Options struct {
 
 // Notifier delivers notifications. It is safe for concurrent use.
 type Notifier struct {
-	o        Options
-	client   *http.Client
+	o        Options // the fixed fields: Concurrency, QueueSize, Logger
+	set      atomic.Pointer[settings]
 	log      hclog.Logger
 	outcomes *prometheus.CounterVec
 	attempts *prometheus.CounterVec
 
 	mu    sync.Mutex
 	lanes map[string]*lane
+}
+
+// settings are what Reconfigure changes: the attempt and retry bounds and
+// the client (its TLS trust). A delivery keeps the settings it started
+// with.
+type settings struct {
+	timeout, backoff, maxBackoff time.Duration
+	retries                      int
+	client                       *http.Client
 }
 
 // lane is one receiver's concurrency limit and queue bound.
@@ -155,6 +165,67 @@ type lane struct {
 
 // New builds a Notifier.
 func New(o Options) (*Notifier, error) {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 256
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	st, err := newSettings(o)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{
+		o:   o,
+		log: o.Logger.Named("action"),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "altimeter_alarm_actions_total",
+			Help: "Alarm action notifications by scheme and final outcome (ok, failed, rejected, queue_full, canceled).",
+		}, []string{"scheme", "outcome"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "altimeter_alarm_action_attempts_total",
+			Help: "Alarm action delivery attempts by scheme and result (ok, timeout, error, status_3xx, status_4xx, status_5xx).",
+		}, []string{"scheme", "result"}),
+		lanes: map[string]*lane{},
+	}
+	n.set.Store(st)
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{n.outcomes, n.attempts} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register action metrics: %w", err)
+			}
+		}
+	}
+	return n, nil
+}
+
+// Reconfigure applies o's Timeout, Retries, Backoff, MaxBackoff, CAFile,
+// InsecureSkipVerify and Transport to the deliveries that start from now
+// on (those under way finish with their settings); the other fields keep
+// the values New was given. On an error (an unreadable CA file) nothing
+// changes.
+func (n *Notifier) Reconfigure(o Options) error {
+	o.Concurrency = n.o.Concurrency
+	st, err := newSettings(o)
+	if err != nil {
+		return err
+	}
+	n.set.Store(st)
+	return nil
+}
+
+// CheckOptions reports what New or Reconfigure would refuse in o (an
+// unreadable CA file), without building a Notifier.
+func CheckOptions(o Options) error {
+	_, err := newSettings(o)
+	return err
+}
+
+// newSettings fills in o's defaults and builds its client.
+func newSettings(o Options) (*settings, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
@@ -172,12 +243,6 @@ func New(o Options) (*Notifier, error) {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
-	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = 256
-	}
-	if o.Logger == nil {
-		o.Logger = hclog.NewNullLogger()
 	}
 	rt := o.Transport
 	if rt == nil {
@@ -200,32 +265,14 @@ func New(o Options) (*Notifier, error) {
 		tr.MaxIdleConnsPerHost = o.Concurrency
 		rt = tr
 	}
-	n := &Notifier{
-		o:   o,
-		log: o.Logger.Named("action"),
+	return &settings{
+		timeout: o.Timeout, backoff: o.Backoff, maxBackoff: o.MaxBackoff, retries: o.Retries,
 		client: &http.Client{
 			Transport:     rt,
 			Timeout:       o.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "altimeter_alarm_actions_total",
-			Help: "Alarm action notifications by scheme and final outcome (ok, failed, rejected, queue_full, canceled).",
-		}, []string{"scheme", "outcome"}),
-		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "altimeter_alarm_action_attempts_total",
-			Help: "Alarm action delivery attempts by scheme and result (ok, timeout, error, status_3xx, status_4xx, status_5xx).",
-		}, []string{"scheme", "result"}),
-		lanes: map[string]*lane{},
-	}
-	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{n.outcomes, n.attempts} {
-			if err := o.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("register action metrics: %w", err)
-			}
-		}
-	}
-	return n, nil
+	}, nil
 }
 
 // Notify delivers nt to actionURL and returns once it is delivered or has
@@ -314,10 +361,11 @@ func (n *Notifier) deliver(ctx context.Context, t target, nt Notification) error
 	if err != nil {
 		return fmt.Errorf("encode notification: %w", err)
 	}
-	wait := n.o.Backoff
+	st := n.set.Load()
+	wait := st.backoff
 	for attempt := 0; ; attempt++ {
-		retry, err := n.attempt(ctx, t, nt, body)
-		if err == nil || !retry || attempt >= n.o.Retries {
+		retry, err := n.attempt(ctx, st, t, nt, body)
+		if err == nil || !retry || attempt >= st.retries {
 			return err
 		}
 		d := wait + time.Duration(rand.Int64N(int64(wait)/5+1))
@@ -328,13 +376,13 @@ func (n *Notifier) deliver(ctx context.Context, t target, nt Notification) error
 			return fmt.Errorf("notify %s after %d attempts: %w", t.lane, attempt+1, ctx.Err())
 		case <-timer.C:
 		}
-		wait = min(2*wait, n.o.MaxBackoff)
+		wait = min(2*wait, st.maxBackoff)
 	}
 }
 
 // attempt sends one request; retry says whether another may succeed.
-func (n *Notifier) attempt(ctx context.Context, t target, nt Notification, body []byte) (retry bool, err error) {
-	actx, cancel := context.WithTimeout(ctx, n.o.Timeout)
+func (n *Notifier) attempt(ctx context.Context, st *settings, t target, nt Notification, body []byte) (retry bool, err error) {
+	actx, cancel := context.WithTimeout(ctx, st.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
@@ -343,7 +391,7 @@ func (n *Notifier) attempt(ctx context.Context, t target, nt Notification, body 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(TransitionHeader, nt.TransitionID)
 	req.Header.Set("X-Openstack-Request-Id", "req-"+nt.TransitionID)
-	resp, err := n.client.Do(req)
+	resp, err := st.client.Do(req)
 	if err != nil {
 		result := "error"
 		if errors.Is(actx.Err(), context.DeadlineExceeded) || isTimeout(err) {

@@ -269,3 +269,30 @@ func TestLogAndInvalid(t *testing.T) {
 	_, err = New(Options{Registerer: reg})
 	require.Error(t, err)
 }
+
+// TestReconfigure: new retries and a CA file apply to the next
+// notifications; a CA file that cannot be read changes nothing.
+func TestReconfigure(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+	n, _ := newNotifier(t, Options{Retries: -1})
+	require.ErrorContains(t, n.Notify(context.Background(), srv.URL, nt), "certificate")
+	require.Zero(t, calls.Load())
+
+	require.NoError(t, n.Reconfigure(Options{Retries: 2, Backoff: time.Millisecond, CAFile: ca}))
+	require.ErrorContains(t, n.Notify(context.Background(), srv.URL, nt), "status 503")
+	require.Equal(t, int32(3), calls.Load(), "trusted now, and retried twice")
+
+	missing := Options{Retries: -1, CAFile: filepath.Join(t.TempDir(), "missing.pem")}
+	require.Error(t, CheckOptions(missing))
+	require.Error(t, n.Reconfigure(missing))
+	require.Error(t, n.Notify(context.Background(), srv.URL, nt))
+	require.Equal(t, int32(6), calls.Load(), "the previous settings: trusted, two retries")
+}

@@ -7,4 +7,6 @@ alarm {
   webhook_ca_file       = "ca.pem"
   store_url             = "http://127.0.0.1:8777"
   store_token_file      = "token"
+  delivery_delay        = "500ms"
+  takeover_delay        = "4s"
 }

@@ -1,0 +1,3 @@
+alarm {
+  delivery_delay = "-1s"
+}
