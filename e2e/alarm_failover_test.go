@@ -15,14 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// alarmMemberBody: deliveries start 1 s after a cycle's commits (the
+// alarmMemberBody: deliveries start 2 s after a cycle's commits (the
 // default, written out), and a dead member's pending deliveries are taken
 // over once 5 s old (more than delivery_delay + webhook_timeout).
 const alarmMemberBody = `
 alarm {
   evaluation_interval = "1s"
   webhook_timeout     = "2s"
-  delivery_delay      = "1s"
+  delivery_delay      = "2s"
   takeover_delay      = "5s"
 }
 `

@@ -24,7 +24,7 @@ const (
 	// the last commit of a cycle, before it starts that cycle's
 	// deliveries: a member that dies right after committing has then sent
 	// nothing, and the next owner sends each transition once.
-	DefaultDeliveryDelay = time.Second
+	DefaultDeliveryDelay = 2 * time.Second
 	// DefaultTakeoverDelay is how old a pending delivery must be before a
 	// member that did not commit it runs it: the committing member gets
 	// that long to finish its own delivery first.

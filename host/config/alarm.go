@@ -18,7 +18,7 @@ const (
 	// DefaultDeliveryDelay is how long after a cycle's commits its
 	// deliveries start (a member that dies right after committing has then
 	// sent nothing: the next owner sends each transition once).
-	DefaultDeliveryDelay = time.Second
+	DefaultDeliveryDelay = 2 * time.Second
 	// DefaultTakeoverDelay is how old a pending delivery must be before
 	// the alarm's owner runs it in place of the member that committed it;
 	// takeoverMargin is what a takeover delay leaves, at least, beyond

@@ -652,7 +652,7 @@ func TestAlarmBlock(t *testing.T) {
 	require.Equal(t, Alarm{EvaluationInterval: 15 * time.Second, HistoryMaxPerAlarm: 50, HistoryMaxAge: 7 * 24 * time.Hour,
 		WebhookTimeout: 2 * time.Second, WebhookRetries: 5, WebhookCAFile: "ca.pem", StoreURL: "http://127.0.0.1:8777", StoreTokenFile: "token",
 		DeliveryDelay: 500 * time.Millisecond, TakeoverDelay: 4 * time.Second}, a)
-	require.Equal(t, 16*time.Second, AlarmDefaults().TakeoverDelay, "10s, or longer than delivery_delay + webhook_timeout")
+	require.Equal(t, 17*time.Second, AlarmDefaults().TakeoverDelay, "10s, or longer than delivery_delay + webhook_timeout")
 	c, diags = Parse("x.hcl", []byte("alarm {\n webhook_timeout = \"2s\"\n delivery_delay = \"0s\"\n}\n"))
 	require.Empty(t, diags, Format(diags))
 	require.Equal(t, DefaultTakeoverDelay, c.Alarm.TakeoverDelay)
