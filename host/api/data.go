@@ -191,7 +191,7 @@ func (s *Server) listMeterSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	writeList(c, http.StatusOK, rows, renderOldSample)
+	writeOldSamples(c, http.StatusOK, rows, renderOldSample)
 }
 
 func (s *Server) listSamples(c *gin.Context) {
@@ -649,7 +649,7 @@ func (s *Server) postSamples(c *gin.Context) {
 	for i := range smps {
 		smps[i].MessageID = res.MessageIDs[i]
 	}
-	writeList(c, http.StatusCreated, smps, func(sm *sample.Sample) oldSampleJSON { return renderOldSample(&store.Sample{Sample: *sm}) })
+	writeOldSamples(c, http.StatusCreated, smps, func(sm *sample.Sample) oldSampleJSON { return renderOldSample(&store.Sample{Sample: *sm}) })
 }
 
 // Headers of the answer to POST /v2/meters/{name}: how many of the samples
