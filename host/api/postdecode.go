@@ -62,7 +62,7 @@ func decodePostedTyped(body []byte, name string, scope, ownProject string, r pos
 		return nil, false // no samples: refused
 	}
 	out := make([]sample.Sample, 0, min(len(body)/200+1, 10_000))
-	ids := map[string]int{}
+	ids := make(map[string]int, cap(out))
 	for i := 0; ; i++ {
 		p.ws()
 		smp, timeGiven, ok := p.item(name)
