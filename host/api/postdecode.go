@@ -32,9 +32,30 @@ type postScanner struct {
 	buf []byte // unescaped strings
 
 	// Last strings read for the attributes that repeat from one sample
-	// to the next (unit, project, user, source, metadata keys and
-	// values): a repeat shares the string rather than allocating it.
+	// to the next (unit, project, user, source): a repeat shares the
+	// string rather than allocating it.
 	unit, project, user, source string
+	// strs are the short strings read so far (metadata keys and values,
+	// resource ids), shared by the samples that repeat them.
+	strs map[string]string
+}
+
+// postMaxInterned bounds postScanner.strs.
+const postMaxInterned = 4096
+
+// intern returns b as a string, shared with an equal one read before.
+func (p *postScanner) intern(b []byte) string {
+	if s, ok := p.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(b) <= 64 && len(p.strs) < postMaxInterned {
+		if p.strs == nil {
+			p.strs = make(map[string]string, 64)
+		}
+		p.strs[s] = s
+	}
+	return s
 }
 
 // postField says what the last occurrence of a string attribute held.
@@ -131,8 +152,13 @@ func (p *postScanner) item(name string) (smp sample.Sample, timeGiven bool, ok b
 				return smp, false, false
 			}
 		case sample.CeilometerResourceID:
-			if ok = p.strField(&resF, &smp.ResourceID, nil); !ok {
+			var v []byte
+			if resF, v, ok = p.strOrNull(); !ok {
 				return smp, false, false
+			}
+			smp.ResourceID = ""
+			if resF == fieldString {
+				smp.ResourceID = p.intern(v)
 			}
 		case sample.CeilometerType:
 			var v []byte
@@ -308,9 +334,11 @@ func (p *postScanner) flatten(dst *map[string]string, objs *[]string, prefix str
 		if !ok {
 			return false
 		}
-		k := string(kb)
+		var k string
 		if prefix != "" {
-			k = prefix + "." + k
+			k = prefix + "." + string(kb)
+		} else {
+			k = p.intern(kb)
 		}
 		p.ws()
 		if !p.eat(':') {
@@ -336,7 +364,7 @@ func (p *postScanner) flatten(dst *map[string]string, objs *[]string, prefix str
 			if !ok {
 				return false
 			}
-			(*dst)[k] = string(v)
+			(*dst)[k] = p.intern(v)
 		case 't':
 			if !p.lit("true") {
 				return false
