@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -190,7 +191,7 @@ func (s *Server) listMeterSamples(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	writeList(c, http.StatusOK, rows, renderOldSample)
+	writeOldSamples(c, http.StatusOK, rows, renderOldSample)
 }
 
 func (s *Server) listSamples(c *gin.Context) {
@@ -475,7 +476,21 @@ type postRules struct {
 // (sdk/sample.Sample.MessageID), so the same sample posted twice is stored
 // once. Every sample is checked before any is written: a refused batch
 // writes nothing.
+//
+// The typed decoder (postdecode.go) takes the bodies it fully understands;
+// any other body, and every refused one, goes through decodePostedMap,
+// which writes every error answer.
 func decodePosted(body []byte, name string, scope, ownProject string, r postRules) ([]sample.Sample, error) {
+	if out, ok := decodePostedTyped(body, name, scope, ownProject, r); ok {
+		return out, nil
+	}
+	return decodePostedMap(body, name, scope, ownProject, r)
+}
+
+// decodePostedMap is decodePosted by way of a map per sample
+// (sdk/sample.FromCeilometer): the reference the typed decoder is
+// checked against, and the one that words every refusal.
+func decodePostedMap(body []byte, name string, scope, ownProject string, r postRules) ([]sample.Sample, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var items []map[string]any
@@ -494,7 +509,9 @@ func decodePosted(body []byte, name string, scope, ownProject string, r postRule
 		if m == nil {
 			return nil, fmt.Errorf("%w: samples[%d]: want an object", ErrBadRequest, i)
 		}
-		for k := range m {
+		// Sorted, so that of several unknown attributes the answer names
+		// the same one every time.
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if !slices.Contains(postKeys, k) {
 				return nil, fmt.Errorf("%w: samples[%d]: unknown attribute %s", ErrBadRequest, i, k)
 			}
@@ -521,38 +538,49 @@ func decodePosted(body []byte, name string, scope, ownProject string, r postRule
 		if err != nil {
 			return nil, fmt.Errorf("%w: samples[%d]: %v", ErrBadRequest, i, err)
 		}
-		if n := metadataSize(smp.Metadata); n > r.maxMetadata {
-			return nil, refuse(refusedMetadata, fmt.Errorf("%w: samples[%d].resource_metadata: %d bytes of JSON, more than the maximum %d (api max_metadata_bytes)", ErrPartTooLarge, i, n, r.maxMetadata))
-		}
-		if err := checkPostedTime(i, m[sample.CeilometerTimestamp] != nil, smp.Timestamp, r); err != nil {
+		if err := completePosted(i, &smp, m[sample.CeilometerTimestamp] != nil, scope, ownProject, r, ids); err != nil {
 			return nil, err
-		}
-		if math.IsNaN(smp.Volume) || math.IsInf(smp.Volume, 0) {
-			return nil, fmt.Errorf("%w: samples[%d].counter_volume: must be finite", ErrBadRequest, i)
-		}
-		switch {
-		case scope != "" && smp.ProjectID == "":
-			smp.ProjectID = scope
-		case scope != "" && smp.ProjectID != scope:
-			// Ceilometer's InvalidInput: a 400, not a 403.
-			return nil, fmt.Errorf("%w: samples[%d].project_id: invalid value %s: can not post samples to other projects", ErrBadRequest, i, smp.ProjectID)
-		case smp.ProjectID == "":
-			smp.ProjectID = ownProject
-		}
-		smp.Source = postedSource(smp.ProjectID, smp.Source)
-		if smp.Timestamp.IsZero() {
-			smp.Timestamp = r.now // absent or null: now, as Ceilometer
-		}
-		smp.Timestamp = smp.Timestamp.Truncate(time.Microsecond)
-		if smp.MessageID != "" {
-			if j, dup := ids[smp.MessageID]; dup {
-				return nil, fmt.Errorf("%w: samples[%d].message_id: %s repeats samples[%d]", ErrBadRequest, i, smp.MessageID, j)
-			}
-			ids[smp.MessageID] = i
 		}
 		out = append(out, smp)
 	}
 	return out, nil
+}
+
+// completePosted checks the decoded samples[i] beyond its shape (metadata
+// size, timestamp, finite volume, project) and completes it: the member's
+// project, the posted source, now for a timestamp not given. ids holds
+// the message ids of the samples before it.
+func completePosted(i int, smp *sample.Sample, timeGiven bool, scope, ownProject string, r postRules, ids map[string]int) error {
+	if n := metadataSize(smp.Metadata); n > r.maxMetadata {
+		return refuse(refusedMetadata, fmt.Errorf("%w: samples[%d].resource_metadata: %d bytes of JSON, more than the maximum %d (api max_metadata_bytes)", ErrPartTooLarge, i, n, r.maxMetadata))
+	}
+	if err := checkPostedTime(i, timeGiven, smp.Timestamp, r); err != nil {
+		return err
+	}
+	if math.IsNaN(smp.Volume) || math.IsInf(smp.Volume, 0) {
+		return fmt.Errorf("%w: samples[%d].counter_volume: must be finite", ErrBadRequest, i)
+	}
+	switch {
+	case scope != "" && smp.ProjectID == "":
+		smp.ProjectID = scope
+	case scope != "" && smp.ProjectID != scope:
+		// Ceilometer's InvalidInput: a 400, not a 403.
+		return fmt.Errorf("%w: samples[%d].project_id: invalid value %s: can not post samples to other projects", ErrBadRequest, i, smp.ProjectID)
+	case smp.ProjectID == "":
+		smp.ProjectID = ownProject
+	}
+	smp.Source = postedSource(smp.ProjectID, smp.Source)
+	if smp.Timestamp.IsZero() {
+		smp.Timestamp = r.now // absent or null: now, as Ceilometer
+	}
+	smp.Timestamp = smp.Timestamp.Truncate(time.Microsecond)
+	if smp.MessageID != "" {
+		if j, dup := ids[smp.MessageID]; dup {
+			return fmt.Errorf("%w: samples[%d].message_id: %s repeats samples[%d]", ErrBadRequest, i, smp.MessageID, j)
+		}
+		ids[smp.MessageID] = i
+	}
+	return nil
 }
 
 // checkPostedTime refuses a given timestamp the store cannot hold (Go's
@@ -621,7 +649,7 @@ func (s *Server) postSamples(c *gin.Context) {
 	for i := range smps {
 		smps[i].MessageID = res.MessageIDs[i]
 	}
-	writeList(c, http.StatusCreated, smps, func(sm *sample.Sample) oldSampleJSON { return renderOldSample(&store.Sample{Sample: *sm}) })
+	writeOldSamples(c, http.StatusCreated, smps, func(sm *sample.Sample) oldSampleJSON { return renderOldSample(&store.Sample{Sample: *sm}) })
 }
 
 // Headers of the answer to POST /v2/meters/{name}: how many of the samples

@@ -307,6 +307,32 @@ func aggregateKey(a store.Aggregate) string {
 // response; the client sees a truncated body, as from a dropped
 // connection.
 func writeList[T, J any](c *gin.Context, code int, rows []T, render func(*T) J) {
+	var enc *json.Encoder
+	writeRows(c, code, len(rows), func(buf *bytes.Buffer, i int) error {
+		if enc == nil {
+			enc = json.NewEncoder(buf)
+		}
+		return enc.Encode(render(&rows[i]))
+	})
+}
+
+// writeOldSamples is writeList for OldSamples, which write their own JSON
+// (oldSampleJSON.appendJSON): the same bytes, a third of the CPU.
+func writeOldSamples[T any](c *gin.Context, code int, rows []T, render func(*T) oldSampleJSON) {
+	writeRows(c, code, len(rows), func(buf *bytes.Buffer, i int) error {
+		o := render(&rows[i])
+		b, err := o.appendJSON(buf.AvailableBuffer())
+		if err != nil {
+			return err
+		}
+		buf.Write(append(b, '\n')) // as json.Encoder ends a value
+		return nil
+	})
+}
+
+// writeRows writes the JSON list of n rows, each appended to buf by
+// appendRow, in chunks of listChunk.
+func writeRows(c *gin.Context, code int, n int, appendRow func(buf *bytes.Buffer, i int) error) {
 	c.Header("Content-Type", "application/json; charset=utf-8")
 	c.Status(code)
 	buf := listBufs.Get().(*bytes.Buffer)
@@ -317,13 +343,12 @@ func writeList[T, J any](c *gin.Context, code int, rows []T, render func(*T) J) 
 		}
 	}()
 	buf.Reset()
-	enc := json.NewEncoder(buf)
 	buf.WriteByte('[')
-	for i := range rows {
+	for i := range n {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		if err := enc.Encode(render(&rows[i])); err != nil {
+		if err := appendRow(buf, i); err != nil {
 			_ = c.Error(fmt.Errorf("write answer: row %d: %w", i, err))
 			return
 		}

@@ -164,17 +164,37 @@ func number(v any) (float64, error) {
 // "...Z", "...+00:00"), or with a space instead of the T. Times without a
 // zone are UTC. The result is in UTC.
 func ParseISOTime(s string) (time.Time, error) {
-	for _, layout := range []string{
-		time.RFC3339Nano,
-		"2006-01-02T15:04:05.999999999",
-		"2006-01-02 15:04:05.999999999Z07:00",
-		"2006-01-02 15:04:05.999999999",
-	} {
+	// The layouts differ in the byte after the date and in whether a zone
+	// follows, so at most one parses s: try the likeliest first (a failed
+	// parse costs an error), then the others.
+	first := 0
+	if len(s) > 10 && s[10] == ' ' {
+		first = 2
+	}
+	if !strings.HasSuffix(s, "Z") && (len(s) <= 19 || !strings.ContainsAny(s[19:], "+-")) {
+		first++
+	}
+	if t, err := time.Parse(isoLayouts[first], s); err == nil {
+		return t.UTC(), nil
+	}
+	for i, layout := range isoLayouts {
+		if i == first {
+			continue
+		}
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("parse time %q: want ISO 8601 such as 2006-01-02T15:04:05.000000+00:00", s)
+}
+
+// isoLayouts are the layouts ParseISOTime takes: T or space after the
+// date, each with and without a zone.
+var isoLayouts = [...]string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
 }
 
 // FormatISOTime formats t as Python's datetime.isoformat does for an aware

@@ -310,3 +310,39 @@ func TestMeteringMessage(t *testing.T) {
 		t.Errorf("message_id %v, want the sample's own", got)
 	}
 }
+
+// TestParseISOTimeOneLayout: ParseISOTime tries its layouts likeliest
+// first; at most one of them parses any text, so it answers as trying
+// them in order would.
+func TestParseISOTimeOneLayout(t *testing.T) {
+	t.Parallel()
+	layouts := []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"}
+	var ins []string
+	for _, date := range []string{"2024-01-02T03:04:05", "2024-01-02 03:04:05", "2024-01-02t03:04:05", "2024-01-0203:04:05", "2024-1-2T03:04:05", "9999-12-31T23:59:59"} {
+		for _, frac := range []string{"", ".1", ".123456", ".123456789", ".1234567891", "."} {
+			for _, zone := range []string{"", "Z", "z", "+00:00", "-02:30", "+0000", "+24:00", " ", "+00:00Z", "Z+00:00"} {
+				ins = append(ins, date+frac+zone)
+			}
+		}
+	}
+	ins = append(ins, "", "2024", "2024-01-02", "2024-01-02T", "garbage", "-2024-01-02T03:04:05")
+	for _, in := range ins {
+		parsed := 0
+		var want time.Time
+		for _, l := range layouts {
+			if tm, err := time.Parse(l, in); err == nil {
+				parsed++
+				want = tm.UTC()
+			}
+		}
+		got, err := sample.ParseISOTime(in)
+		switch {
+		case parsed > 1:
+			t.Errorf("%q parses with %d layouts", in, parsed)
+		case parsed == 0 && err == nil:
+			t.Errorf("ParseISOTime(%q) = %v, want an error", in, got)
+		case parsed == 1 && (err != nil || !got.Equal(want) || got.Location() != time.UTC):
+			t.Errorf("ParseISOTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
