@@ -135,18 +135,17 @@ sink "bus" {
 	if err != nil {
 		return err
 	}
-	declared := func() (int, error) {
+	declared := func() (amqp.Queue, error) {
 		conn, err := amqp.Dial(url)
 		if err != nil {
-			return 0, err
+			return amqp.Queue{}, err
 		}
 		defer func() { _ = conn.Close() }()
 		ch, err := conn.Channel()
 		if err != nil {
-			return 0, err
+			return amqp.Queue{}, err
 		}
-		q, err := ch.QueueDeclarePassive(notifyPool, false, false, false, false, nil)
-		return q.Messages, err
+		return ch.QueueDeclarePassive(notifyPool, false, false, false, false, nil)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if _, err := declared(); err == nil {
@@ -159,12 +158,22 @@ sink "bus" {
 		time.Sleep(50 * time.Millisecond)
 	}
 	a.stop()
+	// Nobody may consume while the queue is filled.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		q, err := declared()
+		if err == nil && q.Consumers == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("queue %s still consumed (%+v, %v) 30s after the first agent stopped", notifyPool, q, err)
+		}
+	}
 
 	if err := preload(ctx, url, notifyBodies(n)); err != nil {
 		return err
 	}
-	if k, err := declared(); err != nil || k != n {
-		return fmt.Errorf("preloaded queue holds %d messages (%v), want %d", k, err, n)
+	if q, err := declared(); err != nil || q.Messages != n || q.Consumers != 0 {
+		return fmt.Errorf("preloaded queue: %+v (%v), want %d messages and no consumer", q, err, n)
 	}
 
 	// Second start: the measured run.
