@@ -14,6 +14,8 @@
 #   BENCH_FAILOVER_RUNS=5 cluster failover runs (real agents, SIGKILL; 0 to skip)
 #   BENCH_API_BASE=4c0f1ca baseline commit of the API before/after benchmark
 #   BENCH_PROMQL_REPS=11  timed rounds of each PromQL query against Prometheus 2.42
+#   BENCH_NOTIFY_RUNS=3   whole-path notification runs per publisher (0 to skip)
+#   BENCH_NOTIFICATIONS=100000 notifications preloaded per notification run
 #
 # Every process it starts it stops by PID (the pipeline program SIGTERMs the
 # agent it started; the agent stops its plugins). Traffic stays on 127.0.0.1.
@@ -28,6 +30,8 @@ PERF=${BENCH_PERF:-1}
 STORE_RUNS=${BENCH_STORE_RUNS:-3}
 FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-5}
 PROMQL_REPS=${BENCH_PROMQL_REPS:-11}
+NOTIFY_RUNS=${BENCH_NOTIFY_RUNS:-3}
+NOTIFICATIONS=${BENCH_NOTIFICATIONS:-100000}
 OUT=bench/out
 start=$(date +%s)
 
@@ -115,6 +119,19 @@ if [[ $FAILOVER_RUNS != 0 ]]; then
 fi
 python3 scripts/bench_cluster.py "$OUT" >"$OUT/cluster.md"
 
+if [[ $NOTIFY_RUNS != 0 ]]; then
+	echo "== notifications end to end: store publisher, and the file publisher as baseline, $NOTIFY_RUNS runs x $NOTIFICATIONS (interleaved; private RabbitMQ)"
+	for i in $(seq 1 "$NOTIFY_RUNS"); do
+		for p in store file; do
+			"$OUT/bin/pipeline" -mode notify -publisher "$p" -notifications "$NOTIFICATIONS" >"$OUT/notify-$p-$i.json" 2>"$OUT/notify-$p-$i.err" ||
+				{ cat "$OUT/notify-$p-$i.err" >&2; exit 1; }
+		done
+	done
+	python3 scripts/bench_notify.py "$OUT" store file | tee "$OUT/notify.md"
+else
+	: >"$OUT/notify.md"
+fi
+
 echo "== notification archive: ingest against an unindexed, uncompressed SQLite table (same run); search over 1M archived (count $STORE_RUNS)"
 $GO test -run '^$' -bench . -benchtime 20x -count "$STORE_RUNS" -timeout 60m ./host/archive/ | tee "$OUT/archive-bench.txt"
 python3 scripts/bench_archive.py "$OUT/archive-bench.txt" >"$OUT/archive.md"
@@ -166,5 +183,5 @@ dirty=""
 	-kernel "$(uname -r)" \
 	-go "$($GO version)" \
 	-elapsed "$((elapsed / 60))m$((elapsed % 60))s"
-{ echo; cat "$OUT/publishers.md"; echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; cat "$OUT/archive.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; python3 scripts/bench_alarm.py "$OUT/alarm-bench.txt"; } >>"$OUT/report.md"
+{ echo; cat "$OUT/notify.md"; echo; cat "$OUT/publishers.md"; echo; cat "$OUT/cluster.md"; echo; cat "$OUT/store.md"; echo; cat "$OUT/promql.md"; echo; cat "$OUT/api-limits.md"; echo; cat "$OUT/archive.md"; echo; echo "## Pollsters against real peers, and the POST path"; echo; echo '```'; grep -hE '^(Benchmark|ok)' "$OUT/peers-bench.txt" "$OUT/api-bench.txt"; echo '```'; echo; echo "## Alarm evaluation cycle (10,000 threshold alarms; evaluate-only is the baseline)"; echo; python3 scripts/bench_alarm.py "$OUT/alarm-bench.txt"; } >>"$OUT/report.md"
 echo "== wrote $OUT/report.md"

@@ -4,6 +4,9 @@
 //	pipeline -mode agent    starts bin/altimeter on a socket -> unit_conversion -> file
 //	                        pipeline on free loopback ports, sends the samples over TCP
 //	                        and waits until the output file holds every one of them
+//	pipeline -mode notify   starts a private RabbitMQ, preloads compute.instance.exists
+//	                        notifications and times bin/altimeter's oslo listener with the
+//	                        store publisher until every one is acked (notify.go)
 //	pipeline -mode baseline does the same decode / scale / encode / write in this
 //	                        process, with no process boundary
 //
@@ -52,8 +55,18 @@ func main() {
 		perfOut   = flag.String("perf", "", "agent: record the agent and plugins with perf into this file (profiling run; figures are not representative)")
 		keepLog   = flag.String("agent-log", "", "agent: copy the agent's log here")
 		queue     = flag.String("queue", "disk", "agent: the file publisher's queue: disk (fsync per batch, the default), disk-interval (sync_interval = \"1s\") or memory")
+		notes     = flag.Int("notifications", 100_000, "notify: notifications preloaded on the broker")
+		nbatch    = flag.Int("notify-batch", 500, "notify: the oslo listener's batch_size")
+		publisher = flag.String("publisher", "store", "notify: store or file")
 	)
 	flag.Parse()
+	if *mode == "notify" {
+		if err := runNotify(*notes, *nbatch, *publisher, *bin, *plugins, *workdir, *timeout, *perfOut, *keepLog); err != nil {
+			fmt.Fprintln(os.Stderr, "pipeline:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	qblock, ok := queueBlocks[*queue]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "pipeline: -queue must be disk, disk-interval or memory\n")
@@ -516,7 +529,8 @@ func getPlugins(c *http.Client, api, tokenFile string) ([]pluginInfo, error) {
 	return ps, json.NewDecoder(resp.Body).Decode(&ps)
 }
 
-// getMetrics sums each metric family over its labels.
+// getMetrics sums each metric family over its labels, and keeps each
+// labelled series too, under its name with labels as exposed.
 func getMetrics(c *http.Client, api string) (map[string]float64, error) {
 	resp, err := c.Get(api + "/metrics")
 	if err != nil {
@@ -541,6 +555,9 @@ func getMetrics(c *http.Client, api string) (map[string]float64, error) {
 			continue
 		}
 		out[name] += v
+		if name != line[:sp] {
+			out[line[:sp]] = v
+		}
 	}
 	return out, sc.Err()
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
-// InsertEvents stores events in one transaction and returns how many were
-// new: an event whose message_id is already stored is skipped (also within
-// evs). project, when not nil, names the project an event belongs to (the
+// InsertEvents stores events in one transaction, their traits in
+// multi-row inserts, and returns how many were new: an event whose
+// message_id is already stored is skipped (also within evs). project, when not nil, names the project an event belongs to (the
 // facade reads its tenant_id or project_id trait); it scopes the reads.
 // Raw payloads are kept when set.
 func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func(sample.Event) string) (int, error) {
@@ -31,6 +31,7 @@ func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func
 	defer db.wmu.Unlock()
 	newTypes := make(map[string]int64)
 	inserted := 0
+	var traits []any // 7 values per trait row
 	err := db.writeTxKeep(ctx, func() bool { return true }, func(tx *sql.Tx) error {
 		ts := &txStmts{ctx: ctx, tx: tx, ws: &db.ws}
 		for i := range evs {
@@ -74,11 +75,13 @@ func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func
 				case sample.TraitDatetime:
 					datetime = tr.Datetime.UnixNano()
 				}
-				if _, err := ts.exec(stTraitInsert, id, tr.Name, int64(tr.Type), text, integer, float, datetime); err != nil {
-					return fmt.Errorf("event %q: trait %q: %w", ev.MessageID, tr.Name, err)
-				}
+				traits = append(traits, id, tr.Name, int64(tr.Type), text, integer, float, datetime)
 			}
 			inserted++
+		}
+		// The traits of every new event, many rows per statement.
+		if err := db.traits.exec(ts, traits); err != nil {
+			return fmt.Errorf("traits: %w", err)
 		}
 		return nil
 	})

@@ -93,6 +93,36 @@ func TestInsertEventsDedup(t *testing.T) {
 	check(db)
 }
 
+// TestInsertEventsManyTraits stores a batch whose traits take several
+// multi-row inserts of every size (37 events of 13 traits and one of 4:
+// 485 rows, 3×128 + 64 + 32 + 4 + 1), the last naming one trait twice,
+// which keeps the later value as before.
+func TestInsertEventsManyTraits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	var evs []sample.Event
+	for i := range 37 {
+		ev := sample.Event{MessageID: fmt.Sprintf("m%02d", i), EventType: "compute.instance.exists", Generated: at(i),
+			Traits: []sample.Trait{integer("n", int64(i))}} // in name order, as they come back
+		for k := range 12 {
+			ev.Traits = append(ev.Traits, text(fmt.Sprintf("t%02d", k), fmt.Sprintf("v%d.%d", i, k)))
+		}
+		evs = append(evs, ev)
+	}
+	evs = append(evs, sample.Event{MessageID: "twice", EventType: "x", Generated: at(40),
+		Traits: []sample.Trait{text("a", "first"), integer("b", 1), float("c", 0.5), text("a", "second")}})
+	n, err := db.InsertEvents(ctx, evs, tenant)
+	require.NoError(t, err)
+	require.Equal(t, 38, n)
+	got, err := db.Events(ctx, EventFilter{Limit: 100})
+	require.NoError(t, err)
+	want := evs[:37:37]
+	want = append(want, sample.Event{MessageID: "twice", EventType: "x", Generated: at(40),
+		Traits: []sample.Trait{text("a", "second"), integer("b", 1), float("c", 0.5)}})
+	require.Empty(t, cmp.Diff(want, got))
+}
+
 func TestInsertEventsInvalid(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

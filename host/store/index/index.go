@@ -25,12 +25,13 @@ type DB struct {
 	r   *sql.DB // query-only connections for the read methods
 
 	// wmu serialises the write methods and guards what follows it.
-	wmu        sync.Mutex
-	ws         writeStmts
-	resources  map[string]*resState // cache of the current state per resource_id
-	types      map[string]int64     // cache of event_type ids
-	timesStmts map[int]*sql.Stmt    // see timesStmt
-	touched    map[string]*resState // Upsert's per-call map, kept empty between calls
+	wmu       sync.Mutex
+	ws        writeStmts
+	resources map[string]*resState // cache of the current state per resource_id
+	types     map[string]int64     // cache of event_type ids
+	times     *multiRow            // resource times update (prepareMulti)
+	traits    *multiRow            // trait insert (prepareMulti)
+	touched   map[string]*resState // Upsert's per-call map, kept empty between calls
 
 	smu   sync.Mutex
 	stmts map[string]*sql.Stmt // prepared read statements by text
@@ -73,12 +74,11 @@ func Open(ctx context.Context, path string, log hclog.Logger) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 	db := &DB{
-		log:        log,
-		w:          w,
-		resources:  make(map[string]*resState),
-		types:      make(map[string]int64),
-		timesStmts: make(map[int]*sql.Stmt),
-		stmts:      make(map[string]*sql.Stmt),
+		log:       log,
+		w:         w,
+		resources: make(map[string]*resState),
+		types:     make(map[string]int64),
+		stmts:     make(map[string]*sql.Stmt),
 	}
 	if err := db.migrate(ctx); err != nil {
 		_ = w.Close()
@@ -96,7 +96,7 @@ func Open(ctx context.Context, path string, log hclog.Logger) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
-	if err := db.prepareTimes(ctx); err != nil {
+	if err := db.prepareMulti(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
@@ -116,9 +116,7 @@ func (db *DB) Close() error {
 		db.stmts = nil
 		db.smu.Unlock()
 		errs := []error{db.ws.close()}
-		for _, s := range db.timesStmts {
-			errs = append(errs, s.Close())
-		}
+		errs = append(errs, db.times.close(), db.traits.close())
 		if db.r != nil {
 			errs = append(errs, db.r.Close())
 		}

@@ -29,7 +29,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`
 	sqlTypeGet     = `SELECT id FROM event_type WHERE name = ?`
 	sqlTypeInsert  = `INSERT INTO event_type (name) VALUES (?)`
 	sqlEventInsert = `INSERT OR IGNORE INTO event (message_id, event_type_id, generated_ns, project_id, raw) VALUES (?, ?, ?, ?, ?)`
-	sqlTraitInsert = `INSERT OR REPLACE INTO trait (event_id, name, type, t_text, t_int, t_float, t_datetime) VALUES (?, ?, ?, ?, ?, ?, ?)`
 )
 
 type stmtID int
@@ -50,7 +49,6 @@ const (
 	stTypeGet
 	stTypeInsert
 	stEventInsert
-	stTraitInsert
 	numStmts
 )
 
@@ -70,7 +68,6 @@ var writeSQL = [numStmts]string{
 	stTypeGet:        sqlTypeGet,
 	stTypeInsert:     sqlTypeInsert,
 	stEventInsert:    sqlEventInsert,
-	stTraitInsert:    sqlTraitInsert,
 }
 
 // writeStmts are the statements prepared on the writer connection.
@@ -131,55 +128,104 @@ func (t *txStmts) queryRow(id stmtID, args ...any) *sql.Row {
 	return t.get(id).QueryRowContext(t.ctx, args...)
 }
 
-// maxTimesBatch is the largest number of rows one times update carries.
-const maxTimesBatch = 256
-
-// prepareTimes prepares, for each power of two n up to maxTimesBatch, the
-// statement that updates the sample times of n resources:
-// UPDATE ... FROM (VALUES (id, first, last), ...). One statement per power
-// of two of rows costs less than a statement per row. (They are prepared at
-// Open: the writer pool has one connection, which a transaction holds.)
-func (db *DB) prepareTimes(ctx context.Context) error {
-	for n := 1; n <= maxTimesBatch; n *= 2 {
-		s, err := db.w.PrepareContext(ctx, timesSQL(n))
-		if err != nil {
-			return fmt.Errorf("prepare times update of %d rows: %w", n, err)
-		}
-		db.timesStmts[n] = s
-	}
-	return nil
+// multiRow is one statement shape that carries many rows, such as a
+// multi-row INSERT or an UPDATE ... FROM (VALUES ...): head, then n groups
+// of cols placeholders, then tail, prepared on the writer connection for
+// each power of two n up to max. A statement per power of two of rows
+// costs less than a statement per row. (They are prepared at Open: the
+// writer pool has one connection, which a transaction holds.)
+type multiRow struct {
+	cols, max int
+	stmts     map[int]*sql.Stmt
 }
 
-func timesSQL(n int) string {
+func prepareMultiRow(ctx context.Context, w *sql.DB, head, tail string, cols, maxRows int) (*multiRow, error) {
+	m := &multiRow{cols: cols, max: maxRows, stmts: make(map[int]*sql.Stmt)}
+	for n := 1; n <= maxRows; n *= 2 {
+		q := multiRowSQL(head, tail, cols, n)
+		s, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			_ = m.close()
+			return nil, fmt.Errorf("prepare %d rows of %q: %w", n, head, err)
+		}
+		m.stmts[n] = s
+	}
+	return m, nil
+}
+
+func multiRowSQL(head, tail string, cols, n int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
 	var q strings.Builder
-	q.WriteString("UPDATE resource_span SET first_ns = v.column2, last_ns = v.column3 FROM (VALUES ")
+	q.WriteString(head)
 	for i := range n {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(?, ?, ?)")
+		q.WriteString(row)
 	}
-	q.WriteString(") AS v WHERE resource_span.id = v.column1")
+	q.WriteString(tail)
 	return q.String()
 }
 
-// updateTimes writes the sample times of rows, [id, first, last] each, in
-// statements of decreasing powers of two.
-func (db *DB) updateTimes(ts *txStmts, rows []int64) error {
-	for len(rows) > 0 {
-		n := maxTimesBatch
-		for n*3 > len(rows) {
+// exec runs the statement on args, cols values per row, in statements of
+// decreasing powers of two of rows.
+func (m *multiRow) exec(ts *txStmts, args []any) error {
+	if len(args)%m.cols != 0 {
+		return fmt.Errorf("%d values for rows of %d", len(args), m.cols)
+	}
+	for len(args) > 0 {
+		n := m.max
+		for n*m.cols > len(args) {
 			n /= 2
 		}
-		s := db.timesStmts[n]
-		args := make([]any, 3*n)
-		for i := range args {
-			args[i] = rows[i]
-		}
-		if _, err := ts.tx.StmtContext(ts.ctx, s).ExecContext(ts.ctx, args...); err != nil {
+		if _, err := ts.tx.StmtContext(ts.ctx, m.stmts[n]).ExecContext(ts.ctx, args[:n*m.cols]...); err != nil {
 			return err
 		}
-		rows = rows[3*n:]
+		args = args[n*m.cols:]
 	}
 	return nil
+}
+
+func (m *multiRow) close() error {
+	if m == nil {
+		return nil
+	}
+	var errs []error
+	for _, s := range m.stmts {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// The multi-row statements.
+const (
+	// maxTimesBatch is the largest number of rows one times update carries.
+	maxTimesBatch = 256
+	timesHead     = "UPDATE resource_span SET first_ns = v.column2, last_ns = v.column3 FROM (VALUES "
+	timesTail     = ") AS v WHERE resource_span.id = v.column1"
+	// maxTraitBatch is the largest number of traits one insert carries
+	// (7 values each).
+	maxTraitBatch = 128
+	traitHead     = "INSERT OR REPLACE INTO trait (event_id, name, type, t_text, t_int, t_float, t_datetime) VALUES "
+)
+
+// prepareMulti prepares the multi-row statements.
+func (db *DB) prepareMulti(ctx context.Context) error {
+	var err error
+	if db.times, err = prepareMultiRow(ctx, db.w, timesHead, timesTail, 3, maxTimesBatch); err != nil {
+		return fmt.Errorf("times update: %w", err)
+	}
+	if db.traits, err = prepareMultiRow(ctx, db.w, traitHead, "", 7, maxTraitBatch); err != nil {
+		return fmt.Errorf("trait insert: %w", err)
+	}
+	return nil
+}
+
+// updateTimes writes the sample times of rows, [id, first, last] each.
+func (db *DB) updateTimes(ts *txStmts, rows []int64) error {
+	args := make([]any, len(rows))
+	for i, v := range rows {
+		args[i] = v
+	}
+	return db.times.exec(ts, args)
 }

@@ -173,3 +173,16 @@ func BenchmarkProcess(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeNotice decodes one compute.instance.exists notification
+// in its v2 envelope.
+func BenchmarkDecodeNotice(b *testing.B) {
+	body := existsNotice(b, "i-0001")
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeNotice(body, "info", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
