@@ -110,6 +110,17 @@ func TestIntegrationNotifications(t *testing.T) {
 		return err == nil
 	}
 	waitFor(t, 20*time.Second, "pool queue declared", declared)
+	// queued is the number of notifications ready in the listener's queue.
+	queued := func() int {
+		conn, err := amqp.Dial(url)
+		require.NoError(t, err)
+		defer conn.Close()
+		ch, err := conn.Channel()
+		require.NoError(t, err)
+		q, err := ch.QueueDeclarePassive("altimeter", false, false, false, false, nil)
+		require.NoError(t, err)
+		return q.Messages
+	}
 
 	const n = 10_000
 	publishAll(t, url, notifications(t, n))
@@ -134,14 +145,20 @@ func TestIntegrationNotifications(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	waitFor(t, 60*time.Second, "some events stored", func() bool { return events() >= 500 })
-	before := events()
+	// Kill as soon as the store took its first samples (the /metrics
+	// counter is cheap to poll, unlike paging through the events), while
+	// the queue still holds notifications: the kill is in flight.
+	waitFor(t, 60*time.Second, "some samples stored", func() bool {
+		return sumMetric(a.metrics(), "altimeter_publisher_out_samples_total") >= 1000
+	})
 	a.pluginPIDs()
+	waiting := queued()
 	require.NoError(t, a.cmd.Process.Kill())
+	require.Positive(t, waiting, "every notification consumed before the kill: nothing was in flight")
 	a.restart()
 	waitFor(t, 120*time.Second, "all events stored", func() bool { return events() >= n })
-	t.Logf("%d of %d notifications stored just before the agent was SIGKILLed; all %d stored once %.1fs after the first publish",
-		before, n, n, time.Since(start).Seconds())
+	t.Logf("%d of %d notifications still queued when the agent was SIGKILLed; all %d stored once %.1fs after the first publish",
+		waiting, n, n, time.Since(start).Seconds())
 	require.Equal(t, n, events())
 	stats := admin.list("/v2/meters/memory/statistics")
 	require.Len(t, stats, 1)
