@@ -260,7 +260,7 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]ma
 	return merged, nil
 }
 
-func (qr *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+func (qr *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	mint, maxt := qr.mint, qr.maxt
 	if hints != nil {
 		mint, maxt = max(mint, hints.Start), min(maxt, hints.End)
@@ -268,6 +268,12 @@ func (qr *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHint
 	sel, err := qr.selectMapped(ctx, ms)
 	if err != nil {
 		return storage.ErrSeriesSet(err)
+	}
+	if !sortSeries {
+		// In the order of the stored series, as the store's keys are:
+		// the read view's seeks then move forward (as the engine asks
+		// PromQL's own TSDB, it may get series in any order).
+		slices.SortFunc(sel, func(a, b mapped) int { return cmpInt(int64(a.parts[0].id), int64(b.parts[0].id)) })
 	}
 	if hints != nil && hints.Func == "series" {
 		// Only labels are wanted (/api/v1/series).
