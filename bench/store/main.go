@@ -139,16 +139,17 @@ func main() {
 	reps := flag.Int("reps", 21, "repetitions of each query (median reported)")
 	runs := flag.Int("runs", 3, "runs per engine with -engine all")
 	out := flag.String("out", "bench/out/store", "output prefix for -engine all (.json, .md)")
-	dir := flag.String("dir", "", "data directory (default: a temp dir, removed)")
+	dir := flag.String("dir", "", "data directory (default: a temp dir, removed); with -engine promql it is kept, and a second run over it skips the ingest")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the query phase here")
 	ingestprofile := flag.String("ingestprofile", "", "write a CPU profile of the ingest phase here")
+	only := flag.String("only", "", "with -engine promql: run only the queries whose name matches this regular expression")
 	flag.Parse()
 	w := &workload{resources: *resources, points: *points, batch: *batch, meters: []string{"cpu_util", "memory.usage", "disk.read.bytes"}, step: 60e6}
 	// Recent and hour-aligned, so retention keeps it and the range aligns
 	// with the hourly roll-ups.
 	w.t0 = time.Now().Add(-5 * time.Hour).Truncate(time.Hour).UnixMicro()
 	if *eng == "promql" {
-		if err := runPromQL(w, *reps, *out, *cpuprofile); err != nil {
+		if err := runPromQL(w, promqlFlags{reps: *reps, out: *out, cpuprofile: *cpuprofile, dir: *dir, only: *only}); err != nil {
 			fmt.Fprintln(os.Stderr, "storebench:", err)
 			os.Exit(1)
 		}

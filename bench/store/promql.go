@@ -12,7 +12,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,15 +46,20 @@ type promqlQuery struct {
 
 // promqlResult is the figures of one query.
 type promqlResult struct {
-	Name       string    `json:"name"`
-	Expr       string    `json:"expr"`
-	Kind       string    `json:"kind"`
-	AltMs      []float64 `json:"altimeter_ms"`
-	PromMs     []float64 `json:"prometheus_ms"`
-	Series     int       `json:"series"`
-	Points     int       `json:"points"`
-	Equal      bool      `json:"equal"`
-	Difference string    `json:"difference,omitempty"`
+	Name   string    `json:"name"`
+	Expr   string    `json:"expr"`
+	Kind   string    `json:"kind"`
+	AltMs  []float64 `json:"altimeter_ms"`
+	PromMs []float64 `json:"prometheus_ms"`
+	// CPU time per query (ms, mean over the timed rounds): the
+	// benchmark process's (Altimeter's API and the HTTP client) and the
+	// Prometheus process's. Less noisy than latency on a shared machine.
+	AltCPUms   float64 `json:"altimeter_cpu_ms"`
+	PromCPUms  float64 `json:"prometheus_cpu_ms"`
+	Series     int     `json:"series"`
+	Points     int     `json:"points"`
+	Equal      bool    `json:"equal"`
+	Difference string  `json:"difference,omitempty"`
 }
 
 type promqlReport struct {
@@ -65,13 +72,44 @@ type promqlReport struct {
 	Queries       []promqlResult `json:"queries"`
 }
 
-func runPromQL(w *workload, reps int, out, cpuprofile string) error {
+// promqlFlags are the command line's settings of the PromQL benchmark.
+type promqlFlags struct {
+	reps            int
+	out, cpuprofile string
+	// dir, when set, holds the data and is kept: a run over a dir that
+	// an earlier run ingested skips the ingest (Prometheus replays its
+	// WAL) and queries the same data, at the earlier run's times.
+	dir  string
+	only string // regular expression on the query names
+}
+
+func runPromQL(w *workload, fl promqlFlags) error {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "promqlbench-")
-	if err != nil {
-		return err
+	dir := fl.dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "promqlbench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
 	}
-	defer os.RemoveAll(dir)
+	var only *regexp.Regexp
+	if fl.only != "" {
+		var err error
+		if only, err = regexp.Compile(fl.only); err != nil {
+			return fmt.Errorf("-only: %w", err)
+		}
+	}
+	// The marker of a finished ingest holds its t0 (the data's times).
+	marker := filepath.Join(dir, "ingested")
+	ingested := false
+	if b, err := os.ReadFile(marker); err == nil {
+		if w.t0, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err != nil {
+			return fmt.Errorf("%s: %w", marker, err)
+		}
+		ingested = true
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "prom"), 0o755); err != nil {
 		return err
 	}
@@ -98,7 +136,7 @@ func runPromQL(w *workload, reps int, out, cpuprofile string) error {
 	}
 	defer stopAlt()
 
-	rep := &promqlReport{Samples: w.samples(), Reps: reps,
+	rep := &promqlReport{Samples: w.samples(), Reps: fl.reps,
 		Workload: fmt.Sprintf("%d resources x %d meters x %d points at 60 s", w.resources, len(w.meters), w.points)}
 	if rep.PromVersion, err = buildVersion(prom.URL); err != nil {
 		return err
@@ -113,25 +151,16 @@ func runPromQL(w *workload, reps int, out, cpuprofile string) error {
 			labels[i] = append(labels[i], prompb.Label{Name: l.Name, Value: l.Value})
 		}
 	}
-	t0 := time.Now()
-	if err := w.gen(func(b []point) error { return e.write(ctx, w, b) }); err != nil {
-		return fmt.Errorf("altimeter ingest: %w", err)
+	if !ingested {
+		if err := ingestPromQL(ctx, w, e, labels, prom.URL, rep); err != nil {
+			return err
+		}
+		if fl.dir != "" {
+			if err := os.WriteFile(marker, []byte(strconv.FormatInt(w.t0, 10)), 0o644); err != nil {
+				return err
+			}
+		}
 	}
-	if err := e.compact(w); err != nil {
-		return err
-	}
-	rep.AltIngestSec = time.Since(t0).Seconds()
-	t0 = time.Now()
-	rw := &remoteWriter{url: prom.URL + "/api/v1/write", labels: labels}
-	if err := w.gen(rw.add); err != nil {
-		return fmt.Errorf("prometheus ingest: %w", err)
-	}
-	if err := rw.flush(); err != nil {
-		return fmt.Errorf("prometheus ingest: %w", err)
-	}
-	rep.PromIngestSec = time.Since(t0).Seconds()
-	fmt.Fprintf(os.Stderr, "promql: ingested %d samples: altimeter %.1f s (with compaction), prometheus %s %.1f s\n",
-		rep.Samples, rep.AltIngestSec, rep.PromVersion, rep.PromIngestSec)
 
 	// Evaluation times sit between samples: on a sample, Prometheus 2's
 	// ranges include their left end and 3's (whose engine Altimeter
@@ -149,9 +178,12 @@ func runPromQL(w *workload, reps int, out, cpuprofile string) error {
 		{name: "avg by (project_id) (gauge), instant", expr: `avg by (project_id) (cpu_util)`, end: last},
 		{name: "sum by (project_id) (sum_over_time[1h]), range, step 1 h (Altimeter: from the statistics)", expr: `sum by (project_id) (sum_over_time(memory_usage[1h]))`, start: first + 3600e3, end: last, step: time.Hour},
 	}
-	if cpuprofile != "" {
+	if only != nil {
+		queries = slices.DeleteFunc(queries, func(q promqlQuery) bool { return !only.MatchString(q.name) })
+	}
+	if fl.cpuprofile != "" {
 		// The query phase: Altimeter's API serves from this process.
-		f, err := os.Create(cpuprofile)
+		f, err := os.Create(fl.cpuprofile)
 		if err != nil {
 			return err
 		}
@@ -180,30 +212,35 @@ func runPromQL(w *workload, reps int, out, cpuprofile string) error {
 		r.Series, r.Points = len(p), countPoints(p)
 		r.Difference = diffAnswers(p, a)
 		r.Equal = r.Difference == ""
-		for i := 0; i < reps; i++ {
+		promCPU := func() float64 { return procCPUSeconds(prom.PID()) }
+		for i := 0; i < fl.reps; i++ {
 			for _, side := range []struct {
 				url string
 				ms  *[]float64
-			}{{altURL, &r.AltMs}, {prom.URL, &r.PromMs}} {
+				cpu func() float64
+				sum *float64
+			}{{altURL, &r.AltMs, cpuSeconds, &r.AltCPUms}, {prom.URL, &r.PromMs, promCPU, &r.PromCPUms}} {
+				c := side.cpu()
 				t := time.Now()
 				if _, err := askPromQL(ctx, client, side.url, q); err != nil {
 					return fmt.Errorf("%s %s: %w", side.url, q.expr, err)
 				}
 				*side.ms = append(*side.ms, float64(time.Since(t).Microseconds())/1000)
+				*side.sum += (side.cpu() - c) * 1000 / float64(fl.reps)
 			}
 		}
-		fmt.Fprintf(os.Stderr, "promql: %-70s altimeter %8.2f ms  prometheus %8.2f ms  series %d points %d equal %v %s\n",
-			q.name, medianOf(r.AltMs), medianOf(r.PromMs), r.Series, r.Points, r.Equal, r.Difference)
+		fmt.Fprintf(os.Stderr, "promql: %-70s altimeter %8.2f ms  prometheus %8.2f ms  (cpu %7.2f / %7.2f ms)  series %d points %d equal %v %s\n",
+			q.name, medianOf(r.AltMs), medianOf(r.PromMs), r.AltCPUms, r.PromCPUms, r.Series, r.Points, r.Equal, r.Difference)
 		rep.Queries = append(rep.Queries, r)
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(fl.out), 0o755); err != nil {
 		return err
 	}
 	raw, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(out+".json", raw, 0o644); err != nil {
+	if err := os.WriteFile(fl.out+".json", raw, 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(out+".md", []byte(rep.markdown()), 0o644); err != nil {
+	if err := os.WriteFile(fl.out+".md", []byte(rep.markdown()), 0o644); err != nil {
 		return err
 	}
 	for _, q := range rep.Queries {
@@ -211,6 +248,31 @@ func runPromQL(w *workload, reps int, out, cpuprofile string) error {
 			return fmt.Errorf("%s: the answers differ: %s", q.Expr, q.Difference)
 		}
 	}
+	return nil
+}
+
+// ingestPromQL writes the workload to Altimeter's store (then compacts
+// it) and by remote write to Prometheus, timing each.
+func ingestPromQL(ctx context.Context, w *workload, e *altEngine, labels [][]prompb.Label, promURL string, rep *promqlReport) error {
+	t0 := time.Now()
+	if err := w.gen(func(b []point) error { return e.write(ctx, w, b) }); err != nil {
+		return fmt.Errorf("altimeter ingest: %w", err)
+	}
+	if err := e.compact(w); err != nil {
+		return err
+	}
+	rep.AltIngestSec = time.Since(t0).Seconds()
+	t0 = time.Now()
+	rw := &remoteWriter{url: promURL + "/api/v1/write", labels: labels}
+	if err := w.gen(rw.add); err != nil {
+		return fmt.Errorf("prometheus ingest: %w", err)
+	}
+	if err := rw.flush(); err != nil {
+		return fmt.Errorf("prometheus ingest: %w", err)
+	}
+	rep.PromIngestSec = time.Since(t0).Seconds()
+	fmt.Fprintf(os.Stderr, "promql: ingested %d samples: altimeter %.1f s (with compaction), prometheus %s %.1f s\n",
+		rep.Samples, rep.AltIngestSec, rep.PromVersion, rep.PromIngestSec)
 	return nil
 }
 
@@ -369,6 +431,27 @@ func askPromQL(ctx context.Context, client *http.Client, base string, q promqlQu
 	return out, nil
 }
 
+// procCPUSeconds reads the user and system CPU time of process pid from
+// /proc (clock ticks of 1/100 s, as on Linux everywhere); NaN when it
+// cannot.
+func procCPUSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return math.NaN()
+	}
+	// The fields after the command (in parentheses, which may hold spaces).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return math.NaN()
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return math.NaN()
+	}
+	return (ut + st) / 100
+}
+
 func msStr(ms int64) string { return strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64) }
 
 func countPoints(a answer) int {
@@ -417,10 +500,10 @@ func (r *promqlReport) markdown() string {
 	fmt.Fprintf(&sb, "## PromQL: Altimeter's query API vs Prometheus %s (same data, same invocation)\n\n", r.PromVersion)
 	fmt.Fprintf(&sb, "The store benchmark's workload (%d samples: %s, time order), written to Altimeter's store and by remote write to a Prometheus %s server (ingest %.1f s and %.1f s). Each query asked over HTTP of both, alternating, %d times after one untimed round whose answers must agree (values within 1e-9). Altimeter's API runs in the benchmark process, Prometheus in its own. Medians in ms; ratio = altimeter/prometheus (goal <= 1).\n\n",
 		r.Samples, r.Workload, r.PromVersion, r.AltIngestSec, r.PromIngestSec, r.Reps)
-	fmt.Fprintf(&sb, "| query | kind | series x points | altimeter ms | prometheus ms | ratio | answers equal |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&sb, "| query | kind | series x points | altimeter ms | prometheus ms | ratio | CPU ms per query altimeter / prometheus | answers equal |\n|---|---|---|---|---|---|---|---|\n")
 	for _, q := range r.Queries {
 		a, p := medianOf(q.AltMs), medianOf(q.PromMs)
-		fmt.Fprintf(&sb, "| `%s` (%s) | %s | %d / %d | %.2f | %.2f | %.2f | %v |\n", q.Expr, q.Name, q.Kind, q.Series, q.Points, a, p, a/p, q.Equal)
+		fmt.Fprintf(&sb, "| `%s` (%s) | %s | %d / %d | %.2f | %.2f | %.2f | %.1f / %.1f | %v |\n", q.Expr, q.Name, q.Kind, q.Series, q.Points, a, p, a/p, q.AltCPUms, q.PromCPUms, q.Equal)
 	}
 	return sb.String()
 }

@@ -96,6 +96,8 @@ type API struct {
 	// rollupAnswers counts queries answered from the store's statistics
 	// (rollupquery.go).
 	rollupAnswers prometheus.Counter
+	// labels caches the label sets of stored series without metadata.
+	labels *labelCache
 }
 
 // New builds the API.
@@ -111,8 +113,9 @@ func New(o Options) *API {
 	}
 	o.Limits.defaults()
 	a := &API{
-		opts: o,
-		log:  o.Logger.Named("promql"),
+		opts:   o,
+		labels: newLabelCache(),
+		log:    o.Logger.Named("promql"),
 		engine: promql.NewEngine(promql.EngineOpts{
 			MaxSamples:           o.Limits.MaxSamples,
 			Timeout:              o.Limits.Timeout,
@@ -195,7 +198,7 @@ func (a *API) form(c *gin.Context) error {
 // queryable returns the storage the engine reads for principal p.
 func (a *API) queryable(p Principal) *queryable {
 	q := &queryable{
-		src: a.opts.Source, mapping: a.opts.Mapping, maxSeries: a.opts.Limits.MaxSeries,
+		src: a.opts.Source, mapping: a.opts.Mapping, labels: a.labels, maxSeries: a.opts.Limits.MaxSeries,
 		budget: &readBudget{left: a.opts.Limits.MaxReadSamples},
 	}
 	if !p.Admin {

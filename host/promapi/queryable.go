@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
@@ -47,9 +48,49 @@ var (
 type queryable struct {
 	src       Source
 	mapping   *metric.Mapping
+	labels    *labelCache
 	project   string
 	maxSeries int
 	budget    *readBudget
+}
+
+// labelCache holds the label sets of stored series without metadata, by
+// series id, so that a query over 10,000 series does not map and build
+// them all again. An entry is used only while its key is the series' (an
+// id a deleted series left could come back under another key after a
+// restart).
+type labelCache struct {
+	mu sync.Mutex
+	m  map[series.ID]cachedLabels
+}
+
+type cachedLabels struct {
+	key  series.Key
+	lset labels.Labels
+}
+
+func newLabelCache() *labelCache { return &labelCache{m: map[series.ID]cachedLabels{}} }
+
+// maxCachedLabels bounds the cache; when full it starts over.
+const maxCachedLabels = 1 << 20
+
+func (c *labelCache) get(id series.ID, k *series.Key) (labels.Labels, bool) {
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	if !ok || e.key != *k {
+		return labels.EmptyLabels(), false
+	}
+	return e.lset, true
+}
+
+func (c *labelCache) put(id series.ID, k *series.Key, lset labels.Labels) {
+	c.mu.Lock()
+	if len(c.m) >= maxCachedLabels {
+		clear(c.m)
+	}
+	c.m[id] = cachedLabels{key: *k, lset: lset}
+	c.mu.Unlock()
 }
 
 // readBudget counts the samples one query reads, across its queriers.
@@ -144,9 +185,10 @@ func keyValue(k *series.Key, name string) (string, bool) {
 	return "", false
 }
 
-// selectMapped returns the series matching ms, sorted by labels, with
-// their parts, overlapping [mint, maxt].
-func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]mapped, error) {
+// selectMapped returns the series matching ms with their parts,
+// overlapping [mint, maxt]: sorted by labels when sorted is set, else in
+// the order of the store's catalog.
+func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher, sorted bool) ([]mapped, error) {
 	minUS, maxUS := usOf(qr.mint), usOf(qr.maxt)+999
 	var infos []series.Info
 	for _, meter := range qr.meters(ms) {
@@ -184,6 +226,18 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]ma
 		}
 		return ls.Labels()
 	}
+	// The labels of a series without metadata, cached by id.
+	base := func(in *series.Info) labels.Labels {
+		if qr.q.labels == nil {
+			return build(&in.Key, nil)
+		}
+		if l, ok := qr.q.labels.get(in.ID, &in.Key); ok {
+			return l
+		}
+		l := build(&in.Key, nil)
+		qr.q.labels.put(in.ID, &in.Key, l)
+		return l
+	}
 	matches := func(lset labels.Labels) bool {
 		for _, m := range ms {
 			if !m.Matches(lset.Get(m.Name)) {
@@ -211,7 +265,7 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]ma
 			}
 		}
 		if !qr.q.mapping.HasMetadata() {
-			out = append(out, mapped{lset: build(&in.Key, nil), parts: []part{{id: in.ID}}})
+			out = append(out, mapped{lset: base(in), parts: []part{{id: in.ID}}})
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -226,7 +280,7 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]ma
 			hist[in.Key.ResourceID] = vs
 		}
 		if len(vs) == 0 {
-			if l := build(&in.Key, nil); matches(l) {
+			if l := base(in); matches(l) {
 				out = append(out, mapped{lset: l, parts: []part{{id: in.ID}}})
 			}
 			continue
@@ -247,6 +301,11 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]ma
 			}
 		}
 	}
+	if !sorted {
+		if merged, ok := mergeUnsorted(out); ok {
+			return merged, nil
+		}
+	}
 	slices.SortStableFunc(out, func(a, b mapped) int { return labels.Compare(a.lset, b.lset) })
 	// Merge series whose labels are equal.
 	merged := out[:0]
@@ -260,14 +319,55 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher) ([]ma
 	return merged, nil
 }
 
-func (qr *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+// mergeUnsorted merges the series of out whose labels are equal, keeping
+// the order of their first appearance, by label hash; false (and out
+// untouched) when two different label sets share a hash.
+func mergeUnsorted(out []mapped) ([]mapped, bool) {
+	first := make(map[uint64]int, len(out))
+	dup := false
+	for i := range out {
+		h := out[i].lset.Hash()
+		j, ok := first[h]
+		if !ok {
+			first[h] = i
+			continue
+		}
+		if !labels.Equal(out[j].lset, out[i].lset) {
+			return out, false
+		}
+		dup = true
+	}
+	if !dup {
+		return out, true
+	}
+	merged := make([]mapped, 0, len(first))
+	at := make(map[uint64]int, len(first))
+	for _, m := range out {
+		h := m.lset.Hash()
+		if j, ok := at[h]; ok {
+			merged[j].parts = append(merged[j].parts, m.parts...)
+			continue
+		}
+		at[h] = len(merged)
+		merged = append(merged, m)
+	}
+	return merged, true
+}
+
+func (qr *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	mint, maxt := qr.mint, qr.maxt
 	if hints != nil {
 		mint, maxt = max(mint, hints.Start), min(maxt, hints.End)
 	}
-	sel, err := qr.selectMapped(ctx, ms)
+	sel, err := qr.selectMapped(ctx, ms, sortSeries)
 	if err != nil {
 		return storage.ErrSeriesSet(err)
+	}
+	if !sortSeries {
+		// In the order of the stored series, as the store's keys are:
+		// the read view's seeks then move forward (as the engine asks
+		// PromQL's own TSDB, it may get series in any order).
+		slices.SortFunc(sel, func(a, b mapped) int { return cmpInt(int64(a.parts[0].id), int64(b.parts[0].id)) })
 	}
 	if hints != nil && hints.Func == "series" {
 		// Only labels are wanted (/api/v1/series).
@@ -376,7 +476,7 @@ func cmpInt(a, b int64) int {
 }
 
 func (qr *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-	sel, err := qr.selectMapped(ctx, ms)
+	sel, err := qr.selectMapped(ctx, ms, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -390,7 +490,7 @@ func (qr *querier) LabelValues(ctx context.Context, name string, hints *storage.
 }
 
 func (qr *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-	sel, err := qr.selectMapped(ctx, ms)
+	sel, err := qr.selectMapped(ctx, ms, false)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -167,8 +167,11 @@ func Open(dir string, o Options, log hclog.Logger) (*DB, error) {
 	}
 	log = log.Named("series")
 	// The DB keeps its own reference on the cache, so that a reopen can
-	// share it; Close drops it.
-	cache := pebble.NewCache(o.CacheSize)
+	// share it; Close drops it. Pebble counts its memtables against the
+	// block cache (a full one, and the flushed one it keeps to recycle):
+	// a cache of CacheSize alone holds no block at all once the memtables
+	// have grown to a MemTableSize as large, and every read decompresses.
+	cache := pebble.NewCache(o.CacheSize + 2*o.MemTableSize)
 	popts := &pebble.Options{
 		Cache:                 cache,
 		Merger:                aggMerger,

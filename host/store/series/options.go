@@ -69,7 +69,9 @@ type Options struct {
 	// ChunkWindow is the time span of one sealed chunk (default 2h). It is
 	// fixed when the DB is created; later values are ignored.
 	ChunkWindow time.Duration
-	// CacheSize is Pebble's block cache in bytes (default 64 MiB).
+	// CacheSize is Pebble's block cache in bytes (default 64 MiB), besides
+	// the memtables, which Pebble counts against its cache: the cache
+	// made holds CacheSize + 2 x MemTableSize.
 	CacheSize int64
 	// RetainEvery is the period of the background retention and packing
 	// (default 1m); negative disables the background goroutine.

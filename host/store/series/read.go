@@ -100,6 +100,10 @@ type cursor struct {
 	tight bool
 	flip  int
 	bufs  [2][2][]byte
+	// none, set by a View, says the range holds no key: mergeScan does
+	// not position the cursor. probe is a key buffer for that test.
+	none  bool
+	probe []byte
 }
 
 // bound sets the range to p|id|lo .. p|id|up.
@@ -175,7 +179,7 @@ func mergeScan(ctx context.Context, cc, hc *cursor, start, end int64, desc bool,
 	if err != nil {
 		return err
 	}
-	hok := hc.first()
+	hok := !hc.none && hc.first()
 	var hs chunk.Sample
 	if hok {
 		if hs, err = decodeHead(hc.it.Key(), hc.it.Value()); err != nil {

@@ -26,7 +26,13 @@ type View struct {
 	cc, hc cursor           // chunks, head samples
 	ei     *pebble.Iterator // epochs, opened by the first RecordTimes
 	now    int64            // µs, when the view was opened
-	rolled int64            // no per-series roll-up holds a sample at or after this
+	// headLo and headHi are the least and greatest head keys of the
+	// snapshot (both nil when it has none): a scan whose range lies
+	// outside them skips the head cursor's seek. After packing, most
+	// series have no head sample, and a seek that finds nothing costs
+	// as much as one that finds something.
+	headLo, headHi []byte
+	rolled         int64 // no per-series roll-up holds a sample at or after this
 }
 
 // View opens a read view.
@@ -52,6 +58,19 @@ func (db *DB) View() (*View, error) {
 		_ = v.snap.Close()
 		end()
 		return nil, fmt.Errorf("open view: %w", err)
+	}
+	if v.hc.it.First() {
+		v.headLo = slices.Clone(v.hc.it.Key())
+		if v.hc.it.Last() {
+			v.headHi = slices.Clone(v.hc.it.Key())
+		}
+	}
+	if err := v.hc.it.Error(); err != nil {
+		_ = v.cc.it.Close()
+		_ = v.hc.it.Close()
+		_ = v.snap.Close()
+		end()
+		return nil, fmt.Errorf("open view: head extent: %w", err)
 	}
 	return v, nil
 }
@@ -85,7 +104,17 @@ func (v *View) scan(ctx context.Context, id ID, start, end int64, desc bool, fn 
 	}
 	v.cc.desc, v.hc.desc = desc, desc
 	v.cc.bound(pChunk, id, v.db.windowOf(start), v.db.windowOf(end-1)+1)
-	v.hc.bound(pHead, id, start, end)
+	if v.hc.none = v.headHi == nil; !v.hc.none {
+		v.hc.probe = appendTimeKey(v.hc.probe[:0], pHead, id, end)
+		v.hc.none = bytes.Compare(v.hc.probe, v.headLo) <= 0
+	}
+	if !v.hc.none {
+		v.hc.probe = appendTimeKey(v.hc.probe[:0], pHead, id, start)
+		v.hc.none = bytes.Compare(v.hc.probe, v.headHi) > 0
+	}
+	if !v.hc.none {
+		v.hc.bound(pHead, id, start, end)
+	}
 	n, closed := 0, false
 	err := mergeScan(ctx, &v.cc, &v.hc, start, end, desc, func(p Point) bool {
 		// Close of the DB cancels a long scan too.

@@ -180,3 +180,42 @@ func TestViewScanMatchesScan(t *testing.T) {
 	}
 	require.Positive(t, changed, "the later writes changed no answer: the check above proves nothing")
 }
+
+// TestBlockCacheBesideMemtables: Pebble counts its memtables against the
+// block cache; once they have grown to MemTableSize, a cache of CacheSize
+// alone (as large) held no block, and a View read every block from disk
+// again, decompressing it. The cache made leaves CacheSize to blocks.
+func TestBlockCacheBesideMemtables(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t, t.TempDir(), Options{MemTableSize: 1 << 20, CacheSize: 1 << 20, NoSync: true})
+	// Enough writes for the memtables to rotate up to their full size.
+	const nSeries = 200
+	for w := int64(0); w < 40; w++ {
+		var in []Input
+		for s := range nSeries {
+			for i := range int64(10) {
+				ts := t0 + (w*10+i)*min1
+				in = append(in, Input{Key: key("cpu", fmt.Sprintf("vm%03d", s), "p1"), T: ts, V: float64(ts%997) / 10, Recorded: ts})
+			}
+		}
+		_, err := db.Write(ctx, in)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Compact(ctx))
+	scanAll := func() {
+		v, err := db.View()
+		require.NoError(t, err)
+		defer func() { require.NoError(t, v.Close()) }()
+		for _, in := range db.SeriesList() {
+			require.NoError(t, v.Scan(ctx, in.ID, 0, 0, func(Point) bool { return true }))
+		}
+	}
+	scanAll()
+	before := db.pdb.Metrics().BlockCache
+	scanAll()
+	after := db.pdb.Metrics().BlockCache
+	require.Positive(t, after.Size, "the block cache holds blocks")
+	hits, misses := after.Hits-before.Hits, after.Misses-before.Misses
+	require.Greater(t, hits, 4*misses, "the second read of the same blocks hits the cache: %d hits, %d misses", hits, misses)
+}
