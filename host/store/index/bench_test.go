@@ -115,3 +115,31 @@ func BenchmarkInsertEvents(b *testing.B) {
 	}
 	reportRows(b, cpu0, b.N*benchBatch)
 }
+
+// BenchmarkHistoryMiss reads the metadata history of random resources out
+// of 10,000 (two versions each) with an empty cache, as a listing of a
+// resource not read since the last metadata change does.
+func BenchmarkHistoryMiss(b *testing.B) {
+	ctx := context.Background()
+	db := benchDB(b)
+	const resources = 10_000
+	for v, state := range []string{"active", "paused"} {
+		ups := make([]ResourceUpdate, resources)
+		for i := range ups {
+			ups[i] = ResourceUpdate{ResourceID: fmt.Sprintf("instance-%06d", i), ProjectID: "project", UserID: "user",
+				Source: "openstack", Meter: "cpu", Type: "cumulative", Unit: "ns", T: base.Add(time.Duration(v) * time.Hour),
+				Metadata: benchMetadata(state)}
+		}
+		require.NoError(b, db.Upsert(ctx, ups))
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for n := range b.N {
+		db.hist.invalidate()
+		h, err := db.History(ctx, fmt.Sprintf("instance-%06d", (n*7919)%resources))
+		if err != nil || len(h) != 2 {
+			b.Fatal(len(h), err)
+		}
+	}
+	reportRows(b, cpu0, b.N)
+}

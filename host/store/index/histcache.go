@@ -5,9 +5,26 @@ import (
 	"sync"
 )
 
-// maxCachedHistories bounds historyCache: past it, each new answer evicts
-// one at random.
-const maxCachedHistories = 8192
+// maxCachedHistoryBytes bounds historyCache by the estimated memory of its
+// answers (historySize), not by their number: a count would be either too
+// small for a deployment's resources (every listing then misses) or
+// unbounded in memory for resources with large metadata. At about 300
+// bytes for a resource with one version of a few keys, 32 MiB holds some
+// 100,000 resources. Past it, each new answer evicts others at random.
+const maxCachedHistoryBytes = 32 << 20
+
+// historySize estimates the memory of an answer cached under id: the
+// strings, and fixed costs per entry, version and map pair.
+func historySize(id string, vs []Version) int {
+	n := 64 + len(id) // map entry and slice header
+	for _, v := range vs {
+		n += 48 + 48 // Version, map header
+		for k, x := range v.Metadata {
+			n += 32 + len(k) + len(x) // two string headers, bucket share
+		}
+	}
+	return n
+}
 
 // historyCache keeps History's answers per resource_id until a write
 // transaction that may have changed a metadata history ends (gen moves on
@@ -15,9 +32,10 @@ const maxCachedHistories = 8192
 // transaction begins and stores its answer only if the generation has not
 // moved since, so no answer older than the last such commit is kept.
 type historyCache struct {
-	mu  sync.Mutex
-	gen uint64
-	m   map[string][]Version
+	mu    sync.Mutex
+	gen   uint64
+	m     map[string][]Version
+	bytes int // historySize of the answers in m
 }
 
 // get returns a copy of the cached history of id, and the generation a
@@ -45,13 +63,23 @@ func (c *historyCache) put(id string, gen uint64, vs []Version) {
 	if c.m == nil {
 		c.m = make(map[string][]Version)
 	}
-	if len(c.m) >= maxCachedHistories {
-		for k := range c.m { // one at random: a larger working set still hits
-			delete(c.m, k)
+	if old, ok := c.m[id]; ok {
+		c.bytes -= historySize(id, old)
+		delete(c.m, id)
+	}
+	size := historySize(id, vs)
+	if size > maxCachedHistoryBytes {
+		return
+	}
+	for k, old := range c.m { // at random: a larger working set still hits
+		if c.bytes+size <= maxCachedHistoryBytes {
 			break
 		}
+		c.bytes -= historySize(k, old)
+		delete(c.m, k)
 	}
 	c.m[id] = vs
+	c.bytes += size
 }
 
 // invalidate drops every answer; called after each write transaction that
@@ -59,7 +87,7 @@ func (c *historyCache) put(id string, gen uint64, vs []Version) {
 func (c *historyCache) invalidate() {
 	c.mu.Lock()
 	c.gen++
-	c.m = nil
+	c.m, c.bytes = nil, 0
 	c.mu.Unlock()
 }
 

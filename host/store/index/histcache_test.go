@@ -73,3 +73,34 @@ func TestHistoryCache(t *testing.T) {
 		require.ErrorIs(t, err, ErrNotFound, fmt.Sprint(id))
 	}
 }
+
+// TestHistoryCacheBytes fills the cache past its memory bound: it keeps
+// what fits, its count of bytes matches its answers, and it holds far more
+// than the 8,192 resources its former count allowed.
+func TestHistoryCacheBytes(t *testing.T) {
+	t.Parallel()
+	var c historyCache
+	_, gen, _ := c.get("x")
+	md := map[string]string{"state": "active", "flavor": "m1.small", "host": "compute-1"}
+	for i := range 300_000 {
+		c.put(fmt.Sprintf("resource-%06d", i), gen, []Version{{Metadata: md}})
+	}
+	sum := 0
+	for id, vs := range c.m {
+		sum += historySize(id, vs)
+	}
+	require.Equal(t, sum, c.bytes)
+	require.LessOrEqual(t, c.bytes, maxCachedHistoryBytes)
+	require.Greater(t, len(c.m), 50_000)
+	require.Less(t, len(c.m), 300_000, "the bound evicted nothing")
+	// Replacing an answer does not count it twice.
+	id := "resource-299999"
+	if _, ok := c.m[id]; !ok {
+		c.put(id, gen, []Version{{Metadata: md}})
+	}
+	before := c.bytes
+	c.put(id, gen, []Version{{Metadata: md}})
+	require.Equal(t, before, c.bytes)
+	c.invalidate()
+	require.Zero(t, c.bytes)
+}

@@ -170,40 +170,60 @@ func (db *DB) History(ctx context.Context, resourceID string) ([]Version, error)
 	if ok {
 		return out, nil
 	}
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
-		var rid int64
-		rows, err := db.query(ctx, tx, `SELECT id FROM resource WHERE resource_id = ?`, resourceID)
-		if err != nil {
-			return err
-		}
-		found := rows.Next()
-		if found {
-			err = rows.Scan(&rid)
-		}
-		_ = rows.Close()
-		if err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("resource %q: %w", resourceID, ErrNotFound)
-		}
-		vs, err := loadVersions(db.query(ctx, tx, sqlVerLoad, rid))
-		if err != nil {
-			return err
-		}
-		out = make([]Version, len(vs))
-		for i, v := range vs {
-			out[i] = Version{From: fromNanos(v.from), Metadata: v.md}
-			if v.to != openTo {
-				out[i].To = fromNanos(v.to)
-			}
-		}
-		return nil
-	})
+	out, err := db.loadHistory(ctx, resourceID)
 	if err != nil {
 		return nil, fmt.Errorf("metadata history: %w", err)
 	}
 	db.hist.put(resourceID, gen, out)
+	return out, nil
+}
+
+// sqlHistory reads a resource and its metadata versions in one statement:
+// one snapshot without a transaction's BEGIN and ROLLBACK round trips. A
+// resource without versions answers one row of NULLs; an unknown one none.
+const sqlHistory = `SELECT v.from_ns, v.to_ns, v.metadata FROM resource r
+	LEFT JOIN metadata_version v ON v.rid = r.id
+	WHERE r.resource_id = ? ORDER BY v.from_ns`
+
+// loadHistory is History's read of the database.
+func (db *DB) loadHistory(ctx context.Context, resourceID string) ([]Version, error) {
+	st, release, err := db.readStmt(ctx, sqlHistory)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rows, err := st.QueryContext(ctx, resourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	found := false
+	out := []Version{}
+	for rows.Next() {
+		found = true
+		var from, to sql.NullInt64
+		var md sql.NullString
+		if err := rows.Scan(&from, &to, &md); err != nil {
+			return nil, err
+		}
+		if !from.Valid {
+			continue // the resource has no versions
+		}
+		v := Version{From: fromNanos(from.Int64)}
+		if to.Valid {
+			v.To = fromNanos(to.Int64)
+		}
+		if err := json.Unmarshal([]byte(md.String), &v.Metadata); err != nil {
+			return nil, fmt.Errorf("decode metadata: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("resource %q: %w", resourceID, ErrNotFound)
+	}
 	return out, nil
 }
 
