@@ -441,3 +441,31 @@ func TestIntegrationFollowerRestartNeverUnauthorized(t *testing.T) {
 		require.NoError(t, err, "after catch-up every token is known")
 	}
 }
+
+// TestIntegrationWriteWhileLeaderDies: a write forwarded by a follower
+// while the leader has just died (its address refuses connections, and the
+// follower still names it until its heartbeat times out) waits for the next
+// leader within its context instead of failing "member unreachable": a
+// request that was never sent may be sent again.
+func TestIntegrationWriteWhileLeaderDies(t *testing.T) {
+	t.Parallel()
+	ms := threeMembers(t)
+	old := leaderOf(t, ms)
+	var follower *member
+	for _, m := range ms {
+		if m != old {
+			follower = m
+		}
+	}
+	require.NoError(t, old.node.Close())
+	// Its idle connections are gone (a request that met one closing could
+	// have been applied, and is not sent again): this is the refused dial.
+	follower.node.httpc.CloseIdleConnections()
+	_, addr := follower.node.Leader()
+	require.Equal(t, old.cfg.BindAddress, addr, "the follower still names the dead leader")
+	ctx := ctxT(t)
+	tok, _, err := follower.node.Tokens().Create(ctx, "p", auth.RoleMember)
+	require.NoError(t, err, "a write while the leader is gone waits for the next one")
+	_, err = follower.node.Tokens().Authenticate(ctx, tok)
+	require.NoError(t, err)
+}

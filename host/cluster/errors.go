@@ -19,4 +19,16 @@ var (
 	// ErrBusy means a member was serving as many member RPCs as it
 	// allows; the request was not started, so it may be sent again.
 	ErrBusy = errors.New("member busy")
+	// ErrNotSent means a member RPC failed before its request left this
+	// member (the address refused the connection, or the handshake
+	// failed): nothing was started there, so it may be sent again. It comes
+	// with ErrUnreachable.
+	ErrNotSent = errors.New("request not sent")
 )
+
+// dialError marks an error of the member RPC client's dial: the request
+// was not sent.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }

@@ -254,7 +254,11 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.httpc = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return n.mux.dial(ctx, addr, connRPC)
+			c, err := n.mux.dial(ctx, addr, connRPC)
+			if err != nil {
+				return nil, &dialError{err}
+			}
+			return c, nil
 		},
 		MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second,
 	}}

@@ -190,6 +190,9 @@ func (n *Node) call(ctx context.Context, addr, method, path string, body []byte,
 	}
 	resp, err := n.httpc.Do(req)
 	if err != nil {
+		if de := (*dialError)(nil); errors.As(err, &de) {
+			return fmt.Errorf("%w (%w): %s %s: %v", ErrUnreachable, ErrNotSent, path, addr, err)
+		}
 		return fmt.Errorf("%w: %s %s: %v", ErrUnreachable, path, addr, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
@@ -279,8 +282,11 @@ func (n *Node) leaderDo(ctx context.Context, what string, local func(context.Con
 		} else {
 			err = ErrNoLeader
 		}
-		// A busy leader never started the request: asking again is safe.
-		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, ErrBusy) {
+		// A busy leader never started the request, nor one whose address
+		// refused it (it died; the next leader takes it): asking again is
+		// safe.
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrNotLeader) &&
+			!errors.Is(err, ErrBusy) && !errors.Is(err, ErrNotSent) {
 			return err
 		}
 		select {
