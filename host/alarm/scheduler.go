@@ -374,7 +374,7 @@ func (s *Scheduler) commit(ctx context.Context, set Settings, a *Alarm, out rule
 		ReasonData: rd, Notify: out.Notify, UserID: a.UserID, ProjectID: a.ProjectID, Limits: set.Limits,
 	}
 	// Reserved before the commit, so that no takeover here can start the
-	// delivery before its delay.
+	// delivery before its delay (a new id: always free).
 	s.reserve(c.TransitionID)
 	if err := s.o.Node.Apply(ctx, c); err != nil {
 		s.release(c.TransitionID)
@@ -398,11 +398,16 @@ func (s *Scheduler) commit(ctx context.Context, set Settings, a *Alarm, out rule
 	return out.Changed, "", nil
 }
 
-// reserve marks a transition's delivery as this member's.
-func (s *Scheduler) reserve(tid string) {
+// reserve marks a transition's delivery as this member's; false when it
+// already was (being delivered here, or waiting for its delay).
+func (s *Scheduler) reserve(tid string) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[tid] {
+		return false
+	}
 	s.inflight[tid] = true
-	s.mu.Unlock()
+	return true
 }
 
 func (s *Scheduler) release(tid string) {
@@ -483,13 +488,7 @@ func (s *Scheduler) takeOver(ctx context.Context, now time.Time) {
 		if now.Sub(d.Committed) < delay || !s.o.Owns(d.AlarmID) {
 			continue
 		}
-		s.mu.Lock()
-		mine := s.inflight[d.TransitionID]
-		if !mine {
-			s.inflight[d.TransitionID] = true
-		}
-		s.mu.Unlock()
-		if !mine {
+		if s.reserve(d.TransitionID) {
 			s.run(ctx, d)
 		}
 	}
@@ -553,9 +552,12 @@ const (
 	outcomeMaxRetry = 2 * time.Second
 )
 
-// commitOutcome commits an action's outcome, retrying while the cluster
-// cannot take it (the leader died: its address refuses, an election runs),
-// for at most the takeover delay. The delivery stays reserved here
+// commitOutcome commits an action's outcome, retrying what the cluster
+// itself does not retry, for at most the takeover delay. (Node.Apply
+// already waits for a new leader when the old one's address refuses the
+// request; it does not resend one that met a closing connection, since
+// that may have been applied: for this command a second apply is
+// harmless, so it is sent again here.) The delivery stays reserved here
 // meanwhile, so no takeover on this member sends it again; an outcome
 // lost for good is what makes a receiver see a transition twice. A
 // DeliveryDone applied twice (an answer lost with the leader) is harmless:
