@@ -60,12 +60,7 @@ alarm {
 	})
 	publishAll(t, url, notifications(t, 3))
 	state := func(token, id string) string {
-		c := &client{t: t, base: "http://" + a.api, token: token}
-		code, body := c.do("GET", "/v2/alarms/"+id+"/state", nil)
-		require.Equal(t, http.StatusOK, code, string(body))
-		var s string
-		require.NoError(t, json.Unmarshal(body, &s))
-		return s
+		return alarmState(&client{t: t, base: "http://" + a.api, token: token}, id)
 	}
 	waitFor(t, 30*time.Second, "the event alarm in alarm and its action delivered", func() bool {
 		got, _ := rcv.transitions()

@@ -85,33 +85,20 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 	// back, transitions the test does not expect (seen: 103 alarms went
 	// alarm -> insufficient data -> alarm while the test slept a second).
 	startFeeder := func(live []*clusterMember, value float64) (stop func()) {
-		done, errc := make(chan struct{}), make(chan error, 1)
-		go func() {
-			defer close(errc)
-			for {
-				samples := make([]map[string]any, nAlarms)
-				ts := time.Now().UTC().Format("2006-01-02T15:04:05.000000")
-				for i := range samples {
-					samples[i] = map[string]any{"counter_name": "load", "counter_type": "gauge", "counter_unit": "%",
-						"counter_volume": value, "resource_id": fmt.Sprintf("r%03d", i), "timestamp": ts}
-				}
-				for _, m := range live {
-					if err := postJSON(clients[m], "/v2/meters/load", samples); err != nil {
-						errc <- err
-						return
-					}
-				}
-				select {
-				case <-done:
-					return
-				case <-time.After(200 * time.Millisecond):
+		return feedEvery(t, 200*time.Millisecond, func() error {
+			samples := make([]map[string]any, nAlarms)
+			ts := time.Now().UTC().Format("2006-01-02T15:04:05.000000")
+			for i := range samples {
+				samples[i] = map[string]any{"counter_name": "load", "counter_type": "gauge", "counter_unit": "%",
+					"counter_volume": value, "resource_id": fmt.Sprintf("r%03d", i), "timestamp": ts}
+			}
+			for _, m := range live {
+				if err := postJSON(clients[m], "/v2/meters/load", samples); err != nil {
+					return err
 				}
 			}
-		}()
-		return func() {
-			close(done)
-			require.NoError(t, <-errc)
-		}
+			return nil
+		})
 	}
 	states := func(m *clusterMember) map[string]int {
 		code, body := clients[m].do("GET", "/v2/alarms?limit=10000", nil)
@@ -251,6 +238,41 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 	waitFor(t, 90*time.Second, "every alarm ok, every transition delivered, nothing pending", settled(live, "ok", okBefore+nAlarms))
 	t.Logf("all %d transitions to ok delivered %s after the leader's kill", nAlarms, time.Since(killedAt).Round(time.Millisecond))
 	checkDelivered(live[0], "leader kill")
+}
+
+// feedEvery calls post every interval from its own goroutine, until the
+// returned stop is called; stop fails the test with post's error, if it
+// had one (post ends the feeding on its first error).
+func feedEvery(t *testing.T, every time.Duration, post func() error) (stop func()) {
+	done, errc := make(chan struct{}), make(chan error, 1)
+	go func() {
+		defer close(errc)
+		for {
+			if err := post(); err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(every):
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		require.NoError(t, <-errc)
+	}
+}
+
+// alarmState is the state of alarm id as c sees it.
+func alarmState(c *client, id string) string {
+	c.t.Helper()
+	code, body := c.do("GET", "/v2/alarms/"+id+"/state", nil)
+	require.Equal(c.t, http.StatusOK, code, string(body))
+	var s string
+	require.NoError(c.t, json.Unmarshal(body, &s))
+	return s
 }
 
 // postJSON posts body to path without failing the test (for goroutines

@@ -51,36 +51,14 @@ func TestIntegrationAlarmReload(t *testing.T) {
 	// (1 s) always holds a sample, whatever the test waits for.
 	var value atomic.Int64
 	value.Store(90)
-	done, errc := make(chan struct{}), make(chan error, 1)
-	go func() {
-		defer close(errc)
-		for {
-			err := postJSON(c, "/v2/meters/cpu_util", []map[string]any{{
-				"counter_name": "cpu_util", "counter_type": "gauge", "counter_unit": "%", "counter_volume": value.Load(),
-				"resource_id": "r1", "timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000000"),
-			}})
-			if err != nil {
-				errc <- err
-				return
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}()
-	defer func() {
-		close(done)
-		require.NoError(t, <-errc)
-	}()
-	state := func() string {
-		code, body := c.do("GET", "/v2/alarms/"+id+"/state", nil)
-		require.Equal(t, http.StatusOK, code, string(body))
-		var s string
-		require.NoError(t, json.Unmarshal(body, &s))
-		return s
-	}
+	stop := feedEvery(t, 200*time.Millisecond, func() error {
+		return postJSON(c, "/v2/meters/cpu_util", []map[string]any{{
+			"counter_name": "cpu_util", "counter_type": "gauge", "counter_unit": "%", "counter_volume": value.Load(),
+			"resource_id": "r1", "timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000000"),
+		}})
+	})
+	defer stop()
+	state := func() string { return alarmState(c, id) }
 	received := func(st string) int {
 		got, _ := rcv.transitions()
 		n := 0

@@ -237,13 +237,7 @@ func TestIntegrationAlarmWebhook(t *testing.T) {
 			return until()
 		})
 	}
-	state := func() string {
-		code, body := c.do("GET", "/v2/alarms/"+id+"/state", nil)
-		require.Equal(t, http.StatusOK, code, string(body))
-		var s string
-		require.NoError(t, json.Unmarshal(body, &s))
-		return s
-	}
+	state := func() string { return alarmState(c, id) }
 	received := func(st string) bool {
 		got, _ := rcv.transitions()
 		for _, s := range got {
