@@ -15,15 +15,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// alarmMemberBody: deliveries start 2 s after a cycle's commits (the
-// default, written out), and a dead member's pending deliveries are taken
-// over once 5 s old (more than delivery_delay + webhook_timeout).
+// alarmMemberBody: deliveries start 2 s after a cycle's commits and a
+// request may take 10 s (the defaults, written out: an attempt that timed
+// out after the receiver counted it would be retried: a duplicate of the
+// notifier's own making, the likely source of the one duplicate seen with
+// 2 s in a CI run, where 300 deliveries share the receiver's 4 slots), and
+// a dead member's
+// pending deliveries are taken over once 15 s old (more than
+// delivery_delay + webhook_timeout).
 const alarmMemberBody = `
 alarm {
   evaluation_interval = "1s"
-  webhook_timeout     = "2s"
+  webhook_timeout     = "10s"
   delivery_delay      = "2s"
-  takeover_delay      = "5s"
+  takeover_delay      = "15s"
 }
 `
 
