@@ -25,10 +25,24 @@
 //     notification gives several samples (Magnum, Swift).
 //   - Only info and sample priorities are metered.
 //
-// Where Ceilometer would emit a sample that its pipeline then drops (no
-// volume, a volume that is not a number) or fail the whole notification
-// (a bad timestamp), Samples skips that sample and reports a
-// *notification.MappingError. Sample message IDs are derived from the
+// A definition that fails on a notification loses its own sample only:
+// Samples skips it, makes the others' and reports a
+// *notification.MappingError per failure. Against Ceilometer, case by case:
+//   - no volume, or a volume that is not a number: Ceilometer makes the
+//     sample and its pipeline drops it with a warning (_validate_volume);
+//   - lookup attributes with as many values as names, or one when not a
+//     lookup attribute, else Ceilometer warns and the definition makes
+//     nothing; a lookup whose name finds nothing makes nothing, silently,
+//     in both (no error here);
+//   - a bad timestamp or a type that is not gauge, delta or cumulative:
+//     Ceilometer raises while building the notification's samples and
+//     requeues it, so none of its samples are made, again and again;
+//   - no resource_id, or an empty name: Ceilometer makes a sample without
+//     them, which its publishers cannot store;
+//   - an expression that fails (a division by zero): Ceilometer raises,
+//     as for a bad timestamp.
+//
+// Sample message IDs are derived from the
 // notification's message ID, the meter name and the resource ID, so a
 // redelivered notification gives the same IDs.
 //

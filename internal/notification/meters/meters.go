@@ -471,7 +471,8 @@ func (def *definition) many(c *conv, out []sample.Sample) ([]sample.Sample, erro
 	}
 	nb := len(lists[attrName])
 	if nb == 0 {
-		return out, def.fail("name", "lookup: %s matched nothing", def.attrs[attrName])
+		// Ceilometer: "skip if no meters in payload", without a word.
+		return out, nil
 	}
 	for i, l := range lists {
 		if len(l) != nb && (len(l) != 1 || def.lookup[attrNames[i]]) {

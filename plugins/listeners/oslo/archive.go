@@ -20,8 +20,12 @@ type archiveBlock struct {
 const defaultRetention = 14 * 24 * time.Hour
 
 // Reasons an archived notification carries when the mapping made nothing
-// of it (a mapping failure carries reasonMapping and the error).
-const reasonUnmatched = "unmatched"
+// of it, or when a meter definition failed on it (followed by the error;
+// a failing event definition carries reasonMapping and the error).
+const (
+	reasonUnmatched  = "unmatched"
+	reasonMeterError = "meter_error"
+)
 
 // parseRetention reads a duration that may start with days ("14d",
 // "1d12h").

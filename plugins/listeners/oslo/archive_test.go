@@ -36,8 +36,9 @@ func TestParseRetention(t *testing.T) {
 // TestIntegrationArchiveNotes: with an archive block, every decodable
 // notification reaches the host raw with its envelope fields, in the batch
 // of its delivery: mapped ones, unmatched ones (not acked before the host
-// has them) and error-priority ones; a mapping failure is archived with
-// its reason and dead-lettered too.
+// has them) and error-priority ones; a failing meter definition is archived
+// with its reason (and acked), a failing event definition with its reason
+// and dead-lettered too.
 func TestIntegrationArchiveNotes(t *testing.T) {
 	rmq := peer.NeedRabbitMQ(t)
 	url := peer.VHost(t, rmq)
@@ -61,10 +62,15 @@ archive { retention = "2h" }
 	delete(payload, "size")
 	noSize["payload"], noSize["message_id"] = payload, "m-nosize"
 	pub.publish(t, "cinder", "notifications.info", envelope(t, noSize))
+	badDate := maps(noSize)
+	payload = maps(payload)
+	payload["created_at"] = "someday"
+	badDate["payload"], badDate["message_id"] = payload, "m-baddate"
+	pub.publish(t, "cinder", "notifications.info", envelope(t, badDate))
 
 	notes := map[string]sample.Notification{}
 	deadline := time.Now().Add(30 * time.Second)
-	for len(notes) < 4 {
+	for len(notes) < 5 {
 		g := r.recv(t, time.Until(deadline))
 		for _, n := range g.batch.Notifications {
 			notes[n.MessageID] = n
@@ -84,14 +90,18 @@ archive { retention = "2h" }
 	require.Equal(t, "i-3", notes["m-error"].ResourceID)
 	require.Equal(t, reasonUnmatched, notes["m-unmatched"].Reason)
 	require.Equal(t, "x-1", notes["m-unmatched"].ResourceID)
-	require.Contains(t, notes["m-nosize"].Reason, reasonMapping+": ")
-	// The mapping failure is dead-lettered as well, once archived.
+	// A failing meter definition is archived with its reason, and acked.
+	require.Contains(t, notes["m-nosize"].Reason, reasonMeterError+": ")
+	require.Contains(t, notes["m-nosize"].Reason, "volume.size")
+	// A failing event definition is dead-lettered as well, once archived.
+	require.Contains(t, notes["m-baddate"].Reason, reasonMapping+": ")
 	dead := readQueue(t, url, "altimeter.dead", 1, 10*time.Second)
 	require.Equal(t, reasonMapping, dead[0].Headers[headerReason])
+	require.Contains(t, string(dead[0].Body), "m-baddate")
 	ids := []string{}
 	for id := range notes {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	require.Equal(t, []string{"m-create", "m-error", "m-nosize", "m-unmatched"}, ids)
+	require.Equal(t, []string{"m-baddate", "m-create", "m-error", "m-nosize", "m-unmatched"}, ids)
 }

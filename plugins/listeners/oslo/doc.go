@@ -5,7 +5,9 @@
 // definitions (internal/notification), decodes the samples Ceilometer's
 // polling agents publish with priority "sample" (checking their
 // signatures), and emits them to the host in batches. A delivery is acked
-// only once the host has handled its samples and events; what cannot be
-// decoded or mapped, or what the host rejects, goes to a dead-letter
-// exchange with the reason in a header. It must not import host packages.
+// only once the host has handled its samples and events; a failing meter
+// definition loses its own sample only (counted as meter_errors); what
+// cannot be decoded, whose event definition fails, or what the host
+// rejects goes to a dead-letter exchange with the reason in a header. It
+// must not import host packages.
 package main

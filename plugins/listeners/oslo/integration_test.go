@@ -18,8 +18,10 @@ import (
 // body), published to two
 // brokers (vhosts) at once, become the expected samples and events at the
 // host over real gRPC, with the built-in meter and event definitions;
-// undecodable, unmappable, oversized and wrongly signed messages are
-// dead-lettered with their reason and counted, and the stream goes on.
+// undecodable, unmappable (an event definition fails), oversized and
+// wrongly signed messages are dead-lettered with their reason and counted,
+// a failing meter definition is counted and loses only its sample, and the
+// stream goes on.
 func TestIntegrationNotifications(t *testing.T) {
 	rmq := peer.NeedRabbitMQ(t)
 	url1, url2 := peer.VHost(t, rmq), peer.VHost(t, rmq)
@@ -69,7 +71,16 @@ batch_timeout         = "50ms"
 	delete(payload, "size")
 	payload["volume_id"] = "v-nosize"
 	noSize["payload"], noSize["message_id"] = payload, "m-nosize"
-	bad[reasonMapping] = envelope(t, noSize)
+	// A meter definition failing (volume.size: no size) loses its sample
+	// only: the notification's event is made and it is acked, counted as
+	// meter_errors. An event definition failing (created_at is not a time)
+	// dead-letters it.
+	pub1.publish(t, "cinder", "notifications.info", envelope(t, noSize))
+	badDate := maps(noSize)
+	payload = maps(payload)
+	payload["created_at"], payload["volume_id"] = "someday", "v-baddate"
+	badDate["payload"], badDate["message_id"] = payload, "m-baddate"
+	bad[reasonMapping] = envelope(t, badDate)
 	forged := maps(polled)
 	forged["message_id"], forged["payload"] = "m-forged", samplesPayload(t, "not-the-secret", "cpu", 7.0)
 	bad[reasonBadSignature] = envelope(t, forged)
@@ -162,7 +173,7 @@ batch_timeout         = "50ms"
 	require.Contains(t, gotReasons[reasonBadJSON], "decode json")
 	require.Contains(t, gotReasons[reasonMissingField], "event_type: missing")
 	require.Contains(t, gotReasons[reasonTooLarge], "more than max_message_bytes = 4096")
-	require.Contains(t, gotReasons[reasonMapping], "volume.size")
+	require.Contains(t, gotReasons[reasonMapping], "created_at")
 	require.Contains(t, gotReasons[reasonBadSignature], "signature does not match")
 
 	waitFor(t, "counters", 5*time.Second, func() bool { return o.stats.notifications.Load() == 10 })
@@ -171,6 +182,7 @@ batch_timeout         = "50ms"
 		require.Equal(t, uint64(1), c["dead_lettered_"+reason], reason)
 	}
 	require.Equal(t, uint64(1), c["unmatched"])
+	require.Equal(t, uint64(2), c["meter_errors"], "volume.size of m-nosize and m-baddate")
 	require.Equal(t, uint64(1), c["without_payload"])
 	require.Equal(t, uint64(len(wantSamples)), c["samples_accepted"])
 	require.Equal(t, uint64(len(wantEvents)), c["events_accepted"])

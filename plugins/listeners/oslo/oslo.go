@@ -54,7 +54,10 @@ type stats struct {
 	reconnects   atomic.Uint64 // connections re-established after a loss
 	connectFails atomic.Uint64 // attempts to connect (and set up) that failed
 	deadFailed   atomic.Uint64 // dead-letter publishes that failed (delivery requeued)
-	dead         map[string]*atomic.Uint64
+	// meterErrors counts meter definitions that failed on a notification
+	// (their sample skipped, the notification still acked).
+	meterErrors atomic.Uint64
+	dead        map[string]*atomic.Uint64
 	// consuming counts broker sessions that are consuming, for tests.
 	consuming atomic.Int64
 }
@@ -119,6 +122,7 @@ func (o *oslo) Counters() map[string]uint64 {
 		"reconnects":           o.stats.reconnects.Load(),
 		"connect_failures":     o.stats.connectFails.Load(),
 		"dead_letter_failures": o.stats.deadFailed.Load(),
+		"meter_errors":         o.stats.meterErrors.Load(),
 	}
 	for r, c := range o.stats.dead {
 		out["dead_lettered_"+r] = c.Load()
@@ -203,13 +207,18 @@ func (o *oslo) process(ctx context.Context, d *delivery, log hclog.Logger) *unit
 	if noPayload {
 		o.stats.noPayload.Add(1)
 	}
+	var meterErr error
 	if u.samples, err = o.m.Samples(&n.Notification); err != nil && !errors.Is(err, notification.ErrNoMatch) {
 		if noPayload {
 			// Ceilometer drops the samples whose fields are not there; a
 			// replay could not mend a notification without payload.
 			log.Debug("meter definitions found nothing in a notification without payload", "event_type", n.EventType, "error", err)
 		} else {
-			mapErrs = append(mapErrs, err)
+			// As Ceilometer, a failing meter definition loses its own
+			// sample only: the others' samples and the event go on, and
+			// the notification is acked (not dead-lettered).
+			meterErr = err
+			o.meterErrors(err, n.EventType, log)
 		}
 	}
 	ev, ok, err := o.m.Event(&n.Notification)
@@ -232,8 +241,51 @@ func (o *oslo) process(ctx context.Context, d *delivery, log hclog.Logger) *unit
 		// failed definitions can be fixed and it replayed (the store
 		// deduplicates what was already emitted by message_id).
 		u.dead = &deadNote{reason: reasonMapping, detail: detail}
+	} else if meterErr != nil {
+		if u.note != nil {
+			u.note.Reason = reasonMeterError + ": " + meterErr.Error()
+		} else if len(u.samples)+len(u.events) == 0 {
+			// It matched, so it is not counted as unmatched.
+			if err := d.ack(); err != nil {
+				log.Debug("ack delivery", "error", err)
+			}
+			return nil
+		}
 	}
 	return o.nonEmpty(ctx, u, log)
+}
+
+// meterErrors counts each failed meter definition in err (one per
+// *notification.MappingError, at least one) and warns, rate-limited, with
+// the meter and the error.
+func (o *oslo) meterErrors(err error, eventType string, log hclog.Logger) {
+	var failed []*notification.MappingError
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case *notification.MappingError:
+			failed = append(failed, x)
+		case interface{ Unwrap() []error }:
+			for _, c := range x.Unwrap() {
+				walk(c)
+			}
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
+		}
+	}
+	walk(err)
+	if len(failed) == 0 {
+		if n := o.stats.meterErrors.Add(1); n == 1 || n%warnEvery == 0 {
+			log.Warn("meter definition failed; its sample is skipped", "event_type", eventType, "count", n, "error", err)
+		}
+		return
+	}
+	for _, me := range failed {
+		if n := o.stats.meterErrors.Add(1); n == 1 || n%warnEvery == 0 {
+			log.Warn("meter definition failed; its sample is skipped", "meter", me.Definition, "event_type", eventType,
+				"count", n, "error", me)
+		}
+	}
 }
 
 // nonEmpty acks a unit without samples or events (Ceilometer drops such a
@@ -244,7 +296,7 @@ func (o *oslo) nonEmpty(ctx context.Context, u *unit, log hclog.Logger) *unit {
 	}
 	if u.note != nil {
 		// The archive keeps it: it is emitted alone, acked once stored.
-		if u.dead == nil {
+		if u.dead == nil && u.note.Reason == "" {
 			u.note.Reason = reasonUnmatched
 			o.stats.unmatched.Add(1)
 		}

@@ -104,18 +104,107 @@ func TestProcess(t *testing.T) {
 }
 
 // TestProcessPartial: a failing meter definition next to a good event
-// emits the event and marks the delivery for the dead-letter exchange.
+// emits the event and leaves the delivery to be acked (not dead-lettered),
+// counting the failure as meter_errors.
 func TestProcessPartial(t *testing.T) {
 	s, err := validate(defaultConfig())
 	require.NoError(t, err)
 	o := newWithMapper(s, partialMapper{}, sdktest.Logger(t))
 	body := envelope(t, osloMessage("m-5", "ev.partial", "INFO", fixtureTime, map[string]any{}))
-	u := o.process(context.Background(), &delivery{acker: &fakeAcker{}, tag: 1, body: body, routingKey: "notifications.info"}, o.log)
+	acker := &fakeAcker{}
+	u := o.process(context.Background(), &delivery{acker: acker, tag: 1, body: body, routingKey: "notifications.info"}, o.log)
 	require.NotNil(t, u)
 	require.Len(t, u.events, 1)
-	require.NotNil(t, u.dead)
-	require.Equal(t, reasonMapping, u.dead.reason)
-	require.Contains(t, u.dead.detail, "volume: matched nothing")
+	require.Nil(t, u.dead)
+	require.Empty(t, acker.acked, "acked once the host has the event")
+	require.Equal(t, uint64(1), o.Counters()["meter_errors"])
+	require.Zero(t, o.deadTotal())
+}
+
+// TestProcessMeterErrors runs Ceilometer's definitions on notifications
+// that one or more meter definitions fail on. Ceilometer's notification
+// agent (ceilometer/meter/notifications.py, pipeline/sample.py) loses the
+// failing definition's sample only, for the cases it survives: no volume
+// (None) and a volume that is not a number are dropped by the sample
+// pipeline with a warning, lookup lists of different lengths with a
+// warning; the other definitions' samples and the event (a separate
+// endpoint) are made. Where Ceilometer raises instead (a bad timestamp or
+// type: the whole notification requeued, forever) or makes a sample no
+// publisher can store (no resource_id), the listener does the same as for
+// a missing volume. Each failure counts one meter_errors; the notification
+// is acked. A failing event definition still dead-letters it (reason
+// mapping), with the samples emitted first.
+func TestProcessMeterErrors(t *testing.T) {
+	all := []string{"disk.ephemeral.size", "disk.root.size", "vcpus", "memory"}
+	tests := []struct {
+		name        string
+		eventType   string
+		mutate      func(p map[string]any)
+		noEvents    bool // store_events = false
+		wantMeters  []string
+		wantErrors  uint64
+		wantEvent   bool
+		wantDead    bool // dead-lettered after emitting (event definition failed)
+		wantSettled bool // acked in process: nothing to emit
+	}{
+		{name: "no volume (None)", mutate: func(p map[string]any) { delete(p, "vcpus") },
+			wantMeters: []string{"disk.ephemeral.size", "disk.root.size", "memory"}, wantErrors: 1, wantEvent: true},
+		{name: "null volume", mutate: func(p map[string]any) { p["vcpus"] = nil },
+			wantMeters: []string{"disk.ephemeral.size", "disk.root.size", "memory"}, wantErrors: 1, wantEvent: true},
+		// root_gb is an int trait as well: without events here.
+		{name: "volume not a number", mutate: func(p map[string]any) { p["root_gb"] = "twenty" }, noEvents: true,
+			wantMeters: []string{"disk.ephemeral.size", "vcpus", "memory"}, wantErrors: 1},
+		{name: "no resource_id: every meter fails, the event is made",
+			mutate: func(p map[string]any) { delete(p, "instance_id") }, wantErrors: 4, wantEvent: true},
+		{name: "event definition fails too: dead-lettered after emitting",
+			mutate:     func(p map[string]any) { p["memory_mb"] = "lots" },
+			wantMeters: []string{"disk.ephemeral.size", "disk.root.size", "vcpus"}, wantErrors: 1, wantDead: true},
+		{name: "only failing meters, no event: acked, not unmatched", eventType: "volume.create.end", noEvents: true,
+			mutate: func(p map[string]any) { p["size"] = "big"; p["volume_id"] = "v-1" }, wantErrors: 1, wantSettled: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := defaultConfig()
+			c.StoreEvents = !tc.noEvents
+			s, err := validate(c)
+			require.NoError(t, err)
+			m, err := loadMapper(s)
+			require.NoError(t, err)
+			o := newWithMapper(s, m, sdktest.Logger(t))
+			eventType := tc.eventType
+			if eventType == "" {
+				eventType = "compute.instance.exists"
+			}
+			p := instancePayload("i-9")
+			tc.mutate(p)
+			acker := &fakeAcker{}
+			body := envelope(t, osloMessage("m-9", eventType, "INFO", fixtureTime, p))
+			u := o.process(context.Background(), &delivery{acker: acker, tag: 3, body: body, routingKey: "notifications.info"}, o.log)
+			require.Equal(t, tc.wantErrors, o.Counters()["meter_errors"])
+			require.Zero(t, o.Counters()["unmatched"])
+			require.Zero(t, o.deadTotal())
+			if tc.wantSettled {
+				require.Nil(t, u)
+				require.Equal(t, []uint64{3}, acker.acked)
+				return
+			}
+			require.NotNil(t, u)
+			require.Empty(t, acker.acked)
+			var got []string
+			for _, s := range u.samples {
+				got = append(got, s.Name)
+			}
+			require.ElementsMatch(t, tc.wantMeters, got, "of %v", all)
+			require.Equal(t, tc.wantEvent, len(u.events) == 1)
+			if tc.wantDead {
+				require.NotNil(t, u.dead)
+				require.Equal(t, reasonMapping, u.dead.reason)
+				require.Contains(t, u.dead.detail, "memory_mb")
+				return
+			}
+			require.Nil(t, u.dead)
+		})
+	}
 }
 
 type partialMapper struct{ fakeMapper }
