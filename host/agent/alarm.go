@@ -46,7 +46,8 @@ func schedulerSettings(ac config.Alarm) alarm.Settings {
 func (a *Agent) openAlarms(cfg *config.Config, prom *promapi.API) (*alarm.Service, error) {
 	ac := alarmBlock(cfg)
 	a.alarmCfg = ac
-	limits := alarm.HistoryLimits{PerAlarm: ac.HistoryMaxPerAlarm, MaxAge: ac.HistoryMaxAge}
+	set := schedulerSettings(ac)
+	limits := set.Limits
 	local := rule.NewStoreSource(a.store, storeOptions(cfg).Series)
 	var (
 		src    rule.Source = local
@@ -84,7 +85,6 @@ func (a *Agent) openAlarms(cfg *config.Config, prom *promapi.API) (*alarm.Servic
 		return nil, fmt.Errorf("alarm notifier: %w", err)
 	}
 	a.notifier = notifier
-	set := schedulerSettings(ac)
 	a.alarms = alarm.NewScheduler(alarm.SchedulerOptions{
 		Node: a.node, Owns: a.node.OwnsAlarm, Evaluator: rule.NewEvaluator(src, a.log.Named("alarm")),
 		Notifier: notifier, Interval: set.Interval, DeliveryDelay: set.DeliveryDelay, TakeoverDelay: set.TakeoverDelay,

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/altimeter/altimeter/host/config"
 )
 
 // Alarm states, as Aodh spells them.
@@ -142,5 +144,5 @@ type HistoryLimits struct {
 	MaxAge time.Duration `json:"max_age"`
 }
 
-// DefaultHistoryLimits are used when the config names none.
-var DefaultHistoryLimits = HistoryLimits{PerAlarm: 100, MaxAge: 30 * 24 * time.Hour}
+// DefaultHistoryLimits are the alarm block's defaults (host/config).
+var DefaultHistoryLimits = HistoryLimits{PerAlarm: config.DefaultAlarmHistory, MaxAge: config.DefaultAlarmHistoryAge}

@@ -14,22 +14,16 @@ import (
 	"github.com/altimeter/altimeter/host/alarm/action"
 	"github.com/altimeter/altimeter/host/alarm/rule"
 	"github.com/altimeter/altimeter/host/cluster/fsm"
+	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
-// Defaults of the scheduler.
+// Defaults of the scheduler. The defaults of its settings (evaluation
+// interval, delivery and takeover delays, history limits) are the alarm
+// block's, in host/config: the agent passes the block's values, and a
+// zero field here takes config's.
 const (
-	DefaultEvaluationInterval = 60 * time.Second
-	// DefaultDeliveryDelay is how long the committing member waits, after
-	// the last commit of a cycle, before it starts that cycle's
-	// deliveries: a member that dies right after committing has then sent
-	// nothing, and the next owner sends each transition once.
-	DefaultDeliveryDelay = 2 * time.Second
-	// DefaultTakeoverDelay is how old a pending delivery must be before a
-	// member that did not commit it runs it: the committing member gets
-	// that long to finish its own delivery first.
-	DefaultTakeoverDelay = 10 * time.Second
-	defaultWorkers       = 8
+	defaultWorkers = 8
 	// takeoverCheck is how often, at most, pending deliveries are looked
 	// at for takeover between cycles: a dead member's deliveries are
 	// taken over within it of the partition map change (or of their
@@ -57,14 +51,22 @@ type SchedulerOptions struct {
 	Owns      func(alarmID string) bool
 	Evaluator Evaluator
 	Notifier  Notifier
-	// Interval is evaluation_interval (default 60 s).
+	// Interval is evaluation_interval (zero: config.DefaultEvaluationInterval).
 	Interval time.Duration
-	// DeliveryDelay: see DefaultDeliveryDelay. Zero starts each delivery
-	// as soon as its transition is committed (a member that dies right
-	// after committing may then have sent some, and the next owner sends
-	// them again).
+	// DeliveryDelay is how long the committing member waits, after the
+	// last commit of a cycle, before it starts that cycle's deliveries: a
+	// member that dies right after committing has then sent nothing, and
+	// the next owner sends each transition once (the agent passes
+	// delivery_delay, default config.DefaultDeliveryDelay). Zero starts
+	// each delivery as soon as its transition is committed (a member that
+	// dies right after committing may then have sent some, and the next
+	// owner sends them again).
 	DeliveryDelay time.Duration
-	// TakeoverDelay: see DefaultTakeoverDelay.
+	// TakeoverDelay is how old a pending delivery must be before a member
+	// that did not commit it runs it: the committing member gets that
+	// long to finish its own delivery first (the agent passes
+	// takeover_delay, whose default config derives from the delivery delay
+	// and the webhook timeout; zero: config.DefaultTakeoverDelay).
 	TakeoverDelay time.Duration
 	Limits        HistoryLimits
 	// Workers evaluate alarms concurrently (default 8).
@@ -135,13 +137,13 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 
 func withDefaults(st Settings) Settings {
 	if st.Interval <= 0 {
-		st.Interval = DefaultEvaluationInterval
+		st.Interval = config.DefaultEvaluationInterval
 	}
 	if st.DeliveryDelay < 0 {
 		st.DeliveryDelay = 0
 	}
 	if st.TakeoverDelay <= 0 {
-		st.TakeoverDelay = DefaultTakeoverDelay
+		st.TakeoverDelay = config.DefaultTakeoverDelay
 	}
 	return st
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/altimeter/altimeter/host/alarm/action"
 	"github.com/altimeter/altimeter/host/alarm/rule"
 	"github.com/altimeter/altimeter/host/cluster/fsm"
+	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -332,7 +333,7 @@ func TestSchedulerReconfigure(t *testing.T) {
 	nt := &countNotifier{calls: map[string]int{}}
 	s := NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: nt, Limits: DefaultHistoryLimits,
 		Interval: time.Hour, DeliveryDelay: 500 * time.Millisecond})
-	require.Equal(t, Settings{Interval: time.Hour, DeliveryDelay: 500 * time.Millisecond, TakeoverDelay: DefaultTakeoverDelay, Limits: DefaultHistoryLimits}, s.Settings())
+	require.Equal(t, Settings{Interval: time.Hour, DeliveryDelay: 500 * time.Millisecond, TakeoverDelay: config.DefaultTakeoverDelay, Limits: DefaultHistoryLimits}, s.Settings())
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {

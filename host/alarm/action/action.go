@@ -21,6 +21,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/altimeter/altimeter/host/config"
 )
 
 // TransitionHeader carries the transition id on every webhook request.
@@ -111,9 +113,10 @@ func parse(s string) (target, error) {
 // Options configure a Notifier. Zero fields take the defaults.
 type Options struct {
 	// Timeout bounds one attempt, connection to response headers and body
-	// (default 10s).
+	// (default config.DefaultWebhookTimeout, 10s).
 	Timeout time.Duration
-	// Retries is the number of attempts after the first (default 3; -1
+	// Retries is the number of attempts after the first (default
+	// config.DefaultWebhookRetries, 3; -1
 	// for none). Connection errors, timeouts, 5xx and 429 are retried.
 	Retries int
 	// Backoff is the wait before the first retry, doubled each time up to
@@ -227,10 +230,10 @@ func CheckOptions(o Options) error {
 // newSettings fills in o's defaults and builds its client.
 func newSettings(o Options) (*settings, error) {
 	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
+		o.Timeout = config.DefaultWebhookTimeout
 	}
 	if o.Retries == 0 {
-		o.Retries = 3
+		o.Retries = config.DefaultWebhookRetries
 	}
 	if o.Retries < 0 {
 		o.Retries = 0
