@@ -66,13 +66,8 @@ func (idempotentRevoke) Idempotent() {}
 func TestForwardedApplyResentWhenIdempotent(t *testing.T) {
 	t.Parallel()
 	ms := threeMembers(t)
-	leader := leaderOf(t, ms)
-	var f *member
-	for _, m := range ms {
-		if m != leader {
-			f = m
-		}
-	}
+	leaderOf(t, ms)
+	f := followerOf(ms)
 	ctx := ctxT(t)
 	tok1, p1, err := f.node.Tokens().Create(ctx, "p", auth.RoleMember)
 	require.NoError(t, err)
