@@ -189,6 +189,7 @@ func TestListenerUnencodableBatch(t *testing.T) {
 			for range 2 {
 				err := next()
 				require.ErrorIs(t, err, listener.ErrRejected)
+				require.ErrorIs(t, err, listener.ErrUnencodable)
 				require.NotErrorIs(t, err, listener.ErrRetry)
 				require.ErrorContains(t, err, "UTF-8")
 			}

@@ -56,10 +56,14 @@ type Binder interface {
 	Bind(ctx context.Context) error
 }
 
-// ErrRejected and ErrRetry classify Emit's errors (errors.Is).
+// ErrRejected and ErrRetry classify Emit's errors (errors.Is);
+// ErrUnencodable comes with ErrRejected when the delivery cannot be sent
+// at all (not valid UTF-8, or too large), so the listener can count it
+// apart or send its parts alone.
 var (
-	ErrRejected = errors.New("delivery rejected")
-	ErrRetry    = errors.New("delivery not handled; retry")
+	ErrRejected    = errors.New("delivery rejected")
+	ErrRetry       = errors.New("delivery not handled; retry")
+	ErrUnencodable = errors.New("delivery cannot be encoded")
 )
 
 // DefaultMaxInFlight bounds outstanding deliveries when a Spec leaves it zero.
@@ -226,7 +230,7 @@ func (s *server) Listen(stream pb.Listener_ListenServer) error {
 		data, err := encodeDelivery(&s.codec, id, &b)
 		if err != nil {
 			refused.add(s.log, err)
-			return fmt.Errorf("%w: %w", err, ErrRejected)
+			return fmt.Errorf("%w: %w: %w", err, ErrUnencodable, ErrRejected)
 		}
 		refused.reset(s.log)
 		mu.Lock()

@@ -37,6 +37,7 @@ const (
 	reasonBadSignature = "bad_signature" // a sample whose signature does not match telemetry_secret
 	reasonMapping      = "mapping"       // a meter or event definition failed on the notification
 	reasonRejected     = "rejected"      // the host rejected the batch holding it
+	reasonUnencodable  = "unencodable"   // it cannot be sent to the host at all (too large once mapped)
 	reasonRetryLimit   = "retry_limit"   // the host asked to retry it more than max_retries times
 )
 

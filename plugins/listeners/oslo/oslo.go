@@ -38,7 +38,7 @@ type mapper interface {
 
 // reasons are every dead-letter reason, for the counters.
 var reasons = []string{reasonTooLarge, reasonBadJSON, reasonBadEnvelope, reasonMissingField, reasonBadField,
-	reasonBadSample, reasonBadSignature, reasonMapping, reasonRejected, reasonRetryLimit}
+	reasonBadSample, reasonBadSignature, reasonMapping, reasonRejected, reasonUnencodable, reasonRetryLimit}
 
 // stats counts what the listener did. Safe for concurrent use.
 type stats struct {

@@ -336,7 +336,10 @@ func (s *session) batchLoop(units <-chan *unit) {
 
 // emitBatch hands one batch to the host and settles its deliveries with the
 // host's answer: accepted, ack; rejected, dead-letter; retry, requeue after
-// a delay (doubling per retry) until max_retries, then dead-letter.
+// a delay (doubling per retry) until max_retries, then dead-letter. A
+// batch the SDK cannot send at all (ErrUnencodable) is sent again one
+// delivery at a time, and a delivery that still cannot be sent is
+// dead-lettered (reason unencodable).
 func (s *session) emitBatch(units []*unit) {
 	o := s.o
 	var b sample.Batch
@@ -378,10 +381,22 @@ func (s *session) emitBatch(units []*unit) {
 		o.stats.samples.Add(uint64(len(b.Samples)))
 		o.stats.events.Add(uint64(len(b.Events)))
 		s.log.Trace("batch accepted", "notifications", len(units), "samples", len(b.Samples), "events", len(b.Events))
+	case errors.Is(err, listener.ErrUnencodable) && len(units) > 1:
+		// The batch cannot be sent (too large, as a whole or for one of
+		// its notifications): each alone, so only what cannot be sent is
+		// dead-lettered.
+		s.log.Debug("batch cannot be sent; sending its notifications one by one", "notifications", len(units), "error", err)
+		for _, u := range units {
+			s.emitBatch([]*unit{u})
+		}
 	case errors.Is(err, listener.ErrRejected):
+		reason := reasonRejected
+		if errors.Is(err, listener.ErrUnencodable) {
+			reason = reasonUnencodable
+		}
 		for _, u := range units {
 			o.retries.forget(u.key)
-			o.deadLetter(s.ctx, u.d, reasonRejected, err.Error(), s.log)
+			o.deadLetter(s.ctx, u.d, reason, err.Error(), s.log)
 		}
 	case s.ctx.Err() != nil:
 		// Shutting down or the connection is gone: the broker requeues.
