@@ -517,8 +517,10 @@ func (s *socket) acceptLoop(ctx context.Context, l net.Listener, emit listener.E
 }
 
 // serveConn reads lines from one TCP connection. A reader goroutine decodes
-// lines and hands the samples over an unbuffered channel; while a batch is
-// being emitted nobody receives, so reading stops and TCP pushes back.
+// what each read brings (every whole line it buffered) and hands the
+// samples over an unbuffered channel, one chunk per read rather than per
+// line; while a batch is being emitted nobody receives, so reading stops
+// and TCP pushes back.
 func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emit) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -533,18 +535,12 @@ func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emi
 		defer close(chunks)
 		r := bufio.NewReaderSize(conn, s.cfg.MaxLineBytes)
 		for {
-			line, err := readLine(r)
-			if errors.Is(err, bufio.ErrBufferFull) {
-				s.bad(log, &s.stats.tooLong, "line too long", fmt.Errorf("line longer than %d bytes", s.cfg.MaxLineBytes))
-				continue
-			}
-			if len(line) > 0 {
-				if got := s.decode(log, line); len(got) > 0 {
-					select {
-					case chunks <- got:
-					case <-ctx.Done():
-						return
-					}
+			got, err := s.readChunk(log, r)
+			if len(got) > 0 {
+				select {
+				case chunks <- got:
+				case <-ctx.Done():
+					return
 				}
 			}
 			if err != nil {
@@ -560,6 +556,66 @@ func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emi
 	for range chunks { // let the reader see ctx and end
 	}
 	log.Debug("connection closed")
+}
+
+// maxBlockBytes bounds the lines decoded in one go, so a chunk stays near
+// batch_size samples even with a large max_line_bytes.
+const maxBlockBytes = 64 << 10
+
+// readChunk reads the next line (waiting for it, the only read it may
+// make) and decodes it with every further whole line r already holds, up to
+// about batch_size samples: one clock read, one decoder and one hand-over
+// per chunk instead of per line. A line longer than r's buffer is skipped
+// and counted. err (io.EOF at the end) comes with the samples of the last
+// lines, if any.
+func (s *socket) readChunk(log hclog.Logger, r *bufio.Reader) ([]sample.Sample, error) {
+	var out []sample.Sample
+	line, err := readLine(r)
+	if errors.Is(err, bufio.ErrBufferFull) {
+		s.bad(log, &s.stats.tooLong, "line too long", fmt.Errorf("line longer than %d bytes", s.cfg.MaxLineBytes))
+		err = nil
+	}
+	if len(line) > 0 {
+		out = s.appendLines(log, out, line)
+	}
+	if err != nil {
+		return out, err
+	}
+	for len(out) < s.cfg.BatchSize && r.Buffered() > 0 {
+		buf, _ := r.Peek(r.Buffered()) // no read: what is buffered
+		end := bytes.LastIndexByte(buf[:min(len(buf), maxBlockBytes)], '\n')
+		if end < 0 {
+			// No whole line in the first maxBlockBytes: one long line, or
+			// the start of one still on its way.
+			if end = bytes.IndexByte(buf, '\n'); end < 0 {
+				break
+			}
+		}
+		out = s.appendLines(log, out, buf[:end+1])
+		_, _ = r.Discard(end + 1)
+	}
+	return out, nil
+}
+
+// appendLines appends the samples of lines (one or more, each but the last
+// ending in a newline) to dst, counting what it drops. Influx lines are
+// decoded in one go; JSON line by line, so a bad line loses only itself.
+func (s *socket) appendLines(log hclog.Logger, dst []sample.Sample, lines []byte) []sample.Sample {
+	if s.cfg.Format == formatInflux {
+		return s.appendInflux(log, dst, lines)
+	}
+	for len(lines) > 0 {
+		line := lines
+		if i := bytes.IndexByte(lines, '\n'); i >= 0 {
+			line, lines = lines[:i], lines[i+1:]
+		} else {
+			lines = nil
+		}
+		if line = bytes.TrimRight(line, "\r"); len(line) > 0 {
+			dst = append(dst, s.decode(log, line)...)
+		}
+	}
+	return dst
 }
 
 // readLine returns the next line without its line ending. A line longer than
@@ -726,16 +782,22 @@ func (s *socket) bad(log hclog.Logger, c *atomic.Uint64, msg string, err error) 
 // once.
 func (s *socket) decode(log hclog.Logger, data []byte) []sample.Sample {
 	if s.cfg.Format == formatInflux {
-		out, errs := influx.Decode(data, influx.Options{Precision: s.precision, Now: s.now})
-		for _, err := range errs {
-			s.bad(log, &s.stats.badLines, "dropped bad line", err)
-		}
-		return out
+		return s.appendInflux(log, nil, data)
 	}
 	if s.cfg.Format == formatMsgpack {
 		return s.decodeMsgpack(log, data)
 	}
 	return s.decodeJSON(log, data)
+}
+
+// appendInflux appends the samples of Influx lines to dst, counting the
+// lines it drops.
+func (s *socket) appendInflux(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
+	out, errs := influx.AppendDecode(dst, data, influx.Options{Precision: s.precision, Now: s.now})
+	for _, err := range errs {
+		s.bad(log, &s.stats.badLines, "dropped bad line", err)
+	}
+	return out
 }
 
 // decodeJSON reads Ceilometer metering messages: JSON objects, or arrays of

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -559,4 +562,102 @@ func TestConfig(t *testing.T) {
 func TestExample(t *testing.T) {
 	sp := spec()
 	sdktest.CheckExample(t, "example.hcl", sp.Info(), sp.Register())
+}
+
+// reads is an io.Reader that returns one of its pieces per Read, as a
+// connection returns what has arrived, then io.EOF.
+type reads []string
+
+func (r *reads) Read(p []byte) (int, error) {
+	if len(*r) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, (*r)[0])
+	if n == len((*r)[0]) {
+		*r = (*r)[1:]
+	} else {
+		(*r)[0] = (*r)[0][n:]
+	}
+	return n, nil
+}
+
+// TestReadChunk checks that what one read brings is decoded and handed on
+// as one chunk (a partial line waiting for the next read), up to about
+// batch_size samples, with the line rules of one line at a time: CRLF
+// endings, too long lines skipped and counted, and a bad JSON line losing
+// only itself.
+func TestReadChunk(t *testing.T) {
+	chunks := func(t *testing.T, c config, in reads) [][]string {
+		t.Helper()
+		s, err := newSocket(c, sdktest.Logger(t))
+		require.NoError(t, err)
+		r := bufio.NewReaderSize(&in, c.MaxLineBytes)
+		var out [][]string
+		for range 100 {
+			got, err := s.readChunk(s.log, r)
+			if len(got) > 0 {
+				out = append(out, names(got))
+			}
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			require.NoError(t, err)
+		}
+		t.Fatal("no EOF after 100 chunks")
+		return nil
+	}
+	influxCfg := func() config {
+		c := defaultConfig()
+		c.TCP = "127.0.0.1:1"
+		return c
+	}
+	t.Run("one chunk per read", func(t *testing.T) {
+		c := influxCfg()
+		got := chunks(t, c, reads{"a value=1\nb value=2\r\nc value=3\nd val", "ue=4\ne value=5\n", "f value=6"})
+		require.Equal(t, [][]string{{"a", "b", "c"}, {"d", "e"}, {"f"}}, got)
+	})
+	t.Run("about batch_size samples per chunk", func(t *testing.T) {
+		c := influxCfg()
+		c.BatchSize, c.MaxLineBytes = 2, 1<<20 // all of it buffered at once
+		const n = 20000
+		var lines strings.Builder
+		for i := range n {
+			fmt.Fprintf(&lines, "m%d value=%d\n", i, i)
+		}
+		got := chunks(t, c, reads{lines.String()})
+		var all []string
+		for _, ch := range got {
+			require.LessOrEqual(t, len(ch), 1+maxBlockBytes/len("m0 value=0\n"), "a chunk holds at most one block beyond batch_size")
+			all = append(all, ch...)
+		}
+		require.Greater(t, len(got), lines.Len()/maxBlockBytes, "chunks")
+		require.Len(t, all, n)
+		require.Equal(t, fmt.Sprintf("m%d", n-1), all[n-1])
+	})
+	t.Run("too long lines", func(t *testing.T) {
+		c := influxCfg()
+		c.MaxLineBytes = 32
+		s, err := newSocket(c, sdktest.Logger(t))
+		require.NoError(t, err)
+		in := reads{"a value=1\n" + strings.Repeat("x", 40) + " value=1\nb value=2\nbad\nc value=3\n"}
+		r := bufio.NewReaderSize(&in, c.MaxLineBytes)
+		var all []string
+		for {
+			got, err := s.readChunk(s.log, r)
+			all = append(all, names(got)...)
+			if err != nil {
+				require.ErrorIs(t, err, io.EOF)
+				break
+			}
+		}
+		require.Equal(t, []string{"a", "b", "c"}, all)
+		require.Equal(t, uint64(1), s.stats.tooLong.Load())
+		require.Equal(t, uint64(1), s.stats.badLines.Load())
+	})
+	t.Run("a bad json line loses only itself", func(t *testing.T) {
+		c := influxCfg()
+		c.Format = formatJSON
+		got := chunks(t, c, reads{jsonLine(t, ceilo("a", 1)) + "{not json\r\n\n" + jsonLine(t, []any{ceilo("b", 2), ceilo("c", 3)})})
+		require.Equal(t, [][]string{{"a", "b", "c"}}, got)
+	})
 }
