@@ -139,6 +139,8 @@ type socket struct {
 	stats     stats
 	udp       udpDrops
 	now       func() time.Time
+	// slices recycles the sample slices of chunks and emitted batches.
+	slices slicePool
 
 	// The sockets belong to the listener, not to a stream: the first Bind
 	// opens them and starts serving them, Close stops that and closes
@@ -535,7 +537,7 @@ func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emi
 		defer close(chunks)
 		r := bufio.NewReaderSize(conn, s.cfg.MaxLineBytes)
 		for {
-			got, err := s.readChunk(log, r)
+			got, err := s.readChunk(log, r, s.slices.get())
 			if len(got) > 0 {
 				select {
 				case chunks <- got:
@@ -562,14 +564,14 @@ func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emi
 // batch_size samples even with a large max_line_bytes.
 const maxBlockBytes = 64 << 10
 
-// readChunk reads the next line (waiting for it, the only read it may
+// readChunk appends to dst (returned) the next line (waiting for it, the only read it may
 // make) and decodes it with every further whole line r already holds, up to
 // about batch_size samples: one clock read, one decoder and one hand-over
 // per chunk instead of per line. A line longer than r's buffer is skipped
 // and counted. err (io.EOF at the end) comes with the samples of the last
 // lines, if any.
-func (s *socket) readChunk(log hclog.Logger, r *bufio.Reader) ([]sample.Sample, error) {
-	var out []sample.Sample
+func (s *socket) readChunk(log hclog.Logger, r *bufio.Reader, dst []sample.Sample) ([]sample.Sample, error) {
+	out := dst
 	line, err := readLine(r)
 	if errors.Is(err, bufio.ErrBufferFull) {
 		s.bad(log, &s.stats.tooLong, "line too long", fmt.Errorf("line longer than %d bytes", s.cfg.MaxLineBytes))
@@ -581,7 +583,7 @@ func (s *socket) readChunk(log hclog.Logger, r *bufio.Reader) ([]sample.Sample, 
 	if err != nil {
 		return out, err
 	}
-	for len(out) < s.cfg.BatchSize && r.Buffered() > 0 {
+	for len(out)-len(dst) < s.cfg.BatchSize && r.Buffered() > 0 {
 		buf, _ := r.Peek(r.Buffered()) // no read: what is buffered
 		end := bytes.LastIndexByte(buf[:min(len(buf), maxBlockBytes)], '\n')
 		if end < 0 {
@@ -695,13 +697,13 @@ func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, e
 		case <-ctx.Done():
 			return
 		}
-		out := make([]sample.Sample, n)
-		copy(out, batch[:n])
+		out := append(s.slices.get(), batch[:n]...)
 		inflight.Add(1)
 		go func() {
 			defer inflight.Done()
 			defer func() { <-slots }()
 			s.emit(ctx, emit, out, log)
+			s.slices.put(out) // the host has it encoded
 		}()
 		rest := copy(batch, batch[n:])
 		clear(batch[rest:])
@@ -720,6 +722,7 @@ func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, e
 				timer.Reset(s.timeout)
 			}
 			batch = append(batch, got...)
+			s.slices.put(got)
 			for len(batch) >= size && ctx.Err() == nil {
 				flush(size)
 			}
@@ -737,6 +740,33 @@ func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, e
 			return
 		}
 	}
+}
+
+// slicePool recycles sample slices, sparing the allocation (and the
+// garbage) of a chunk and of a batch per read and per emit. Safe for
+// concurrent use; the zero value is ready.
+type slicePool struct{ p sync.Pool }
+
+// maxPooledSamples bounds the slices kept: those of outsized batches go.
+const maxPooledSamples = 1 << 16
+
+// get returns an empty slice, with room for samples if a recycled one.
+func (p *slicePool) get() []sample.Sample {
+	if v, ok := p.p.Get().(*[]sample.Sample); ok {
+		return *v
+	}
+	return nil
+}
+
+// put recycles s, which nothing may use any more; its samples are cleared
+// so it holds on to no strings or maps.
+func (p *slicePool) put(s []sample.Sample) {
+	if cap(s) == 0 || cap(s) > maxPooledSamples {
+		return
+	}
+	clear(s)
+	s = s[:0]
+	p.p.Put(&s)
 }
 
 // emit hands one batch to the host. A batch the host asks to retry is

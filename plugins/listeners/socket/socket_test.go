@@ -594,7 +594,7 @@ func TestReadChunk(t *testing.T) {
 		r := bufio.NewReaderSize(&in, c.MaxLineBytes)
 		var out [][]string
 		for range 100 {
-			got, err := s.readChunk(s.log, r)
+			got, err := s.readChunk(s.log, r, nil)
 			if len(got) > 0 {
 				out = append(out, names(got))
 			}
@@ -643,7 +643,7 @@ func TestReadChunk(t *testing.T) {
 		r := bufio.NewReaderSize(&in, c.MaxLineBytes)
 		var all []string
 		for {
-			got, err := s.readChunk(s.log, r)
+			got, err := s.readChunk(s.log, r, nil)
 			all = append(all, names(got)...)
 			if err != nil {
 				require.ErrorIs(t, err, io.EOF)
@@ -660,4 +660,58 @@ func TestReadChunk(t *testing.T) {
 		got := chunks(t, c, reads{jsonLine(t, ceilo("a", 1)) + "{not json\r\n\n" + jsonLine(t, []any{ceilo("b", 2), ceilo("c", 3)})})
 		require.Equal(t, [][]string{{"a", "b", "c"}}, got)
 	})
+}
+
+// BenchmarkConn measures a TCP connection's path through the listener:
+// reading, decoding and batching Influx lines, up to an emit that accepts
+// every batch at once (b.N lines, batches of 1000).
+func BenchmarkConn(b *testing.B) {
+	c := defaultConfig()
+	c.TCP = "127.0.0.1:1"
+	s, err := newSocket(c, hclog.NewNullLogger())
+	require.NoError(b, err)
+	var lines []byte
+	for i := range 1000 {
+		lines = fmt.Appendf(lines, "cpu_util,resource_id=r%d,project_id=p,user_id=u,unit=%%,host=h%d value=%d.5 1700000000%09d\n", i%97, i%7, i, i)
+	}
+	var got atomic.Int64
+	emit := func(_ context.Context, batch sample.Batch) error {
+		got.Add(int64(len(batch.Samples)))
+		return nil
+	}
+	server, client := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.serveConn(context.Background(), server, emit)
+	}()
+	b.SetBytes(int64(len(lines)) / 1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for sent := 0; sent < b.N; sent += 1000 {
+		_, err := client.Write(lines[:len(lines)*min(1000, b.N-sent)/1000])
+		require.NoError(b, err)
+	}
+	require.NoError(b, client.Close())
+	<-done
+	b.StopTimer()
+	require.Equal(b, int64(b.N), got.Load())
+}
+
+// TestSlicePool checks that a recycled slice keeps no samples (no strings or
+// maps kept alive by the pool) and comes back empty.
+func TestSlicePool(t *testing.T) {
+	var p slicePool
+	s := []sample.Sample{{Name: "a", Metadata: map[string]string{"k": "v"}}, {Name: "b"}}
+	p.put(s)
+	require.Equal(t, make([]sample.Sample, 2), s, "cleared")
+	got := p.get()
+	require.Empty(t, got)
+	if cap(got) > 0 { // a pool may drop what it holds at any time
+		require.Equal(t, make([]sample.Sample, cap(got)), got[:cap(got)])
+	}
+	big := make([]sample.Sample, 1, maxPooledSamples+1)
+	big[0].Name = "big"
+	p.put(big)
+	require.Equal(t, "big", big[0].Name, "an outsized slice is left alone (to the collector)")
 }
