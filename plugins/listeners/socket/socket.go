@@ -544,6 +544,8 @@ func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emi
 				case <-ctx.Done():
 					return
 				}
+			} else {
+				s.slices.put(got)
 			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) && ctx.Err() == nil {
@@ -614,7 +616,7 @@ func (s *socket) appendLines(log hclog.Logger, dst []sample.Sample, lines []byte
 			lines = nil
 		}
 		if line = bytes.TrimRight(line, "\r"); len(line) > 0 {
-			dst = append(dst, s.decode(log, line)...)
+			dst = s.decode(log, dst, line)
 		}
 	}
 	return dst
@@ -665,12 +667,15 @@ func (s *socket) serveUDP(ctx context.Context, pc net.PacketConn, emit listener.
 			s.bad(log, &s.stats.tooLong, "datagram too long", fmt.Errorf("%d bytes, more than %d", n, s.cfg.MaxLineBytes))
 			continue
 		}
-		if got := s.decode(log, buf[:n]); len(got) > 0 {
-			select {
-			case chunks <- got:
-			case <-ctx.Done():
-				return
-			}
+		got := s.decode(log, s.slices.get(), buf[:n])
+		if len(got) == 0 {
+			s.slices.put(got)
+			continue
+		}
+		select {
+		case chunks <- got:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
@@ -802,22 +807,22 @@ func (s *socket) bad(log hclog.Logger, c *atomic.Uint64, msg string, err error) 
 	}
 }
 
-// decode turns one line or datagram into samples, counting what it drops.
-// The returned slice is freshly allocated (it crosses goroutines).
+// decode appends to dst the samples of one line or datagram, counting what
+// it drops.
 //
 // A sample keeps the message_id it came with (Ceilometer JSON has one) and
 // otherwise has none: Influx lines carry no id, and a random one would
 // make a line sent twice two samples. The store gives such a sample the
 // canonical id of its series and timestamp, so a repeated line is stored
 // once.
-func (s *socket) decode(log hclog.Logger, data []byte) []sample.Sample {
+func (s *socket) decode(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
 	if s.cfg.Format == formatInflux {
-		return s.appendInflux(log, nil, data)
+		return s.appendInflux(log, dst, data)
 	}
 	if s.cfg.Format == formatMsgpack {
-		return s.decodeMsgpack(log, data)
+		return s.decodeMsgpack(log, dst, data)
 	}
-	return s.decodeJSON(log, data)
+	return s.decodeJSON(log, dst, data)
 }
 
 // appendInflux appends the samples of Influx lines to dst, counting the
@@ -830,13 +835,13 @@ func (s *socket) appendInflux(log hclog.Logger, dst []sample.Sample, data []byte
 	return out
 }
 
-// decodeJSON reads Ceilometer metering messages: JSON objects, or arrays of
-// them, one after another.
-func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
+// decodeJSON appends to dst the samples of Ceilometer metering messages:
+// JSON objects, or arrays of them, one after another.
+func (s *socket) decodeJSON(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var (
-		out []sample.Sample
+		out = dst
 		now time.Time
 	)
 	for {
@@ -853,16 +858,16 @@ func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
 	}
 }
 
-// decodeMsgpack reads one datagram of Ceilometer's udp publisher: a
-// msgpack metering message (or an array of them).
-func (s *socket) decodeMsgpack(log hclog.Logger, data []byte) []sample.Sample {
+// decodeMsgpack appends to dst the samples of one datagram of Ceilometer's
+// udp publisher: a msgpack metering message (or an array of them).
+func (s *socket) decodeMsgpack(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
 	v, err := decodeMsgpack(data)
 	if err != nil {
 		s.bad(log, &s.stats.badLines, "dropped bad msgpack datagram", err)
-		return nil
+		return dst
 	}
 	var now time.Time
-	return s.messages(log, v, nil, &now)
+	return s.messages(log, v, dst, &now)
 }
 
 // messages appends to out the samples of v, one decoded metering message
