@@ -139,6 +139,8 @@ type socket struct {
 	stats     stats
 	udp       udpDrops
 	now       func() time.Time
+	// slices recycles the sample slices of chunks and emitted batches.
+	slices slicePool
 
 	// The sockets belong to the listener, not to a stream: the first Bind
 	// opens them and starts serving them, Close stops that and closes
@@ -517,8 +519,10 @@ func (s *socket) acceptLoop(ctx context.Context, l net.Listener, emit listener.E
 }
 
 // serveConn reads lines from one TCP connection. A reader goroutine decodes
-// lines and hands the samples over an unbuffered channel; while a batch is
-// being emitted nobody receives, so reading stops and TCP pushes back.
+// what each read brings (every whole line it buffered) and hands the
+// samples over an unbuffered channel, one chunk per read rather than per
+// line; while a batch is being emitted nobody receives, so reading stops
+// and TCP pushes back.
 func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emit) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -533,19 +537,15 @@ func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emi
 		defer close(chunks)
 		r := bufio.NewReaderSize(conn, s.cfg.MaxLineBytes)
 		for {
-			line, err := readLine(r)
-			if errors.Is(err, bufio.ErrBufferFull) {
-				s.bad(log, &s.stats.tooLong, "line too long", fmt.Errorf("line longer than %d bytes", s.cfg.MaxLineBytes))
-				continue
-			}
-			if len(line) > 0 {
-				if got := s.decode(log, line); len(got) > 0 {
-					select {
-					case chunks <- got:
-					case <-ctx.Done():
-						return
-					}
+			got, err := s.readChunk(log, r, s.slices.get())
+			if len(got) > 0 {
+				select {
+				case chunks <- got:
+				case <-ctx.Done():
+					return
 				}
+			} else {
+				s.slices.put(got)
 			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) && ctx.Err() == nil {
@@ -560,6 +560,66 @@ func (s *socket) serveConn(ctx context.Context, conn net.Conn, emit listener.Emi
 	for range chunks { // let the reader see ctx and end
 	}
 	log.Debug("connection closed")
+}
+
+// maxBlockBytes bounds the lines decoded in one go, so a chunk stays near
+// batch_size samples even with a large max_line_bytes.
+const maxBlockBytes = 64 << 10
+
+// readChunk appends to dst (returned) the next line (waiting for it, the only read it may
+// make) and decodes it with every further whole line r already holds, up to
+// about batch_size samples: one clock read, one decoder and one hand-over
+// per chunk instead of per line. A line longer than r's buffer is skipped
+// and counted. err (io.EOF at the end) comes with the samples of the last
+// lines, if any.
+func (s *socket) readChunk(log hclog.Logger, r *bufio.Reader, dst []sample.Sample) ([]sample.Sample, error) {
+	out := dst
+	line, err := readLine(r)
+	if errors.Is(err, bufio.ErrBufferFull) {
+		s.bad(log, &s.stats.tooLong, "line too long", fmt.Errorf("line longer than %d bytes", s.cfg.MaxLineBytes))
+		err = nil
+	}
+	if len(line) > 0 {
+		out = s.appendLines(log, out, line)
+	}
+	if err != nil {
+		return out, err
+	}
+	for len(out)-len(dst) < s.cfg.BatchSize && r.Buffered() > 0 {
+		buf, _ := r.Peek(r.Buffered()) // no read: what is buffered
+		end := bytes.LastIndexByte(buf[:min(len(buf), maxBlockBytes)], '\n')
+		if end < 0 {
+			// No whole line in the first maxBlockBytes: one long line, or
+			// the start of one still on its way.
+			if end = bytes.IndexByte(buf, '\n'); end < 0 {
+				break
+			}
+		}
+		out = s.appendLines(log, out, buf[:end+1])
+		_, _ = r.Discard(end + 1)
+	}
+	return out, nil
+}
+
+// appendLines appends the samples of lines (one or more, each but the last
+// ending in a newline) to dst, counting what it drops. Influx lines are
+// decoded in one go; JSON line by line, so a bad line loses only itself.
+func (s *socket) appendLines(log hclog.Logger, dst []sample.Sample, lines []byte) []sample.Sample {
+	if s.cfg.Format == formatInflux {
+		return s.appendInflux(log, dst, lines)
+	}
+	for len(lines) > 0 {
+		line := lines
+		if i := bytes.IndexByte(lines, '\n'); i >= 0 {
+			line, lines = lines[:i], lines[i+1:]
+		} else {
+			lines = nil
+		}
+		if line = bytes.TrimRight(line, "\r"); len(line) > 0 {
+			dst = s.decode(log, dst, line)
+		}
+	}
+	return dst
 }
 
 // readLine returns the next line without its line ending. A line longer than
@@ -607,12 +667,15 @@ func (s *socket) serveUDP(ctx context.Context, pc net.PacketConn, emit listener.
 			s.bad(log, &s.stats.tooLong, "datagram too long", fmt.Errorf("%d bytes, more than %d", n, s.cfg.MaxLineBytes))
 			continue
 		}
-		if got := s.decode(log, buf[:n]); len(got) > 0 {
-			select {
-			case chunks <- got:
-			case <-ctx.Done():
-				return
-			}
+		got := s.decode(log, s.slices.get(), buf[:n])
+		if len(got) == 0 {
+			s.slices.put(got)
+			continue
+		}
+		select {
+		case chunks <- got:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
@@ -639,13 +702,13 @@ func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, e
 		case <-ctx.Done():
 			return
 		}
-		out := make([]sample.Sample, n)
-		copy(out, batch[:n])
+		out := append(s.slices.get(), batch[:n]...)
 		inflight.Add(1)
 		go func() {
 			defer inflight.Done()
 			defer func() { <-slots }()
 			s.emit(ctx, emit, out, log)
+			s.slices.put(out) // the host has it encoded
 		}()
 		rest := copy(batch, batch[n:])
 		clear(batch[rest:])
@@ -664,6 +727,7 @@ func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, e
 				timer.Reset(s.timeout)
 			}
 			batch = append(batch, got...)
+			s.slices.put(got)
 			for len(batch) >= size && ctx.Err() == nil {
 				flush(size)
 			}
@@ -681,6 +745,33 @@ func (s *socket) batchLoop(ctx context.Context, chunks <-chan []sample.Sample, e
 			return
 		}
 	}
+}
+
+// slicePool recycles sample slices, sparing the allocation (and the
+// garbage) of a chunk and of a batch per read and per emit. Safe for
+// concurrent use; the zero value is ready.
+type slicePool struct{ p sync.Pool }
+
+// maxPooledSamples bounds the slices kept: those of outsized batches go.
+const maxPooledSamples = 1 << 16
+
+// get returns an empty slice, with room for samples if a recycled one.
+func (p *slicePool) get() []sample.Sample {
+	if v, ok := p.p.Get().(*[]sample.Sample); ok {
+		return *v
+	}
+	return nil
+}
+
+// put recycles s, which nothing may use any more; its samples are cleared
+// so it holds on to no strings or maps.
+func (p *slicePool) put(s []sample.Sample) {
+	if cap(s) == 0 || cap(s) > maxPooledSamples {
+		return
+	}
+	clear(s)
+	s = s[:0]
+	p.p.Put(&s)
 }
 
 // emit hands one batch to the host. A batch the host asks to retry is
@@ -716,35 +807,41 @@ func (s *socket) bad(log hclog.Logger, c *atomic.Uint64, msg string, err error) 
 	}
 }
 
-// decode turns one line or datagram into samples, counting what it drops.
-// The returned slice is freshly allocated (it crosses goroutines).
+// decode appends to dst the samples of one line or datagram, counting what
+// it drops.
 //
 // A sample keeps the message_id it came with (Ceilometer JSON has one) and
 // otherwise has none: Influx lines carry no id, and a random one would
 // make a line sent twice two samples. The store gives such a sample the
 // canonical id of its series and timestamp, so a repeated line is stored
 // once.
-func (s *socket) decode(log hclog.Logger, data []byte) []sample.Sample {
+func (s *socket) decode(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
 	if s.cfg.Format == formatInflux {
-		out, errs := influx.Decode(data, influx.Options{Precision: s.precision, Now: s.now})
-		for _, err := range errs {
-			s.bad(log, &s.stats.badLines, "dropped bad line", err)
-		}
-		return out
+		return s.appendInflux(log, dst, data)
 	}
 	if s.cfg.Format == formatMsgpack {
-		return s.decodeMsgpack(log, data)
+		return s.decodeMsgpack(log, dst, data)
 	}
-	return s.decodeJSON(log, data)
+	return s.decodeJSON(log, dst, data)
 }
 
-// decodeJSON reads Ceilometer metering messages: JSON objects, or arrays of
-// them, one after another.
-func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
+// appendInflux appends the samples of Influx lines to dst, counting the
+// lines it drops.
+func (s *socket) appendInflux(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
+	out, errs := influx.AppendDecode(dst, data, influx.Options{Precision: s.precision, Now: s.now})
+	for _, err := range errs {
+		s.bad(log, &s.stats.badLines, "dropped bad line", err)
+	}
+	return out
+}
+
+// decodeJSON appends to dst the samples of Ceilometer metering messages:
+// JSON objects, or arrays of them, one after another.
+func (s *socket) decodeJSON(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var (
-		out []sample.Sample
+		out = dst
 		now time.Time
 	)
 	for {
@@ -761,16 +858,16 @@ func (s *socket) decodeJSON(log hclog.Logger, data []byte) []sample.Sample {
 	}
 }
 
-// decodeMsgpack reads one datagram of Ceilometer's udp publisher: a
-// msgpack metering message (or an array of them).
-func (s *socket) decodeMsgpack(log hclog.Logger, data []byte) []sample.Sample {
+// decodeMsgpack appends to dst the samples of one datagram of Ceilometer's
+// udp publisher: a msgpack metering message (or an array of them).
+func (s *socket) decodeMsgpack(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
 	v, err := decodeMsgpack(data)
 	if err != nil {
 		s.bad(log, &s.stats.badLines, "dropped bad msgpack datagram", err)
-		return nil
+		return dst
 	}
 	var now time.Time
-	return s.messages(log, v, nil, &now)
+	return s.messages(log, v, dst, &now)
 }
 
 // messages appends to out the samples of v, one decoded metering message

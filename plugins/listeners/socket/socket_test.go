@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -559,4 +562,156 @@ func TestConfig(t *testing.T) {
 func TestExample(t *testing.T) {
 	sp := spec()
 	sdktest.CheckExample(t, "example.hcl", sp.Info(), sp.Register())
+}
+
+// reads is an io.Reader that returns one of its pieces per Read, as a
+// connection returns what has arrived, then io.EOF.
+type reads []string
+
+func (r *reads) Read(p []byte) (int, error) {
+	if len(*r) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, (*r)[0])
+	if n == len((*r)[0]) {
+		*r = (*r)[1:]
+	} else {
+		(*r)[0] = (*r)[0][n:]
+	}
+	return n, nil
+}
+
+// TestReadChunk checks that what one read brings is decoded and handed on
+// as one chunk (a partial line waiting for the next read), up to about
+// batch_size samples, with the line rules of one line at a time: CRLF
+// endings, too long lines skipped and counted, and a bad JSON line losing
+// only itself.
+func TestReadChunk(t *testing.T) {
+	chunks := func(t *testing.T, c config, in reads) [][]string {
+		t.Helper()
+		s, err := newSocket(c, sdktest.Logger(t))
+		require.NoError(t, err)
+		r := bufio.NewReaderSize(&in, c.MaxLineBytes)
+		var out [][]string
+		for range 100 {
+			got, err := s.readChunk(s.log, r, nil)
+			if len(got) > 0 {
+				out = append(out, names(got))
+			}
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			require.NoError(t, err)
+		}
+		t.Fatal("no EOF after 100 chunks")
+		return nil
+	}
+	influxCfg := func() config {
+		c := defaultConfig()
+		c.TCP = "127.0.0.1:1"
+		return c
+	}
+	t.Run("one chunk per read", func(t *testing.T) {
+		c := influxCfg()
+		got := chunks(t, c, reads{"a value=1\nb value=2\r\nc value=3\nd val", "ue=4\ne value=5\n", "f value=6"})
+		require.Equal(t, [][]string{{"a", "b", "c"}, {"d", "e"}, {"f"}}, got)
+	})
+	t.Run("about batch_size samples per chunk", func(t *testing.T) {
+		c := influxCfg()
+		c.BatchSize, c.MaxLineBytes = 2, 1<<20 // all of it buffered at once
+		const n = 20000
+		var lines strings.Builder
+		for i := range n {
+			fmt.Fprintf(&lines, "m%d value=%d\n", i, i)
+		}
+		got := chunks(t, c, reads{lines.String()})
+		var all []string
+		for _, ch := range got {
+			require.LessOrEqual(t, len(ch), 1+maxBlockBytes/len("m0 value=0\n"), "a chunk holds at most one block beyond batch_size")
+			all = append(all, ch...)
+		}
+		require.Greater(t, len(got), lines.Len()/maxBlockBytes, "chunks")
+		require.Len(t, all, n)
+		require.Equal(t, fmt.Sprintf("m%d", n-1), all[n-1])
+	})
+	t.Run("too long lines", func(t *testing.T) {
+		c := influxCfg()
+		c.MaxLineBytes = 32
+		s, err := newSocket(c, sdktest.Logger(t))
+		require.NoError(t, err)
+		in := reads{"a value=1\n" + strings.Repeat("x", 40) + " value=1\nb value=2\nbad\nc value=3\n"}
+		r := bufio.NewReaderSize(&in, c.MaxLineBytes)
+		var all []string
+		for {
+			got, err := s.readChunk(s.log, r, nil)
+			all = append(all, names(got)...)
+			if err != nil {
+				require.ErrorIs(t, err, io.EOF)
+				break
+			}
+		}
+		require.Equal(t, []string{"a", "b", "c"}, all)
+		require.Equal(t, uint64(1), s.stats.tooLong.Load())
+		require.Equal(t, uint64(1), s.stats.badLines.Load())
+	})
+	t.Run("a bad json line loses only itself", func(t *testing.T) {
+		c := influxCfg()
+		c.Format = formatJSON
+		got := chunks(t, c, reads{jsonLine(t, ceilo("a", 1)) + "{not json\r\n\n" + jsonLine(t, []any{ceilo("b", 2), ceilo("c", 3)})})
+		require.Equal(t, [][]string{{"a", "b", "c"}}, got)
+	})
+}
+
+// BenchmarkConn measures a TCP connection's path through the listener:
+// reading, decoding and batching Influx lines, up to an emit that accepts
+// every batch at once (b.N lines, batches of 1000).
+func BenchmarkConn(b *testing.B) {
+	c := defaultConfig()
+	c.TCP = "127.0.0.1:1"
+	s, err := newSocket(c, hclog.NewNullLogger())
+	require.NoError(b, err)
+	var lines []byte
+	for i := range 1000 {
+		lines = fmt.Appendf(lines, "cpu_util,resource_id=r%d,project_id=p,user_id=u,unit=%%,host=h%d value=%d.5 1700000000%09d\n", i%97, i%7, i, i)
+	}
+	var got atomic.Int64
+	emit := func(_ context.Context, batch sample.Batch) error {
+		got.Add(int64(len(batch.Samples)))
+		return nil
+	}
+	server, client := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.serveConn(context.Background(), server, emit)
+	}()
+	b.SetBytes(int64(len(lines)) / 1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for sent := 0; sent < b.N; sent += 1000 {
+		_, err := client.Write(lines[:len(lines)*min(1000, b.N-sent)/1000])
+		require.NoError(b, err)
+	}
+	require.NoError(b, client.Close())
+	<-done
+	b.StopTimer()
+	require.Equal(b, int64(b.N), got.Load())
+}
+
+// TestSlicePool checks that a recycled slice keeps no samples (no strings or
+// maps kept alive by the pool) and comes back empty.
+func TestSlicePool(t *testing.T) {
+	var p slicePool
+	s := []sample.Sample{{Name: "a", Metadata: map[string]string{"k": "v"}}, {Name: "b"}}
+	p.put(s)
+	require.Equal(t, make([]sample.Sample, 2), s, "cleared")
+	got := p.get()
+	require.Empty(t, got)
+	if cap(got) > 0 { // a pool may drop what it holds at any time
+		require.Equal(t, make([]sample.Sample, cap(got)), got[:cap(got)])
+	}
+	big := make([]sample.Sample, 1, maxPooledSamples+1)
+	big[0].Name = "big"
+	p.put(big)
+	require.Equal(t, "big", big[0].Name, "an outsized slice is left alone (to the collector)")
 }
