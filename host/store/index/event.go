@@ -3,8 +3,10 @@ package index
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,11 +15,12 @@ import (
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
-// InsertEvents stores events in one transaction, their traits in
-// multi-row inserts, and returns how many were new: an event whose
-// message_id is already stored is skipped (also within evs). project, when not nil, names the project an event belongs to (the
-// facade reads its tenant_id or project_id trait); it scopes the reads.
-// Raw payloads are kept when set.
+// InsertEvents stores events in one transaction, many rows per statement,
+// each with its traits packed into its row (traits.go), and returns how many
+// were new: an event whose message_id is already stored is skipped (also
+// within evs, where the first one is kept). project, when not nil, names
+// the project an event belongs to (the facade reads its tenant_id or
+// project_id trait); it scopes the reads. Raw payloads are kept when set.
 func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func(sample.Event) string) (int, error) {
 	for i := range evs {
 		if err := checkEvent(&evs[i]); err != nil {
@@ -27,13 +30,23 @@ func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func
 	if len(evs) == 0 {
 		return 0, nil
 	}
+	// The packed traits of every event, in one buffer: ends[i] is where
+	// event i's end.
+	var packed []byte
+	var scratch []int
+	ends := make([]int, len(evs))
+	for i := range evs {
+		packed, scratch = appendPacked(packed, evs[i].Traits, scratch)
+		ends[i] = len(packed)
+	}
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	newTypes := make(map[string]int64)
-	inserted := 0
-	var traits []any // 7 values per trait row
+	var inserted int64
 	err := db.writeTxKeep(ctx, func() bool { return true }, func(tx *sql.Tx) error {
 		ts := &txStmts{ctx: ctx, tx: tx, ws: &db.ws}
+		rows := make([]any, 0, len(evs)*eventCols)
+		start := 0
 		for i := range evs {
 			ev := &evs[i]
 			typeID, err := db.eventTypeID(ts, ev.EventType, newTypes)
@@ -48,42 +61,12 @@ func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func
 			if ev.Raw != nil {
 				raw = ev.Raw
 			}
-			res, err := ts.exec(stEventInsert, ev.MessageID, typeID, ev.Generated.UnixNano(), proj, raw)
-			if err != nil {
-				return fmt.Errorf("event %q: %w", ev.MessageID, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("event %q: %w", ev.MessageID, err)
-			}
-			if n == 0 {
-				continue // duplicate message_id
-			}
-			id, err := res.LastInsertId()
-			if err != nil {
-				return fmt.Errorf("event %q: %w", ev.MessageID, err)
-			}
-			for _, tr := range ev.Traits {
-				var text, integer, float, datetime any
-				switch tr.Type {
-				case sample.TraitText:
-					text = tr.Text
-				case sample.TraitInt:
-					integer = tr.Int
-				case sample.TraitFloat:
-					float = tr.Float
-				case sample.TraitDatetime:
-					datetime = tr.Datetime.UnixNano()
-				}
-				traits = append(traits, id, tr.Name, int64(tr.Type), text, integer, float, datetime)
-			}
-			inserted++
+			rows = append(rows, ev.MessageID, typeID, ev.Generated.UnixNano(), proj, packed[start:ends[i]:ends[i]], raw)
+			start = ends[i]
 		}
-		// The traits of every new event, many rows per statement.
-		if err := db.traits.exec(ts, traits); err != nil {
-			return fmt.Errorf("traits: %w", err)
-		}
-		return nil
+		n, err := db.events.exec(ts, rows)
+		inserted = n
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("insert events: %w", err)
@@ -91,7 +74,7 @@ func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func
 	for name, id := range newTypes {
 		db.types[name] = id
 	}
-	return inserted, nil
+	return int(inserted), nil
 }
 
 func checkEvent(ev *sample.Event) error {
@@ -255,42 +238,44 @@ type TraitFilter struct {
 
 var traitOps = map[string]string{"": "=", "eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
-// traitCond returns the SQL column and operator of tf (both from fixed
-// sets) and its parsed value.
-func traitCond(tf TraitFilter) (string, string, any, error) {
+// parseTraitCond checks tf and parses its value by its type.
+func parseTraitCond(tf TraitFilter) (traitCond, error) {
 	if tf.Name == "" {
-		return "", "", nil, fmt.Errorf("%w: trait filter without a name", ErrInvalid)
+		return traitCond{}, fmt.Errorf("%w: trait filter without a name", ErrInvalid)
 	}
 	op, ok := traitOps[tf.Op]
 	if !ok {
-		return "", "", nil, fmt.Errorf("trait %q: %w: unknown operator %q (want eq, ne, lt, le, gt or ge)", tf.Name, ErrInvalid, tf.Op)
+		return traitCond{}, fmt.Errorf("trait %q: %w: unknown operator %q (want eq, ne, lt, le, gt or ge)", tf.Name, ErrInvalid, tf.Op)
 	}
+	c := traitCond{name: tf.Name, typ: tf.Type, op: op}
 	switch tf.Type {
 	case 0, sample.TraitText:
-		return "t_text", op, tf.Value, nil
+		c.typ, c.text = sample.TraitText, tf.Value
 	case sample.TraitInt:
 		v, err := strconv.ParseInt(strings.TrimSpace(tf.Value), 10, 64)
 		if err != nil {
-			return "", "", nil, fmt.Errorf("trait %q: %w: %q is not an integer", tf.Name, ErrInvalid, tf.Value)
+			return traitCond{}, fmt.Errorf("trait %q: %w: %q is not an integer", tf.Name, ErrInvalid, tf.Value)
 		}
-		return "t_int", op, v, nil
+		c.num = v
 	case sample.TraitFloat:
 		v, err := strconv.ParseFloat(strings.TrimSpace(tf.Value), 64)
 		if err != nil {
-			return "", "", nil, fmt.Errorf("trait %q: %w: %q is not a float", tf.Name, ErrInvalid, tf.Value)
+			return traitCond{}, fmt.Errorf("trait %q: %w: %q is not a float", tf.Name, ErrInvalid, tf.Value)
 		}
-		return "t_float", op, v, nil
+		c.flt = v
 	case sample.TraitDatetime:
 		t, err := parseDatetime(tf.Value)
 		if err != nil {
-			return "", "", nil, fmt.Errorf("trait %q: %w: %q is not a datetime (RFC 3339)", tf.Name, ErrInvalid, tf.Value)
+			return traitCond{}, fmt.Errorf("trait %q: %w: %q is not a datetime (RFC 3339)", tf.Name, ErrInvalid, tf.Value)
 		}
 		if err := checkTime(t); err != nil {
-			return "", "", nil, fmt.Errorf("trait %q: %w", tf.Name, err)
+			return traitCond{}, fmt.Errorf("trait %q: %w", tf.Name, err)
 		}
-		return "t_datetime", op, t.UnixNano(), nil
+		c.num = t.UnixNano()
+	default:
+		return traitCond{}, fmt.Errorf("trait %q: %w: unknown trait type %d", tf.Name, ErrInvalid, tf.Type)
 	}
-	return "", "", nil, fmt.Errorf("trait %q: %w: unknown trait type %d", tf.Name, ErrInvalid, tf.Type)
+	return c, nil
 }
 
 // parseDatetime parses RFC 3339 with or without a zone (no zone is UTC), as
@@ -305,6 +290,8 @@ func parseDatetime(s string) (time.Time, error) {
 
 // Events lists the events f selects, in the order of f.Sort (by default
 // generated time, then message_id), each with its traits ordered by name.
+// Trait conditions are checked on the packed traits of the rows the other
+// conditions select, read in order until the limit is reached.
 func (db *DB) Events(ctx context.Context, f EventFilter) ([]sample.Event, error) {
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("list events: %w: negative limit %d", ErrInvalid, f.Limit)
@@ -313,9 +300,13 @@ func (db *DB) Events(ctx context.Context, f EventFilter) ([]sample.Event, error)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
+	match, err := newTraitMatcher(f.Traits)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
 	var q strings.Builder
 	var args []any
-	q.WriteString(`SELECT e.id, e.message_id, t.name, e.generated_ns, e.raw
+	q.WriteString(`SELECT e.message_id, t.name, e.generated_ns, e.traits, e.raw
 FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 	if f.EventType != "" {
 		if strings.ContainsAny(f.EventType, "*?[") {
@@ -344,14 +335,6 @@ FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 			q.WriteString(" AND e.project_id = ?")
 		}
 		args = append(args, f.Project)
-	}
-	for _, tf := range f.Traits {
-		col, op, v, err := traitCond(tf)
-		if err != nil {
-			return nil, fmt.Errorf("list events: %w", err)
-		}
-		q.WriteString(" AND EXISTS (SELECT 1 FROM trait tr WHERE tr.event_id = e.id AND tr.name = ? AND tr." + col + " " + op + " ?)")
-		args = append(args, tf.Name, v)
 	}
 	var out []sample.Event
 	err = db.readTx(ctx, func(tx *sql.Tx) error {
@@ -386,7 +369,7 @@ FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 				q.WriteString(" DESC")
 			}
 		}
-		if f.Limit > 0 {
+		if f.Limit > 0 && len(match) == 0 {
 			q.WriteString(" LIMIT ?")
 			args = append(args, f.Limit)
 		}
@@ -395,80 +378,36 @@ FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 			return err
 		}
 		defer func() { _ = rows.Close() }()
-		pos := make(map[int64]int)
-		var ids []int64
-		for rows.Next() {
+		for rows.Next() && (f.Limit == 0 || len(out) < f.Limit) {
 			var ev sample.Event
-			var id, gen int64
+			var gen int64
+			var traits sql.RawBytes
 			var raw []byte
-			if err := rows.Scan(&id, &ev.MessageID, &ev.EventType, &gen, &raw); err != nil {
+			if err := rows.Scan(&ev.MessageID, &ev.EventType, &gen, &traits, &raw); err != nil {
 				return err
+			}
+			ok, err := match.match(traits)
+			if err != nil {
+				return fmt.Errorf("event %q: %w", ev.MessageID, err)
+			}
+			if !ok {
+				continue
+			}
+			if ev.Traits, err = unpackTraits(traits); err != nil {
+				return fmt.Errorf("event %q: %w", ev.MessageID, err)
 			}
 			ev.Generated = fromNanos(gen)
 			if raw != nil {
 				ev.Raw = raw
 			}
-			pos[id] = len(out)
-			ids = append(ids, id)
 			out = append(out, ev)
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		_ = rows.Close()
-		if len(ids) == 0 {
-			return nil
-		}
-		trows, err := db.query(ctx, tx, `SELECT event_id, name, type, t_text, t_int, t_float, t_datetime
-FROM trait WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY event_id, name`, idsJSON(ids))
-		if err != nil {
-			return err
-		}
-		defer func() { _ = trows.Close() }()
-		for trows.Next() {
-			var id int64
-			tr, err := scanTrait(trows, &id)
-			if err != nil {
-				return err
-			}
-			i := pos[id]
-			out[i].Traits = append(out[i].Traits, tr)
-		}
-		return trows.Err()
+		return rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return out, nil
-}
-
-// scanTrait scans (name, type, t_text, t_int, t_float, t_datetime),
-// preceded by the event id when id is not nil.
-func scanTrait(rows *sql.Rows, id *int64) (sample.Trait, error) {
-	var tr sample.Trait
-	var typ int64
-	var text sql.NullString
-	var integer, datetime sql.NullInt64
-	var float sql.NullFloat64
-	dest := []any{&tr.Name, &typ, &text, &integer, &float, &datetime}
-	if id != nil {
-		dest = append([]any{id}, dest...)
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return tr, err
-	}
-	tr.Type = sample.TraitType(typ)
-	switch tr.Type {
-	case sample.TraitText:
-		tr.Text = text.String
-	case sample.TraitInt:
-		tr.Int = integer.Int64
-	case sample.TraitFloat:
-		tr.Float = float.Float64
-	case sample.TraitDatetime:
-		tr.Datetime = fromNanos(datetime.Int64)
-	}
-	return tr, nil
 }
 
 // EventTypes returns the event types stored (of project's events when
@@ -532,7 +471,87 @@ type TraitDesc struct {
 // when limit is not positive; a name's types are never split), of the names
 // after marker when it is not empty.
 func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string, limit int, marker string) ([]TraitDesc, error) {
-	q := `SELECT DISTINCT tr.name, tr.type FROM event e JOIN trait tr ON tr.event_id = e.id WHERE 1`
+	q, args := eventTraitsQuery(eventType, project, false)
+	seen := make(map[TraitDesc]bool)
+	// Events of one type mostly carry the same names: the names and types
+	// of a packed form already seen are skipped whole.
+	shapes := make(map[string]bool)
+	var shape []byte
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := db.query(ctx, tx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			var traits sql.RawBytes
+			if err := rows.Scan(&traits); err != nil {
+				return err
+			}
+			shape = shape[:0]
+			r := newPackedReader(traits)
+			var p packedTrait
+			for r.next(&p) {
+				shape = binary.AppendUvarint(shape, uint64(len(p.name)))
+				shape = append(append(shape, p.name...), byte(p.typ))
+			}
+			if r.err != nil {
+				return r.err
+			}
+			if shapes[string(shape)] {
+				continue
+			}
+			if len(shapes) < maxTraitShapes {
+				shapes[string(shape)] = true
+			}
+			r = newPackedReader(traits)
+			for r.next(&p) {
+				if marker == "" || string(p.name) > marker {
+					d := TraitDesc{Name: string(p.name), Type: p.typ}
+					if !seen[d] {
+						if len(seen) >= maxTraitDescs {
+							return fmt.Errorf("more than %d distinct traits", maxTraitDescs)
+						}
+						seen[d] = true
+					}
+				}
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list trait descriptions of %q: %w", eventType, err)
+	}
+	out := slices.SortedFunc(maps.Keys(seen), func(a, b TraitDesc) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return compare(int64(a.Type), int64(b.Type))
+	})
+	names := 0
+	for i, d := range out {
+		if i == 0 || out[i-1].Name != d.Name {
+			if names++; limit > 0 && names > limit {
+				return out[:i], nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// Bounds of TraitDescriptions' working sets: the distinct trait shapes it
+// remembers (more are only decoded again), and the distinct names and
+// types it answers.
+const (
+	maxTraitShapes = 1024
+	maxTraitDescs  = 100_000
+)
+
+// eventTraitsQuery selects the packed traits of the events of eventType
+// (of every type when empty) and project (of every project when empty),
+// in event order (generated, then message_id) when ordered.
+func eventTraitsQuery(eventType, project string, ordered bool) (string, []any) {
+	q := `SELECT e.traits FROM event e WHERE e.traits IS NOT NULL`
 	var args []any
 	if eventType != "" {
 		q += " AND e.event_type_id = (SELECT id FROM event_type WHERE name = ?)"
@@ -542,39 +561,10 @@ func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string, 
 		q += " AND e.project_id = ?"
 		args = append(args, project)
 	}
-	if marker != "" {
-		q += " AND tr.name > ?"
-		args = append(args, marker)
+	if ordered {
+		q += " ORDER BY e.generated_ns, e.message_id"
 	}
-	q += " ORDER BY tr.name, tr.type"
-	var out []TraitDesc
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := db.query(ctx, tx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = rows.Close() }()
-		names := 0
-		for rows.Next() {
-			var d TraitDesc
-			var typ int64
-			if err := rows.Scan(&d.Name, &typ); err != nil {
-				return err
-			}
-			if len(out) == 0 || out[len(out)-1].Name != d.Name {
-				if names++; limit > 0 && names > limit {
-					break
-				}
-			}
-			d.Type = sample.TraitType(typ)
-			out = append(out, d)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list trait descriptions of %q: %w", eventType, err)
-	}
-	return out, nil
+	return q, args
 }
 
 // Traits returns the values of trait on the events of eventType (of every
@@ -585,18 +575,7 @@ func (db *DB) Traits(ctx context.Context, eventType, trait, project string, limi
 	if trait == "" {
 		return nil, fmt.Errorf("list traits: %w: empty trait name", ErrInvalid)
 	}
-	q := `SELECT tr.name, tr.type, tr.t_text, tr.t_int, tr.t_float, tr.t_datetime
-FROM event e JOIN trait tr ON tr.event_id = e.id AND tr.name = ? WHERE 1`
-	args := []any{trait}
-	if eventType != "" {
-		q += " AND e.event_type_id = (SELECT id FROM event_type WHERE name = ?)"
-		args = append(args, eventType)
-	}
-	if project != "" {
-		q += " AND e.project_id = ?"
-		args = append(args, project)
-	}
-	q, args = limited(q+" ORDER BY e.generated_ns, e.message_id", args, limit)
+	q, args := eventTraitsQuery(eventType, project, true)
 	var out []sample.Trait
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := db.query(ctx, tx, q, args...)
@@ -604,12 +583,22 @@ FROM event e JOIN trait tr ON tr.event_id = e.id AND tr.name = ? WHERE 1`
 			return err
 		}
 		defer func() { _ = rows.Close() }()
-		for rows.Next() {
-			tr, err := scanTrait(rows, nil)
-			if err != nil {
+		for rows.Next() && (limit <= 0 || len(out) < limit) {
+			var traits sql.RawBytes
+			if err := rows.Scan(&traits); err != nil {
 				return err
 			}
-			out = append(out, tr)
+			r := newPackedReader(traits)
+			var p packedTrait
+			for r.next(&p) {
+				if string(p.name) == trait {
+					out = append(out, p.trait())
+					break
+				}
+			}
+			if r.err != nil {
+				return r.err
+			}
 		}
 		return rows.Err()
 	})
@@ -619,8 +608,7 @@ FROM event e JOIN trait tr ON tr.event_id = e.id AND tr.name = ? WHERE 1`
 	return out, nil
 }
 
-// ExpireEvents deletes the events generated before before, with their
-// traits (and the event types left without events), and returns how many
+// ExpireEvents deletes the events generated before before (and the event types left without events), and returns how many
 // events it deleted.
 func (db *DB) ExpireEvents(ctx context.Context, before time.Time) (int64, error) {
 	if before.IsZero() {
@@ -631,9 +619,6 @@ func (db *DB) ExpireEvents(ctx context.Context, before time.Time) (int64, error)
 	defer db.wmu.Unlock()
 	var n int64
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM trait WHERE event_id IN (SELECT id FROM event WHERE generated_ns < ?)`, cut); err != nil {
-			return err
-		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM event WHERE generated_ns < ?`, cut)
 		if err != nil {
 			return err

@@ -437,8 +437,8 @@ func TestExpireEvents(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{"image.upload"}, types)
 		var rows int
-		require.NoError(t, db.r.QueryRow(`SELECT (SELECT count(*) FROM trait) + (SELECT count(*) FROM event_type)`).Scan(&rows))
-		require.Equal(t, 2+1, rows, "no orphan traits or types")
+		require.NoError(t, db.r.QueryRow(`SELECT (SELECT count(*) FROM event) + (SELECT count(*) FROM event_type)`).Scan(&rows))
+		require.Equal(t, 1+1, rows, "no orphan events or types")
 	}
 	check(db)
 	require.NoError(t, db.Close())

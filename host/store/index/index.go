@@ -30,7 +30,7 @@ type DB struct {
 	resources map[string]*resState // cache of the current state per resource_id
 	types     map[string]int64     // cache of event_type ids
 	times     *multiRow            // resource times update (prepareMulti)
-	traits    *multiRow            // trait insert (prepareMulti)
+	events    *multiRow            // event insert (prepareMulti)
 	touched   map[string]*resState // Upsert's per-call map, kept empty between calls
 
 	smu   sync.Mutex
@@ -116,7 +116,7 @@ func (db *DB) Close() error {
 		db.stmts = nil
 		db.smu.Unlock()
 		errs := []error{db.ws.close()}
-		errs = append(errs, db.times.close(), db.traits.close())
+		errs = append(errs, db.times.close(), db.events.close())
 		if db.r != nil {
 			errs = append(errs, db.r.Close())
 		}

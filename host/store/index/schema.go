@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/altimeter/altimeter/sdk/sample"
 )
 
 // migrations are applied in order, each once, recorded in schema_migrations.
@@ -36,12 +39,15 @@ import (
 //   - event_type_generated (event_type_id, generated_ns): type filters,
 //     EventTypes and TraitDescriptions, orphan type cleanup.
 //   - event_project (project_id, generated_ns): project scoping.
-//   - trait PK (event_id, name): an event's traits, trait filters probed per
-//     event; trait_text (name, t_text), partial (text traits only, so
-//     other traits cost no index entry): text trait conditions, as a
-//     covering probe per event or driving the query.
-var migrations = []string{
-	1: `
+//   - event.traits (version 2) holds an event's traits packed (traits.go),
+//     with no index of its own: trait conditions are checked on the rows
+//     the other conditions select (Events), and the trait listings read
+//     the rows of the event type (TraitDescriptions, Traits). Version 1
+//     kept a row per trait in a trait table, PK (event_id, name), with a
+//     partial index trait_text (name, t_text): about 40 B-tree inserts per
+//     event, most of the agent's CPU on the notification path.
+var migrations = []migration{
+	1: {sql: `
 CREATE TABLE resource (
 	id          INTEGER PRIMARY KEY,
 	resource_id TEXT    NOT NULL UNIQUE,
@@ -117,11 +123,98 @@ CREATE TABLE trait (
 	PRIMARY KEY (event_id, name)
 ) WITHOUT ROWID;
 CREATE INDEX trait_text ON trait (name, t_text) WHERE t_text IS NOT NULL;
-`,
+`},
+	// The traits move into the event row, packed; the trait table goes.
+	2: {sql: `ALTER TABLE event ADD COLUMN traits BLOB; -- NULL: no traits`, fn: packTraitTable},
+}
+
+// migration is one schema version: sql, then fn when set, in one
+// transaction.
+type migration struct {
+	sql string
+	fn  func(ctx context.Context, tx *sql.Tx) error
 }
 
 // SchemaVersion is the schema version this package writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
+
+// packTraitTable (migration 2) packs the rows of the version 1 trait table
+// into their events' traits column and drops the table. A float stored as
+// NULL (a NaN) stays a NaN, which reads back as 0 and compares to nothing,
+// as the NULL did.
+func packTraitTable(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT event_id, name, type, t_text, t_int, t_float, t_datetime
+FROM trait ORDER BY event_id, name`)
+	if err != nil {
+		return fmt.Errorf("read traits: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	upd, err := tx.PrepareContext(ctx, `UPDATE event SET traits = ? WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer func() { _ = upd.Close() }()
+	var (
+		cur     int64 = -1
+		trs     []sample.Trait
+		buf     []byte
+		scratch []int
+	)
+	flush := func() error {
+		if cur < 0 {
+			return nil
+		}
+		buf, scratch = appendPacked(buf[:0], trs, scratch)
+		if _, err := upd.ExecContext(ctx, buf, cur); err != nil {
+			return fmt.Errorf("event row %d: %w", cur, err)
+		}
+		return nil
+	}
+	for rows.Next() {
+		var id, typ int64
+		var name string
+		var text sql.NullString
+		var integer, datetime sql.NullInt64
+		var float sql.NullFloat64
+		if err := rows.Scan(&id, &name, &typ, &text, &integer, &float, &datetime); err != nil {
+			return fmt.Errorf("read traits: %w", err)
+		}
+		if id != cur {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur, trs = id, trs[:0]
+		}
+		tr := sample.Trait{Name: name, Type: sample.TraitType(typ)}
+		switch tr.Type {
+		case sample.TraitText:
+			tr.Text = text.String
+		case sample.TraitInt:
+			tr.Int = integer.Int64
+		case sample.TraitFloat:
+			tr.Float = float.Float64
+			if !float.Valid {
+				tr.Float = math.NaN()
+			}
+		case sample.TraitDatetime:
+			tr.Datetime = fromNanos(datetime.Int64)
+		default:
+			return fmt.Errorf("event row %d: trait %q of unknown type %d", id, name, typ)
+		}
+		trs = append(trs, tr)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read traits: %w", err)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	_ = rows.Close()
+	if _, err := tx.ExecContext(ctx, `DROP TABLE trait`); err != nil {
+		return fmt.Errorf("drop the trait table: %w", err)
+	}
+	return nil
+}
 
 func (db *DB) migrate(ctx context.Context) error {
 	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -139,8 +232,14 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	for v := have + 1; v <= SchemaVersion; v++ {
 		err := db.writeTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			m := migrations[v]
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
+			}
+			if m.fn != nil {
+				if err := m.fn(ctx, tx); err != nil {
+					return err
+				}
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_ns) VALUES (?, ?)`, v, time.Now().UnixNano())
 			return err

@@ -26,9 +26,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`
 	sqlVerDelete      = `DELETE FROM metadata_version WHERE rid = ?`
 	sqlKVInsert       = `INSERT OR IGNORE INTO metadata_kv (key, value, rid) VALUES (?, ?, ?)`
 
-	sqlTypeGet     = `SELECT id FROM event_type WHERE name = ?`
-	sqlTypeInsert  = `INSERT INTO event_type (name) VALUES (?)`
-	sqlEventInsert = `INSERT OR IGNORE INTO event (message_id, event_type_id, generated_ns, project_id, raw) VALUES (?, ?, ?, ?, ?)`
+	sqlTypeGet    = `SELECT id FROM event_type WHERE name = ?`
+	sqlTypeInsert = `INSERT INTO event_type (name) VALUES (?)`
 )
 
 type stmtID int
@@ -48,7 +47,6 @@ const (
 	stKVInsert
 	stTypeGet
 	stTypeInsert
-	stEventInsert
 	numStmts
 )
 
@@ -67,7 +65,6 @@ var writeSQL = [numStmts]string{
 	stKVInsert:       sqlKVInsert,
 	stTypeGet:        sqlTypeGet,
 	stTypeInsert:     sqlTypeInsert,
-	stEventInsert:    sqlEventInsert,
 }
 
 // writeStmts are the statements prepared on the writer connection.
@@ -168,22 +165,29 @@ func multiRowSQL(head, tail string, cols, n int) string {
 }
 
 // exec runs the statement on args, cols values per row, in statements of
-// decreasing powers of two of rows.
-func (m *multiRow) exec(ts *txStmts, args []any) error {
+// decreasing powers of two of rows, and returns the rows they changed.
+func (m *multiRow) exec(ts *txStmts, args []any) (int64, error) {
 	if len(args)%m.cols != 0 {
-		return fmt.Errorf("%d values for rows of %d", len(args), m.cols)
+		return 0, fmt.Errorf("%d values for rows of %d", len(args), m.cols)
 	}
+	var changed int64
 	for len(args) > 0 {
 		n := m.max
 		for n*m.cols > len(args) {
 			n /= 2
 		}
-		if _, err := ts.tx.StmtContext(ts.ctx, m.stmts[n]).ExecContext(ts.ctx, args[:n*m.cols]...); err != nil {
-			return err
+		res, err := ts.tx.StmtContext(ts.ctx, m.stmts[n]).ExecContext(ts.ctx, args[:n*m.cols]...)
+		if err != nil {
+			return 0, err
 		}
+		c, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		changed += c
 		args = args[n*m.cols:]
 	}
-	return nil
+	return changed, nil
 }
 
 func (m *multiRow) close() error {
@@ -203,10 +207,12 @@ const (
 	maxTimesBatch = 256
 	timesHead     = "UPDATE resource_span SET first_ns = v.column2, last_ns = v.column3 FROM (VALUES "
 	timesTail     = ") AS v WHERE resource_span.id = v.column1"
-	// maxTraitBatch is the largest number of traits one insert carries
-	// (7 values each).
-	maxTraitBatch = 128
-	traitHead     = "INSERT OR REPLACE INTO trait (event_id, name, type, t_text, t_int, t_float, t_datetime) VALUES "
+	// maxEventBatch is the largest number of events one insert carries
+	// (eventCols values each). INSERT OR IGNORE: a stored message_id, or
+	// one earlier in the batch, is skipped.
+	maxEventBatch = 128
+	eventCols     = 6
+	eventHead     = "INSERT OR IGNORE INTO event (message_id, event_type_id, generated_ns, project_id, traits, raw) VALUES "
 )
 
 // prepareMulti prepares the multi-row statements.
@@ -215,8 +221,8 @@ func (db *DB) prepareMulti(ctx context.Context) error {
 	if db.times, err = prepareMultiRow(ctx, db.w, timesHead, timesTail, 3, maxTimesBatch); err != nil {
 		return fmt.Errorf("times update: %w", err)
 	}
-	if db.traits, err = prepareMultiRow(ctx, db.w, traitHead, "", 7, maxTraitBatch); err != nil {
-		return fmt.Errorf("trait insert: %w", err)
+	if db.events, err = prepareMultiRow(ctx, db.w, eventHead, "", eventCols, maxEventBatch); err != nil {
+		return fmt.Errorf("event insert: %w", err)
 	}
 	return nil
 }
@@ -227,5 +233,6 @@ func (db *DB) updateTimes(ts *txStmts, rows []int64) error {
 	for i, v := range rows {
 		args[i] = v
 	}
-	return db.times.exec(ts, args)
+	_, err := db.times.exec(ts, args)
+	return err
 }
