@@ -170,3 +170,65 @@ func BenchmarkHistoryMiss(b *testing.B) {
 	}
 	reportRows(b, cpu0, b.N)
 }
+
+// BenchmarkEventQueries reads 20,000 stored compute.instance.exists events
+// (23 traits each): a text trait condition that one event meets, alone
+// (every event is a candidate) and within a one-minute window, the trait
+// names of the type, and the first 100 values of one trait.
+func BenchmarkEventQueries(b *testing.B) {
+	ctx := context.Background()
+	db := benchDB(b)
+	const batches = 20
+	for n := range batches {
+		evs := make([]sample.Event, benchBatch)
+		for i := range evs {
+			k := n*benchBatch + i
+			evs[i] = sample.Event{MessageID: fmt.Sprintf("msg-%d", k), EventType: "compute.instance.exists",
+				Generated: base.Add(time.Duration(k) * 100 * time.Millisecond), Traits: existsTraits(k)}
+		}
+		_, err := db.InsertEvents(ctx, evs, tenant)
+		require.NoError(b, err)
+	}
+	const k = batches * benchBatch / 2
+	id := existsTraits(k)[2].Text
+	gen := base.Add(k * 100 * time.Millisecond)
+	cases := []struct {
+		name string
+		run  func() (int, error)
+		want int
+	}{
+		{"trait=eq", func() (int, error) {
+			evs, err := db.Events(ctx, EventFilter{Traits: []TraitFilter{{Name: "instance_id", Value: id}}, Limit: 100})
+			return len(evs), err
+		}, 1},
+		{"trait=eq,window=1m", func() (int, error) {
+			evs, err := db.Events(ctx, EventFilter{EventType: "compute.instance.exists", Start: gen.Add(-30 * time.Second),
+				End: gen.Add(30 * time.Second), Traits: []TraitFilter{{Name: "instance_id", Value: id}}, Limit: 100})
+			return len(evs), err
+		}, 1},
+		{"page=100", func() (int, error) {
+			evs, err := db.Events(ctx, EventFilter{Limit: 100})
+			return len(evs), err
+		}, 100},
+		{"trait-descriptions", func() (int, error) {
+			ds, err := db.TraitDescriptions(ctx, "compute.instance.exists", "", 0, "")
+			return len(ds), err
+		}, 23},
+		{"trait-values=100", func() (int, error) {
+			ts, err := db.Traits(ctx, "compute.instance.exists", "instance_id", "", 100)
+			return len(ts), err
+		}, 100},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			cpu0 := cpuTime(b)
+			for range b.N {
+				got, err := c.run()
+				if err != nil || got != c.want {
+					b.Fatal(got, err)
+				}
+			}
+			reportRows(b, cpu0, b.N)
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -336,6 +337,10 @@ FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 		}
 		args = append(args, f.Project)
 	}
+	for i := range match {
+		q.WriteString(" AND instr(e.traits, ?)")
+		args = append(args, match[i].needle())
+	}
 	var out []sample.Event
 	err = db.readTx(ctx, func(tx *sql.Tx) error {
 		if f.Marker != "" {
@@ -378,27 +383,27 @@ FROM event e JOIN event_type t ON t.id = e.event_type_id WHERE 1`)
 			return err
 		}
 		defer func() { _ = rows.Close() }()
+		// The columns are scanned without a copy; only the events that
+		// meet the trait conditions are copied out.
+		var id, typ, traits, raw sql.RawBytes
+		var gen int64
 		for rows.Next() && (f.Limit == 0 || len(out) < f.Limit) {
-			var ev sample.Event
-			var gen int64
-			var traits sql.RawBytes
-			var raw []byte
-			if err := rows.Scan(&ev.MessageID, &ev.EventType, &gen, &traits, &raw); err != nil {
+			if err := rows.Scan(&id, &typ, &gen, &traits, &raw); err != nil {
 				return err
 			}
 			ok, err := match.match(traits)
 			if err != nil {
-				return fmt.Errorf("event %q: %w", ev.MessageID, err)
+				return fmt.Errorf("event %q: %w", id, err)
 			}
 			if !ok {
 				continue
 			}
+			ev := sample.Event{MessageID: string(id), EventType: string(typ), Generated: fromNanos(gen)}
 			if ev.Traits, err = unpackTraits(traits); err != nil {
-				return fmt.Errorf("event %q: %w", ev.MessageID, err)
+				return fmt.Errorf("event %q: %w", id, err)
 			}
-			ev.Generated = fromNanos(gen)
 			if raw != nil {
-				ev.Raw = raw
+				ev.Raw = bytes.Clone(raw)
 			}
 			out = append(out, ev)
 		}

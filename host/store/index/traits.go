@@ -216,12 +216,36 @@ func (m traitMatcher) match(b []byte) (bool, error) {
 	return true, nil
 }
 
+// needle is a byte string that the packed form of every event meeting c
+// contains: the trait's name and type, and for an equality on a text,
+// integer or datetime its value too (a float's bytes are not its only
+// form: -0 equals 0). SQLite's instr on it drops most other rows before
+// they are read out (Events).
+func (c *traitCond) needle() []byte {
+	b := binary.AppendUvarint(nil, uint64(len(c.name)))
+	b = append(b, c.name...)
+	b = append(b, byte(c.typ))
+	if c.op != "=" {
+		return b
+	}
+	switch c.typ {
+	case sample.TraitText:
+		b = binary.AppendUvarint(b, uint64(len(c.text)))
+		b = append(b, c.text...)
+	case sample.TraitInt, sample.TraitDatetime:
+		b = binary.AppendVarint(b, c.num)
+	}
+	return b
+}
+
 func (c *traitCond) match(b []byte) (bool, error) {
 	r := newPackedReader(b)
 	var p packedTrait
 	for r.next(&p) {
-		if string(p.name) != c.name {
+		if n := strings.Compare(string(p.name), c.name); n < 0 {
 			continue
+		} else if n > 0 {
+			return false, nil // sorted by name: c.name is not there
 		}
 		if p.typ != c.typ {
 			return false, nil

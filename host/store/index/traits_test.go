@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -73,7 +74,8 @@ func TestPackedDamaged(t *testing.T) {
 
 // TestTraitMatcherAsSQL: a trait condition on the packed form holds
 // exactly when SQLite's comparison of the values the trait table held
-// does (BINARY text order, integers, reals with a NaN as NULL).
+// does (BINARY text order, integers, reals with a NaN as NULL), and the
+// packed form holds the condition's needle then.
 func TestTraitMatcherAsSQL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -130,7 +132,32 @@ func TestTraitMatcherAsSQL(t *testing.T) {
 					want = res.Valid && res.Bool
 				}
 				require.Equal(t, want, got, "%+v %s %q", stored.tr, op, f.str)
+				if got {
+					require.True(t, bytes.Contains(packed, c.needle()), "needle of %+v %s %q", stored.tr, op, f.str)
+				}
 			}
 		}
+	}
+}
+
+// TestEventsNeedleOnlyNarrows: an event whose text trait holds the bytes
+// of another trait's packed form is not taken for an event with that
+// trait: SQL's instr only narrows the rows the exact check reads.
+func TestEventsNeedleOnlyNarrows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	c, err := parseTraitCond(TraitFilter{Name: "name", Value: "vm2"})
+	require.NoError(t, err)
+	_, err = db.InsertEvents(ctx, []sample.Event{
+		{MessageID: "fake", EventType: "x", Generated: at(1), Traits: []sample.Trait{text("note", string(c.needle()))}},
+		{MessageID: "real", EventType: "x", Generated: at(2), Traits: []sample.Trait{text("name", "vm2")}},
+	}, nil)
+	require.NoError(t, err)
+	for _, limit := range []int{0, 1} {
+		evs, err := db.Events(ctx, EventFilter{Traits: []TraitFilter{{Name: "name", Value: "vm2"}}, Limit: limit})
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		require.Equal(t, "real", evs[0].MessageID)
 	}
 }
