@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -177,7 +178,10 @@ func BenchmarkHistoryMiss(b *testing.B) {
 // names of the type, and the first 100 values of one trait.
 func BenchmarkEventQueries(b *testing.B) {
 	ctx := context.Background()
-	db := benchDB(b)
+	path := b.TempDir() + "/index.db"
+	db, err := Open(ctx, path, hclog.NewNullLogger())
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, db.Close()) })
 	const batches = 20
 	for n := range batches {
 		evs := make([]sample.Event, benchBatch)
@@ -189,6 +193,11 @@ func BenchmarkEventQueries(b *testing.B) {
 		_, err := db.InsertEvents(ctx, evs, tenant)
 		require.NoError(b, err)
 	}
+	_, err = db.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	require.NoError(b, err)
+	st, err := os.Stat(path)
+	require.NoError(b, err)
+	b.Logf("index.db: %d bytes per event", st.Size()/(batches*benchBatch))
 	const k = batches * benchBatch / 2
 	id := existsTraits(k)[2].Text
 	gen := base.Add(k * 100 * time.Millisecond)
