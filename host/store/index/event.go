@@ -34,10 +34,10 @@ func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func
 	// The packed traits of every event, in one buffer: ends[i] is where
 	// event i's end.
 	var packed []byte
-	var scratch []int
+	var pk packer
 	ends := make([]int, len(evs))
 	for i := range evs {
-		packed, scratch = appendPacked(packed, evs[i].Traits, scratch)
+		packed = pk.appendPacked(packed, evs[i].Traits)
 		ends[i] = len(packed)
 	}
 	db.wmu.Lock()

@@ -155,16 +155,16 @@ FROM trait ORDER BY event_id, name`)
 	}
 	defer func() { _ = upd.Close() }()
 	var (
-		cur     int64 = -1
-		trs     []sample.Trait
-		buf     []byte
-		scratch []int
+		cur int64 = -1
+		trs []sample.Trait
+		buf []byte
+		pk  packer
 	)
 	flush := func() error {
 		if cur < 0 {
 			return nil
 		}
-		buf, scratch = appendPacked(buf[:0], trs, scratch)
+		buf = pk.appendPacked(buf[:0], trs)
 		if _, err := upd.ExecContext(ctx, buf, cur); err != nil {
 			return fmt.Errorf("event row %d: %w", cur, err)
 		}

@@ -37,17 +37,29 @@ const packedFormat = 1
 // errPacked is what decoding a damaged packed form returns.
 var errPacked = errors.New("damaged packed traits")
 
-// appendPacked appends the packed form of trs to dst. scratch is reused
-// for the sort order and returned for the next call.
-func appendPacked(dst []byte, trs []sample.Trait, scratch []int) ([]byte, []int) {
+// packer packs the traits of events (appendPacked). Consecutive events
+// mostly carry the same names in the same order (those of one event
+// definition): it keeps the name order of the last call and reuses it
+// when the names are those.
+type packer struct {
+	names []string // of the last call, in the order given
+	order []int    // their indexes sorted by name (stable)
+}
+
+// appendPacked appends the packed form of trs to dst.
+func (pk *packer) appendPacked(dst []byte, trs []sample.Trait) []byte {
 	if len(trs) == 0 {
-		return dst, scratch
+		return dst
 	}
-	order := scratch[:0]
-	for i := range trs {
-		order = append(order, i)
+	if !pk.same(trs) {
+		pk.names, pk.order = pk.names[:0], pk.order[:0]
+		for i := range trs {
+			pk.names = append(pk.names, trs[i].Name)
+			pk.order = append(pk.order, i)
+		}
+		slices.SortStableFunc(pk.order, func(a, b int) int { return strings.Compare(trs[a].Name, trs[b].Name) })
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(trs[a].Name, trs[b].Name) })
+	order := pk.order
 	dst = append(dst, packedFormat)
 	for k, i := range order {
 		if k+1 < len(order) && trs[order[k+1]].Name == trs[i].Name {
@@ -69,7 +81,20 @@ func appendPacked(dst []byte, trs []sample.Trait, scratch []int) ([]byte, []int)
 			dst = binary.AppendVarint(dst, tr.Datetime.UnixNano())
 		}
 	}
-	return dst, order
+	return dst
+}
+
+// same reports whether trs has the names of the last call, in its order.
+func (pk *packer) same(trs []sample.Trait) bool {
+	if len(trs) != len(pk.names) {
+		return false
+	}
+	for i := range trs {
+		if trs[i].Name != pk.names[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // packedTrait is one trait of a packed form, its name and text still

@@ -17,6 +17,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// packed is the packed form of trs.
+func packed(trs []sample.Trait) []byte {
+	var pk packer
+	return pk.appendPacked(nil, trs)
+}
+
 func TestPackedRoundTrip(t *testing.T) {
 	t.Parallel()
 	trs := []sample.Trait{
@@ -24,7 +30,7 @@ func TestPackedRoundTrip(t *testing.T) {
 		text("", ""), text("a", "first"), integer("max", math.MaxInt64), text("a", "again"),
 		text("utf", "ü\x00\xff"), float("inf", math.Inf(1)),
 	}
-	b, _ := appendPacked(nil, trs, nil)
+	b := packed(trs)
 	got, err := unpackTraits(b)
 	require.NoError(t, err)
 	want := []sample.Trait{text("", ""), text("a", "again"), datetime("d", at(-1)), float("f", -0.5),
@@ -32,14 +38,14 @@ func TestPackedRoundTrip(t *testing.T) {
 		text("utf", "ü\x00\xff"), text("z", "last")}
 	require.Empty(t, cmp.Diff(want, got))
 
-	empty, _ := appendPacked(nil, nil, nil)
+	empty := packed(nil)
 	require.Empty(t, empty)
 	got, err = unpackTraits(empty)
 	require.NoError(t, err)
 	require.Nil(t, got)
 
 	// A NaN reads back as 0, as the NULL the trait table stored.
-	b, _ = appendPacked(nil, []sample.Trait{float("nan", math.NaN())}, nil)
+	b = packed([]sample.Trait{float("nan", math.NaN())})
 	got, err = unpackTraits(b)
 	require.NoError(t, err)
 	require.Equal(t, []sample.Trait{float("nan", 0)}, got)
@@ -47,7 +53,7 @@ func TestPackedRoundTrip(t *testing.T) {
 
 func TestPackedDamaged(t *testing.T) {
 	t.Parallel()
-	b, _ := appendPacked(nil, []sample.Trait{text("name", "value"), integer("n", 300), float("f", 1)}, nil)
+	b := packed([]sample.Trait{text("name", "value"), integer("n", 300), float("f", 1)})
 	full, err := unpackTraits(b)
 	require.NoError(t, err)
 	bad := 0
@@ -110,11 +116,11 @@ func TestTraitMatcherAsSQL(t *testing.T) {
 	}
 	for _, op := range []string{"eq", "ne", "lt", "le", "gt", "ge"} {
 		for _, stored := range vals {
-			packed, _ := appendPacked(nil, []sample.Trait{stored.tr}, nil)
+			pf := packed([]sample.Trait{stored.tr})
 			for _, f := range vals {
 				c, err := parseTraitCond(TraitFilter{Name: "t", Op: op, Type: f.tr.Type, Value: f.str})
 				require.NoError(t, err)
-				got, err := traitMatcher{c}.match(packed)
+				got, err := traitMatcher{c}.match(pf)
 				require.NoError(t, err)
 				want := false
 				if stored.tr.Type == f.tr.Type {
@@ -133,7 +139,7 @@ func TestTraitMatcherAsSQL(t *testing.T) {
 				}
 				require.Equal(t, want, got, "%+v %s %q", stored.tr, op, f.str)
 				if got {
-					require.True(t, bytes.Contains(packed, c.needle()), "needle of %+v %s %q", stored.tr, op, f.str)
+					require.True(t, bytes.Contains(pf, c.needle()), "needle of %+v %s %q", stored.tr, op, f.str)
 				}
 			}
 		}
@@ -159,5 +165,26 @@ func TestEventsNeedleOnlyNarrows(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, evs, 1)
 		require.Equal(t, "real", evs[0].MessageID)
+	}
+}
+
+// TestPackerReuse: a packer that packs many events packs each as a new
+// one would, whether the names repeat, move or change.
+func TestPackerReuse(t *testing.T) {
+	t.Parallel()
+	events := [][]sample.Trait{
+		{text("b", "1"), text("a", "2"), integer("c", 3)},
+		{text("b", "4"), text("a", "5"), integer("c", 6)},
+		{text("a", "7"), text("b", "8"), integer("c", 9)},
+		{text("b", "x"), text("a", "y"), integer("d", 1)},
+		{text("b", "x"), text("b", "y"), integer("d", 1)},
+		{text("b", "x"), text("b", "z"), integer("d", 1)},
+		nil,
+		{text("b", "x"), text("a", "y")},
+		{text("b", "x"), text("a", "y"), integer("d", 1)},
+	}
+	var pk packer
+	for i, trs := range events {
+		require.Equal(t, packed(trs), pk.appendPacked(nil, trs), "event %d", i)
 	}
 }
