@@ -95,7 +95,8 @@ func TestIntegrationNotifications(t *testing.T) {
 	url := peer.VHost(t, r)
 	a := startAgent(t, fmt.Sprintf(notifyTmpl, url))
 	admin := &client{t: t, base: "http://" + a.api, token: a.adminToken()}
-	// The listener declares the exchange and its queue when it connects.
+	// The listener declares the exchange, its queue and the bindings when
+	// it connects, and then consumes.
 	declared := func() bool {
 		conn, err := amqp.Dial(url)
 		if err != nil {
@@ -106,10 +107,10 @@ func TestIntegrationNotifications(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		_, err = ch.QueueDeclarePassive("altimeter", false, false, false, false, nil)
-		return err == nil
+		q, err := ch.QueueDeclarePassive("altimeter", false, false, false, false, nil)
+		return err == nil && q.Consumers > 0
 	}
-	waitFor(t, 20*time.Second, "pool queue declared", declared)
+	waitFor(t, 20*time.Second, "pool queue declared and consumed", declared)
 	// queued is the number of notifications ready in the listener's queue.
 	queued := func() int {
 		conn, err := amqp.Dial(url)
@@ -122,8 +123,14 @@ func TestIntegrationNotifications(t *testing.T) {
 		return q.Messages
 	}
 
+	// The notifications are preloaded with the agent stopped (as
+	// bench/pipeline does): published while it consumes, a path that keeps
+	// up with the publisher leaves nothing queued for the kill below.
+	a.stop()
 	const n = 10_000
 	publishAll(t, url, notifications(t, n))
+	require.Equal(t, n, queued(), "every notification queued")
+	a.restart()
 	events := func() int {
 		// Pages of 1,000: a limit is at most the API's max_limit.
 		seen := map[string]bool{}
