@@ -11,6 +11,11 @@
 // Every write here is idempotent, so the facade can rebuild lost index rows
 // by upserting the same samples again.
 //
+// Events are written in batches, many rows per INSERT, each event's traits
+// packed into its row (traits.go): trait conditions are checked on the
+// packed form of the rows the other conditions select, after SQLite's
+// instr has dropped most of those that cannot match.
+//
 // Writes are serialised (one writer connection, one write lock); reads use a
 // separate pool of query-only connections and see a consistent snapshot per
 // call. The package keeps an in-memory cache of each resource's current

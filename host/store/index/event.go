@@ -31,8 +31,8 @@ func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func
 	if len(evs) == 0 {
 		return 0, nil
 	}
-	// The packed traits of every event, in one buffer: ends[i] is where
-	// event i's end.
+	// The packed traits of every event, in one buffer: event i's end at
+	// ends[i].
 	var packed []byte
 	var pk packer
 	ends := make([]int, len(evs))
