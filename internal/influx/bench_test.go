@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/altimeter/altimeter/internal/influx"
+	"github.com/altimeter/altimeter/internal/peer"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -35,6 +36,12 @@ func benchLines(n int) []byte {
 	return b
 }
 
+// reportCPU reports the process CPU time since cpu0 per op: on a loaded
+// machine a steadier figure than ns/op (wall), and it counts the GC's work.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64(peer.SelfCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
 // BenchmarkDecode decodes a chunk of 1000 lines; per op is per line.
 func BenchmarkDecode(b *testing.B) {
 	const n = 1000
@@ -44,6 +51,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.SetBytes(int64(len(data) / n))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := peer.SelfCPU()
 	for i := 0; i < b.N; i += n {
 		var errs []error
 		dst, errs = influx.AppendDecode(dst[:0], data, o)
@@ -51,6 +59,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.Fatalf("decoded %d samples, errors %v", len(dst), errs)
 		}
 	}
+	reportCPU(b, cpu0)
 }
 
 // BenchmarkEncode encodes the samples of typical input, as the file
@@ -71,11 +80,13 @@ func BenchmarkEncode(b *testing.B) {
 	)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := peer.SelfCPU()
 	for i := 0; i < b.N; i++ {
 		if i%n == 0 {
 			buf = buf[:0]
 		}
 		buf = e.Append(buf, &in[i%n])
 	}
+	reportCPU(b, cpu0)
 	b.SetBytes(int64(len(buf) / max(1, min(b.N, n))))
 }

@@ -340,16 +340,20 @@ type tag struct{ k, v string }
 // strconv's shortest 'g' form, the timestamp in nanoseconds when set), by
 // hand: a string with nothing to escape is copied as is.
 func (e *Encoder) Append(dst []byte, s *sample.Sample) []byte {
-	if !validKey(s.Name) || s.Name[0] == '#' || math.IsNaN(s.Volume) || math.IsInf(s.Volume, 0) {
+	if s.Name == "" || s.Name[0] == '#' || math.IsNaN(s.Volume) || math.IsInf(s.Volume, 0) {
 		return dst
 	}
 	ts := s.Timestamp
 	if !ts.IsZero() && (ts.Before(time.Unix(0, math.MinInt64)) || ts.After(time.Unix(0, math.MaxInt64))) {
 		return dst
 	}
+	out, ok := appendKey(dst, s.Name, measurementEscapes)
+	if !ok {
+		return dst
+	}
 	meta := e.meta[:0]
 	for k, v := range s.Metadata {
-		if !IsReservedTag(k) && validKey(k) && validKey(v) {
+		if !IsReservedTag(k) {
 			meta = append(meta, tag{k, v})
 		}
 	}
@@ -369,29 +373,25 @@ func (e *Encoder) Append(dst []byte, s *sample.Sample) []byte {
 		{TagUnit, s.Unit},
 		{TagUserID, s.UserID},
 	}
-	dst = appendEscaped(dst, s.Name, measurementEscapes)
 	m := 0
 	for _, r := range reserved {
-		if !validKey(r.v) {
-			continue
-		}
 		for ; m < len(meta) && meta[m].k < r.k; m++ {
-			dst = appendTag(dst, meta[m])
+			out = appendTag(out, meta[m])
 		}
-		dst = appendTag(dst, r)
+		out = appendTag(out, r)
 	}
 	for ; m < len(meta); m++ {
-		dst = appendTag(dst, meta[m])
+		out = appendTag(out, meta[m])
 	}
-	dst = append(dst, " "+ValueField+"="...)
-	dst = strconv.AppendFloat(dst, s.Volume, 'g', -1, 64)
+	out = append(out, " "+ValueField+"="...)
+	out = strconv.AppendFloat(out, s.Volume, 'g', -1, 64)
 	if !ts.IsZero() {
-		dst = append(dst, ' ')
-		dst = strconv.AppendInt(dst, ts.UnixNano(), 10)
+		out = append(out, ' ')
+		out = strconv.AppendInt(out, ts.UnixNano(), 10)
 	}
 	clear(meta)
 	e.meta = meta[:0]
-	return append(dst, '\n')
+	return append(out, '\n')
 }
 
 // The bytes line protocol escapes with a backslash, as bit sets over the
@@ -402,41 +402,52 @@ const (
 	tagEscapes         uint64 = measurementEscapes | 1<<'='
 )
 
+// appendTag appends ",k=v" to dst, or nothing when k or v cannot be
+// written.
 func appendTag(dst []byte, t tag) []byte {
-	dst = append(dst, ',')
-	dst = appendEscaped(dst, t.k, tagEscapes)
-	dst = append(dst, '=')
-	return appendEscaped(dst, t.v, tagEscapes)
+	out, ok := appendKey(append(dst, ','), t.k, tagEscapes)
+	if ok {
+		out, ok = appendKey(append(out, '='), t.v, tagEscapes)
+	}
+	if !ok {
+		return out[:len(dst)]
+	}
+	return out
 }
 
-// appendEscaped appends s to dst with a backslash before each byte in set.
-func appendEscaped(dst []byte, s string, set uint64) []byte {
-	i := 0
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 64 && set&(1<<c) != 0 {
-			break
+// appendKey appends s to dst with a backslash before each byte in set, if
+// line protocol can carry s as a measurement, key or tag value (non-empty
+// UTF-8 without control characters or a trailing backslash; checked in
+// the same pass); otherwise it appends nothing and reports false.
+func appendKey(dst []byte, s string, set uint64) ([]byte, bool) {
+	if s == "" || s[len(s)-1] == '\\' {
+		return dst, false
+	}
+	esc, ascii := false, true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20:
+			return dst, false
+		case c < 64:
+			esc = esc || set&(1<<c) != 0
+		case c >= 0x7f:
+			if c == 0x7f {
+				return dst, false
+			}
+			ascii = false
 		}
 	}
-	dst = append(dst, s[:i]...)
-	for ; i < len(s); i++ {
+	if !ascii && !utf8.ValidString(s) {
+		return dst, false
+	}
+	if !esc {
+		return append(dst, s...), true
+	}
+	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 64 && set&(1<<c) != 0 {
 			dst = append(dst, '\\')
 		}
 		dst = append(dst, s[i])
 	}
-	return dst
-}
-
-// validKey mirrors what line protocol can carry as a measurement, key or tag
-// value: non-empty UTF-8 without control characters or a trailing backslash.
-func validKey(s string) bool {
-	if s == "" || s[len(s)-1] == '\\' || !utf8.ValidString(s) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			return false
-		}
-	}
-	return true
+	return dst, true
 }

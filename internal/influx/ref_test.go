@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
@@ -169,4 +170,18 @@ func refDecodeLine(dec *lineprotocol.Decoder, dst []sample.Sample, prec lineprot
 		}
 	}
 	return dst, nil
+}
+
+// validKey mirrors what line protocol can carry as a measurement, key or tag
+// value: non-empty UTF-8 without control characters or a trailing backslash.
+func validKey(s string) bool {
+	if s == "" || s[len(s)-1] == '\\' || !utf8.ValidString(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
