@@ -1,7 +1,8 @@
 // Package influx converts between Influx line protocol and samples, for the
 // plugins that speak it (listener.socket reads it, publisher.file writes it).
-// Parsing and escaping are done by github.com/influxdata/line-protocol/v2;
-// this package owns only the mapping:
+// Parsing is done by github.com/influxdata/line-protocol/v2; writing is done
+// by hand (the bytes that encoder writes, checked against it by a
+// differential test and fuzz target); this package owns the mapping:
 //
 //   - measurement and field give the sample name: "<measurement>" when the
 //     field is called "value", "<measurement>.<field>" otherwise; one line
@@ -13,6 +14,9 @@
 //     fields, every other tag is resource metadata;
 //   - the timestamp is read at a configurable precision; a line without one
 //     is stamped with the decode time.
+//
+// The samples of one Decode share their repeated strings, and consecutive
+// lines with the same tags (a series) one Metadata map: it is read-only.
 //
 // Encode writes the inverse: measurement = sample name, one field "value",
 // the reserved tags plus metadata as tags, and a nanosecond timestamp.

@@ -3,9 +3,9 @@ package influx
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -35,6 +35,25 @@ func IsReservedTag(k string) bool {
 		return true
 	}
 	return false
+}
+
+// reservedTag returns k as the constant of the reserved tag it is, or "".
+func reservedTag(k []byte) string {
+	switch string(k) {
+	case TagResourceID:
+		return TagResourceID
+	case TagProjectID:
+		return TagProjectID
+	case TagUserID:
+		return TagUserID
+	case TagSource:
+		return TagSource
+	case TagUnit:
+		return TagUnit
+	case TagType:
+		return TagType
+	}
+	return ""
 }
 
 // Options tune Decode. The zero value reads nanosecond timestamps and stamps
@@ -94,6 +113,12 @@ func (e *LineError) Unwrap() error { return e.Err }
 // Decode parses line protocol into samples. Malformed lines are skipped,
 // each reported by one *LineError; the good lines around them are kept.
 // Decode never panics on any input.
+//
+// The samples of one call share what repeats: equal strings are one
+// string, and the lines of one series (the same tags as the line before)
+// share one Metadata map, as do the samples of one line. The samples
+// alias nothing of data. Treat their Metadata as read-only: copy it
+// before changing it.
 func Decode(data []byte, opts Options) ([]sample.Sample, []error) {
 	return AppendDecode(nil, data, opts)
 }
@@ -112,6 +137,7 @@ func AppendDecode(dst []sample.Sample, data []byte, opts Options) ([]sample.Samp
 		now   time.Time
 		errs  []error
 		entry int
+		st    decodeState
 	)
 	dec := lineprotocol.NewDecoderWithBytes(data)
 	for dec.Next() {
@@ -120,7 +146,7 @@ func AppendDecode(dst []sample.Sample, data []byte, opts Options) ([]sample.Samp
 		if now.IsZero() {
 			now = nowFn()
 		}
-		dst, err = decodeLine(dec, dst, prec, now)
+		dst, err = st.decodeLine(dec, dst, prec, now)
 		if err != nil {
 			clear(dst[start:])
 			dst = dst[:start]
@@ -130,14 +156,49 @@ func AppendDecode(dst []sample.Sample, data []byte, opts Options) ([]sample.Samp
 	return dst, errs
 }
 
-func decodeLine(dec *lineprotocol.Decoder, dst []sample.Sample, prec lineprotocol.Precision, now time.Time) ([]sample.Sample, error) {
+// maxInterned bounds the strings one decode call keeps to share.
+const maxInterned = 4096
+
+// decodeState is what one decode call keeps from line to line to share
+// strings and metadata between the samples of repeated series.
+type decodeState struct {
+	strs map[string]string // interned strings, at most maxInterned
+	name string            // the previous line's measurement
+	// tags are the previous line's tags; base and meta what they make,
+	// valid when base and meta are those of tags (not of a line that
+	// failed halfway). Every tag kept has a valid type value.
+	tags    []tag
+	base    sample.Sample
+	meta    map[string]string
+	valid   bool
+	scratch []byte
+}
+
+// intern returns b as a string, the same string for the same bytes.
+func (st *decodeState) intern(b []byte) string {
+	if s, ok := st.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if st.strs == nil {
+		st.strs = make(map[string]string, 64)
+	}
+	if len(st.strs) < maxInterned {
+		st.strs[s] = s
+	}
+	return s
+}
+
+func (st *decodeState) decodeLine(dec *lineprotocol.Decoder, dst []sample.Sample, prec lineprotocol.Precision, now time.Time) ([]sample.Sample, error) {
 	m, err := dec.Measurement()
 	if err != nil {
 		return dst, err
 	}
-	name := string(m)
-	base := sample.Sample{Type: sample.Gauge}
-	var meta map[string]string
+	if string(m) != st.name {
+		st.name = st.intern(m)
+	}
+	name := st.name
+	n, same := 0, st.valid
 	for {
 		k, v, err := dec.NextTag()
 		if err != nil {
@@ -146,29 +207,26 @@ func decodeLine(dec *lineprotocol.Decoder, dst []sample.Sample, prec lineprotoco
 		if k == nil {
 			break
 		}
-		switch string(k) {
-		case TagResourceID:
-			base.ResourceID = string(v)
-		case TagProjectID:
-			base.ProjectID = string(v)
-		case TagUserID:
-			base.UserID = string(v)
-		case TagSource:
-			base.Source = string(v)
-		case TagUnit:
-			base.Unit = string(v)
-		case TagType:
-			t, err := sample.ParseType(string(v))
-			if err != nil {
+		if same && n < len(st.tags) && string(k) == st.tags[n].k && string(v) == st.tags[n].v {
+			n++
+			continue
+		}
+		same, st.valid = false, false
+		if string(k) == TagType {
+			if _, err := parseType(v); err != nil {
 				return dst, fmt.Errorf("tag type: %w", err)
 			}
-			base.Type = t
-		default:
-			if meta == nil {
-				meta = make(map[string]string, 4)
-			}
-			meta[string(k)] = string(v)
 		}
+		key := reservedTag(k)
+		if key == "" {
+			key = st.intern(k)
+		}
+		st.tags = append(st.tags[:n], tag{key, st.intern(v)})
+		n++
+	}
+	if !same || n != len(st.tags) {
+		st.tags = st.tags[:n]
+		st.setTags()
 	}
 	start := len(dst)
 	for {
@@ -194,11 +252,12 @@ func decodeLine(dec *lineprotocol.Decoder, dst []sample.Sample, prec lineprotoco
 		default:
 			continue // strings carry no volume
 		}
-		s := base
+		s := st.base
 		if string(k) == ValueField {
 			s.Name = name
 		} else {
-			s.Name = name + "." + string(k)
+			st.scratch = append(append(append(st.scratch[:0], name...), '.'), k...)
+			s.Name = st.intern(st.scratch)
 		}
 		s.Volume = vol
 		dst = append(dst, s)
@@ -210,15 +269,50 @@ func decodeLine(dec *lineprotocol.Decoder, dst []sample.Sample, prec lineprotoco
 	ts = ts.UTC()
 	for i := start; i < len(dst); i++ {
 		dst[i].Timestamp = ts
-		if meta != nil {
-			if i == start {
-				dst[i].Metadata = meta
-			} else {
-				dst[i].Metadata = maps.Clone(meta)
-			}
-		}
 	}
 	return dst, nil
+}
+
+// setTags makes base and meta of tags.
+func (st *decodeState) setTags() {
+	st.base = sample.Sample{Type: sample.Gauge}
+	st.meta = nil
+	for _, t := range st.tags {
+		switch t.k {
+		case TagResourceID:
+			st.base.ResourceID = t.v
+		case TagProjectID:
+			st.base.ProjectID = t.v
+		case TagUserID:
+			st.base.UserID = t.v
+		case TagSource:
+			st.base.Source = t.v
+		case TagUnit:
+			st.base.Unit = t.v
+		case TagType:
+			st.base.Type, _ = parseType([]byte(t.v)) // checked when read
+		default:
+			if st.meta == nil {
+				st.meta = make(map[string]string, len(st.tags))
+			}
+			st.meta[t.k] = t.v
+		}
+	}
+	st.base.Metadata = st.meta
+	st.valid = true
+}
+
+// parseType is sample.ParseType without converting v.
+func parseType(v []byte) (sample.Type, error) {
+	switch string(v) {
+	case "gauge":
+		return sample.Gauge, nil
+	case "delta":
+		return sample.Delta, nil
+	case "cumulative":
+		return sample.Cumulative, nil
+	}
+	return sample.ParseType(string(v))
 }
 
 // Encode appends s as one line of line protocol (ending in a newline) to
@@ -236,67 +330,124 @@ func Encode(dst []byte, s *sample.Sample) []byte {
 // Encoder is Encode with reusable scratch space, for hot loops. The zero
 // value is ready; an Encoder must not be used concurrently.
 type Encoder struct {
-	lp   lineprotocol.Encoder
-	tags []tag
+	meta []tag
 }
 
 type tag struct{ k, v string }
 
-// Append is Encode.
+// Append is Encode. It writes what lineprotocol.Encoder writes for the same
+// line (tags in key order, line protocol's escapes, the value as
+// strconv's shortest 'g' form, the timestamp in nanoseconds when set), by
+// hand: a string with nothing to escape is copied as is.
 func (e *Encoder) Append(dst []byte, s *sample.Sample) []byte {
-	if !validKey(s.Name) || s.Name[0] == '#' || math.IsNaN(s.Volume) || math.IsInf(s.Volume, 0) {
+	if s.Name == "" || s.Name[0] == '#' || math.IsNaN(s.Volume) || math.IsInf(s.Volume, 0) {
 		return dst
 	}
-	val, _ := lineprotocol.FloatValue(s.Volume)
-	tags := e.tags[:0]
-	add := func(k, v string) {
-		if validKey(v) {
-			tags = append(tags, tag{k, v})
-		}
+	ts := s.Timestamp
+	if !ts.IsZero() && (ts.Before(time.Unix(0, math.MinInt64)) || ts.After(time.Unix(0, math.MaxInt64))) {
+		return dst
 	}
-	add(TagResourceID, s.ResourceID)
-	add(TagProjectID, s.ProjectID)
-	add(TagUserID, s.UserID)
-	add(TagSource, s.Source)
-	add(TagUnit, s.Unit)
-	if s.Type != sample.TypeUnspecified {
-		add(TagType, s.Type.String())
+	out, ok := appendKey(dst, s.Name, measurementEscapes)
+	if !ok {
+		return dst
 	}
+	meta := e.meta[:0]
 	for k, v := range s.Metadata {
-		if !IsReservedTag(k) && validKey(k) {
-			add(k, v)
+		if !IsReservedTag(k) {
+			meta = append(meta, tag{k, v})
 		}
 	}
-	slices.SortFunc(tags, func(a, b tag) int { return strings.Compare(a.k, b.k) })
-	e.tags = tags
+	if len(meta) > 1 {
+		slices.SortFunc(meta, func(a, b tag) int { return strings.Compare(a.k, b.k) })
+	}
+	typ := ""
+	if s.Type != sample.TypeUnspecified {
+		typ = s.Type.String()
+	}
+	// The reserved tags in key order, merged with the metadata.
+	reserved := [...]tag{
+		{TagProjectID, s.ProjectID},
+		{TagResourceID, s.ResourceID},
+		{TagSource, s.Source},
+		{TagType, typ},
+		{TagUnit, s.Unit},
+		{TagUserID, s.UserID},
+	}
+	m := 0
+	for _, r := range reserved {
+		for ; m < len(meta) && meta[m].k < r.k; m++ {
+			out = appendTag(out, meta[m])
+		}
+		out = appendTag(out, r)
+	}
+	for ; m < len(meta); m++ {
+		out = appendTag(out, meta[m])
+	}
+	out = append(out, " "+ValueField+"="...)
+	out = strconv.AppendFloat(out, s.Volume, 'g', -1, 64)
+	if !ts.IsZero() {
+		out = append(out, ' ')
+		out = strconv.AppendInt(out, ts.UnixNano(), 10)
+	}
+	clear(meta)
+	e.meta = meta[:0]
+	return append(out, '\n')
+}
 
-	e.lp.SetLax(true) // validity and tag order are ensured above
-	e.lp.SetBuffer(dst)
-	e.lp.StartLine(s.Name)
-	for _, t := range tags {
-		e.lp.AddTag(t.k, t.v)
+// The bytes line protocol escapes with a backslash, as bit sets over the
+// bytes below 64 (all of them are): ' ' and ',' in a measurement, also '='
+// in a tag key or value.
+const (
+	measurementEscapes uint64 = 1<<' ' | 1<<','
+	tagEscapes         uint64 = measurementEscapes | 1<<'='
+)
+
+// appendTag appends ",k=v" to dst, or nothing when k or v cannot be
+// written.
+func appendTag(dst []byte, t tag) []byte {
+	out, ok := appendKey(append(dst, ','), t.k, tagEscapes)
+	if ok {
+		out, ok = appendKey(append(out, '='), t.v, tagEscapes)
 	}
-	e.lp.AddField(ValueField, val)
-	e.lp.EndLine(s.Timestamp)
-	out := e.lp.Bytes()
-	if e.lp.Err() != nil {
-		out = out[:len(dst)]
+	if !ok {
+		return out[:len(dst)]
 	}
-	e.lp.SetBuffer(nil)
-	clear(e.tags)
 	return out
 }
 
-// validKey mirrors what line protocol can carry as a measurement, key or tag
-// value: non-empty UTF-8 without control characters or a trailing backslash.
-func validKey(s string) bool {
-	if s == "" || s[len(s)-1] == '\\' || !utf8.ValidString(s) {
-		return false
+// appendKey appends s to dst with a backslash before each byte in set, if
+// line protocol can carry s as a measurement, key or tag value (non-empty
+// UTF-8 without control characters or a trailing backslash; checked in
+// the same pass); otherwise it appends nothing and reports false.
+func appendKey(dst []byte, s string, set uint64) ([]byte, bool) {
+	if s == "" || s[len(s)-1] == '\\' {
+		return dst, false
 	}
+	esc, ascii := false, true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			return false
+		switch c := s[i]; {
+		case c < 0x20:
+			return dst, false
+		case c < 64:
+			esc = esc || set&(1<<c) != 0
+		case c >= 0x7f:
+			if c == 0x7f {
+				return dst, false
+			}
+			ascii = false
 		}
 	}
-	return true
+	if !ascii && !utf8.ValidString(s) {
+		return dst, false
+	}
+	if !esc {
+		return append(dst, s...), true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 64 && set&(1<<c) != 0 {
+			dst = append(dst, '\\')
+		}
+		dst = append(dst, s[i])
+	}
+	return dst, true
 }
