@@ -47,7 +47,13 @@ func (db *DB) View() (*View, error) {
 			v.rolled = max(v.rolled, v.now-p.rawRet)
 		}
 	}
-	v.cc.tight, v.hc.tight = true, true
+	// The chunk cursor keeps its iterator's bounds (the chunk keyspace):
+	// a query reads series in id order, each scan seeks forward from
+	// where the last one ended, and Pebble's seek then moves on from its
+	// position instead of descending from the top, which a SetBounds
+	// per scan would force. The head cursor stays tight (packing leaves
+	// range tombstones there).
+	v.hc.tight = true
 	if v.cc.it, err = v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{pChunk}, UpperBound: []byte{pChunk + 1}}); err != nil {
 		_ = v.snap.Close()
 		end()
@@ -103,7 +109,7 @@ func (v *View) scan(ctx context.Context, id ID, start, end int64, desc bool, fn 
 		return nil
 	}
 	v.cc.desc, v.hc.desc = desc, desc
-	v.cc.bound(pChunk, id, v.db.windowOf(start), v.db.windowOf(end-1)+1)
+	v.cc.boundChunks(id, v.db.windowOf(start), v.db.windowOf(end-1))
 	if v.hc.none = v.headHi == nil; !v.hc.none {
 		v.hc.probe = appendTimeKey(v.hc.probe[:0], pHead, id, end)
 		v.hc.none = bytes.Compare(v.hc.probe, v.headLo) <= 0
