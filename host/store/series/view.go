@@ -14,11 +14,12 @@ import (
 )
 
 // View is a consistent read view over many series: one Pebble snapshot and
-// one pair of iterators that every Scan re-bounds, so a query that reads
-// thousands of series pays for neither a snapshot nor two iterators per
-// series. A View is not safe for concurrent use; Close it when done: an
-// open View holds off Close of the DB (which makes its Scans fail with
-// ErrClosed) and the reopen after a failed write.
+// one pair of iterators that every Scan reuses (seeking forward through the
+// chunks, re-bounding the head), so a query that reads thousands of series
+// pays for neither a snapshot nor two iterators per series. A View is not
+// safe for concurrent use; Close it when done: an open View holds off Close
+// of the DB (which makes its Scans fail with ErrClosed) and the reopen
+// after a failed write.
 type View struct {
 	db     *DB
 	end    func() // ends the read admitted by beginRead
