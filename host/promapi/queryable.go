@@ -57,39 +57,66 @@ type queryable struct {
 // series id, so that a query over 10,000 series does not map and build
 // them all again. An entry is used only while its key is the series' (an
 // id a deleted series left could come back under another key after a
-// restart).
+// restart). Series ids are dense from 1: below maxCachedLabels an entry
+// is found by index (a selection walks ids in order, so its lookups read
+// memory in order, where a map's are random), above it in a map.
 type labelCache struct {
-	mu sync.Mutex
-	m  map[series.ID]cachedLabels
+	mu   sync.Mutex
+	byID []*cachedLabels
+	far  map[series.ID]*cachedLabels
+	n    int // entries in both
 }
 
+// cachedLabels is an entry; never changed once stored.
 type cachedLabels struct {
 	key  series.Key
 	lset labels.Labels
 }
 
-func newLabelCache() *labelCache { return &labelCache{m: map[series.ID]cachedLabels{}} }
+func newLabelCache() *labelCache { return &labelCache{} }
 
 // maxCachedLabels bounds the cache; when full it starts over.
 const maxCachedLabels = 1 << 20
 
 func (c *labelCache) get(id series.ID, k *series.Key) (labels.Labels, bool) {
+	var e *cachedLabels
 	c.mu.Lock()
-	e, ok := c.m[id]
+	if id < series.ID(len(c.byID)) {
+		e = c.byID[id]
+	} else if id >= maxCachedLabels {
+		e = c.far[id]
+	}
 	c.mu.Unlock()
-	if !ok || e.key != *k {
+	if e == nil || e.key != *k {
 		return labels.EmptyLabels(), false
 	}
 	return e.lset, true
 }
 
 func (c *labelCache) put(id series.ID, k *series.Key, lset labels.Labels) {
+	e := &cachedLabels{key: *k, lset: lset}
 	c.mu.Lock()
-	if len(c.m) >= maxCachedLabels {
-		clear(c.m)
+	defer c.mu.Unlock()
+	if c.n >= maxCachedLabels {
+		c.byID, c.far, c.n = nil, nil, 0
 	}
-	c.m[id] = cachedLabels{key: *k, lset: lset}
-	c.mu.Unlock()
+	if id >= maxCachedLabels {
+		if c.far == nil {
+			c.far = map[series.ID]*cachedLabels{}
+		}
+		if c.far[id] == nil {
+			c.n++
+		}
+		c.far[id] = e
+		return
+	}
+	if n := int(id) + 1; n > len(c.byID) {
+		c.byID = append(c.byID, make([]*cachedLabels, n-len(c.byID))...)
+	}
+	if c.byID[id] == nil {
+		c.n++
+	}
+	c.byID[id] = e
 }
 
 // readBudget counts the samples one query reads, across its queriers.

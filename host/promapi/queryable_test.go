@@ -50,6 +50,28 @@ func TestLabelCache(t *testing.T) {
 	require.False(t, ok, "an id reused by another series is not served the old labels")
 	_, ok = c.get(8, &k)
 	require.False(t, ok)
+	_, ok = c.get(1<<40, &k)
+	require.False(t, ok)
+
+	// Ids past the indexed range are cached too; a put replaces.
+	far := series.ID(maxCachedLabels + 5)
+	c.put(far, &other, labels.FromStrings("resource_id", "vm2"))
+	c.put(7, &other, labels.FromStrings("resource_id", "vm2"))
+	for _, id := range []series.ID{7, far} {
+		l, ok := c.get(id, &other)
+		require.True(t, ok, "id %d", id)
+		require.Equal(t, "vm2", l.Get("resource_id"))
+	}
+	require.Equal(t, 2, c.n)
+
+	// Full, it starts over: the cache stays bounded.
+	c.n = maxCachedLabels
+	c.put(9, &k, labels.FromStrings("resource_id", "vm1"))
+	require.Equal(t, 1, c.n)
+	_, ok = c.get(7, &other)
+	require.False(t, ok)
+	_, ok = c.get(9, &k)
+	require.True(t, ok)
 }
 
 // The adapter's iterator moves as Prometheus's list iterator does: Next,
