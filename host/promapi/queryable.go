@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
-	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
 
 	"github.com/altimeter/altimeter/host/store/index"
@@ -58,39 +57,66 @@ type queryable struct {
 // series id, so that a query over 10,000 series does not map and build
 // them all again. An entry is used only while its key is the series' (an
 // id a deleted series left could come back under another key after a
-// restart).
+// restart). Series ids are dense from 1: below maxCachedLabels an entry
+// is found by index (a selection walks ids in order, so its lookups read
+// memory in order, where a map's are random), above it in a map.
 type labelCache struct {
-	mu sync.Mutex
-	m  map[series.ID]cachedLabels
+	mu   sync.Mutex
+	byID []*cachedLabels
+	far  map[series.ID]*cachedLabels
+	n    int // entries in both
 }
 
+// cachedLabels is an entry; never changed once stored.
 type cachedLabels struct {
 	key  series.Key
 	lset labels.Labels
 }
 
-func newLabelCache() *labelCache { return &labelCache{m: map[series.ID]cachedLabels{}} }
+func newLabelCache() *labelCache { return &labelCache{} }
 
 // maxCachedLabels bounds the cache; when full it starts over.
 const maxCachedLabels = 1 << 20
 
 func (c *labelCache) get(id series.ID, k *series.Key) (labels.Labels, bool) {
+	var e *cachedLabels
 	c.mu.Lock()
-	e, ok := c.m[id]
+	if id < series.ID(len(c.byID)) {
+		e = c.byID[id]
+	} else if id >= maxCachedLabels {
+		e = c.far[id]
+	}
 	c.mu.Unlock()
-	if !ok || e.key != *k {
+	if e == nil || e.key != *k {
 		return labels.EmptyLabels(), false
 	}
 	return e.lset, true
 }
 
 func (c *labelCache) put(id series.ID, k *series.Key, lset labels.Labels) {
+	e := &cachedLabels{key: *k, lset: lset}
 	c.mu.Lock()
-	if len(c.m) >= maxCachedLabels {
-		clear(c.m)
+	defer c.mu.Unlock()
+	if c.n >= maxCachedLabels {
+		c.byID, c.far, c.n = nil, nil, 0
 	}
-	c.m[id] = cachedLabels{key: *k, lset: lset}
-	c.mu.Unlock()
+	if id >= maxCachedLabels {
+		if c.far == nil {
+			c.far = map[series.ID]*cachedLabels{}
+		}
+		if c.far[id] == nil {
+			c.n++
+		}
+		c.far[id] = e
+		return
+	}
+	if n := int(id) + 1; n > len(c.byID) {
+		c.byID = append(c.byID, make([]*cachedLabels, n-len(c.byID))...)
+	}
+	if c.byID[id] == nil {
+		c.n++
+	}
+	c.byID[id] = e
 }
 
 // readBudget counts the samples one query reads, across its queriers.
@@ -192,7 +218,7 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher, sorte
 	minUS, maxUS := usOf(qr.mint), usOf(qr.maxt)+999
 	var infos []series.Info
 	for _, meter := range qr.meters(ms) {
-		infos = append(infos, qr.q.src.SelectSeries(meter, func(k *series.Key) bool {
+		got := qr.q.src.SelectSeries(meter, func(k *series.Key) bool {
 			if qr.q.project != "" && k.ProjectID != qr.q.project {
 				return false
 			}
@@ -207,12 +233,24 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher, sorte
 				}
 			}
 			return true
-		})...)
+		})
+		if infos == nil {
+			infos = got // most selectors name one meter: no copy
+		} else {
+			infos = append(infos[:len(infos):len(infos)], got...)
+		}
 		if len(infos) > qr.q.maxSeries {
 			return nil, fmt.Errorf("%w: the selector matches more than %d stored series; narrow it", ErrTooManySeries, qr.q.maxSeries)
 		}
 	}
-	var out []mapped
+	out := make([]mapped, 0, len(infos))
+	// The parts of series without metadata, one each, from one slab (a
+	// merge appends to a full slice, which copies).
+	slab := make([]part, 0, len(infos))
+	one := func(id series.ID) []part {
+		slab = append(slab, part{id: id})
+		return slab[len(slab)-1 : len(slab) : len(slab)]
+	}
 	var buf []metric.Label
 	var ls labels.ScratchBuilder
 	build := func(k *series.Key, md map[string]string) labels.Labels {
@@ -265,7 +303,7 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher, sorte
 			}
 		}
 		if !qr.q.mapping.HasMetadata() {
-			out = append(out, mapped{lset: base(in), parts: []part{{id: in.ID}}})
+			out = append(out, mapped{lset: base(in), parts: one(in.ID)})
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -281,7 +319,7 @@ func (qr *querier) selectMapped(ctx context.Context, ms []*labels.Matcher, sorte
 		}
 		if len(vs) == 0 {
 			if l := base(in); matches(l) {
-				out = append(out, mapped{lset: l, parts: []part{{id: in.ID}}})
+				out = append(out, mapped{lset: l, parts: one(in.ID)})
 			}
 			continue
 		}
@@ -524,6 +562,7 @@ type seriesSet struct {
 	roll       rollupUse
 	labelsOnly bool
 	err        error
+	entries    []seriesEntry
 }
 
 func (s *seriesSet) Next() bool {
@@ -534,7 +573,17 @@ func (s *seriesSet) Next() bool {
 	return true
 }
 
-func (s *seriesSet) At() storage.Series { return &seriesEntry{set: s, m: &s.list[s.i-1]} }
+// At returns the current series. The engine keeps every series it is
+// given, so each is its own value: they are allocated together, one slab
+// per set rather than one allocation per series.
+func (s *seriesSet) At() storage.Series {
+	if s.entries == nil {
+		s.entries = make([]seriesEntry, len(s.list))
+	}
+	e := &s.entries[s.i-1]
+	e.set, e.m = s, &s.list[s.i-1]
+	return e
+}
 
 func (s *seriesSet) Err() error { return s.err }
 
@@ -561,7 +610,7 @@ func (e *seriesEntry) Iterator(reuse chunkenc.Iterator) chunkenc.Iterator {
 	if it.err != nil {
 		it.pts = it.pts[:0]
 	}
-	it.Iterator = storage.NewListSeriesIterator(it.pts)
+	it.i = -1
 	return it
 }
 
@@ -571,26 +620,57 @@ type fpoint struct {
 	v float64
 }
 
-func (p *fpoint) T() int64                      { return p.t }
-func (p *fpoint) ST() int64                     { return 0 }
-func (p *fpoint) F() float64                    { return p.v }
-func (p *fpoint) H() *histogram.Histogram       { return nil }
-func (p *fpoint) FH() *histogram.FloatHistogram { return nil }
-func (p *fpoint) Type() chunkenc.ValueType      { return chunkenc.ValFloat }
-func (p *fpoint) Copy() chunks.Sample           { c := *p; return &c }
-
-// fpoints are samples in time order (storage.Samples).
+// fpoints are samples in time order.
 type fpoints []fpoint
 
-func (ps fpoints) Get(i int) chunks.Sample { return &ps[i] }
-func (ps fpoints) Len() int                { return len(ps) }
-
-// pointIterator iterates samples read into memory (Prometheus's list
-// iterator) and reports the read's error.
+// pointIterator iterates float samples read into memory and reports the
+// read's error (a chunkenc.Iterator, reused across the series of a query
+// as the engine passes it back).
 type pointIterator struct {
-	chunkenc.Iterator
 	pts fpoints
+	i   int // the current sample; -1 before the first
 	err error
 }
 
-func (it *pointIterator) Err() error { return it.err }
+func (it *pointIterator) Next() chunkenc.ValueType {
+	if it.i+1 >= len(it.pts) {
+		it.i = len(it.pts)
+		return chunkenc.ValNone
+	}
+	it.i++
+	return chunkenc.ValFloat
+}
+
+// millis is a time in ms, as the engine's iterators take it (an alias:
+// go vet takes a Seek(int64) for a misdeclared io.Seeker).
+type millis = int64
+
+// Seek moves to the first sample at or after t, never backwards.
+func (it *pointIterator) Seek(t millis) chunkenc.ValueType {
+	it.i = max(it.i, 0)
+	if it.i >= len(it.pts) {
+		return chunkenc.ValNone
+	}
+	if it.pts[it.i].t < t {
+		rest := it.pts[it.i:]
+		it.i += sort.Search(len(rest), func(j int) bool { return rest[j].t >= t })
+		if it.i >= len(it.pts) {
+			return chunkenc.ValNone
+		}
+	}
+	return chunkenc.ValFloat
+}
+
+func (it *pointIterator) At() (int64, float64) { p := &it.pts[it.i]; return p.t, p.v }
+
+func (it *pointIterator) AtHistogram(*histogram.Histogram) (int64, *histogram.Histogram) {
+	return it.pts[it.i].t, nil
+}
+
+func (it *pointIterator) AtFloatHistogram(*histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	return it.pts[it.i].t, nil
+}
+
+func (it *pointIterator) AtT() int64  { return it.pts[it.i].t }
+func (it *pointIterator) AtST() int64 { return 0 }
+func (it *pointIterator) Err() error  { return it.err }

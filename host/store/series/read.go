@@ -69,7 +69,7 @@ func (db *DB) scan(ctx context.Context, r reader, id ID, start, end int64, desc 
 	}
 	cc := cursor{desc: desc}
 	hc := cursor{desc: desc}
-	cc.bound(pChunk, id, db.windowOf(start), db.windowOf(end-1)+1)
+	cc.boundChunks(id, db.windowOf(start), db.windowOf(end-1))
 	hc.bound(pHead, id, start, end)
 	var err error
 	if cc.it, err = r.NewIter(&pebble.IterOptions{LowerBound: cc.lo, UpperBound: cc.up}); err != nil {
@@ -92,7 +92,7 @@ type cursor struct {
 	// The chunk cursor's decoding state, kept across a View's scans.
 	buf []chunk.Sample
 	cit chunk.Iterator
-	// tight, for a View's cursors, bounds the iterator to each range
+	// tight, for a View's head cursor, bounds the iterator to each range
 	// (SetBounds): a seek without a near bound may walk range tombstones
 	// (packing leaves one per window in the head keyspace) or read blocks
 	// beyond the range, and measured slower. bufs alternate, as Pebble
@@ -104,6 +104,11 @@ type cursor struct {
 	// not position the cursor. probe is a key buffer for that test.
 	none  bool
 	probe []byte
+	// final, for a chunk cursor, is the key of the last window of the
+	// range in the cursor's direction: step does not move past it (a
+	// window has one chunk key), so a scan ends where its last chunk is
+	// and the next scan's seek starts from there.
+	final []byte
 }
 
 // bound sets the range to p|id|lo .. p|id|up.
@@ -121,6 +126,17 @@ func (c *cursor) bound(p byte, id ID, lo, up int64) {
 	c.it.SetBounds(c.lo, c.up)
 }
 
+// boundChunks sets a chunk cursor's range to the windows lo .. hi
+// (inclusive) of series id.
+func (c *cursor) boundChunks(id ID, lo, hi int64) {
+	c.bound(pChunk, id, lo, hi+1)
+	last := hi
+	if c.desc {
+		last = lo
+	}
+	c.final = appendTimeKey(c.final[:0], pChunk, id, last)
+}
+
 func (c *cursor) first() bool {
 	if c.desc {
 		return c.it.SeekLT(c.up) && bytes.Compare(c.it.Key(), c.lo) >= 0
@@ -129,6 +145,9 @@ func (c *cursor) first() bool {
 }
 
 func (c *cursor) step() bool {
+	if c.final != nil && bytes.Equal(c.it.Key(), c.final) {
+		return false
+	}
 	if c.desc {
 		return c.it.Prev() && bytes.Compare(c.it.Key(), c.lo) >= 0
 	}

@@ -14,11 +14,12 @@ import (
 )
 
 // View is a consistent read view over many series: one Pebble snapshot and
-// one pair of iterators that every Scan re-bounds, so a query that reads
-// thousands of series pays for neither a snapshot nor two iterators per
-// series. A View is not safe for concurrent use; Close it when done: an
-// open View holds off Close of the DB (which makes its Scans fail with
-// ErrClosed) and the reopen after a failed write.
+// one pair of iterators that every Scan reuses (seeking forward through the
+// chunks, re-bounding the head), so a query that reads thousands of series
+// pays for neither a snapshot nor two iterators per series. A View is not
+// safe for concurrent use; Close it when done: an open View holds off Close
+// of the DB (which makes its Scans fail with ErrClosed) and the reopen
+// after a failed write.
 type View struct {
 	db     *DB
 	end    func() // ends the read admitted by beginRead
@@ -47,7 +48,13 @@ func (db *DB) View() (*View, error) {
 			v.rolled = max(v.rolled, v.now-p.rawRet)
 		}
 	}
-	v.cc.tight, v.hc.tight = true, true
+	// The chunk cursor keeps its iterator's bounds (the chunk keyspace):
+	// a query reads series in id order, each scan seeks forward from
+	// where the last one ended, and Pebble's seek then moves on from its
+	// position instead of descending from the top, which a SetBounds
+	// per scan would force. The head cursor stays tight (packing leaves
+	// range tombstones there).
+	v.hc.tight = true
 	if v.cc.it, err = v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{pChunk}, UpperBound: []byte{pChunk + 1}}); err != nil {
 		_ = v.snap.Close()
 		end()
@@ -103,7 +110,7 @@ func (v *View) scan(ctx context.Context, id ID, start, end int64, desc bool, fn 
 		return nil
 	}
 	v.cc.desc, v.hc.desc = desc, desc
-	v.cc.bound(pChunk, id, v.db.windowOf(start), v.db.windowOf(end-1)+1)
+	v.cc.boundChunks(id, v.db.windowOf(start), v.db.windowOf(end-1))
 	if v.hc.none = v.headHi == nil; !v.hc.none {
 		v.hc.probe = appendTimeKey(v.hc.probe[:0], pHead, id, end)
 		v.hc.none = bytes.Compare(v.hc.probe, v.headLo) <= 0

@@ -62,6 +62,17 @@ func (r *bitReader) readBit() (bool, error) {
 	return bit, nil
 }
 
+// peek returns the bits from the current position, most significant
+// first, at least 57 of them valid; false near the chunk's end, where the
+// callers take the bit-by-bit path.
+func (r *bitReader) peek() (uint64, bool) {
+	at := r.pos >> 3
+	if at+8 > len(r.b) {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(r.b[at:]) << uint(r.pos&7), true
+}
+
 func (r *bitReader) readBits(nbits int) (uint64, error) {
 	if r.pos+nbits > len(r.b)*8 {
 		return 0, ErrCorrupt

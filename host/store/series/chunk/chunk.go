@@ -189,6 +189,20 @@ func writeDod(w *bitWriter, d int64) {
 }
 
 func readDod(r *bitReader) (int64, error) {
+	if w, ok := r.peek(); ok {
+		// The prefix and the payload (at most 5+36 bits) lie in w.
+		ones := bits.LeadingZeros64(^w)
+		if ones == 0 {
+			r.pos++
+			return 0, nil
+		}
+		if ones < 5 {
+			n := dodWidths[ones-1]
+			u := int64(w<<uint(ones+1)) >> uint(64-n) // sign-extended
+			r.pos += ones + 1 + n
+			return u, nil
+		}
+	}
 	ones := 0
 	for ones < 5 {
 		b, err := r.readBit()
@@ -339,6 +353,33 @@ func (it *Iterator) next() error {
 }
 
 func (it *Iterator) readValue() error {
+	if w, ok := it.r.peek(); ok {
+		switch {
+		case w>>63 == 0: // the value repeats
+			it.r.pos++
+			return nil
+		case w>>62&1 == 0 && it.lead != 0xff: // the previous window
+			if n := 64 - int(it.lead) - int(it.trail); 2+n <= 57 {
+				it.v ^= w << 2 >> uint(64-n) << it.trail
+				it.r.pos += 2 + n
+				return nil
+			}
+		case w>>62&1 == 1: // a new window: 5 bits lead, 6 bits size
+			lead, sig := int(w>>57&31), int(w>>51&63)
+			if sig == 0 {
+				sig = 64
+			}
+			if lead+sig > 64 {
+				return ErrCorrupt
+			}
+			if 13+sig <= 57 {
+				it.lead, it.trail = uint8(lead), uint8(64-lead-sig)
+				it.v ^= w << 13 >> uint(64-sig) << it.trail
+				it.r.pos += 13 + sig
+				return nil
+			}
+		}
+	}
 	b, err := it.r.readBit()
 	if err != nil || !b {
 		return err
