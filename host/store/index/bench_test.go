@@ -241,3 +241,39 @@ func BenchmarkEventQueries(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHistoryMixed is a mixed load: each op changes the metadata of
+// one of 10,000 resources (two versions each), then reads the histories
+// of 20 others drawn from 1,000 that listings keep asking about. ns/row
+// is per read (the write's cost spread over them); with the cache emptied
+// by every write, most reads would miss.
+func BenchmarkHistoryMixed(b *testing.B) {
+	ctx := context.Background()
+	db := benchDB(b)
+	const resources, hot, reads = 10_000, 1_000, 20
+	for v, state := range []string{"active", "paused"} {
+		ups := make([]ResourceUpdate, resources)
+		for i := range ups {
+			ups[i] = ResourceUpdate{ResourceID: fmt.Sprintf("instance-%06d", i), ProjectID: "project", UserID: "user",
+				Source: "openstack", Meter: "cpu", Type: "cumulative", Unit: "ns", T: base.Add(time.Duration(v) * time.Hour),
+				Metadata: benchMetadata(state)}
+		}
+		require.NoError(b, db.Upsert(ctx, ups))
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for n := range b.N {
+		i := hot + (n*7919)%(resources-hot)
+		up := ResourceUpdate{ResourceID: fmt.Sprintf("instance-%06d", i), ProjectID: "project", UserID: "user",
+			Source: "openstack", Meter: "cpu", Type: "cumulative", Unit: "ns", T: base.Add(time.Duration(2+n) * time.Hour),
+			Metadata: benchMetadata(fmt.Sprint("state-", n%3))}
+		require.NoError(b, db.Upsert(ctx, []ResourceUpdate{up}))
+		for r := range reads {
+			h, err := db.History(ctx, fmt.Sprintf("instance-%06d", (n*reads+r)*7%hot))
+			if err != nil || len(h) != 2 {
+				b.Fatal(len(h), err)
+			}
+		}
+	}
+	reportRows(b, cpu0, b.N*reads)
+}

@@ -44,7 +44,7 @@ func (db *DB) InsertEvents(ctx context.Context, evs []sample.Event, project func
 	defer db.wmu.Unlock()
 	newTypes := make(map[string]int64)
 	var inserted int64
-	err := db.writeTxKeep(ctx, func() bool { return true }, func(tx *sql.Tx) error {
+	err := db.writeTxHist(ctx, noHistory, func(tx *sql.Tx) error {
 		ts := &txStmts{ctx: ctx, tx: tx, ws: &db.ws}
 		rows := make([]any, 0, len(evs)*eventCols)
 		start := 0
@@ -623,7 +623,7 @@ func (db *DB) ExpireEvents(ctx context.Context, before time.Time) (int64, error)
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	var n int64
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTxHist(ctx, noHistory, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM event WHERE generated_ns < ?`, cut)
 		if err != nil {
 			return err

@@ -27,16 +27,29 @@ func historySize(id string, vs []Version) int {
 }
 
 // historyCache keeps History's answers per resource_id until a write
-// transaction that may have changed a metadata history ends (gen moves on
-// and the answers go). A reader takes the generation before its read
-// transaction begins and stores its answer only if the generation has not
-// moved since, so no answer older than the last such commit is kept.
+// transaction that may have changed a resource's metadata history ends:
+// drop removes the answers of the resources it touched, invalidate all of
+// them (each moves gen on). A reader takes the generation before its read
+// transaction begins and stores its answer only if its resource's answer
+// was not dropped since (dropped, floor), so no answer older than the last
+// commit that touched its resource is kept.
 type historyCache struct {
-	mu    sync.Mutex
-	gen   uint64
-	m     map[string][]Version
-	bytes int // historySize of the answers in m
+	mu  sync.Mutex
+	gen uint64
+	// floor is the oldest generation whose readers may still store an
+	// answer: invalidate raises it to gen, and so does drop when dropped
+	// would grow past maxDroppedIDs (it then starts over).
+	floor uint64
+	// dropped[id] is the generation at which id's answer was last
+	// dropped, for the readers that began before.
+	dropped map[string]uint64
+	m       map[string][]Version
+	bytes   int // historySize of the answers in m
 }
+
+// maxDroppedIDs bounds historyCache.dropped: past it, the readers in
+// flight lose their answers (not the cache its entries).
+const maxDroppedIDs = 1 << 14
 
 // get returns a copy of the cached history of id, and the generation a
 // reader that misses must pass to put.
@@ -57,37 +70,65 @@ func (c *historyCache) put(id string, gen uint64, vs []Version) {
 	vs = copyVersions(vs)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen < c.floor || c.dropped[id] > gen {
 		return
 	}
 	if c.m == nil {
 		c.m = make(map[string][]Version)
 	}
-	if old, ok := c.m[id]; ok {
-		c.bytes -= historySize(id, old)
-		delete(c.m, id)
-	}
+	c.remove(id)
 	size := historySize(id, vs)
 	if size > maxCachedHistoryBytes {
 		return
 	}
-	for k, old := range c.m { // at random: a larger working set still hits
+	for k := range c.m { // at random: a larger working set still hits
 		if c.bytes+size <= maxCachedHistoryBytes {
 			break
 		}
-		c.bytes -= historySize(k, old)
-		delete(c.m, k)
+		c.remove(k)
 	}
 	c.m[id] = vs
 	c.bytes += size
 }
 
-// invalidate drops every answer; called after each write transaction that
-// may have changed a metadata history, committed or not.
+// remove deletes id's answer. Called with mu held.
+func (c *historyCache) remove(id string) {
+	if old, ok := c.m[id]; ok {
+		c.bytes -= historySize(id, old)
+		delete(c.m, id)
+	}
+}
+
+// drop removes the answers of ids; called after each write transaction
+// that may have changed their metadata histories, committed or not.
+func (c *historyCache) drop(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if len(c.dropped)+len(ids) > maxDroppedIDs {
+		c.floor, c.dropped = c.gen, nil
+	}
+	for _, id := range ids {
+		c.remove(id)
+		if c.floor < c.gen {
+			if c.dropped == nil {
+				c.dropped = make(map[string]uint64)
+			}
+			c.dropped[id] = c.gen
+		}
+	}
+}
+
+// invalidate drops every answer; called after each write transaction
+// that may have changed metadata histories it cannot name.
 func (c *historyCache) invalidate() {
 	c.mu.Lock()
 	c.gen++
-	c.m, c.bytes = nil, 0
+	c.floor = c.gen
+	c.m, c.dropped, c.bytes = nil, nil, 0
 	c.mu.Unlock()
 }
 

@@ -178,16 +178,18 @@ func (db *DB) query(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 // because the disk is full wraps disk.ErrNoSpace (see noSpace). History's
 // cache starts over after it: fn may have changed metadata histories.
 func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return db.writeTxKeep(ctx, func() bool { return false }, fn)
+	return db.writeTxHist(ctx, func() ([]string, bool) { return nil, true }, fn)
 }
 
-// writeTxKeep is writeTx for an fn after whose commit keep reports whether
-// it left every metadata history as it was, so that History's cache stays.
-func (db *DB) writeTxKeep(ctx context.Context, keep func() bool, fn func(tx *sql.Tx) error) error {
-	kept := false
+// writeTxHist is writeTx for an fn after which (committed or not) touched
+// names the resources whose metadata histories it may have changed, or
+// reports all: History's cache drops only their answers.
+func (db *DB) writeTxHist(ctx context.Context, touched func() (ids []string, all bool), fn func(tx *sql.Tx) error) error {
 	defer func() {
-		if !kept {
+		if ids, all := touched(); all {
 			db.hist.invalidate()
+		} else {
+			db.hist.drop(ids)
 		}
 	}()
 	tx, err := db.w.BeginTx(ctx, nil)
@@ -198,10 +200,12 @@ func (db *DB) writeTxKeep(ctx context.Context, keep func() bool, fn func(tx *sql
 		_ = tx.Rollback()
 		return noSpace(err)
 	}
-	err = tx.Commit()
-	kept = err == nil && keep()
-	return noSpace(err)
+	return noSpace(tx.Commit())
 }
+
+// noHistory is writeTxHist's touched for transactions that write no
+// metadata history.
+func noHistory() ([]string, bool) { return nil, false }
 
 // noSpace marks SQLite's SQLITE_FULL (what its unix VFS answers to ENOSPC
 // and EDQUOT) as disk.ErrNoSpace. SQLite rolls the transaction back and

@@ -351,7 +351,7 @@ func (db *DB) ExpireResources(ctx context.Context, before time.Time) (int64, err
 	defer db.wmu.Unlock()
 	var gone []string
 	var n int64
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTxHist(ctx, func() ([]string, bool) { return gone, false }, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT r.resource_id FROM resource r JOIN resource_span s ON s.id = r.id WHERE s.last_ns < ?`, cut)
 		if err != nil {
 			return err

@@ -104,7 +104,9 @@ func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 		}
 	}()
 	var ts *txStmts
-	err := db.writeTxKeep(ctx, func() bool { return !ts.versions }, func(tx *sql.Tx) error {
+	// hist lists the resources whose metadata histories changed.
+	var hist []string
+	err := db.writeTxHist(ctx, func() ([]string, bool) { return hist, false }, func(tx *sql.Tx) error {
 		ts = &txStmts{ctx: ctx, tx: tx, ws: &db.ws}
 		// Updates of one resource tend to come together (one per meter):
 		// the last resource seen spares a map lookup.
@@ -136,7 +138,12 @@ func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 				touched[u.ResourceID] = st
 			}
 			prev, prevRID = st, u.ResourceID
-			if err := applyUpdate(ts, st, u); err != nil {
+			versions := ts.versions
+			err := applyUpdate(ts, st, u)
+			if ts.versions != versions {
+				hist = append(hist, u.ResourceID)
+			}
+			if err != nil {
 				return fmt.Errorf("resource %q: %w", u.ResourceID, err)
 			}
 		}

@@ -98,8 +98,8 @@ type txStmts struct {
 	tx  *sql.Tx
 	ws  *writeStmts
 	b   [numStmts]*sql.Stmt
-	// versions is set once a statement wrote metadata_version.
-	versions bool
+	// versions counts the statements that wrote metadata_version.
+	versions int
 }
 
 func (t *txStmts) get(id stmtID) *sql.Stmt {
@@ -112,7 +112,7 @@ func (t *txStmts) get(id stmtID) *sql.Stmt {
 func (t *txStmts) exec(id stmtID, args ...any) (sql.Result, error) {
 	switch id {
 	case stVerClose, stVerInsert, stVerDelete:
-		t.versions = true
+		t.versions++
 	}
 	return t.get(id).ExecContext(t.ctx, args...)
 }
