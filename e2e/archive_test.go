@@ -228,7 +228,13 @@ func TestIntegrationArchive(t *testing.T) {
 		bulk[i] = osloBody(t, fmt.Sprintf("bulk-%05d", i), "compute.instance.exists", "INFO", "compute.cmp-3", "p3", "req-bulk",
 			t0.Add(time.Duration(i)*time.Millisecond), map[string]any{"instance_id": fmt.Sprintf("vm-b%d", i%50), "tenant_id": "p3"})
 	}
+	// Preloaded with the agent stopped (as TestIntegrationNotifications
+	// does): published while it consumes, the whole stream can be archived
+	// before the kill, and the kill would then interrupt nothing.
+	a.stop()
 	publishAll(t, url, bulk)
+	require.Equal(t, n, queueReady(t, url, "altimeter"), "every notification queued")
+	a.restart()
 	bulkCount := func() int {
 		code, b := admin.do("GET", "/v2/requests/req-bulk?limit=10000", nil)
 		if code == 404 {
@@ -244,14 +250,19 @@ func TestIntegrationArchive(t *testing.T) {
 		}
 		return len(rq.Notifications)
 	}
-	waitFor(t, 60*time.Second, "some of the stream archived", func() bool { return bulkCount() >= 200 })
-	before := bulkCount()
+	waitFor(t, 60*time.Second, "some of the stream archived", func() bool {
+		return sumMetric(a.metrics(), "altimeter_archive_notifications_total") >= 200
+	})
 	a.pluginPIDs()
+	waiting := queueReady(t, url, "altimeter")
 	require.NoError(t, a.cmd.Process.Kill())
+	require.Positive(t, waiting, "the whole stream consumed before the kill: nothing was in flight")
+	before := n - waiting
 	a.restart()
 	waitFor(t, 120*time.Second, "the whole stream archived", func() bool { return bulkCount() >= n })
 	require.Equal(t, n, bulkCount())
-	t.Logf("%d of %d archived when the agent was SIGKILLed; all %d archived once after the restart", before, n, n)
+	t.Logf("%d of %d consumed (at most) when the agent was SIGKILLed; all %d archived once after the restart", before, n, n)
+	// The restarted agent archived what was still queued at the kill.
 	require.Positive(t, sumMetric(a.metrics(), "altimeter_archive_notifications_total"))
 }
 
@@ -267,4 +278,17 @@ func queueDeclared(url, queue string) bool {
 	}
 	_, err = ch.QueueDeclarePassive(queue, false, false, false, false, nil)
 	return err == nil
+}
+
+// queueReady is the number of messages ready (not delivered) on queue.
+func queueReady(t *testing.T, url, queue string) int {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+	require.NoError(t, err)
+	return q.Messages
 }

@@ -112,16 +112,7 @@ func TestIntegrationNotifications(t *testing.T) {
 	}
 	waitFor(t, 20*time.Second, "pool queue declared and consumed", declared)
 	// queued is the number of notifications ready in the listener's queue.
-	queued := func() int {
-		conn, err := amqp.Dial(url)
-		require.NoError(t, err)
-		defer conn.Close()
-		ch, err := conn.Channel()
-		require.NoError(t, err)
-		q, err := ch.QueueDeclarePassive("altimeter", false, false, false, false, nil)
-		require.NoError(t, err)
-		return q.Messages
-	}
+	queued := func() int { return queueReady(t, url, "altimeter") }
 
 	// The notifications are preloaded with the agent stopped (as
 	// bench/pipeline does): published while it consumes, a path that keeps
