@@ -95,7 +95,7 @@ func TestEncodeMatchesReference(t *testing.T) {
 
 func FuzzEncodeMatchesReference(f *testing.F) {
 	f.Add("cpu", "host", "h 1,=x", "r", "%", 1.5, int64(1700000000000000000), uint8(1), false)
-	f.Add("a b,c", "k=", `v\`, "", "", -0.0, int64(0), uint8(0), true)
+	f.Add("a b,c", "k=", `v\`, "", "", math.Copysign(0, -1), int64(0), uint8(0), true)
 	f.Fuzz(func(t *testing.T, name, k, v, rid, unit string, vol float64, ns int64, typ uint8, zero bool) {
 		s := sample.Sample{
 			Name: name, Volume: vol, ResourceID: rid, Unit: unit, Type: sample.Type(typ % 5),
