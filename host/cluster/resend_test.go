@@ -66,8 +66,13 @@ func (idempotentRevoke) Idempotent() {}
 func TestForwardedApplyResentWhenIdempotent(t *testing.T) {
 	t.Parallel()
 	ms := threeMembers(t)
-	leaderOf(t, ms)
-	f := followerOf(ms)
+	leader := leaderOf(t, ms)
+	var f *member
+	for _, m := range ms {
+		if m != leader {
+			f = m
+		}
+	}
 	ctx := ctxT(t)
 	tok1, p1, err := f.node.Tokens().Create(ctx, "p", auth.RoleMember)
 	require.NoError(t, err)
