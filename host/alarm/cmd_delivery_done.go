@@ -28,11 +28,6 @@ type DeliveryDone struct {
 // CommandType implements fsm.Command.
 func (DeliveryDone) CommandType() fsm.Type { return TypeDeliveryDone }
 
-// Idempotent implements fsm.Idempotent: a DeliveryDone applied again finds
-// its action no longer pending (ErrNotFound) and changes nothing, so the
-// cluster sends it again when it cannot tell whether it was applied.
-func (DeliveryDone) Idempotent() {}
-
 func init() { fsm.RegisterCommand("alarm_delivery_done", applyDeliveryDone) }
 
 type actionDetail struct {

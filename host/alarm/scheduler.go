@@ -548,22 +548,44 @@ func (s *Scheduler) runAction(ctx context.Context, transitionID, u string, nt ac
 	}
 }
 
-// commitOutcome commits an action's outcome within the takeover delay.
-// DeliveryDone is fsm.Idempotent, so Node.Apply sends it again until the
-// state answers: after a refused dial or a busy leader as any command,
-// and also after a connection that closed with it in flight or a
-// leadership lost while it was committing (it may have been applied; a
-// second apply finds nothing pending: ErrNotFound, read as done here).
-// The delivery stays reserved here meanwhile, so no takeover on this
-// member sends it again; an outcome lost for good is what makes a
-// receiver see a transition twice.
+// Retry bounds of commitOutcome.
+const (
+	outcomeRetry    = 100 * time.Millisecond
+	outcomeMaxRetry = 2 * time.Second
+)
+
+// commitOutcome commits an action's outcome, retrying what the cluster
+// itself does not retry, for at most the takeover delay. (Node.Apply
+// already waits for a new leader when the old one's address refuses the
+// request; it does not resend one that met a closing connection, since
+// that may have been applied: for this command a second apply is
+// harmless, so it is sent again here.) The delivery stays reserved here
+// meanwhile, so no takeover on this member sends it again; an outcome
+// lost for good is what makes a receiver see a transition twice. A
+// DeliveryDone applied twice (an answer lost with the leader) is harmless:
+// the second finds nothing pending (ErrNotFound).
 func (s *Scheduler) commitOutcome(ctx context.Context, c DeliveryDone) error {
 	ctx, cancel := context.WithTimeout(ctx, s.Settings().TakeoverDelay)
 	defer cancel()
-	if err := s.o.Node.Apply(ctx, c); err != nil && !errors.Is(err, fsm.ErrNotFound) {
-		return err
+	wait := outcomeRetry
+	for {
+		err := s.o.Node.Apply(ctx, c)
+		if err == nil || errors.Is(err, fsm.ErrNotFound) {
+			return nil
+		}
+		if errors.Is(err, fsm.ErrInvalid) {
+			return err
+		}
+		s.log.Debug("delivery outcome not committed yet; retrying", "transition_id", c.TransitionID, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, outcomeMaxRetry)
 	}
-	return nil
 }
 
 // evaluateEvents decides the owned, enabled event alarms of each event's

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -365,55 +364,41 @@ func filterCalls(calls map[string]int, want int) map[string]int {
 	return out
 }
 
-// resendingNode commits DeliveryDone as cluster.Node does when the leader
-// died with it in flight: Apply holds it until released (the cluster sends
-// it again meanwhile: the command is fsm.Idempotent), then the leader
-// applies it and the answer is lost with its connection, so it is sent
-// once more and answered by the second apply (ErrNotFound).
-type resendingNode struct {
+// flakyNode fails the first fails DeliveryDone commits as a dead
+// leader's address does.
+type flakyNode struct {
 	*MemNode
-	release chan struct{}
-	held    atomic.Int32
+	mu    sync.Mutex
+	fails int
 }
 
-func (n *resendingNode) Apply(ctx context.Context, c fsm.Command) error {
-	if _, ok := c.(DeliveryDone); !ok {
-		return n.MemNode.Apply(ctx, c)
-	}
-	if _, ok := c.(fsm.Idempotent); !ok {
-		return errors.New("DeliveryDone is not fsm.Idempotent: the cluster would not send it again")
-	}
-	n.held.Add(1)
-	select {
-	case <-n.release:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if err := n.MemNode.Apply(ctx, c); err != nil {
-		return err
+func (n *flakyNode) Apply(ctx context.Context, c fsm.Command) error {
+	if _, ok := c.(DeliveryDone); ok {
+		n.mu.Lock()
+		fail := n.fails > 0
+		n.fails--
+		n.mu.Unlock()
+		if fail {
+			return errors.New("member unreachable: connection refused")
+		}
 	}
 	return n.MemNode.Apply(ctx, c)
 }
 
 // TestSchedulerOutcomeCommitRetried: an outcome that cannot be committed
-// at first (the leader died) is committed once the cluster takes it again
-// (Node.Apply sends an fsm.Idempotent command again until the state
-// answers; host/cluster's TestForwardedApplyResentWhenIdempotent); the
-// answer of a second apply (ErrNotFound) counts as committed, and the
-// delivery is not sent twice meanwhile, even by a takeover.
+// at first (the leader died) is committed once the cluster takes it again;
+// the delivery is not sent twice meanwhile, even by a takeover.
 func TestSchedulerOutcomeCommitRetried(t *testing.T) {
 	t.Parallel()
 	mem := NewMemNode()
 	addAlarm(t, mem, "a1", "threshold", `{"meter_name":"cpu_util","threshold":80,"comparison_operator":"gt"}`)
-	n := &resendingNode{MemNode: mem, release: make(chan struct{})}
+	n := &flakyNode{MemNode: mem, fails: 4}
 	ev := &stateEval{state: map[string]string{"a1": StateAlarm}}
 	nt := &countNotifier{calls: map[string]int{}}
 	s := NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: nt, Limits: DefaultHistoryLimits, TakeoverDelay: 5 * time.Second})
 	s.Cycle(t.Context())
-	waitFor(t, func() bool { return len(nt.snapshot()) == 2 && n.held.Load() == 2 })
-	s.takeOver(t.Context(), time.Now().Add(time.Minute)) // while the outcomes are held
-	require.Len(t, pendingOf(mem), 1, "not committed yet")
-	close(n.release)
+	waitFor(t, func() bool { return len(nt.snapshot()) == 2 })
+	s.takeOver(t.Context(), time.Now().Add(time.Minute)) // while the outcomes are retried
 	waitFor(t, func() bool { return len(pendingOf(mem)) == 0 })
 	s.takeOver(t.Context(), time.Now().Add(time.Minute))
 	s.wg.Wait()

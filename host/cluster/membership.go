@@ -27,7 +27,7 @@ func (n *Node) Join(ctx context.Context, id, addr string) error {
 		return err
 	}
 	body, _ := json.Marshal(joinRequest{ID: id, Address: addr})
-	return n.leaderDo(ctx, "join", notStarted, func(ctx context.Context) error { return n.admit(ctx, id, addr) },
+	return n.leaderDo(ctx, "join", func(ctx context.Context) error { return n.admit(ctx, id, addr) },
 		func(ctx context.Context, leader string) error {
 			return n.call(ctx, leader, http.MethodPost, "/v1/join", body, nil)
 		})
@@ -77,7 +77,7 @@ func (n *Node) admit(ctx context.Context, id, addr string) error {
 // Leave on it instead, which hands leadership over first.
 func (n *Node) Remove(ctx context.Context, id string) error {
 	body, _ := json.Marshal(removeRequest{ID: id})
-	return n.leaderDo(ctx, "remove", notStarted, func(ctx context.Context) error { return n.removeLocal(ctx, id) },
+	return n.leaderDo(ctx, "remove", func(ctx context.Context) error { return n.removeLocal(ctx, id) },
 		func(ctx context.Context, leader string) error {
 			return n.call(ctx, leader, http.MethodPost, "/v1/remove", body, nil)
 		})

@@ -70,8 +70,7 @@ func (n *Node) rpcHandler() http.Handler {
 			writeRPCError(w, fmt.Errorf("%w: read command: %v", fsm.ErrInvalid, err))
 			return
 		}
-		// The member that forwarded it sends it again where it may.
-		index, err := n.applyMarshalled(r.Context(), b, false)
+		index, err := n.applyMarshalled(r.Context(), b)
 		if err != nil {
 			writeRPCError(w, err)
 			return
@@ -234,33 +233,21 @@ func (n *Node) call(ctx context.Context, addr, method, path string, body []byte,
 // c to the leader, waiting for one within ctx (30 s when ctx has no
 // deadline). It returns once this member has applied the entry too, so
 // the caller reads its own write on any member.
-//
-// A request that was never started (no leader, a busy leader, a refused
-// dial) is sent again within ctx. One that may have been applied (its
-// connection closed, or leadership was lost while it was committing) is
-// sent again only when c is fsm.Idempotent: any other fails, as a second
-// apply could change the state twice. An fsm.Idempotent command is sent
-// again until the state answers or ctx ends.
 func (n *Node) Apply(ctx context.Context, c fsm.Command) error {
 	m, err := fsm.Marshal(c)
 	if err != nil {
 		return err
 	}
-	_, idempotent := c.(fsm.Idempotent)
-	index, err := n.applyMarshalled(ctx, m, idempotent)
+	index, err := n.applyMarshalled(ctx, m)
 	if err != nil {
 		return err
 	}
 	return n.WaitApplied(ctx, index)
 }
 
-func (n *Node) applyMarshalled(ctx context.Context, m []byte, idempotent bool) (uint64, error) {
+func (n *Node) applyMarshalled(ctx context.Context, m []byte) (uint64, error) {
 	var index uint64
-	retry := notStarted
-	if idempotent {
-		retry = notAnswered
-	}
-	err := n.leaderDo(ctx, "apply", retry, func(ctx context.Context) error {
+	err := n.leaderDo(ctx, "apply", func(ctx context.Context) error {
 		var err error
 		index, err = n.applyLocal(ctx, m)
 		return err
@@ -275,26 +262,9 @@ func (n *Node) applyMarshalled(ctx context.Context, m []byte, idempotent bool) (
 	return index, err
 }
 
-// notStarted reports whether err says the request was not started: no
-// leader, or one that refused it (busy, or its address refused the dial:
-// it died and the next leader takes it). Asking again is safe for any
-// request.
-func notStarted(err error) bool {
-	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) || errors.Is(err, raft.ErrNotLeader) ||
-		errors.Is(err, ErrBusy) || errors.Is(err, ErrNotSent)
-}
-
-// notAnswered reports whether err is anything but the state's answer
-// (fsm.ErrNotFound, ErrConflict, ErrInvalid): asking again is safe for an
-// idempotent command, even when the first may have been applied.
-func notAnswered(err error) bool {
-	return err != nil && !errors.Is(err, fsm.ErrNotFound) && !errors.Is(err, fsm.ErrConflict) && !errors.Is(err, fsm.ErrInvalid)
-}
-
 // leaderDo runs local on the leader, or remote against the leader's
-// address, retrying (within ctx) while retry(err) says the error allows
-// it: notStarted, or notAnswered for an idempotent command.
-func (n *Node) leaderDo(ctx context.Context, what string, retry func(error) bool, local func(context.Context) error, remote func(context.Context, string) error) error {
+// address, retrying (within ctx) while leadership moves.
+func (n *Node) leaderDo(ctx context.Context, what string, local func(context.Context) error, remote func(context.Context, string) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
@@ -312,18 +282,16 @@ func (n *Node) leaderDo(ctx context.Context, what string, retry func(error) bool
 		} else {
 			err = ErrNoLeader
 		}
-		if err == nil || !retry(err) {
+		// A busy leader never started the request, nor one whose address
+		// refused it (it died; the next leader takes it): asking again is
+		// safe.
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrNotLeader) &&
+			!errors.Is(err, ErrBusy) && !errors.Is(err, ErrNotSent) {
 			return err
-		}
-		if !notStarted(err) {
-			n.log.Debug("sending an idempotent request again", "request", what, "error", err)
 		}
 		select {
 		case <-ctx.Done():
-			if notStarted(err) {
-				return fmt.Errorf("%s: %w: %w", what, ErrNoLeader, ctx.Err())
-			}
-			return fmt.Errorf("%s: %w (last attempt: %w)", what, ctx.Err(), err)
+			return fmt.Errorf("%s: %w: %w", what, ErrNoLeader, ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -378,7 +346,7 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 // tells the commit index).
 func (n *Node) Barrier(ctx context.Context) error {
 	var index uint64
-	err := n.leaderDo(ctx, "barrier", notStarted, func(context.Context) error {
+	err := n.leaderDo(ctx, "barrier", func(context.Context) error {
 		var err error
 		index, err = n.barrierLocal()
 		return err

@@ -47,19 +47,6 @@ type Command interface {
 	CommandType() Type
 }
 
-// Idempotent is implemented by a command whose second apply leaves the
-// state as the first left it; the second may answer differently (a
-// DeliveryDone applied again finds nothing pending: ErrNotFound), so its
-// proposer reads ErrNotFound as done. The cluster sends such a command
-// again when it cannot tell whether it was applied (the connection to the
-// leader closed with it in flight, leadership was lost while it was
-// committing), where any other command fails.
-type Idempotent interface {
-	Command
-	// Idempotent marks the command; it does nothing.
-	Idempotent()
-}
-
 // Entry is a committed command as a handler sees it.
 type Entry struct {
 	Index uint64

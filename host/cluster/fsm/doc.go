@@ -16,10 +16,7 @@
 // Register or RegisterCommand; state lives in sections registered with
 // RegisterSection, each snapshotted under its own name and version. Another
 // package (host/alarm) adds its commands and its section from its own
-// files the same way; type numbers are allocated in apply.go. A command
-// whose second apply changes nothing implements Idempotent, and the
-// cluster then sends it again when it cannot tell whether the leader
-// applied it.
+// files the same way; type numbers are allocated in apply.go.
 //
 // This package must not import host/api, host/agent or host/cluster.
 package fsm
