@@ -1,6 +1,7 @@
 package promapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -405,7 +406,7 @@ func (qr *querier) Select(ctx context.Context, sortSeries bool, hints *storage.S
 		// In the order of the stored series, as the store's keys are:
 		// the read view's seeks then move forward (as the engine asks
 		// PromQL's own TSDB, it may get series in any order).
-		slices.SortFunc(sel, func(a, b mapped) int { return cmpInt(int64(a.parts[0].id), int64(b.parts[0].id)) })
+		slices.SortFunc(sel, func(a, b mapped) int { return cmp.Compare(a.parts[0].id, b.parts[0].id) })
 	}
 	if hints != nil && hints.Func == "series" {
 		// Only labels are wanted (/api/v1/series).
@@ -472,7 +473,7 @@ func (qr *querier) read(ctx context.Context, m *mapped, mint, maxt int64, roll r
 		}
 	}
 	if len(m.parts) > 1 {
-		slices.SortStableFunc(dst, func(a, b fpoint) int { return cmpInt(a.t, b.t) })
+		slices.SortStableFunc(dst, func(a, b fpoint) int { return cmp.Compare(a.t, b.t) })
 	}
 	// One sample per millisecond: keep the last.
 	out := dst[:0]
@@ -501,16 +502,6 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (qr *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
