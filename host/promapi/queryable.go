@@ -60,12 +60,17 @@ type queryable struct {
 // id a deleted series left could come back under another key after a
 // restart). Series ids are dense from 1: below maxCachedLabels an entry
 // is found by index (a selection walks ids in order, so its lookups read
-// memory in order, where a map's are random), above it in a map.
+// memory in order, where a map's are random), above it in a map. It is
+// bounded by entries and by their bytes (long resource ids or metadata
+// values make large label sets); past either bound it starts over.
 type labelCache struct {
-	mu   sync.Mutex
-	byID []*cachedLabels
-	far  map[series.ID]*cachedLabels
-	n    int // entries in both
+	mu    sync.Mutex
+	byID  []*cachedLabels
+	far   map[series.ID]*cachedLabels
+	n     int // entries in both
+	bytes int // their size, as entrySize counts it
+	// maxBytes bounds bytes (maxCachedLabelBytes; smaller in tests).
+	maxBytes int
 }
 
 // cachedLabels is an entry; never changed once stored.
@@ -74,10 +79,24 @@ type cachedLabels struct {
 	lset labels.Labels
 }
 
-func newLabelCache() *labelCache { return &labelCache{} }
+func newLabelCache() *labelCache { return &labelCache{maxBytes: maxCachedLabelBytes} }
 
-// maxCachedLabels bounds the cache; when full it starts over.
-const maxCachedLabels = 1 << 20
+// maxCachedLabels and maxCachedLabelBytes bound the cache; when either is
+// reached it starts over.
+const (
+	maxCachedLabels     = 1 << 20
+	maxCachedLabelBytes = 256 << 20
+)
+
+// entrySize is what an entry holds: its strings (the key's and the
+// labels', counted apart though they may share memory) and a fixed
+// overhead for the headers.
+func (e *cachedLabels) entrySize() int {
+	k := &e.key
+	n := 256 + len(k.Meter) + len(k.Type) + len(k.Unit) + len(k.ResourceID) + len(k.ProjectID) + len(k.UserID) + len(k.Source)
+	e.lset.Range(func(l labels.Label) { n += len(l.Name) + len(l.Value) })
+	return n
+}
 
 func (c *labelCache) get(id series.ID, k *series.Key) (labels.Labels, bool) {
 	var e *cachedLabels
@@ -96,28 +115,30 @@ func (c *labelCache) get(id series.ID, k *series.Key) (labels.Labels, bool) {
 
 func (c *labelCache) put(id series.ID, k *series.Key, lset labels.Labels) {
 	e := &cachedLabels{key: *k, lset: lset}
+	size := e.entrySize()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.n >= maxCachedLabels {
-		c.byID, c.far, c.n = nil, nil, 0
+	if c.n >= maxCachedLabels || c.bytes+size > c.maxBytes {
+		c.byID, c.far, c.n, c.bytes = nil, nil, 0, 0
 	}
+	var old *cachedLabels
 	if id >= maxCachedLabels {
 		if c.far == nil {
 			c.far = map[series.ID]*cachedLabels{}
 		}
-		if c.far[id] == nil {
-			c.n++
+		old, c.far[id] = c.far[id], e
+	} else {
+		if n := int(id) + 1; n > len(c.byID) {
+			c.byID = append(c.byID, make([]*cachedLabels, n-len(c.byID))...)
 		}
-		c.far[id] = e
-		return
+		old, c.byID[id] = c.byID[id], e
 	}
-	if n := int(id) + 1; n > len(c.byID) {
-		c.byID = append(c.byID, make([]*cachedLabels, n-len(c.byID))...)
-	}
-	if c.byID[id] == nil {
+	if old != nil {
+		c.bytes -= old.entrySize()
+	} else {
 		c.n++
 	}
-	c.byID[id] = e
+	c.bytes += size
 }
 
 // readBudget counts the samples one query reads, across its queriers.
