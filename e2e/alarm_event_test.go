@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/internal/peer"
@@ -45,19 +44,8 @@ alarm {
 		return al["alarm_id"].(string)
 	}
 	mine, theirs := create(tok, "exists"), create(other, "exists")
-	waitFor(t, 20*time.Second, "pool queue declared", func() bool {
-		conn, err := amqp.Dial(url)
-		if err != nil {
-			return false
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			return false
-		}
-		_, err = ch.QueueDeclarePassive("altimeter", false, false, false, false, nil)
-		return err == nil
-	})
+	waitFor(t, 20*time.Second, "pool queue declared", func() bool { return queueDeclared(url, "altimeter") })
+
 	publishAll(t, url, notifications(t, 3))
 	state := func(token, id string) string {
 		return alarmState(&client{t: t, base: "http://" + a.api, token: token}, id)

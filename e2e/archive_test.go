@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/internal/peer"
@@ -63,22 +62,6 @@ func osloBody(t *testing.T, id, eventType, priority, publisher, project, request
 	b, err := json.Marshal(map[string]any{"oslo.version": "2.0", "oslo.message": string(inner)})
 	require.NoError(t, err)
 	return b
-}
-
-func publishTo(t *testing.T, url, exchange, key string, bodies ...[]byte) {
-	t.Helper()
-	conn, err := amqp.Dial(url)
-	require.NoError(t, err)
-	defer conn.Close()
-	ch, err := conn.Channel()
-	require.NoError(t, err)
-	require.NoError(t, ch.Confirm(false))
-	for _, b := range bodies {
-		dc, err := ch.PublishWithDeferredConfirm(exchange, key, false, false, amqp.Publishing{
-			ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: b})
-		require.NoError(t, err)
-		require.True(t, dc.Wait(), "broker nacked a publish")
-	}
 }
 
 func memberToken(t *testing.T, admin *client, project string) *client {
@@ -264,31 +247,4 @@ func TestIntegrationArchive(t *testing.T) {
 	t.Logf("%d of %d consumed (at most) when the agent was SIGKILLed; all %d archived once after the restart", before, n, n)
 	// The restarted agent archived what was still queued at the kill.
 	require.Positive(t, sumMetric(a.metrics(), "altimeter_archive_notifications_total"))
-}
-
-func queueDeclared(url, queue string) bool {
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return false
-	}
-	_, err = ch.QueueDeclarePassive(queue, false, false, false, false, nil)
-	return err == nil
-}
-
-// queueReady is the number of messages ready (not delivered) on queue.
-func queueReady(t *testing.T, url, queue string) int {
-	t.Helper()
-	conn, err := amqp.Dial(url)
-	require.NoError(t, err)
-	defer conn.Close()
-	ch, err := conn.Channel()
-	require.NoError(t, err)
-	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
-	require.NoError(t, err)
-	return q.Messages
 }

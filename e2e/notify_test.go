@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/internal/peer"
@@ -59,32 +57,6 @@ func notifications(t *testing.T, n int) [][]byte {
 	return out
 }
 
-func publishAll(t *testing.T, url string, bodies [][]byte) {
-	t.Helper()
-	conn, err := amqp.Dial(url)
-	require.NoError(t, err)
-	defer conn.Close()
-	ch, err := conn.Channel()
-	require.NoError(t, err)
-	require.NoError(t, ch.Confirm(false))
-	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, len(bodies)))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for _, b := range bodies {
-		require.NoError(t, ch.PublishWithContext(ctx, "nova", "notifications.info", false, false, amqp.Publishing{
-			ContentType: "application/json", ContentEncoding: "utf-8", DeliveryMode: amqp.Persistent, Body: b,
-		}))
-	}
-	for range bodies {
-		select {
-		case c := <-confirms:
-			require.True(t, c.Ack, "broker nacked a publish")
-		case <-ctx.Done():
-			t.Fatal("no publisher confirms")
-		}
-	}
-}
-
 // TestIntegrationNotifications is the notification agent's user path:
 // 10,000 notifications on RabbitMQ, the agent SIGKILLed while they are in
 // flight and restarted; every notification is reflected exactly once in the
@@ -98,18 +70,10 @@ func TestIntegrationNotifications(t *testing.T) {
 	// The listener declares the exchange, its queue and the bindings when
 	// it connects, and then consumes.
 	declared := func() bool {
-		conn, err := amqp.Dial(url)
-		if err != nil {
-			return false
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			return false
-		}
-		q, err := ch.QueueDeclarePassive("altimeter", false, false, false, false, nil)
+		q, err := inspectQueue(url, "altimeter")
 		return err == nil && q.Consumers > 0
 	}
+
 	waitFor(t, 20*time.Second, "pool queue declared and consumed", declared)
 	// queued is the number of notifications ready in the listener's queue.
 	queued := func() int { return queueReady(t, url, "altimeter") }

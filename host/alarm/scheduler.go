@@ -66,7 +66,8 @@ type SchedulerOptions struct {
 	// that did not commit it runs it: the committing member gets that
 	// long to finish its own delivery first (the agent passes
 	// takeover_delay, whose default config derives from the delivery delay
-	// and the webhook timeout; zero: config.DefaultTakeoverDelay).
+	// and the webhook timeout; zero: that default, as for a config
+	// without an alarm block).
 	TakeoverDelay time.Duration
 	Limits        HistoryLimits
 	// Workers evaluate alarms concurrently (default 8).
@@ -143,7 +144,7 @@ func withDefaults(st Settings) Settings {
 		st.DeliveryDelay = 0
 	}
 	if st.TakeoverDelay <= 0 {
-		st.TakeoverDelay = config.DefaultTakeoverDelay
+		st.TakeoverDelay = config.AlarmDefaults().TakeoverDelay
 	}
 	return st
 }

@@ -333,7 +333,7 @@ func TestSchedulerReconfigure(t *testing.T) {
 	nt := &countNotifier{calls: map[string]int{}}
 	s := NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: nt, Limits: DefaultHistoryLimits,
 		Interval: time.Hour, DeliveryDelay: 500 * time.Millisecond})
-	require.Equal(t, Settings{Interval: time.Hour, DeliveryDelay: 500 * time.Millisecond, TakeoverDelay: config.DefaultTakeoverDelay, Limits: DefaultHistoryLimits}, s.Settings())
+	require.Equal(t, Settings{Interval: time.Hour, DeliveryDelay: 500 * time.Millisecond, TakeoverDelay: config.AlarmDefaults().TakeoverDelay, Limits: DefaultHistoryLimits}, s.Settings())
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {

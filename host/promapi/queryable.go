@@ -1,6 +1,7 @@
 package promapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,12 +60,17 @@ type queryable struct {
 // id a deleted series left could come back under another key after a
 // restart). Series ids are dense from 1: below maxCachedLabels an entry
 // is found by index (a selection walks ids in order, so its lookups read
-// memory in order, where a map's are random), above it in a map.
+// memory in order, where a map's are random), above it in a map. It is
+// bounded by entries and by their bytes (long resource ids or metadata
+// values make large label sets); past either bound it starts over.
 type labelCache struct {
-	mu   sync.Mutex
-	byID []*cachedLabels
-	far  map[series.ID]*cachedLabels
-	n    int // entries in both
+	mu    sync.Mutex
+	byID  []*cachedLabels
+	far   map[series.ID]*cachedLabels
+	n     int // entries in both
+	bytes int // their size, as entrySize counts it
+	// maxBytes bounds bytes (maxCachedLabelBytes; smaller in tests).
+	maxBytes int
 }
 
 // cachedLabels is an entry; never changed once stored.
@@ -73,10 +79,24 @@ type cachedLabels struct {
 	lset labels.Labels
 }
 
-func newLabelCache() *labelCache { return &labelCache{} }
+func newLabelCache() *labelCache { return &labelCache{maxBytes: maxCachedLabelBytes} }
 
-// maxCachedLabels bounds the cache; when full it starts over.
-const maxCachedLabels = 1 << 20
+// maxCachedLabels and maxCachedLabelBytes bound the cache; when either is
+// reached it starts over.
+const (
+	maxCachedLabels     = 1 << 20
+	maxCachedLabelBytes = 256 << 20
+)
+
+// entrySize is what an entry holds: its strings (the key's and the
+// labels', counted apart though they may share memory) and a fixed
+// overhead for the headers.
+func (e *cachedLabels) entrySize() int {
+	k := &e.key
+	n := 256 + len(k.Meter) + len(k.Type) + len(k.Unit) + len(k.ResourceID) + len(k.ProjectID) + len(k.UserID) + len(k.Source)
+	e.lset.Range(func(l labels.Label) { n += len(l.Name) + len(l.Value) })
+	return n
+}
 
 func (c *labelCache) get(id series.ID, k *series.Key) (labels.Labels, bool) {
 	var e *cachedLabels
@@ -95,28 +115,30 @@ func (c *labelCache) get(id series.ID, k *series.Key) (labels.Labels, bool) {
 
 func (c *labelCache) put(id series.ID, k *series.Key, lset labels.Labels) {
 	e := &cachedLabels{key: *k, lset: lset}
+	size := e.entrySize()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.n >= maxCachedLabels {
-		c.byID, c.far, c.n = nil, nil, 0
+	if c.n >= maxCachedLabels || c.bytes+size > c.maxBytes {
+		c.byID, c.far, c.n, c.bytes = nil, nil, 0, 0
 	}
+	var old *cachedLabels
 	if id >= maxCachedLabels {
 		if c.far == nil {
 			c.far = map[series.ID]*cachedLabels{}
 		}
-		if c.far[id] == nil {
-			c.n++
+		old, c.far[id] = c.far[id], e
+	} else {
+		if n := int(id) + 1; n > len(c.byID) {
+			c.byID = append(c.byID, make([]*cachedLabels, n-len(c.byID))...)
 		}
-		c.far[id] = e
-		return
+		old, c.byID[id] = c.byID[id], e
 	}
-	if n := int(id) + 1; n > len(c.byID) {
-		c.byID = append(c.byID, make([]*cachedLabels, n-len(c.byID))...)
-	}
-	if c.byID[id] == nil {
+	if old != nil {
+		c.bytes -= old.entrySize()
+	} else {
 		c.n++
 	}
-	c.byID[id] = e
+	c.bytes += size
 }
 
 // readBudget counts the samples one query reads, across its queriers.
@@ -405,7 +427,7 @@ func (qr *querier) Select(ctx context.Context, sortSeries bool, hints *storage.S
 		// In the order of the stored series, as the store's keys are:
 		// the read view's seeks then move forward (as the engine asks
 		// PromQL's own TSDB, it may get series in any order).
-		slices.SortFunc(sel, func(a, b mapped) int { return cmpInt(int64(a.parts[0].id), int64(b.parts[0].id)) })
+		slices.SortFunc(sel, func(a, b mapped) int { return cmp.Compare(a.parts[0].id, b.parts[0].id) })
 	}
 	if hints != nil && hints.Func == "series" {
 		// Only labels are wanted (/api/v1/series).
@@ -472,7 +494,7 @@ func (qr *querier) read(ctx context.Context, m *mapped, mint, maxt int64, roll r
 		}
 	}
 	if len(m.parts) > 1 {
-		slices.SortStableFunc(dst, func(a, b fpoint) int { return cmpInt(a.t, b.t) })
+		slices.SortStableFunc(dst, func(a, b fpoint) int { return cmp.Compare(a.t, b.t) })
 	}
 	// One sample per millisecond: keep the last.
 	out := dst[:0]
@@ -501,16 +523,6 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (qr *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {

@@ -1,6 +1,8 @@
 package promapi
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/histogram"
@@ -72,6 +74,20 @@ func TestLabelCache(t *testing.T) {
 	require.False(t, ok)
 	_, ok = c.get(9, &k)
 	require.True(t, ok)
+	one := c.bytes
+	require.Positive(t, one)
+	c.put(9, &k, labels.FromStrings("resource_id", "vm1"))
+	require.Equal(t, one, c.bytes, "a replaced entry's bytes are not counted twice")
+
+	// Large label sets: bounded by bytes before the entry count is reached.
+	c.maxBytes = 1 << 20
+	long := strings.Repeat("x", 16<<10)
+	for i := range 2 * c.maxBytes / len(long) {
+		lk := series.Key{Meter: "cpu", ResourceID: fmt.Sprint(long, i)}
+		c.put(series.ID(i+1), &lk, labels.FromStrings("resource_id", lk.ResourceID))
+		require.LessOrEqual(t, c.bytes, c.maxBytes)
+	}
+	require.Less(t, c.n, c.maxBytes/len(long))
 }
 
 // The adapter's iterator moves as Prometheus's list iterator does: Next,

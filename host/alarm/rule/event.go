@@ -1,8 +1,10 @@
 package rule
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path"
 	"regexp"
 	"strings"
@@ -134,10 +136,10 @@ func compareTrait(have any, present bool, q *Query) (int, bool) {
 			return 0, false
 		}
 		h, ok := toFloat(have)
-		if !ok {
-			return 0, false
+		if !ok || math.IsNaN(h) || math.IsNaN(want) {
+			return 0, false // Python: no comparison with NaN holds but !=
 		}
-		return cmpFloat(h, want), true
+		return cmp.Compare(h, want), true
 	case "boolean":
 		want, err := parseBool(q.Value)
 		h, ok := have.(bool)
@@ -197,14 +199,4 @@ func toFloat(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

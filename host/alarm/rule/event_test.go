@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ func TestEventMatches(t *testing.T) {
 	traits := map[string]any{
 		"state": "error", "instance_id": "vm-1", "vcpus": int64(4), "load": 0.75,
 		"launched_at": time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), "ok": true,
+		"nan": math.NaN(),
 	}
 	cases := []struct {
 		rule, eventType string
@@ -33,6 +35,15 @@ func TestEventMatches(t *testing.T) {
 		{`{"query":[{"field":"traits.vcpus","op":"gt","value":"4","type":"integer"}]}`, "x", false},
 		{`{"query":[{"field":"traits.vcpus","op":"eq","value":"4"}]}`, "x", false}, // string vs integer trait
 		{`{"query":[{"field":"traits.load","op":"lt","value":"0.8","type":"float"}]}`, "x", true},
+		// NaN on either side: no ordering or equality holds, "ne" does
+		// (Python's float comparisons, which Aodh's evaluator uses).
+		{`{"query":[{"field":"traits.nan","op":"eq","value":"1","type":"float"}]}`, "x", false},
+		{`{"query":[{"field":"traits.nan","op":"le","value":"1","type":"float"}]}`, "x", false},
+		{`{"query":[{"field":"traits.nan","op":"ge","value":"1","type":"float"}]}`, "x", false},
+		{`{"query":[{"field":"traits.nan","op":"ne","value":"1","type":"float"}]}`, "x", true},
+		{`{"query":[{"field":"traits.load","op":"eq","value":"nan","type":"float"}]}`, "x", false},
+		{`{"query":[{"field":"traits.load","op":"ge","value":"NaN","type":"float"}]}`, "x", false},
+		{`{"query":[{"field":"traits.load","op":"ne","value":"nan","type":"float"}]}`, "x", true},
 		{`{"query":[{"field":"traits.launched_at","op":"lt","value":"2026-11-20T11:00:00","type":"datetime"}]}`, "x", true},
 		{`{"query":[{"field":"traits.launched_at","op":"gt","value":"2026-11-20T11:00:00","type":"datetime"}]}`, "x", false},
 		{`{"query":[{"field":"traits.ok","op":"eq","value":"true","type":"boolean"}]}`, "x", true},

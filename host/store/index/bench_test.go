@@ -144,13 +144,10 @@ func BenchmarkInsertEvents(b *testing.B) {
 	}
 }
 
-// BenchmarkHistoryMiss reads the metadata history of random resources out
-// of 10,000 (two versions each) with an empty cache, as a listing of a
-// resource not read since the last metadata change does.
-func BenchmarkHistoryMiss(b *testing.B) {
-	ctx := context.Background()
-	db := benchDB(b)
-	const resources = 10_000
+// twoVersions writes resources instances, instance-000000 and on, each
+// with two metadata versions an hour apart.
+func twoVersions(ctx context.Context, b *testing.B, db *DB, resources int) {
+	b.Helper()
 	for v, state := range []string{"active", "paused"} {
 		ups := make([]ResourceUpdate, resources)
 		for i := range ups {
@@ -160,6 +157,16 @@ func BenchmarkHistoryMiss(b *testing.B) {
 		}
 		require.NoError(b, db.Upsert(ctx, ups))
 	}
+}
+
+// BenchmarkHistoryMiss reads the metadata history of random resources out
+// of 10,000 (two versions each) with an empty cache, as a listing of a
+// resource not read since the last metadata change does.
+func BenchmarkHistoryMiss(b *testing.B) {
+	ctx := context.Background()
+	db := benchDB(b)
+	const resources = 10_000
+	twoVersions(ctx, b, db, resources)
 	b.ResetTimer()
 	cpu0 := cpuTime(b)
 	for n := range b.N {
@@ -251,15 +258,7 @@ func BenchmarkHistoryMixed(b *testing.B) {
 	ctx := context.Background()
 	db := benchDB(b)
 	const resources, hot, reads = 10_000, 1_000, 20
-	for v, state := range []string{"active", "paused"} {
-		ups := make([]ResourceUpdate, resources)
-		for i := range ups {
-			ups[i] = ResourceUpdate{ResourceID: fmt.Sprintf("instance-%06d", i), ProjectID: "project", UserID: "user",
-				Source: "openstack", Meter: "cpu", Type: "cumulative", Unit: "ns", T: base.Add(time.Duration(v) * time.Hour),
-				Metadata: benchMetadata(state)}
-		}
-		require.NoError(b, db.Upsert(ctx, ups))
-	}
+	twoVersions(ctx, b, db, resources)
 	b.ResetTimer()
 	cpu0 := cpuTime(b)
 	for n := range b.N {

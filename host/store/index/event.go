@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -531,7 +532,7 @@ func (db *DB) TraitDescriptions(ctx context.Context, eventType, project string, 
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
 		}
-		return compare(int64(a.Type), int64(b.Type))
+		return cmp.Compare(a.Type, b.Type)
 	})
 	names := 0
 	for i, d := range out {

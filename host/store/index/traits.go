@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -275,31 +276,21 @@ func (c *traitCond) match(b []byte) (bool, error) {
 		if p.typ != c.typ {
 			return false, nil
 		}
-		var cmp int
+		var order int
 		switch p.typ {
 		case sample.TraitText:
-			cmp = strings.Compare(string(p.text), c.text)
+			order = strings.Compare(string(p.text), c.text)
 		case sample.TraitInt, sample.TraitDatetime:
-			cmp = compare(p.num, c.num)
+			order = cmp.Compare(p.num, c.num)
 		case sample.TraitFloat:
 			if math.IsNaN(p.flt) || math.IsNaN(c.flt) {
 				return false, nil // NULL in SQL: no comparison holds
 			}
-			cmp = compare(p.flt, c.flt)
+			order = cmp.Compare(p.flt, c.flt) // NaN excluded above
 		}
-		return holds(c.op, cmp), nil
+		return holds(c.op, order), nil
 	}
 	return false, r.err
-}
-
-func compare[T int64 | float64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // holds reports whether op holds for a three-way comparison result.

@@ -1,6 +1,7 @@
 package series
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -754,7 +755,7 @@ func (db *DB) SeriesList() []Info {
 		out = append(out, s.info())
 	}
 	db.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Info) int { return cmpID(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Info) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -808,16 +809,6 @@ func (db *DB) SeriesID(k Key) (ID, bool) {
 		return 0, false
 	}
 	return s.id, true
-}
-
-func cmpID(a, b ID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // DiskUsage returns the bytes of data Pebble keeps on disk: live tables
