@@ -6,8 +6,8 @@
 // polls with nothing to do. A process of the plugin pipeline goes idle
 // between batches and wakes once or more per batch, so its sysmon woke its
 // thread 50 times and more per batch: in the pipeline benchmark (four
-// processes) more than half of all context switches and about a tenth of the
-// CPU. GODEBUG=schedtrace=2147483647 (Setting) keeps sysmon from parking
+// processes, bench/pipeline) more than half of all context switches and
+// 13-19 % of the CPU. GODEBUG=schedtrace=2147483647 (Setting) keeps sysmon from parking
 // (the runtime does not park it while a scheduler trace is due), so its
 // interval backs off to 10ms and stays there; the trace itself comes every
 // 2^31-1 ms, 24.8 days of system uptime (one line on stderr, the first at
