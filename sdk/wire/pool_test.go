@@ -1,7 +1,15 @@
 package wire
 
 import (
+	"runtime/debug"
 	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
+	"github.com/altimeter/altimeter/sdk/sample"
 )
 
 func TestBufferPool(t *testing.T) {
@@ -24,5 +32,33 @@ func TestBufferPool(t *testing.T) {
 	p.Put(&odd)
 	if b := p.Get(5000); cap(*b) != 8192 {
 		t.Fatalf("Get(5000) after Put of an odd buffer: cap %d", cap(*b))
+	}
+}
+
+// TestCodecReusesBuffers: batches past gRPC's pooling threshold go through
+// the codec's pool, whose buffers come back uncleared; a smaller batch
+// encoded or gathered into a buffer a larger one used is still exact.
+func TestCodecReusesBuffers(t *testing.T) {
+	// No collection empties the pool between batches here.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	c := &Codec{}
+	for _, n := range []int{2000, 1900, 2000, 1800} { // sizes of one tier
+		b := &sample.Batch{Samples: testSamples(n, 2)}
+		enc, err := c.Marshal(&BatchMessage{Batch: *b})
+		require.NoError(t, err)
+		raw := enc.Materialize()
+		require.False(t, mem.IsBelowBufferPoolingThreshold(len(raw)), "a pooled buffer")
+		var resp pb.TransformResponse
+		require.NoError(t, proto.Unmarshal(raw, &resp))
+		want, err := viaProto(t, mustMarshal(t, BatchToProto(b)))
+		require.NoError(t, err)
+		sameBatch(t, want, BatchFromProto(resp.GetBatch()))
+
+		// Received in pieces, as gRPC hands over a message's frames.
+		var m BatchMessage
+		pieces := mem.BufferSlice{mem.SliceBuffer(raw[:len(raw)/3]), mem.SliceBuffer(raw[len(raw)/3:])}
+		require.NoError(t, c.Unmarshal(pieces, &m))
+		sameBatch(t, want, m.Batch)
+		enc.Free()
 	}
 }
