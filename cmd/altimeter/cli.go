@@ -12,6 +12,7 @@ import (
 
 	"github.com/altimeter/altimeter/host/agent"
 	"github.com/altimeter/altimeter/host/config"
+	"github.com/altimeter/altimeter/internal/sysmon"
 )
 
 // version is set with -ldflags "-X main.version=...".
@@ -54,10 +55,15 @@ func agentCmd(stderr io.Writer) *cobra.Command {
 		Use:   "agent",
 		Short: "Run the agent: plugins, pipelines and the API",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Returns only when not re-executed (package sysmon).
+			rerr := sysmon.Reexec()
 			if level == "" {
 				level = levelFromConfig(files)
 			}
 			log := newLogger(stderr, level, jsonLogs)
+			if rerr != nil {
+				log.Warn("running with the runtime's default sysmon", "error", rerr)
+			}
 			err := agent.Run(cmd.Context(), agent.Options{ConfigFiles: files, Logger: log, APIAddress: apiAddr, Version: version})
 			if errors.Is(err, agent.ErrInvalidConfig) {
 				return fmt.Errorf("%w (run `altimeter validate %s` for details)", err, files[0])

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/altimeter/altimeter/internal/sysmon"
 	"github.com/altimeter/altimeter/sdk/base"
 )
 
@@ -42,7 +43,8 @@ type Options struct {
 	// Default 5s.
 	DescribeTimeout time.Duration
 	// GOGC and GOMEMLIMIT are given to every plugin process, for the Go
-	// runtime; a GOGC or GOMEMLIMIT in the agent's own environment wins.
+	// runtime, with GODEBUG=sysmon.Setting (package sysmon); a GOGC,
+	// GOMEMLIMIT or GODEBUG in the agent's own environment wins.
 	// Defaults: 400 and 64MiB (measured in scripts/bench_ab.sh: a plugin
 	// that moves batches spends a good part of its CPU in the collector at
 	// the runtime's default of 100; the memory limit bounds the heap that
@@ -65,7 +67,9 @@ func (o *Options) runtimeEnv() []string {
 	if limit == "" {
 		limit = defaultGOMEMLIMIT
 	}
-	return []string{"GOGC=" + strconv.Itoa(gogc), "GOMEMLIMIT=" + limit}
+	// A GODEBUG in the agent's environment (go-plugin appends it after
+	// these) wins; the agent command has added sysmon.Setting to it.
+	return []string{"GOGC=" + strconv.Itoa(gogc), "GOMEMLIMIT=" + limit, "GODEBUG=" + sysmon.Setting}
 }
 
 const (

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/altimeter/altimeter/internal/sysmon"
 	"github.com/altimeter/altimeter/sdk/base"
 )
 
@@ -125,6 +126,7 @@ func TestLaunchPublishStop(t *testing.T) {
 		vars := strings.Split(string(env), "\x00")
 		require.Contains(t, vars, want("GOGC", "400"))
 		require.Contains(t, vars, want("GOMEMLIMIT", "64MiB"))
+		require.Contains(t, vars, want("GODEBUG", sysmon.Setting))
 	}
 
 	mustPublish(t, i)

@@ -158,7 +158,7 @@ func (m *Manager) start(ctx context.Context, i *Instance) (*process, error) {
 	pidfd := setSysProcAttr(cmd)
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	// go-plugin appends the host environment after this, so an operator's
-	// ALTIMETER_PLUGIN_LOG_LEVEL, GOGC or GOMEMLIMIT still wins.
+	// ALTIMETER_PLUGIN_LOG_LEVEL, GOGC, GOMEMLIMIT or GODEBUG still wins.
 	cmd.Env = append([]string{base.LogLevelEnv + "=" + logLevel(m.opts.Logger)}, m.opts.runtimeEnv()...)
 	secure, err := secureConfig(i.bin)
 	if err != nil {

@@ -1,6 +1,8 @@
 package rawbatch
 
 import (
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -237,4 +239,73 @@ func TestFromSamples(t *testing.T) {
 
 	_, err = FromSamples([]sample.Sample{{Name: "\xff"}})
 	require.ErrorContains(t, err, "encode batch")
+}
+
+// FuzzPlainSample: plainSample accepts only what check accepts.
+func FuzzPlainSample(f *testing.F) {
+	for _, s := range sampleBatch().GetSamples() {
+		good, err := proto.Marshal(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(good)
+	}
+	f.Add([]byte{0x0a, 0x01, 0xff})
+	f.Add([]byte{0x40, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02})
+	f.Add([]byte{0x0a, 0x80, 0x01})
+	f.Add([]byte{0x21, 0x00})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if plainSample(data) {
+			if err := check(data, sampleSchema); err != nil {
+				t.Fatalf("plainSample accepted what check refuses: %v", err)
+			}
+		}
+	})
+}
+
+func TestPlainSample(t *testing.T) {
+	for _, s := range []*pb.Sample{asciiSample(), {Name: "mem", Volume: -2}, {}} {
+		data, err := proto.Marshal(s)
+		require.NoError(t, err)
+		require.True(t, plainSample(data), "an ordinary sample takes the fast path")
+	}
+	long, err := proto.Marshal(&pb.Sample{ResourceId: strings.Repeat("r", 300), Timestamp: math.MaxInt64})
+	require.NoError(t, err)
+	require.True(t, plainSample(long), "two-byte length, nine-byte varint")
+	for name, data := range map[string][]byte{
+		"non-ASCII name":      {0x0a, 0x02, 0xc3, 0xa9},
+		"truncated string":    {0x0a, 0x05, 'a'},
+		"unknown field":       {0x78, 0x01},
+		"wrong wire type":     {0x12, 0x00},
+		"truncated volume":    {0x21, 0x00, 0x00},
+		"10-byte timestamp":   {0x40, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+		"unterminated varint": {0x40, 0xff},
+	} {
+		require.False(t, plainSample(data), name)
+	}
+}
+
+// asciiSample is a sample as the socket listener sends them.
+func asciiSample() *pb.Sample {
+	return &pb.Sample{Name: "disk.read.bytes", Type: pb.SampleType_SAMPLE_TYPE_GAUGE, Unit: "B", Volume: 123456,
+		ResourceId: "res-0042", ProjectId: "proj-02", Timestamp: 1_700_000_000_123_456_789,
+		MetadataKeys: []string{"host"}, MetadataValues: []string{"node-42"}}
+}
+
+// BenchmarkParse parses a batch of 1,000 samples like the pipeline
+// benchmark's.
+func BenchmarkParse(b *testing.B) {
+	m := &pb.Batch{}
+	for range 1000 {
+		m.Samples = append(m.Samples, asciiSample())
+	}
+	data, err := proto.Marshal(m)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

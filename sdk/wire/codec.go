@@ -48,6 +48,7 @@ type Encoded mem.BufferSlice
 // safe for concurrent use.
 type Codec struct {
 	scratch sync.Pool // *batchEncoding
+	buffers bufferPool
 }
 
 var _ encoding.CodecV2 = &Codec{}
@@ -106,7 +107,7 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 		b := make([]byte, 0, size)
 		buf = &b
 	} else {
-		pool = mem.DefaultBufferPool()
+		pool = &c.buffers
 		buf = pool.Get(size)
 		*buf = (*buf)[:0]
 	}
@@ -128,7 +129,7 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Unmarshal decodes data into v.
-func (*Codec) Unmarshal(data mem.BufferSlice, v any) error {
+func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*BatchMessage)
 	if !ok {
 		return protoCodec().Unmarshal(data, v)
@@ -137,7 +138,7 @@ func (*Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if len(data) == 1 {
 		raw = data[0].ReadOnlyData()
 	} else {
-		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		buf := data.MaterializeToBuffer(&c.buffers)
 		defer buf.Free()
 		raw = buf.ReadOnlyData()
 	}
