@@ -173,6 +173,18 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 		require.Equal(t, want, got, "%s: each committed transition delivered, nothing else", phase)
 		sort.Strings(dups)
 		t.Logf("%s: %d transitions delivered, %d duplicates %v", phase, len(got), len(dups), dups)
+		for _, id := range dups {
+			// Who sent each copy: the arrivals, and what the members
+			// logged about the transition (its commit, a takeover).
+			t.Logf("duplicate %s arrived at %v", id, rcv.arrivals(id))
+			for _, m := range members {
+				for _, l := range strings.Split(m.log.String(), "\n") {
+					if strings.Contains(l, id) {
+						t.Logf("  %s: %s", m.id, l)
+					}
+				}
+			}
+		}
 		require.Empty(t, dups, "%s: transitions delivered twice", phase)
 	}
 
