@@ -17,12 +17,16 @@ import (
 
 // alarmMemberBody: deliveries start 2 s after a cycle's commits and a
 // request may take 10 s (the defaults, written out: an attempt that timed
-// out after the receiver counted it would be retried: a duplicate of the
-// notifier's own making, the likely source of the one duplicate seen with
-// 2 s in a CI run, where 300 deliveries share the receiver's 4 slots), and
-// a dead member's
-// pending deliveries are taken over once 15 s old (more than
-// delivery_delay + webhook_timeout).
+// out after the receiver counted it would be retried, a duplicate of the
+// notifier's own making; the timeout runs from when the request has one
+// of the receiver's 4 slots, so it takes a receiver stalled that long, not
+// a long queue), and a dead member's pending deliveries are taken over
+// once 15 s old (more than delivery_delay + webhook_timeout). The old
+// transition seen delivered twice in a CI run (an alarm's first
+// transition, again at least 35 s later, after the member's restart) has
+// the signature of the restarted member taking over deliveries done long
+// ago while it replayed its log (a takeover now confirms what is due
+// after a barrier).
 const alarmMemberBody = `
 alarm {
   evaluation_interval = "1s"
