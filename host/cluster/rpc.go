@@ -377,7 +377,7 @@ func (n *Node) waitView(ctx context.Context, index uint64) error {
 	for n.view.Load().index < index {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("wait for the ownership view at index %d: %w", index, ctx.Err())
 		case <-t.C:
 		}
 	}
