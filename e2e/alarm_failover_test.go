@@ -22,11 +22,12 @@ import (
 // of the receiver's 4 slots, so it takes a receiver stalled that long, not
 // a long queue), and a dead member's pending deliveries are taken over
 // once 15 s old (more than delivery_delay + webhook_timeout). The old
-// transition seen delivered twice in a CI run (an alarm's first
-// transition, again at least 35 s later, after the member's restart) has
-// the signature of the restarted member taking over deliveries done long
-// ago while it replayed its log (a takeover now confirms what is due
-// after a barrier).
+// transitions once delivered twice (an alarm's first transition, again
+// 25 s or more later, after the member's restart) were the restarted
+// member's: it restored a snapshot in which they were still pending, held
+// its lease through the leader's heartbeats before the later log entries
+// arrived, and took them over, once a second (a takeover now confirms
+// what is due after a barrier).
 const alarmMemberBody = `
 alarm {
   evaluation_interval = "1s"

@@ -486,11 +486,11 @@ func (s *Scheduler) pending(transitionID string) (Delivery, bool) {
 // takeOver starts the pending deliveries of owned alarms that nobody here
 // is running and that are older than the takeover delay: those of a
 // member that died, or that failed to commit their outcome. The local
-// state may be behind the leader's (a member that restarted replays its
-// log after the leader's first contact: it passes through states where
-// deliveries long done are pending again, and old enough), so what looks
-// due is read again after a barrier, and only what is still due then is
-// run.
+// state may be behind the leader's: a member that restarted starts from
+// its last snapshot, where deliveries done since are pending (and old
+// enough), and the leader's heartbeats give it its lease (Owns) seconds
+// before the log entries after the snapshot arrive. So what looks due is
+// read again after a barrier, and only what is still due then is run.
 func (s *Scheduler) takeOver(ctx context.Context, now time.Time) {
 	if len(s.due(now)) == 0 {
 		return
