@@ -17,12 +17,17 @@ import (
 
 // alarmMemberBody: deliveries start 2 s after a cycle's commits and a
 // request may take 10 s (the defaults, written out: an attempt that timed
-// out after the receiver counted it would be retried: a duplicate of the
-// notifier's own making, the likely source of the one duplicate seen with
-// 2 s in a CI run, where 300 deliveries share the receiver's 4 slots), and
-// a dead member's
-// pending deliveries are taken over once 15 s old (more than
-// delivery_delay + webhook_timeout).
+// out after the receiver counted it would be retried, a duplicate of the
+// notifier's own making; the timeout runs from when the request has one
+// of the receiver's 4 slots, so it takes a receiver stalled that long, not
+// a long queue), and a dead member's pending deliveries are taken over
+// once 15 s old (more than delivery_delay + webhook_timeout). The old
+// transitions once delivered twice (an alarm's first transition, again
+// 25 s or more later, after the member's restart) were the restarted
+// member's: it restored a snapshot in which they were still pending, held
+// its lease through the leader's heartbeats before the later log entries
+// arrived, and took them over, once a second (a takeover now confirms
+// what is due after a barrier).
 const alarmMemberBody = `
 alarm {
   evaluation_interval = "1s"
@@ -173,6 +178,18 @@ func TestIntegrationAlarmFailover(t *testing.T) {
 		require.Equal(t, want, got, "%s: each committed transition delivered, nothing else", phase)
 		sort.Strings(dups)
 		t.Logf("%s: %d transitions delivered, %d duplicates %v", phase, len(got), len(dups), dups)
+		for _, id := range dups {
+			// Who sent each copy: the arrivals, and what the members
+			// logged about the transition (its commit, a takeover).
+			t.Logf("duplicate %s arrived at %v", id, rcv.arrivals(id))
+			for _, m := range members {
+				for _, l := range strings.Split(m.log.String(), "\n") {
+					if strings.Contains(l, id) {
+						t.Logf("  %s: %s", m.id, l)
+					}
+				}
+			}
+		}
 		require.Empty(t, dups, "%s: transitions delivered twice", phase)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -161,6 +162,7 @@ type receiver struct {
 	counts map[string]int
 	bodies map[string]map[string]any
 	paths  map[string]string
+	times  map[string][]time.Time // arrivals, by transition id
 }
 
 func newReceiver(t *testing.T) (*receiver, string) {
@@ -171,7 +173,7 @@ func newReceiver(t *testing.T) (*receiver, string) {
 // answers it after delay (a sender that dies meanwhile never learns that
 // it was received).
 func newSlowReceiver(t *testing.T, delay time.Duration) (*receiver, string) {
-	r := &receiver{counts: map[string]int{}, bodies: map[string]map[string]any{}, paths: map[string]string{}}
+	r := &receiver{counts: map[string]int{}, bodies: map[string]map[string]any{}, paths: map[string]string{}, times: map[string][]time.Time{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		var body map[string]any
@@ -179,6 +181,7 @@ func newSlowReceiver(t *testing.T, delay time.Duration) (*receiver, string) {
 		id := req.Header.Get("X-Altimeter-Transition-Id")
 		r.mu.Lock()
 		r.counts[id]++
+		r.times[id] = append(r.times[id], time.Now())
 		r.bodies[id], r.paths[id] = body, req.URL.Path
 		r.mu.Unlock()
 		time.Sleep(delay)
@@ -201,6 +204,13 @@ func (r *receiver) transitions() (map[string]string, []string) {
 		}
 	}
 	return out, dups
+}
+
+// arrivals returns when each copy of transition id arrived.
+func (r *receiver) arrivals(id string) []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.times[id])
 }
 
 // TestIntegrationAlarmWebhook: posted samples drive a threshold alarm to

@@ -44,5 +44,9 @@ func (n *MemNode) Apply(_ context.Context, c fsm.Command) error {
 	return nil
 }
 
+// Barrier implements Node: a MemNode applies every command at once, so
+// its state is always current.
+func (n *MemNode) Barrier(context.Context) error { return nil }
+
 // FSM implements Node.
 func (n *MemNode) FSM() *fsm.FSM { return n.f }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,10 @@ const (
 	takeoverCheck = time.Second
 	// maxEventQueue bounds the event batches waiting for event alarms.
 	maxEventQueue = 256
+	// takeoverBarrier bounds the wait for a current state before a
+	// takeover (the evaluation loop waits meanwhile); without one in time
+	// the takeover waits for the next check.
+	takeoverBarrier = 5 * time.Second
 )
 
 // Evaluator decides a polled alarm's state (*rule.Evaluator).
@@ -481,20 +486,48 @@ func (s *Scheduler) pending(transitionID string) (Delivery, bool) {
 
 // takeOver starts the pending deliveries of owned alarms that nobody here
 // is running and that are older than the takeover delay: those of a
-// member that died, or that failed to commit their outcome.
+// member that died, or that failed to commit their outcome. The local
+// state may be behind the leader's: a member that restarted starts from
+// its last snapshot, where deliveries done since are pending (and old
+// enough), and the leader's heartbeats give it its lease (Owns) seconds
+// before the log entries after the snapshot arrive. So what looks due is
+// read again after a barrier, and only what is still due then is run.
 func (s *Scheduler) takeOver(ctx context.Context, now time.Time) {
+	if len(s.due(now)) == 0 {
+		return
+	}
+	bctx, cancel := context.WithTimeout(ctx, takeoverBarrier)
+	err := s.o.Node.Barrier(bctx)
+	cancel()
+	if err != nil {
+		s.log.Debug("pending deliveries not taken over: the local state is not known to be current", "error", err)
+		return
+	}
+	for _, d := range s.due(now) {
+		if s.reserve(d.TransitionID) {
+			s.log.Info("taking over a pending delivery", "transition_id", d.TransitionID, "alarm_id", d.AlarmID, "committed", d.Committed)
+			s.run(ctx, d)
+		}
+	}
+}
+
+// due returns the pending deliveries this member should take over at now
+// by its applied state: owned, older than the takeover delay, and not
+// already running or waiting here. It sets the pending gauge.
+func (s *Scheduler) due(now time.Time) []Delivery {
 	var ds []Delivery
 	s.o.Node.FSM().Read(func(st *fsm.State) { ds = Of(st).Pending() })
 	s.metrics.pending.Set(float64(len(ds)))
 	delay := s.Settings().TakeoverDelay
+	out := ds[:0]
 	for _, d := range ds {
-		if now.Sub(d.Committed) < delay || !s.o.Owns(d.AlarmID) {
-			continue
-		}
-		if s.reserve(d.TransitionID) {
-			s.run(ctx, d)
+		if now.Sub(d.Committed) >= delay && s.o.Owns(d.AlarmID) {
+			out = append(out, d)
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.DeleteFunc(out, func(d Delivery) bool { return s.inflight[d.TransitionID] })
 }
 
 // run runs d's remaining actions, each in its own goroutine (a slow

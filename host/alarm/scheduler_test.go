@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 
 	"github.com/altimeter/altimeter/host/alarm/action"
@@ -403,4 +405,98 @@ func TestSchedulerOutcomeCommitRetried(t *testing.T) {
 	s.takeOver(t.Context(), time.Now().Add(time.Minute))
 	s.wg.Wait()
 	require.Equal(t, map[string]int{}, filterCalls(nt.snapshot(), 1), "each action once")
+}
+
+// replicaNode is a member whose applied state may be behind the committed
+// log, as a member that restarted and replays its log after the leader's
+// first contact: Apply commits and applies up to the new entry (a writer
+// reads its own write), commitElsewhere commits an entry this member has
+// not applied yet, and Barrier applies the whole log.
+type replicaNode struct {
+	now func() time.Time
+
+	mu       sync.Mutex
+	f        *fsm.FSM
+	log      [][]byte // committed entries, encoded
+	applied  int      // entries of log applied to f
+	barriers int
+}
+
+func newReplicaNode(now func() time.Time) *replicaNode {
+	return &replicaNode{now: now, f: fsm.New(hclog.NewNullLogger())}
+}
+
+func (n *replicaNode) commitElsewhere(t *testing.T, c fsm.Command) {
+	t.Helper()
+	b, err := fsm.Encode(c, n.now())
+	require.NoError(t, err)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.log = append(n.log, b)
+}
+
+// applyUpTo applies the log's entries up to the index'th (1-based),
+// returning the last one's answer.
+func (n *replicaNode) applyUpTo(index int) error {
+	var err error
+	for ; n.applied < index; n.applied++ {
+		res := n.f.Apply(&raft.Log{Index: uint64(n.applied + 1), Term: 1, Type: raft.LogCommand, Data: n.log[n.applied]})
+		err, _ = res.(error)
+	}
+	return err
+}
+
+func (n *replicaNode) Apply(_ context.Context, c fsm.Command) error {
+	b, err := fsm.Encode(c, n.now())
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.log = append(n.log, b)
+	return n.applyUpTo(len(n.log))
+}
+
+func (n *replicaNode) Barrier(context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.barriers++
+	_ = n.applyUpTo(len(n.log))
+	return nil
+}
+
+func (n *replicaNode) FSM() *fsm.FSM { return n.f }
+
+// TestSchedulerTakeOverReadsCurrentState: a member whose state is behind
+// (restarted, replaying its log) sees a delivery pending that was done
+// long ago; it takes over only what is still pending once it has caught
+// up. (ci5 of TestIntegrationAlarmFailover: an alarm's first transition,
+// delivered and done, was delivered again by the member restarted after
+// the member kill.)
+func TestSchedulerTakeOverReadsCurrentState(t *testing.T) {
+	t.Parallel()
+	committed := time.Now()
+	n := newReplicaNode(func() time.Time { return committed })
+	a := testAlarm("a1", "p1", "name-a1")
+	require.NoError(t, n.Apply(t.Context(), Create{Alarm: a, EventID: "ev-a1", Limits: DefaultHistoryLimits}))
+	b := testAlarm("a2", "p1", "name-a2")
+	require.NoError(t, n.Apply(t.Context(), Create{Alarm: b, EventID: "ev-a2", Limits: DefaultHistoryLimits}))
+	// Both alarms' transitions were committed long ago; a1's was
+	// delivered (its outcomes committed: entries this member has not
+	// replayed yet), a2's committing member died before delivering.
+	require.NoError(t, n.Apply(t.Context(), Transition{TransitionID: "t-done", AlarmID: "a1", From: StateInsufficientData, To: StateAlarm, Notify: true, Limits: DefaultHistoryLimits}))
+	require.NoError(t, n.Apply(t.Context(), Transition{TransitionID: "t-dead", AlarmID: "a2", From: StateInsufficientData, To: StateAlarm, Notify: true, Limits: DefaultHistoryLimits}))
+	for _, u := range a.AlarmActions {
+		n.commitElsewhere(t, DeliveryDone{TransitionID: "t-done", Action: u, Outcome: OutcomeDelivered, Limits: DefaultHistoryLimits})
+	}
+	ev := &stateEval{state: map[string]string{}}
+	nt := &countNotifier{calls: map[string]int{}}
+	s := NewScheduler(SchedulerOptions{Node: n, Evaluator: ev, Notifier: nt, Limits: DefaultHistoryLimits, TakeoverDelay: time.Second})
+	s.takeOver(t.Context(), committed.Add(time.Minute))
+	s.wg.Wait()
+	require.Equal(t, map[string]int{"t-dead http://127.0.0.1:9/a": 1, "t-dead log://": 1}, nt.snapshot(),
+		"only what is still pending at the leader is taken over")
+	s.takeOver(t.Context(), committed.Add(time.Minute))
+	s.wg.Wait()
+	require.Equal(t, 1, n.barriers, "nothing due: no barrier")
 }

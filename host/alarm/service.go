@@ -18,6 +18,11 @@ type Node interface {
 	// Apply commits c through the leader; it returns once this member
 	// applied it.
 	Apply(ctx context.Context, c fsm.Command) error
+	// Barrier returns once this member has applied everything the leader
+	// had committed when it was called: the local state is then current,
+	// not a replica still catching up (after a restart, the log it
+	// replays).
+	Barrier(ctx context.Context) error
 	FSM() *fsm.FSM
 }
 

@@ -469,3 +469,21 @@ func TestIntegrationWriteWhileLeaderDies(t *testing.T) {
 	_, err = follower.node.Tokens().Authenticate(ctx, tok)
 	require.NoError(t, err)
 }
+
+// TestIntegrationBarrierWaitsForTheView: after Barrier, Owns and OwnsAlarm
+// answer from the state Barrier waited for, not from the view of an
+// earlier one (the view is rebuilt from its own goroutine).
+func TestIntegrationBarrierWaitsForTheView(t *testing.T) {
+	t.Parallel()
+	ms := threeMembers(t)
+	ctx := ctxT(t)
+	f := followerOf(ms)
+	for range 50 {
+		l := leaderOf(t, ms)
+		_, _, err := l.node.Tokens().Create(ctx, "p", auth.RoleMember)
+		require.NoError(t, err)
+		committed, _ := l.node.fsm.Watch()
+		require.NoError(t, f.node.Barrier(ctx))
+		require.GreaterOrEqual(t, f.node.view.Load().index, committed, "the view after a barrier")
+	}
+}

@@ -18,6 +18,9 @@ import (
 // view is the partition map as this member applied it, with the live
 // members' capabilities: what Owns decides from.
 type view struct {
+	// index is the FSM's applied index when the view was built (the
+	// state it read may be newer): Barrier waits for it.
+	index uint64
 	epoch uint64
 	self  string
 	live  []fsm.Member // sorted by id
@@ -55,8 +58,8 @@ func weight(member, key string) uint64 {
 // watchState rebuilds the view each time the state changes.
 func (n *Node) watchState(ctx context.Context) {
 	for {
-		_, changed := n.fsm.Watch()
-		v := &view{self: n.ID()}
+		applied, changed := n.fsm.Watch()
+		v := &view{index: applied, self: n.ID()}
 		n.fsm.Read(func(st *fsm.State) {
 			p := fsm.PartitionOf(st)
 			ms := fsm.MembersOf(st)

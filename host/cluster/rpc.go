@@ -339,11 +339,12 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 }
 
 // Barrier waits until this member has applied everything the leader had
-// committed when it was called: read-your-writes for a reader on any
-// member. A follower asks the leader (POST /v1/barrier) for the index its
-// own barrier reached, since the follower's commit index may still be
-// stale after a restart (a heartbeat names the leader before any entry
-// tells the commit index).
+// committed when it was called, and its ownership view (Owns, OwnsAlarm)
+// has followed: read-your-writes for a reader on any member. A follower
+// asks the leader (POST /v1/barrier) for the index its own barrier
+// reached, since the follower's commit index may still be stale after a
+// restart (a heartbeat names the leader before any entry tells the commit
+// index).
 func (n *Node) Barrier(ctx context.Context) error {
 	var index uint64
 	err := n.leaderDo(ctx, "barrier", func(context.Context) error {
@@ -361,7 +362,26 @@ func (n *Node) Barrier(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return n.WaitApplied(ctx, index)
+	if err := n.WaitApplied(ctx, index); err != nil {
+		return err
+	}
+	return n.waitView(ctx, index)
+}
+
+// waitView blocks until the ownership view (Owns, OwnsAlarm) was built
+// from a state at least at index, or ctx ends: the view follows the
+// applied state from its own goroutine, a moment later.
+func (n *Node) waitView(ctx context.Context, index uint64) error {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for n.view.Load().index < index {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the ownership view at index %d: %w", index, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // barrierLocal runs a raft barrier on the leader and returns the index
