@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/altimeter/altimeter/host/config"
 	"github.com/altimeter/altimeter/host/rawbatch"
@@ -119,16 +121,23 @@ func (p storePublisher) Publish(ctx context.Context, rb *rawbatch.Batch) (publis
 		}
 		events = append(events, ev)
 	}
-	if err := p.s.Write(ctx, good); err != nil {
+	// Samples (the series engine, then the resource index) and events (the
+	// index's event table) are written side by side: the batch waits for
+	// the slower of the two, not for their sum. Both must be stored before
+	// the batch is accepted; a retry rewrites both, and both deduplicate
+	// by message_id.
+	var evErr error
+	var wg sync.WaitGroup
+	if len(events) > 0 {
+		wg.Go(func() { evErr = p.s.WriteEvents(ctx, events) })
+	}
+	err = p.s.Write(ctx, good)
+	wg.Wait()
+	if err = cmp.Or(err, evErr); err != nil {
 		return publisher.Result{Outcome: base.Retry, Reason: err.Error()}, nil
 	}
-	if len(events) > 0 {
-		if err := p.s.WriteEvents(ctx, events); err != nil {
-			return publisher.Result{Outcome: base.Retry, Reason: err.Error()}, nil
-		}
-		if p.onEvents != nil {
-			p.onEvents(ctx, events)
-		}
+	if len(events) > 0 && p.onEvents != nil {
+		p.onEvents(ctx, events)
 	}
 	return res, nil
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -55,20 +58,78 @@ func TestSettler(t *testing.T) {
 	t.Parallel()
 	b := newBrokerAcker(10)
 	s := newSettler()
+	s.delay = time.Hour // held acks wait for a multiple ack
 	require.NoError(t, s.ackAll(b, []uint64{3, 1, 2}))
 	require.Equal(t, []string{"ack 3 true"}, b.frames, "one frame for a contiguous batch")
 	require.NoError(t, s.settle(5, func() error { return b.Nack(5, false, true) }))
 	require.NoError(t, s.ackAll(b, []uint64{6, 4}))
 	require.Equal(t, []string{"ack 3 true", "nack 5 false", "ack 6 true"}, b.frames, "a multiple ack may span one settled alone")
 	require.NoError(t, s.ackAll(b, []uint64{8, 9}))
-	require.Equal(t, []string{"ack 8 false", "ack 9 false"}, b.frames[3:], "7 is pending: not covered")
+	require.Len(t, b.frames, 3, "7 is pending: 8 and 9 are held for a multiple ack")
 	require.True(t, b.outstanding[7])
+	require.True(t, b.outstanding[8])
 	require.NoError(t, s.settle(7, func() error { return b.Ack(7, false) }))
+	require.Equal(t, []string{"ack 7 false", "ack 9 true"}, b.frames[3:], "settling 7 releases 8 and 9 in one frame")
 	require.NoError(t, s.ackAll(b, []uint64{10}))
 	require.Equal(t, "ack 10 true", b.frames[len(b.frames)-1])
 	require.Empty(t, b.outstanding)
 	require.Equal(t, "nack", b.settled[5])
 	require.Empty(t, s.done)
+}
+
+// TestSettlerHeldAcksSent: acks held above a delivery that stays pending
+// (held for a delayed requeue, say) are sent one by one after ackDelay,
+// and at once when the settler is closed.
+func TestSettlerHeldAcksSent(t *testing.T) {
+	t.Parallel()
+	b := newLockedAcker(newBrokerAcker(6))
+	s := newSettler()
+	require.NoError(t, s.ackAll(b, []uint64{2, 3}))
+	require.Eventually(t, func() bool { return len(b.frameList()) == 2 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, []string{"ack 2 false", "ack 3 false"}, b.frameList())
+	require.NoError(t, s.settle(1, func() error { return b.Ack(1, false) }))
+	require.Equal(t, "ack 1 false", b.frameList()[2], "2 and 3 were sent already: no multiple ack")
+	require.Len(t, b.frameList(), 3)
+
+	s.delay = time.Hour
+	require.NoError(t, s.ackAll(b, []uint64{5}))
+	require.Len(t, b.frameList(), 3)
+	s.close()
+	require.Equal(t, "ack 5 false", b.frameList()[3])
+	require.NoError(t, s.ackAll(b, []uint64{6}))
+	require.Equal(t, "ack 6 false", b.frameList()[4], "closed: nothing is held")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	require.Equal(t, map[uint64]bool{4: true}, b.b.outstanding)
+}
+
+// lockedAcker is a brokerAcker for a settler whose timer acks from its
+// own goroutine.
+type lockedAcker struct {
+	mu sync.Mutex
+	b  *brokerAcker
+}
+
+func newLockedAcker(b *brokerAcker) *lockedAcker { return &lockedAcker{b: b} }
+
+func (l *lockedAcker) Ack(tag uint64, multiple bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Ack(tag, multiple)
+}
+
+func (l *lockedAcker) Nack(tag uint64, multiple, requeue bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Nack(tag, multiple, requeue)
+}
+
+func (l *lockedAcker) Reject(tag uint64, requeue bool) error { return l.Nack(tag, false, requeue) }
+
+func (l *lockedAcker) frameList() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.b.frames)
 }
 
 // TestSettlerRandom settles deliveries in random orders and groupings, as
@@ -82,6 +143,9 @@ func TestSettlerRandom(t *testing.T) {
 		n := 1 + rng.IntN(60)
 		b := newBrokerAcker(n)
 		s := newSettler()
+		// Half the rounds hold acks above a pending delivery until a
+		// multiple ack covers them, half send them at once.
+		s.delay = []time.Duration{0, time.Hour}[round%2]
 		want := map[uint64]string{}
 		order := rng.Perm(n)
 		for len(order) > 0 {

@@ -84,7 +84,7 @@ func decodeNotice(body []byte, fallbackPriority string, now time.Time) (*notice,
 			return nil, decodeErr(reasonBadEnvelope, "%s: want a JSON string, got %s", envelopeMessage, jsonType(top[envelopeMessage]))
 		}
 		raw = inner
-		if msg, err = decodeObject([]byte(raw)); err != nil {
+		if msg, err = decodeObjectString(raw); err != nil {
 			var de *decodeError
 			if errors.As(err, &de) {
 				de.err = fmt.Errorf("%s: %w", envelopeMessage, de.err)
@@ -154,14 +154,57 @@ func fromMessage(msg map[string]any, raw string, fallbackPriority string, now ti
 // 0.6x the CPU of encoding/json's reflection-driven decode of a
 // compute.instance.exists notification (BenchmarkDecodeNotice).
 func decodeObject(b []byte) (map[string]any, error) {
-	dec := decoders.Get().(*jsontext.Decoder)
-	defer decoders.Put(dec)
-	dec.Reset(bytes.NewReader(b), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	v, err := decodeValue(dec)
+	d := decoders.Get().(*objectDecoder)
+	defer decoders.Put(d)
+	return d.object(b)
+}
+
+// decodeObjectString is decodeObject of the text s (the oslo.message of
+// a v2 envelope), copied into the decoder's own buffer rather than into a
+// new slice.
+func decodeObjectString(s string) (map[string]any, error) {
+	d := decoders.Get().(*objectDecoder)
+	defer decoders.Put(d)
+	d.text = append(d.text[:0], s...)
+	m, err := d.object(d.text)
+	if cap(d.text) > maxKeptText {
+		d.text = nil
+	}
+	return m, err
+}
+
+// objectDecoder is what decodeObject reuses between notifications: the
+// jsontext decoder's buffers, a buffer for an envelope's inner message,
+// and the object names seen so far, so a name that every notification
+// repeats ("payload", "instance_id") is one string, not one per notice.
+type objectDecoder struct {
+	dec   jsontext.Decoder
+	in    bytes.Buffer // the input, read in place
+	text  []byte
+	names map[string]string
+}
+
+// Bounds of what an objectDecoder keeps: names (each at most
+// maxInternedName bytes) and the inner message buffer's capacity.
+const (
+	maxInternedNames = 4096
+	maxInternedName  = 64
+	maxKeptText      = 1 << 20
+)
+
+// decoders recycles objectDecoders between notifications.
+var decoders = sync.Pool{New: func() any { return &objectDecoder{names: map[string]string{}} }}
+
+func (d *objectDecoder) object(b []byte) (map[string]any, error) {
+	// A bytes.Buffer is parsed in place, without a copy into the
+	// decoder's own buffer. (The decoder holds b until its next use.)
+	d.in = *bytes.NewBuffer(b)
+	d.dec.Reset(&d.in, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	v, err := d.value()
 	if err != nil {
 		return nil, decodeErr(reasonBadJSON, "decode json: %v", err)
 	}
-	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+	if _, err := d.dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return nil, decodeErr(reasonBadJSON, "decode json: data after the top-level value")
 	}
 	m, ok := v.(map[string]any)
@@ -171,11 +214,23 @@ func decodeObject(b []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// decoders only recycles the decoders' buffers between notifications.
-var decoders = sync.Pool{New: func() any { return new(jsontext.Decoder) }}
+// intern returns the name s as a string shared by every object decoded
+// with d. s does not escape: a short name read from a token is converted
+// on the stack.
+func (d *objectDecoder) intern(s string) string {
+	if v, ok := d.names[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	if len(v) <= maxInternedName && len(d.names) < maxInternedNames {
+		d.names[v] = v
+	}
+	return v
+}
 
-// decodeValue reads the next JSON value of dec.
-func decodeValue(dec *jsontext.Decoder) (any, error) {
+// value reads the next JSON value.
+func (d *objectDecoder) value() (any, error) {
+	dec := &d.dec
 	tok, err := dec.ReadToken()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -191,8 +246,8 @@ func decodeValue(dec *jsontext.Decoder) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			name := tok.String() // a token is valid until the next read
-			v, err := decodeValue(dec)
+			name := d.intern(tok.String()) // a token is valid until the next read
+			v, err := d.value()
 			if err != nil {
 				return nil, err
 			}
@@ -203,7 +258,7 @@ func decodeValue(dec *jsontext.Decoder) (any, error) {
 	case '[':
 		l := []any{}
 		for dec.PeekKind() != ']' {
-			v, err := decodeValue(dec)
+			v, err := d.value()
 			if err != nil {
 				return nil, err
 			}

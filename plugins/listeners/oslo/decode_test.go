@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -19,6 +20,9 @@ func TestDecodeObjectAsEncodingJSON(t *testing.T) {
 		"{\"a\":\"\xff\xfe\"}", `{"a":"\ud800"}`, `{"a":"\ud83d\ude00"}`, `{"a":"\u0000"}`, `{"a":"\u00e9\n\"\\\/"}`,
 		`{"a":1,"a":2}`, `{"a":{"b":1},"a":{"c":2}}`, `{"a":1}  `, " \t\r\n{\"a\":[1,2,{\"b\":null}]} \n",
 		`{"a":true,"b":false,"c":null}`, `{"a":[]}`, `{"a":{}}`, `{}`, `{"":1}`, `{"a":[[[[[]]]]]}`,
+		// names: escaped, repeated in nested objects (one interned string), too long to intern
+		`{"\u00e9t\u00e9":1,"été":2}`, `{"a":{"a":{"a":1}},"b":[{"a":2},{"a":3}]}`, "{\"\xff\":1}",
+		`{"` + strings.Repeat("n", 100) + `":1,"` + strings.Repeat("n", 100) + `":2}`,
 		// refused by both
 		`{"a":1} x`, `{"a":1} {}`, `{"a":01}`, `{"a":.5}`, `{"a":1.}`, `{"a":"x}`, `{"a":1,}`, `{a:1}`, ``, `   `, `{`,
 		`{"a":"\x01"}`, "{\"a\":\"tab\there\"}", `{"a":NaN}`, `{"a":-}`, `{"a":1e}`, "\xef\xbb\xbf{}", `{"a" 1}`, `{"a":[1 2]}`,

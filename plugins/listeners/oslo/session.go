@@ -216,6 +216,10 @@ func (o *oslo) session(ctx context.Context, u amqp.URI, emit listener.Emit, log 
 	case e := <-dlClosed:
 		cause = closeErr("dead-letter channel", e)
 	}
+	// Acks held back for a multiple ack go out now; from here on acks are
+	// sent at once (they fail if the connection is gone: the broker then
+	// requeues, and the store deduplicates what comes back).
+	s.settle.close()
 	cancel() // closes the connection, which closes every consumer's channel
 	fwd.Wait()
 	close(in)
