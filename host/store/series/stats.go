@@ -31,6 +31,15 @@ type statsQuery struct {
 	now                   int64
 }
 
+// recent reports whether the range starts at or after now minus p's raw
+// retention: retention, which removes older samples only, has not touched
+// it (as long as the clock does not go back). Such a range has its head
+// samples all in the open windows the catalog lists (headIn: retention
+// alone unlists windows before it commits), and no sample in a per-series
+// roll-up (those hold the samples retention removed), so Stats reads
+// neither where they cannot be.
+func (q *statsQuery) recent(p *policy) bool { return q.lo >= q.now-p.rawRet }
+
 // bucket returns the start of t's bucket.
 func (q *statsQuery) bucket(t int64) int64 {
 	if q.period == 0 {
@@ -72,10 +81,15 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 		return nil, fmt.Errorf("stats: %w", err)
 	}
 	defer done()
+	if db.statsCatalog != nil {
+		db.statsCatalog()
+	}
+	// The catalog is read before the snapshot is taken (headIn).
 	db.mu.RLock()
 	type item struct {
 		s     *series
 		first int64
+		head  bool // the range may hold head samples (headIn)
 	}
 	var raw []item
 	var roll []rollItem
@@ -100,7 +114,7 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 				if s.count == 0 || (kind == scopeProject && s.key.ProjectID != sel.Project) {
 					continue
 				}
-				members = append(members, item{s, s.first})
+				members = append(members, item{s, s.first, !q.recent(s.pol) || db.headIn(s, q.lo, q.hi)})
 				firstData = min(firstData, s.first)
 			}
 			addPcts(sc.pol)
@@ -123,13 +137,17 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 			if s.count == 0 {
 				first = math.MaxInt64 // no raw sample left; roll-ups may remain
 			}
-			raw = append(raw, item{s, first})
+			raw = append(raw, item{s, first, !q.recent(s.pol) || db.headIn(s, q.lo, q.hi)})
 		}
 		if len(pcts) == 0 {
 			// Each series alone: roll-ups when it has per-series archives.
 			var rest []item
 			for _, it := range raw {
 				var as []archive
+				if q.recent(it.s.pol) {
+					rest = append(rest, it)
+					continue
+				}
 				for _, a := range it.s.pol.archives {
 					if a.perSeries {
 						as = append(as, a)
@@ -147,8 +165,15 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 	}
 	db.mu.RUnlock()
 
-	snap := db.pdb.NewSnapshot()
-	defer func() { _ = snap.Close() }()
+	// Reads through more than one iterator share a snapshot. One iterator
+	// is a consistent view by itself, and a snapshot costs its Close,
+	// which has Pebble look for compactions to schedule.
+	var snap reader = db.pdb
+	if len(roll) > 0 || len(raw) > 1 || (len(raw) == 1 && raw[0].head) {
+		sn := db.pdb.NewSnapshot()
+		defer func() { _ = sn.Close() }()
+		snap = sn
+	}
 	if len(pcts) > 0 {
 		pctVals = map[int64][]float64{}
 	}
@@ -184,7 +209,7 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 		}
 		var cur *Agg
 		curB := int64(math.MinInt64)
-		err := db.scan(ctx, snap, it.s.id, q.lo, q.hi, false, func(p Point) bool {
+		err := db.scan(ctx, snap, it.s.id, q.lo, q.hi, false, it.head, func(p Point) bool {
 			b := q.bucket(p.T)
 			if cur == nil || b != curB {
 				curB = b
