@@ -15,8 +15,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/altimeter/altimeter/host/store/series/chunk"
 )
 
 // ErrClosed is returned by calls on a closed DB.
@@ -150,7 +148,7 @@ type DB struct {
 	epochMu    sync.Mutex
 	epochCache map[int64]int64
 	closed     bool
-	// scanBufs holds *[]chunk.Sample: the decoded-chunk buffers of scans.
+	// scanBufs holds the *scanBuf of scans.
 	scanBufs sync.Pool
 
 	stop chan struct{}
@@ -196,7 +194,7 @@ func Open(dir string, o Options, log hclog.Logger) (*DB, error) {
 		ooo:  int64(o.OutOfOrder / time.Microsecond),
 		sync: pebble.Sync,
 	}
-	db.scanBufs.New = func() any { return new([]chunk.Sample) }
+	db.scanBufs.New = func() any { return new(scanBuf) }
 	popts.EventListener = db.events()
 	db.readCtx, db.cancelReads = context.WithCancel(context.Background())
 	db.resetCatalog()

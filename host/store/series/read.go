@@ -70,16 +70,16 @@ func (db *DB) scan(ctx context.Context, r reader, id ID, start, end int64, desc,
 	if start >= end {
 		return nil
 	}
-	cc := cursor{desc: desc}
-	hc := cursor{desc: desc, none: !head}
-	bp := db.scanBufs.Get().(*[]chunk.Sample)
-	cc.buf = *bp
+	sb := db.scanBufs.Get().(*scanBuf)
+	cc := cursor{desc: desc, buf: sb.samples, lo: sb.keys[0], up: sb.keys[1], final: sb.keys[2]}
+	hc := cursor{desc: desc, none: !head, lo: sb.keys[3], up: sb.keys[4]}
 	defer func() {
-		// mergeScan leaves the buffer cleared; a very large one is left
-		// to the collector.
+		// Runs after the iterators are closed (they read the bounds until
+		// then). mergeScan leaves the samples cleared; a very large
+		// buffer is left to the collector.
 		if cap(cc.buf) <= maxPooledScanBuf {
-			*bp = cc.buf[:0]
-			db.scanBufs.Put(bp)
+			*sb = scanBuf{samples: cc.buf[:0], keys: [5][]byte{cc.lo, cc.up, cc.final, hc.lo, hc.up}}
+			db.scanBufs.Put(sb)
 		}
 	}()
 	cc.boundChunks(id, db.windowOf(start), db.windowOf(end-1))
@@ -98,8 +98,15 @@ func (db *DB) scan(ctx context.Context, r reader, id ID, start, end int64, desc,
 	return mergeScan(ctx, &cc, &hc, start, end, desc, fn)
 }
 
-// maxPooledScanBuf bounds the decoded-chunk buffers scans keep for reuse
-// (DB.scanBufs), in samples.
+// scanBuf is what a scan reuses from the last (DB.scanBufs): its
+// decoded-chunk buffer and the key buffers of its cursors' bounds.
+type scanBuf struct {
+	samples []chunk.Sample
+	keys    [5][]byte
+}
+
+// maxPooledScanBuf bounds the decoded-chunk buffers scans keep for reuse,
+// in samples.
 const maxPooledScanBuf = 1 << 14
 
 // headIn reports whether series s may have head (unpacked) samples in
