@@ -81,3 +81,21 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkStatisticsMeter is bench/store's Q3: hourly statistics of one
+// meter over all resources, which the per-meter roll-ups answer.
+func BenchmarkStatisticsMeter(b *testing.B) {
+	s := benchStatsStore(b, 1000)
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		st, err := s.Statistics(b.Context(), StatsQuery{Filter: Filter{Meter: "cpu_util", Start: t0, End: t0.Add(4 * time.Hour)}, Period: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(st) != 4 {
+			b.Fatalf("%d rows, want 4", len(st))
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}

@@ -89,9 +89,12 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 	type item struct {
 		s     *series
 		first int64
-		head  bool // the range may hold head samples (headIn)
 	}
 	var raw []item
+	// heads[i] (series selectors only; nil: true) says whether raw[i]'s
+	// range may hold head samples (headIn). A slice apart keeps item
+	// small: a whole meter's members may be thousands.
+	var heads []bool
 	var roll []rollItem
 	addPcts := func(p *policy) {
 		for i, name := range p.pcts {
@@ -114,7 +117,7 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 				if s.count == 0 || (kind == scopeProject && s.key.ProjectID != sel.Project) {
 					continue
 				}
-				members = append(members, item{s, s.first, !q.recent(s.pol) || db.headIn(s, q.lo, q.hi)})
+				members = append(members, item{s, s.first})
 				firstData = min(firstData, s.first)
 			}
 			addPcts(sc.pol)
@@ -137,30 +140,26 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 			if s.count == 0 {
 				first = math.MaxInt64 // no raw sample left; roll-ups may remain
 			}
-			raw = append(raw, item{s, first, !q.recent(s.pol) || db.headIn(s, q.lo, q.hi)})
+			raw = append(raw, item{s, first})
+			heads = append(heads, !q.recent(s.pol) || db.headIn(s, q.lo, q.hi))
 		}
 		if len(pcts) == 0 {
-			// Each series alone: roll-ups when it has per-series archives.
-			var rest []item
+			// Each series alone: roll-ups when it has per-series archives
+			// (raw stays the fallback if the roll-up cannot answer).
 			for _, it := range raw {
-				var as []archive
 				if q.recent(it.s.pol) {
-					rest = append(rest, it)
 					continue
 				}
+				var as []archive
 				for _, a := range it.s.pol.archives {
 					if a.perSeries {
 						as = append(as, a)
 					}
 				}
-				if len(as) == 0 {
-					rest = append(rest, it)
-					continue
+				if len(as) > 0 {
+					roll = append(roll, rollItem{it.s.id, as, it.first, it.s.pol.rawRet, true})
 				}
-				roll = append(roll, rollItem{it.s.id, as, it.first, it.s.pol.rawRet, true})
-				rest = append(rest, it) // fallback if the roll-up cannot answer
 			}
-			raw = rest
 		}
 	}
 	db.mu.RUnlock()
@@ -169,7 +168,7 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 	// is a consistent view by itself, and a snapshot costs its Close,
 	// which has Pebble look for compactions to schedule.
 	var snap reader = db.pdb
-	if len(roll) > 0 || len(raw) > 1 || (len(raw) == 1 && raw[0].head) {
+	if len(roll) > 0 || len(raw) > 1 || (len(raw) == 1 && (heads == nil || heads[0])) {
 		sn := db.pdb.NewSnapshot()
 		defer func() { _ = sn.Close() }()
 		snap = sn
@@ -200,7 +199,7 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 	if sel.IDs == nil && len(roll) == 1 && rolled[roll[0].id] {
 		raw = nil // the meter or project scope answered
 	}
-	for _, it := range raw {
+	for i, it := range raw {
 		if rolled[it.s.id] {
 			continue
 		}
@@ -209,7 +208,7 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 		}
 		var cur *Agg
 		curB := int64(math.MinInt64)
-		err := db.scan(ctx, snap, it.s.id, q.lo, q.hi, false, it.head, func(p Point) bool {
+		err := db.scan(ctx, snap, it.s.id, q.lo, q.hi, false, heads == nil || heads[i], func(p Point) bool {
 			b := q.bucket(p.T)
 			if cur == nil || b != curB {
 				curB = b
