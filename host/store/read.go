@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -47,15 +48,14 @@ func overlaps(first, last, start, end int64) bool {
 // metadata filter the intervals, per resource, in which it matched.
 func (s *Store) candidates(ctx context.Context, f *Filter) ([]series.Info, map[string][]index.Interval, error) {
 	start, end := micros(f.Start), micros(f.End)
-	var out []series.Info
-	for _, in := range s.series.Select(f.Meter, f.ResourceID, func(k *series.Key) bool { return matchKey(f, k) }) {
-		if in.Count > 0 && overlaps(in.First, in.Last, start, end) {
-			out = append(out, in)
-		}
+	out := s.series.Select(f.Meter, f.ResourceID, func(k *series.Key) bool { return matchKey(f, k) })
+	out = slices.DeleteFunc(out, func(in series.Info) bool { return in.Count == 0 || !overlaps(in.First, in.Last, start, end) })
+	if len(out) == 0 {
+		return nil, nil, nil
 	}
 	// Series IDs grow with creation: a stable order for groups and pages.
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	if len(f.Metadata) == 0 || len(out) == 0 {
+	slices.SortFunc(out, func(a, b series.Info) int { return cmp.Compare(a.ID, b.ID) })
+	if len(f.Metadata) == 0 {
 		return out, nil, nil
 	}
 	ids := make([]string, 0, len(out))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -420,13 +421,20 @@ func render(q *StatsQuery, groups []*statGroup, start, shownEnd, period int64) [
 	sort.SliceStable(groups, func(i, j int) bool {
 		return groupKey(groups[i].by, q.GroupBy) < groupKey(groups[j].by, q.GroupBy)
 	})
-	var out []Statistics
+	n := 0
+	for _, g := range groups {
+		n += len(g.buckets)
+	}
+	var out []Statistics // nil when empty
+	if n > 0 {
+		out = make([]Statistics, 0, n)
+	}
 	for _, g := range groups {
 		starts := make([]int64, 0, len(g.buckets))
 		for bs := range g.buckets {
 			starts = append(starts, bs)
 		}
-		sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
+		slices.Sort(starts)
 		for _, bs := range starts {
 			acc := g.buckets[bs]
 			a := acc.agg

@@ -149,14 +149,18 @@ type DB struct {
 	epochMu    sync.Mutex
 	epochCache map[int64]int64
 	closed     bool
+	// scanBufs holds the *scanBuf of scans.
+	scanBufs sync.Pool
 
 	stop chan struct{}
 	done chan struct{}
 
 	// Test hooks: forceRaw makes Stats ignore roll-ups; rollupAnswers
-	// counts the scopes Stats answered from roll-ups.
+	// counts the scopes Stats answered from roll-ups; statsCatalog, when
+	// set, runs in Stats just before it reads the catalog.
 	forceRaw      bool
 	rollupAnswers atomic.Int64
+	statsCatalog  func()
 }
 
 // Open opens (creating if needed) the engine in dir and starts the
@@ -191,6 +195,7 @@ func Open(dir string, o Options, log hclog.Logger) (*DB, error) {
 		ooo:  int64(o.OutOfOrder / time.Microsecond),
 		sync: pebble.Sync,
 	}
+	db.scanBufs.New = func() any { return new(scanBuf) }
 	popts.EventListener = db.events()
 	db.readCtx, db.cancelReads = context.WithCancel(context.Background())
 	db.resetCatalog()

@@ -45,7 +45,7 @@ func (db *DB) Scan(ctx context.Context, id ID, start, end int64, desc bool, fn f
 	snap := db.pdb.NewSnapshot()
 	defer func() { _ = snap.Close() }()
 	var rerr error
-	err = db.scan(ctx, snap, id, start, end, desc, func(p Point) bool {
+	err = db.scan(ctx, snap, id, start, end, desc, true, func(p Point) bool {
 		if p.Recorded, rerr = db.recorded(snap, p.Recorded); rerr != nil {
 			return false
 		}
@@ -62,25 +62,67 @@ type reader interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 }
 
-func (db *DB) scan(ctx context.Context, r reader, id ID, start, end int64, desc bool, fn func(Point) bool) error {
+// scan is Scan over r without record times. With head false it reads
+// the chunks only: the caller knows, from the catalog's open windows
+// (headIn), that the range holds no head sample.
+func (db *DB) scan(ctx context.Context, r reader, id ID, start, end int64, desc, head bool, fn func(Point) bool) error {
 	start, end = bounds(start, end)
 	if start >= end {
 		return nil
 	}
-	cc := cursor{desc: desc}
-	hc := cursor{desc: desc}
+	sb := db.scanBufs.Get().(*scanBuf)
+	cc := cursor{desc: desc, buf: sb.samples, lo: sb.keys[0], up: sb.keys[1], final: sb.keys[2]}
+	hc := cursor{desc: desc, none: !head, lo: sb.keys[3], up: sb.keys[4]}
+	defer func() {
+		// Runs after the iterators are closed (they read the bounds until
+		// then). mergeScan leaves the samples cleared; a very large
+		// buffer is left to the collector.
+		if cap(cc.buf) <= maxPooledScanBuf {
+			*sb = scanBuf{samples: cc.buf[:0], keys: [5][]byte{cc.lo, cc.up, cc.final, hc.lo, hc.up}}
+			db.scanBufs.Put(sb)
+		}
+	}()
 	cc.boundChunks(id, db.windowOf(start), db.windowOf(end-1))
-	hc.bound(pHead, id, start, end)
 	var err error
 	if cc.it, err = r.NewIter(&pebble.IterOptions{LowerBound: cc.lo, UpperBound: cc.up}); err != nil {
 		return err
 	}
 	defer func() { _ = cc.it.Close() }()
-	if hc.it, err = r.NewIter(&pebble.IterOptions{LowerBound: hc.lo, UpperBound: hc.up}); err != nil {
-		return err
+	if head {
+		hc.bound(pHead, id, start, end)
+		if hc.it, err = r.NewIter(&pebble.IterOptions{LowerBound: hc.lo, UpperBound: hc.up}); err != nil {
+			return err
+		}
+		defer func() { _ = hc.it.Close() }()
 	}
-	defer func() { _ = hc.it.Close() }()
 	return mergeScan(ctx, &cc, &hc, start, end, desc, fn)
+}
+
+// scanBuf is what a scan reuses from the last (DB.scanBufs): its
+// decoded-chunk buffer and the key buffers of its cursors' bounds.
+type scanBuf struct {
+	samples []chunk.Sample
+	keys    [5][]byte
+}
+
+// maxPooledScanBuf bounds the decoded-chunk buffers scans keep for reuse,
+// in samples.
+const maxPooledScanBuf = 1 << 14
+
+// headIn reports whether series s may have head (unpacked) samples in
+// [lo, hi): whether a window its catalog entry lists as open overlaps the
+// range. Called with mu held, before the read's snapshot is taken: a write
+// lists its window before it commits, and packing unlists a window only
+// after the commit that moved its samples into a chunk, so a snapshot
+// taken later holds no head sample of a window found closed here. (Only
+// retention unlists windows before its commit: callers that skip the head
+// read for ranges it may be removing must not.)
+func (db *DB) headIn(s *series, lo, hi int64) bool {
+	if hi <= lo {
+		return false
+	}
+	i, _ := slices.BinarySearch(s.open, db.windowOf(lo))
+	return i < len(s.open) && s.open[i] <= db.windowOf(hi-1)
 }
 
 // cursor walks the keys of one series and prefix in [lo, up) in time order
@@ -157,6 +199,9 @@ func (c *cursor) step() bool {
 // mergeScan merges the chunk cursor cc and the head cursor hc, both
 // bounded to one series and [start, end), into fn.
 func mergeScan(ctx context.Context, cc, hc *cursor, start, end int64, desc bool, fn func(Point) bool) error {
+	if hc.none && !desc {
+		return chunkScan(ctx, cc, start, end, fn)
+	}
 	var err error
 	// Chunk cursor: the decoded, range-filtered samples of the current
 	// chunk (cc.buf), and the position in them.
@@ -234,7 +279,43 @@ func mergeScan(ctx context.Context, cc, hc *cursor, start, end int64, desc bool,
 			return nil
 		}
 	}
+	if hc.it == nil { // not opened: the range holds no head sample
+		return cc.it.Error()
+	}
 	return errors.Join(cc.it.Error(), hc.it.Error())
+}
+
+// chunkScan is mergeScan in time order without head samples: it hands
+// each chunk's samples in [start, end) to fn as it decodes them.
+func chunkScan(ctx context.Context, cc *cursor, start, end int64, fn func(Point) bool) error {
+	cit := &cc.cit
+	n := 0
+	for ok := cc.first(); ok; ok = cc.step() {
+		if err := cit.Reset(cc.it.Value()); err != nil {
+			return err
+		}
+		for cit.Next() {
+			s := cit.At()
+			if s.T >= end {
+				break // a chunk's samples are in time order
+			}
+			if s.T < start {
+				continue
+			}
+			if n++; n&1023 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if !fn(Point(s)) {
+				return nil
+			}
+		}
+		if err := cit.Err(); err != nil {
+			return err
+		}
+	}
+	return cc.it.Error()
 }
 
 // Lookup returns the sample stored under a non-empty message id in
@@ -284,7 +365,7 @@ func (db *DB) Lookup(ctx context.Context, messageID, project string) (ID, Point,
 	id, t := ID(binary.BigEndian.Uint64(v)), unord(binary.BigEndian.Uint64(v[8:]))
 	var p Point
 	found := false
-	err = db.scan(ctx, snap, id, t, t+1, false, func(q Point) bool {
+	err = db.scan(ctx, snap, id, t, t+1, false, true, func(q Point) bool {
 		if q.MessageID == messageID {
 			p, found = q, true
 			return false

@@ -232,7 +232,7 @@ func (db *DB) retainSeries(b *pebble.Batch, s *series, now int64) error {
 	// The new first samples: the oldest remaining one, and the oldest
 	// remaining packed one.
 	newFirst, found := int64(0), false
-	err = db.scan(context.Background(), db.pdb, s.id, cut, 0, false, func(p Point) bool {
+	err = db.scan(context.Background(), db.pdb, s.id, cut, 0, false, true, func(p Point) bool {
 		newFirst, found = p.T, true
 		return false
 	})

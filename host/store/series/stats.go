@@ -31,6 +31,15 @@ type statsQuery struct {
 	now                   int64
 }
 
+// recent reports whether the range starts at or after now minus p's raw
+// retention: retention, which removes older samples only, has not touched
+// it (as long as the clock does not go back). Such a range has its head
+// samples all in the open windows the catalog lists (headIn: retention
+// alone unlists windows before it commits), and no sample in a per-series
+// roll-up (those hold the samples retention removed), so Stats reads
+// neither where they cannot be.
+func (q *statsQuery) recent(p *policy) bool { return q.lo >= q.now-p.rawRet }
+
 // bucket returns the start of t's bucket.
 func (q *statsQuery) bucket(t int64) int64 {
 	if q.period == 0 {
@@ -72,12 +81,20 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 		return nil, fmt.Errorf("stats: %w", err)
 	}
 	defer done()
+	if db.statsCatalog != nil {
+		db.statsCatalog()
+	}
+	// The catalog is read before the snapshot is taken (headIn).
 	db.mu.RLock()
 	type item struct {
 		s     *series
 		first int64
 	}
 	var raw []item
+	// heads[i] (series selectors only; nil: true) says whether raw[i]'s
+	// range may hold head samples (headIn). A slice apart keeps item
+	// small: a whole meter's members may be thousands.
+	var heads []bool
 	var roll []rollItem
 	addPcts := func(p *policy) {
 		for i, name := range p.pcts {
@@ -124,31 +141,38 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 				first = math.MaxInt64 // no raw sample left; roll-ups may remain
 			}
 			raw = append(raw, item{s, first})
+			heads = append(heads, !q.recent(s.pol) || db.headIn(s, q.lo, q.hi))
 		}
 		if len(pcts) == 0 {
-			// Each series alone: roll-ups when it has per-series archives.
-			var rest []item
+			// Each series alone: roll-ups when it has per-series archives
+			// (raw stays the fallback if the roll-up cannot answer).
 			for _, it := range raw {
+				if q.recent(it.s.pol) {
+					continue
+				}
 				var as []archive
 				for _, a := range it.s.pol.archives {
 					if a.perSeries {
 						as = append(as, a)
 					}
 				}
-				if len(as) == 0 {
-					rest = append(rest, it)
-					continue
+				if len(as) > 0 {
+					roll = append(roll, rollItem{it.s.id, as, it.first, it.s.pol.rawRet, true})
 				}
-				roll = append(roll, rollItem{it.s.id, as, it.first, it.s.pol.rawRet, true})
-				rest = append(rest, it) // fallback if the roll-up cannot answer
 			}
-			raw = rest
 		}
 	}
 	db.mu.RUnlock()
 
-	snap := db.pdb.NewSnapshot()
-	defer func() { _ = snap.Close() }()
+	// Reads through more than one iterator share a snapshot. One iterator
+	// is a consistent view by itself, and a snapshot costs its Close,
+	// which has Pebble look for compactions to schedule.
+	var snap reader = db.pdb
+	if len(roll) > 0 || len(raw) > 1 || (len(raw) == 1 && (heads == nil || heads[0])) {
+		sn := db.pdb.NewSnapshot()
+		defer func() { _ = sn.Close() }()
+		snap = sn
+	}
 	if len(pcts) > 0 {
 		pctVals = map[int64][]float64{}
 	}
@@ -175,7 +199,7 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 	if sel.IDs == nil && len(roll) == 1 && rolled[roll[0].id] {
 		raw = nil // the meter or project scope answered
 	}
-	for _, it := range raw {
+	for i, it := range raw {
 		if rolled[it.s.id] {
 			continue
 		}
@@ -184,7 +208,7 @@ func (db *DB) Stats(ctx context.Context, sel Selector, start, end, period int64)
 		}
 		var cur *Agg
 		curB := int64(math.MinInt64)
-		err := db.scan(ctx, snap, it.s.id, q.lo, q.hi, false, func(p Point) bool {
+		err := db.scan(ctx, snap, it.s.id, q.lo, q.hi, false, heads == nil || heads[i], func(p Point) bool {
 			b := q.bucket(p.T)
 			if cur == nil || b != curB {
 				curB = b

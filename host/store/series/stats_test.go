@@ -164,3 +164,105 @@ func TestPercentile(t *testing.T) {
 	}
 	require.Equal(t, 7.0, percentile([]float64{7}, 0.9))
 }
+
+// bruteStats aggregates in's samples of series k with start <= T < end
+// into hourly buckets from start, as Stats does.
+func bruteStats(in []Input, k Key, start, end int64) map[int64]*Agg {
+	want := map[int64]*Agg{}
+	for _, x := range in {
+		if x.Key == k && x.T >= start && x.T < end {
+			b := start + floorTo(x.T-start, hour)
+			if want[b] == nil {
+				want[b] = &Agg{}
+			}
+			want[b].Add(x.T, x.V)
+		}
+	}
+	return want
+}
+
+// Stats of one series reads its head samples where the catalog lists an
+// open window in the range, and only its chunks elsewhere: before and
+// after packing, over ranges inside, across and outside the open windows,
+// it matches a brute-force aggregate.
+func TestStatsSeriesHeadAndChunks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &clock{t: time.UnixMicro(t0 + 3*hour)}
+	db := openTest(t, t.TempDir(), Options{Now: clk.Now, ChunkWindow: 20 * time.Minute, OutOfOrder: 30 * time.Minute})
+	k := key("cpu", "r1", "p")
+	var in []Input
+	for tt := t0 - 2*hour; tt < t0+2*hour; tt += min1 {
+		in = append(in, Input{Key: k, T: tt, V: float64(tt/min1%97) / 4, Recorded: tt})
+	}
+	_, err := db.Write(ctx, in)
+	require.NoError(t, err)
+	id, _ := db.SeriesID(k)
+	db.mu.RLock()
+	open := slices.Clone(db.byID[id].open)
+	db.mu.RUnlock()
+	require.NotEmpty(t, open, "the newest windows stay in the head")
+	require.Greater(t, open[0], t0-2*hour, "the oldest windows are packed")
+	check := func(what string) {
+		t.Helper()
+		for _, r := range [][2]int64{
+			{t0 - 2*hour, t0 + 2*hour}, // chunks and head
+			{t0 - 2*hour, t0},          // chunks only
+			{open[0], t0 + 2*hour},     // head only, before packing
+			{t0 + hour + 7*min1, t0 + 2*hour},
+			{t0 - 2*hour + 13*min1, t0 + hour + 13*min1},
+		} {
+			got, err := db.Stats(ctx, Selector{IDs: []ID{id}}, r[0], r[1], hour)
+			require.NoError(t, err)
+			want := bruteStats(in, k, r[0], r[1])
+			require.Len(t, got, len(want), "%s %v", what, r)
+			for _, b := range got {
+				require.Equal(t, want[b.Start].Count, b.Agg.Count, "%s %v bucket %d", what, r, b.Start)
+				require.Equal(t, want[b.Start].Sum, b.Agg.Sum, "%s %v bucket %d", what, r, b.Start)
+			}
+		}
+	}
+	check("before packing")
+	require.NoError(t, db.Compact(ctx))
+	db.mu.RLock()
+	require.Empty(t, db.byID[id].open)
+	db.mu.RUnlock()
+	check("after packing")
+}
+
+// A Stats of one series that runs while its head windows are packed
+// counts every sample: it reads the catalog's open windows before its
+// snapshot, and packing closes a window only after committing its chunk.
+// The hook packs every window just before Stats reads the catalog.
+func TestStatsSeriesWhilePacking(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &clock{t: time.UnixMicro(t0)}
+	db := openTest(t, t.TempDir(), Options{Now: clk.Now, ChunkWindow: time.Minute, OutOfOrder: 24 * time.Hour})
+	k := key("cpu", "r1", "p")
+	var in []Input
+	for i := range 600 {
+		tt := t0 + int64(i)*sec
+		in = append(in, Input{Key: k, T: tt, V: 1, Recorded: tt})
+	}
+	_, err := db.Write(ctx, in)
+	require.NoError(t, err)
+	id, _ := db.SeriesID(k)
+	db.mu.RLock()
+	require.Len(t, db.byID[id].open, 10, "nothing packed yet")
+	db.mu.RUnlock()
+	var packErr error
+	db.statsCatalog = func() {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+		packErr = db.packWhere(ctx, func(*series, int64) bool { return true })
+	}
+	got, err := db.Stats(ctx, Selector{IDs: []ID{id}}, t0, t0+hour, 0)
+	require.NoError(t, err)
+	require.NoError(t, packErr)
+	require.Len(t, got, 1)
+	require.Equal(t, int64(len(in)), got[0].Agg.Count)
+	db.mu.RLock()
+	require.Empty(t, db.byID[id].open, "the hook packed every window")
+	db.mu.RUnlock()
+}
