@@ -125,6 +125,7 @@ type stats struct {
 	unsigned      atomic.Uint64 // no message_signature while a secret is set
 	tooLong       atomic.Uint64
 	rejected      atomic.Uint64 // samples the host rejected
+	unencodable   atomic.Uint64 // samples that could not be sent alone
 	datagrams     atomic.Uint64 // UDP datagrams read
 	// listening counts the streams attached to the bound sockets, for tests.
 	listening atomic.Int64
@@ -576,7 +577,7 @@ func (s *socket) readChunk(log hclog.Logger, r *bufio.Reader, dst []sample.Sampl
 	out := dst
 	line, err := readLine(r)
 	if errors.Is(err, bufio.ErrBufferFull) {
-		s.bad(log, &s.stats.tooLong, "line too long", fmt.Errorf("line longer than %d bytes", s.cfg.MaxLineBytes))
+		s.bad(log, &s.stats.tooLong, 1, "line too long", fmt.Errorf("line longer than %d bytes", s.cfg.MaxLineBytes))
 		err = nil
 	}
 	if len(line) > 0 {
@@ -664,7 +665,7 @@ func (s *socket) serveUDP(ctx context.Context, pc net.PacketConn, emit listener.
 		}
 		s.stats.datagrams.Add(1)
 		if n > s.cfg.MaxLineBytes {
-			s.bad(log, &s.stats.tooLong, "datagram too long", fmt.Errorf("%d bytes, more than %d", n, s.cfg.MaxLineBytes))
+			s.bad(log, &s.stats.tooLong, 1, "datagram too long", fmt.Errorf("%d bytes, more than %d", n, s.cfg.MaxLineBytes))
 			continue
 		}
 		got := s.decode(log, s.slices.get(), buf[:n])
@@ -777,6 +778,11 @@ func (p *slicePool) put(s []sample.Sample) {
 // emit hands one batch to the host. A batch the host asks to retry is
 // emitted again with backoff (holding up this source: backpressure) until it
 // is accepted, rejected, or ctx is done; there is no sender to requeue to.
+// A batch the SDK cannot send at all (ErrUnencodable: over the message
+// limit, as a whole or for one of its samples) is sent again in halves, so
+// that only a sample that cannot be sent alone is dropped (counted in
+// samples_unencodable), as the oslo listener dead-letters only such a
+// notification.
 func (s *socket) emit(ctx context.Context, emit listener.Emit, samples []sample.Sample, log hclog.Logger) {
 	bo := backoff.Exp{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	for {
@@ -785,8 +791,17 @@ func (s *socket) emit(ctx context.Context, emit listener.Emit, samples []sample.
 		case err == nil:
 			s.stats.samples.Add(uint64(len(samples)))
 			return
+		case errors.Is(err, listener.ErrUnencodable) && len(samples) > 1:
+			log.Debug("batch cannot be sent; sending it in halves", "samples", len(samples), "error", err)
+			half := len(samples) / 2
+			s.emit(ctx, emit, samples[:half], log)
+			s.emit(ctx, emit, samples[half:], log)
+			return
+		case errors.Is(err, listener.ErrUnencodable):
+			s.bad(log, &s.stats.unencodable, len(samples), "sample cannot be sent to the host", err)
+			return
 		case errors.Is(err, listener.ErrRejected):
-			s.bad(log, &s.stats.rejected, "host rejected batch", err)
+			s.bad(log, &s.stats.rejected, len(samples), "host rejected batch", err)
 			return
 		case ctx.Err() != nil:
 			return
@@ -799,11 +814,12 @@ func (s *socket) emit(ctx context.Context, emit listener.Emit, samples []sample.
 	}
 }
 
-// bad counts one dropped input and warns about the first and every
+// bad counts n dropped inputs and warns about the first and about every
 // warnEvery-th of its kind.
-func (s *socket) bad(log hclog.Logger, c *atomic.Uint64, msg string, err error) {
-	if n := c.Add(1); n == 1 || n%warnEvery == 0 {
-		log.Warn(msg, "count", n, "error", err)
+func (s *socket) bad(log hclog.Logger, c *atomic.Uint64, n int, msg string, err error) {
+	after := c.Add(uint64(n))
+	if before := after - uint64(n); before == 0 || before/warnEvery != after/warnEvery {
+		log.Warn(msg, "count", after, "error", err)
 	}
 }
 
@@ -830,7 +846,7 @@ func (s *socket) decode(log hclog.Logger, dst []sample.Sample, data []byte) []sa
 func (s *socket) appendInflux(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
 	out, errs := influx.AppendDecode(dst, data, influx.Options{Precision: s.precision, Now: s.now})
 	for _, err := range errs {
-		s.bad(log, &s.stats.badLines, "dropped bad line", err)
+		s.bad(log, &s.stats.badLines, 1, "dropped bad line", err)
 	}
 	return out
 }
@@ -851,7 +867,7 @@ func (s *socket) decodeJSON(log hclog.Logger, dst []sample.Sample, data []byte) 
 			return out
 		}
 		if err != nil {
-			s.bad(log, &s.stats.badLines, "dropped bad json", fmt.Errorf("decode json: %w", err))
+			s.bad(log, &s.stats.badLines, 1, "dropped bad json", fmt.Errorf("decode json: %w", err))
 			return out
 		}
 		out = s.messages(log, v, out, &now)
@@ -863,7 +879,7 @@ func (s *socket) decodeJSON(log hclog.Logger, dst []sample.Sample, data []byte) 
 func (s *socket) decodeMsgpack(log hclog.Logger, dst []sample.Sample, data []byte) []sample.Sample {
 	v, err := decodeMsgpack(data)
 	if err != nil {
-		s.bad(log, &s.stats.badLines, "dropped bad msgpack datagram", err)
+		s.bad(log, &s.stats.badLines, 1, "dropped bad msgpack datagram", err)
 		return dst
 	}
 	var now time.Time
@@ -881,22 +897,22 @@ func (s *socket) messages(log hclog.Logger, v any, out []sample.Sample, now *tim
 	for _, o := range objs {
 		m, ok := o.(map[string]any)
 		if !ok {
-			s.bad(log, &s.stats.badLines, "dropped bad "+s.cfg.Format, fmt.Errorf("want a sample object, got %T", o))
+			s.bad(log, &s.stats.badLines, 1, "dropped bad "+s.cfg.Format, fmt.Errorf("want a sample object, got %T", o))
 			continue
 		}
 		if s.secret != "" && !sample.VerifySignature(m, s.secret) {
 			if sig, _ := m[sample.CeilometerSignature].(string); sig == "" {
-				s.bad(log, &s.stats.unsigned, "dropped unsigned sample",
+				s.bad(log, &s.stats.unsigned, 1, "dropped unsigned sample",
 					fmt.Errorf("message_id %v: no message_signature", m[sample.CeilometerMessageID]))
 				continue
 			}
-			s.bad(log, &s.stats.badSignatures, "dropped sample with bad signature",
+			s.bad(log, &s.stats.badSignatures, 1, "dropped sample with bad signature",
 				fmt.Errorf("message_id %v: signature does not match", m[sample.CeilometerMessageID]))
 			continue
 		}
 		smp, err := sample.FromCeilometer(m)
 		if err != nil {
-			s.bad(log, &s.stats.badLines, "dropped bad "+s.cfg.Format, err)
+			s.bad(log, &s.stats.badLines, 1, "dropped bad "+s.cfg.Format, err)
 			continue
 		}
 		if smp.Timestamp.IsZero() {
@@ -916,12 +932,13 @@ func (s *socket) messages(log hclog.Logger, v any, out []sample.Sample, now *tim
 // full): sent = udp_datagrams + udp_kernel_drops, on loopback.
 func (s *socket) Counters() map[string]uint64 {
 	c := map[string]uint64{
-		"samples_accepted": s.stats.samples.Load(),
-		"bad_lines":        s.stats.badLines.Load(),
-		"bad_signatures":   s.stats.badSignatures.Load(),
-		"unsigned":         s.stats.unsigned.Load(),
-		"too_long":         s.stats.tooLong.Load(),
-		"samples_rejected": s.stats.rejected.Load(),
+		"samples_accepted":    s.stats.samples.Load(),
+		"bad_lines":           s.stats.badLines.Load(),
+		"bad_signatures":      s.stats.badSignatures.Load(),
+		"unsigned":            s.stats.unsigned.Load(),
+		"too_long":            s.stats.tooLong.Load(),
+		"samples_rejected":    s.stats.rejected.Load(),
+		"samples_unencodable": s.stats.unencodable.Load(),
 	}
 	if s.cfg.UDP != "" {
 		c["udp_datagrams"] = s.stats.datagrams.Load()

@@ -715,3 +715,47 @@ func TestSlicePool(t *testing.T) {
 	p.put(big)
 	require.Equal(t, "big", big[0].Name, "an outsized slice is left alone (to the collector)")
 }
+
+// TestEmitUnencodable: a batch the SDK cannot send (ErrUnencodable, as for
+// a batch over the message limit) is sent again in halves until only the
+// samples that cannot be sent alone are left; they alone are dropped and
+// counted, the rest are accepted once each. A rejected batch counts its
+// samples.
+func TestEmitUnencodable(t *testing.T) {
+	c := defaultConfig()
+	c.TCP = "127.0.0.1:1"
+	s, err := newSocket(c, hclog.NewNullLogger())
+	require.NoError(t, err)
+	var batch []sample.Sample
+	for i := range 10 {
+		name := fmt.Sprintf("m%d", i)
+		if i == 3 || i == 7 {
+			name = "huge" + name
+		}
+		batch = append(batch, sample.Sample{Name: name})
+	}
+	var accepted []string
+	sends := 0
+	emit := func(_ context.Context, b sample.Batch) error {
+		sends++
+		for _, smp := range b.Samples {
+			if strings.HasPrefix(smp.Name, "huge") {
+				return fmt.Errorf("message too large: %w: %w", listener.ErrUnencodable, listener.ErrRejected)
+			}
+		}
+		accepted = append(accepted, names(b.Samples)...)
+		return nil
+	}
+	s.emit(context.Background(), emit, batch, hclog.NewNullLogger())
+	require.Equal(t, []string{"m0", "m1", "m2", "m4", "m5", "m6", "m8", "m9"}, accepted)
+	require.Equal(t, uint64(8), s.stats.samples.Load())
+	require.Equal(t, uint64(2), s.stats.unencodable.Load())
+	require.Zero(t, s.stats.rejected.Load())
+	require.Less(t, sends, 2*len(batch), "halving, not one send per sample")
+
+	reject := func(context.Context, sample.Batch) error { return listener.ErrRejected }
+	s.emit(context.Background(), reject, batch, hclog.NewNullLogger())
+	require.Equal(t, uint64(10), s.stats.rejected.Load(), "a rejected batch counts its samples")
+	require.Equal(t, uint64(2), s.stats.unencodable.Load())
+	require.Equal(t, uint64(2), s.Counters()["samples_unencodable"])
+}
