@@ -7,6 +7,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/altimeter/altimeter/internal/intern"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -37,26 +38,11 @@ type postScanner struct {
 	unit, project, user, source string
 	// strs are the short strings read so far (metadata keys and values,
 	// resource ids), shared by the samples that repeat them.
-	strs map[string]string
+	strs intern.Table
 }
 
 // postMaxInterned bounds postScanner.strs.
 const postMaxInterned = 4096
-
-// intern returns b as a string, shared with an equal one read before.
-func (p *postScanner) intern(b []byte) string {
-	if s, ok := p.strs[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(b) <= 64 && len(p.strs) < postMaxInterned {
-		if p.strs == nil {
-			p.strs = make(map[string]string, 64)
-		}
-		p.strs[s] = s
-	}
-	return s
-}
 
 // postField says what the last occurrence of a string attribute held.
 type postField uint8
@@ -73,7 +59,7 @@ func decodePostedTyped(body []byte, name string, scope, ownProject string, r pos
 	if name == "" {
 		return nil, false
 	}
-	p := postScanner{b: body}
+	p := postScanner{b: body, strs: intern.New(postMaxInterned, 64)}
 	p.ws()
 	if !p.eat('[') {
 		return nil, false
@@ -158,7 +144,7 @@ func (p *postScanner) item(name string) (smp sample.Sample, timeGiven bool, ok b
 			}
 			smp.ResourceID = ""
 			if resF == fieldString {
-				smp.ResourceID = p.intern(v)
+				smp.ResourceID = p.strs.Bytes(v)
 			}
 		case sample.CeilometerType:
 			var v []byte
@@ -338,7 +324,7 @@ func (p *postScanner) flatten(dst *map[string]string, objs *[]string, prefix str
 		if prefix != "" {
 			k = prefix + "." + string(kb)
 		} else {
-			k = p.intern(kb)
+			k = p.strs.Bytes(kb)
 		}
 		p.ws()
 		if !p.eat(':') {
@@ -364,7 +350,7 @@ func (p *postScanner) flatten(dst *map[string]string, objs *[]string, prefix str
 			if !ok {
 				return false
 			}
-			(*dst)[k] = p.intern(v)
+			(*dst)[k] = p.strs.Bytes(v)
 		case 't':
 			if !p.lit("true") {
 				return false

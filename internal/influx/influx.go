@@ -12,6 +12,7 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
+	"github.com/altimeter/altimeter/internal/intern"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
@@ -137,7 +138,7 @@ func AppendDecode(dst []sample.Sample, data []byte, opts Options) ([]sample.Samp
 		now   time.Time
 		errs  []error
 		entry int
-		st    decodeState
+		st    = decodeState{strs: intern.New(maxInterned, maxInternedLen)}
 	)
 	dec := lineprotocol.NewDecoderWithBytes(data)
 	for dec.Next() {
@@ -156,14 +157,18 @@ func AppendDecode(dst []sample.Sample, data []byte, opts Options) ([]sample.Samp
 	return dst, errs
 }
 
-// maxInterned bounds the strings one decode call keeps to share.
-const maxInterned = 4096
+// maxInterned and maxInternedLen bound the strings one decode call keeps
+// to share.
+const (
+	maxInterned    = 4096
+	maxInternedLen = 256
+)
 
 // decodeState is what one decode call keeps from line to line to share
 // strings and metadata between the samples of repeated series.
 type decodeState struct {
-	strs map[string]string // interned strings, at most maxInterned
-	name string            // the previous line's measurement
+	strs intern.Table // interned strings, at most maxInterned
+	name string       // the previous line's measurement
 	// tags are the previous line's tags; base and meta what they make,
 	// valid when base and meta are those of tags (not of a line that
 	// failed halfway). Every tag kept has a valid type value.
@@ -174,28 +179,13 @@ type decodeState struct {
 	scratch []byte
 }
 
-// intern returns b as a string, the same string for the same bytes.
-func (st *decodeState) intern(b []byte) string {
-	if s, ok := st.strs[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if st.strs == nil {
-		st.strs = make(map[string]string, 64)
-	}
-	if len(st.strs) < maxInterned {
-		st.strs[s] = s
-	}
-	return s
-}
-
 func (st *decodeState) decodeLine(dec *lineprotocol.Decoder, dst []sample.Sample, prec lineprotocol.Precision, now time.Time) ([]sample.Sample, error) {
 	m, err := dec.Measurement()
 	if err != nil {
 		return dst, err
 	}
 	if string(m) != st.name {
-		st.name = st.intern(m)
+		st.name = st.strs.Bytes(m)
 	}
 	name := st.name
 	n, same := 0, st.valid
@@ -219,9 +209,9 @@ func (st *decodeState) decodeLine(dec *lineprotocol.Decoder, dst []sample.Sample
 		}
 		key := reservedTag(k)
 		if key == "" {
-			key = st.intern(k)
+			key = st.strs.Bytes(k)
 		}
-		st.tags = append(st.tags[:n], tag{key, st.intern(v)})
+		st.tags = append(st.tags[:n], tag{key, st.strs.Bytes(v)})
 		n++
 	}
 	if !same || n != len(st.tags) {
@@ -257,7 +247,7 @@ func (st *decodeState) decodeLine(dec *lineprotocol.Decoder, dst []sample.Sample
 			s.Name = name
 		} else {
 			st.scratch = append(append(append(st.scratch[:0], name...), '.'), k...)
-			s.Name = st.intern(st.scratch)
+			s.Name = st.strs.Bytes(st.scratch)
 		}
 		s.Volume = vol
 		dst = append(dst, s)

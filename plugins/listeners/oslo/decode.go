@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/altimeter/altimeter/internal/intern"
 	"github.com/altimeter/altimeter/internal/notification"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
@@ -181,7 +182,7 @@ type objectDecoder struct {
 	dec   jsontext.Decoder
 	in    bytes.Buffer // the input, read in place
 	text  []byte
-	names map[string]string
+	names intern.Table
 }
 
 // Bounds of what an objectDecoder keeps: names (each at most
@@ -193,7 +194,7 @@ const (
 )
 
 // decoders recycles objectDecoders between notifications.
-var decoders = sync.Pool{New: func() any { return &objectDecoder{names: map[string]string{}} }}
+var decoders = sync.Pool{New: func() any { return &objectDecoder{names: intern.New(maxInternedNames, maxInternedName)} }}
 
 func (d *objectDecoder) object(b []byte) (map[string]any, error) {
 	// A bytes.Buffer is parsed in place, without a copy into the
@@ -214,20 +215,6 @@ func (d *objectDecoder) object(b []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// intern returns the name s as a string shared by every object decoded
-// with d. s does not escape: a short name read from a token is converted
-// on the stack.
-func (d *objectDecoder) intern(s string) string {
-	if v, ok := d.names[s]; ok {
-		return v
-	}
-	v := strings.Clone(s)
-	if len(v) <= maxInternedName && len(d.names) < maxInternedNames {
-		d.names[v] = v
-	}
-	return v
-}
-
 // value reads the next JSON value.
 func (d *objectDecoder) value() (any, error) {
 	dec := &d.dec
@@ -246,7 +233,7 @@ func (d *objectDecoder) value() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			name := d.intern(tok.String()) // a token is valid until the next read
+			name := d.names.String(tok.String()) // a token is valid until the next read
 			v, err := d.value()
 			if err != nil {
 				return nil, err
