@@ -56,8 +56,12 @@ func TestIntegrationDiskQueue(t *testing.T) {
 	}
 	send(t, port, lines.String())
 	const pub = `publisher="publisher.http.out"`
-	waitFor(t, 20*time.Second, "samples in the disk queue", func() bool {
-		return metric(a.metrics(), `altimeter_publisher_in_samples_total{`+pub+`}`) == n
+	// The queue's worker counts a failed attempt after the dial is
+	// refused, which can come after the last batch was queued.
+	waitFor(t, 20*time.Second, "samples in the disk queue and a failed attempt", func() bool {
+		m := a.metrics()
+		return metric(m, `altimeter_publisher_in_samples_total{`+pub+`}`) == n &&
+			metric(m, `altimeter_publisher_failures_total{`+pub+`}`) > 0
 	})
 	m := a.metrics()
 	require.Equal(t, float64(n), metric(m, `altimeter_publisher_queue_samples{`+pub+`}`))
