@@ -82,4 +82,3 @@ func Encode(t testing.TB, ss []sample.Sample, events ...sample.Event) []byte {
 	require.NoError(t, err)
 	return data
 }
-
