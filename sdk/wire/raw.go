@@ -225,8 +225,9 @@ func (v *SampleView) Meta(key string) (string, bool) {
 	return "", false
 }
 
-// LoadMeta sets Sample.Metadata to m, cleared and then holding the given
-// keys that the sample's metadata has (Meta), or to nil when keys is
+// LoadMeta sets Sample.Metadata to m, made to hold the given keys that the
+// sample's metadata has (Meta) and no other key (reusing m from sample to
+// sample with the same keys costs no clearing), or to nil when keys is
 // empty: what an expression that reads only those keys needs, without
 // building the whole map. The values alias the batch's bytes.
 func (v *SampleView) LoadMeta(m map[string]string, keys []string) {
@@ -234,10 +235,21 @@ func (v *SampleView) LoadMeta(m map[string]string, keys []string) {
 		v.Sample.Metadata = nil
 		return
 	}
-	clear(m)
+	found := 0
 	for _, k := range keys {
 		if x, ok := v.Meta(k); ok {
 			m[k] = x
+			found++
+		} else {
+			delete(m, k)
+		}
+	}
+	if len(m) > found { // m held other keys too
+		clear(m)
+		for _, k := range keys {
+			if x, ok := v.Meta(k); ok {
+				m[k] = x
+			}
 		}
 	}
 	v.Sample.Metadata = m

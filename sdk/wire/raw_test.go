@@ -161,6 +161,14 @@ func TestBatchView(t *testing.T) {
 	require.Equal(t, "v2", v, "the third k has no value: the second one's wins")
 	_, ok = odd.Meta("only-key")
 	require.False(t, ok)
+	// LoadMeta: only the keys asked for, whatever the map held.
+	m := map[string]string{"zzz": "1", "only-key": "x"}
+	odd.LoadMeta(m, []string{"k", "only-key"})
+	require.Equal(t, map[string]string{"k": "v2"}, odd.Sample.Metadata)
+	odd.LoadMeta(m, []string{"k"})
+	require.Equal(t, map[string]string{"k": "v2"}, odd.Sample.Metadata)
+	odd.LoadMeta(m, nil)
+	require.Nil(t, odd.Sample.Metadata)
 }
 
 // A view's strings alias the batch: reading a batch (of samples; an event
