@@ -1,6 +1,8 @@
 // Package transformer is the transformer plugin kind: batch in, batch out. A
 // transformer may keep per-resource state and emit what it holds on Flush.
-// Events pass through transformers untouched.
+// Events pass through transformers untouched. A transformer that also
+// implements RawTransformer gets each batch as its encoded bytes instead
+// of decoded samples.
 package transformer
 
 import (

@@ -1,8 +1,10 @@
 package xformtest
 
 import (
+	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -81,4 +83,82 @@ func Encode(t testing.TB, ss []sample.Sample, events ...sample.Event) []byte {
 	data, err := wire.AppendBatch(nil, &sample.Batch{Samples: ss, Events: events})
 	require.NoError(t, err)
 	return data
+}
+
+// gen makes samples from fuzz bytes: few names, resources, times and ids,
+// so that series, redeliveries, equal and older timestamps and resets all
+// happen.
+type gen struct{ data []byte }
+
+func (g *gen) byte() byte {
+	if len(g.data) == 0 {
+		return 0
+	}
+	b := g.data[0]
+	g.data = g.data[1:]
+	return b
+}
+
+func (g *gen) sample() sample.Sample {
+	names := []string{"cpu", "cpu", "disk.read.bytes", "memory"}
+	vols := []float64{0, 1e9, 2e9, 5e9, -1, math.NaN(), math.Inf(1), math.Copysign(0, -1), 1e300}
+	ids := []string{"", "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", "not-a-uuid"}
+	mds := []map[string]string{nil, {"cpu_number": "2"}, {"cpu_number": "0"}, {"cpu_number": "four"}, {"cpu_number": ""}, {"cpu_number": "4", "host": "h"}}
+	b := g.byte()
+	s := sample.Sample{
+		Name: names[b%4], Type: sample.Type(b >> 2 % 4), Unit: "ns", Volume: vols[int(g.byte())%len(vols)],
+		ResourceID: fmt.Sprintf("r%d", b>>4%3), ProjectID: "p", Timestamp: T0.Add(time.Duration(g.byte()%8) * time.Second),
+		MessageID: ids[b>>6], Metadata: mds[int(g.byte())%len(mds)],
+	}
+	if x := g.byte(); x%4 == 0 {
+		s.MonotonicTime = time.Duration(x) * time.Second
+	} else if x%4 == 1 {
+		s.Signature = "sig"
+	}
+	return s
+}
+
+// FuzzFeed feeds p the batches fuzz data describes, advancing clock by a
+// second after each. The low bit of data[0] says how the rest is read:
+// 0, generated samples (a batch ends at a byte 0xff); 1, encoded batches
+// as they are, each behind a one-byte length (malformed ones included).
+// The other bits of data[0] are the caller's (a config, say). At the end
+// the counters must agree.
+func FuzzFeed(t *testing.T, p Paths, data []byte, clock *time.Time) {
+	t.Helper()
+	if len(data) == 0 {
+		return
+	}
+	rest := data[1:]
+	if data[0]&1 == 1 {
+		for len(rest) > 0 {
+			n := min(int(rest[0]), len(rest)-1)
+			p.Feed(t, rest[1:1+n])
+			rest = rest[1+n:]
+			*clock = clock.Add(time.Second)
+		}
+	} else {
+		g := &gen{data: rest}
+		for len(g.data) > 0 {
+			var batch []sample.Sample
+			for len(g.data) > 0 && g.data[0] != 0xff {
+				batch = append(batch, g.sample())
+			}
+			g.byte()
+			p.Feed(t, Encode(t, batch))
+			*clock = clock.Add(time.Second)
+		}
+	}
+	p.SameCounters(t)
+}
+
+// FuzzSeed is a FuzzFeed input of encoded batches (those under 256 bytes).
+func FuzzSeed(tb testing.TB, batches [][]sample.Sample) []byte {
+	seed := []byte{1}
+	for _, b := range batches {
+		if data := Encode(tb, b); len(data) < 256 {
+			seed = append(append(seed, byte(len(data))), data...)
+		}
+	}
+	return seed
 }

@@ -126,39 +126,6 @@ func TestRawRefusesMalformed(t *testing.T) {
 	require.Zero(t, p.Raw.(*rate).Counters()["first_sample"])
 }
 
-// gen makes batches of samples from fuzz bytes: few names, resources,
-// times and ids, so that series, redeliveries, equal and older timestamps
-// and resets all happen.
-type gen struct{ data []byte }
-
-func (g *gen) byte() byte {
-	if len(g.data) == 0 {
-		return 0
-	}
-	b := g.data[0]
-	g.data = g.data[1:]
-	return b
-}
-
-func (g *gen) sample() sample.Sample {
-	names := []string{"cpu", "cpu", "disk.read.bytes", "memory"}
-	vols := []float64{0, 1e9, 2e9, 5e9, -1, math.NaN(), math.Inf(1), math.Copysign(0, -1), 1e300}
-	ids := []string{"", "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", "not-a-uuid"}
-	mds := []map[string]string{nil, {"cpu_number": "2"}, {"cpu_number": "0"}, {"cpu_number": "four"}, {"cpu_number": ""}, {"cpu_number": "4", "host": "h"}}
-	b := g.byte()
-	s := sample.Sample{
-		Name: names[b%4], Type: sample.Type(b >> 2 % 4), Unit: "ns", Volume: vols[int(g.byte())%len(vols)],
-		ResourceID: fmt.Sprintf("r%d", b>>4%3), ProjectID: "p", Timestamp: t0.Add(time.Duration(g.byte()%8) * time.Second),
-		MessageID: ids[b>>6], Metadata: mds[int(g.byte())%len(mds)],
-	}
-	if x := g.byte(); x%4 == 0 {
-		s.MonotonicTime = time.Duration(x) * time.Second
-	} else if x%4 == 1 {
-		s.Signature = "sig"
-	}
-	return s
-}
-
 var fuzzConfigs = []string{
 	cpuUtil + "max = 100\n",
 	"meters = [\"cpu\", \"disk.*\"]\nunmatched = \"drop\"\nscale = \"100.0 / (10**9 * resource_metadata.cpu_number)\"",
@@ -167,50 +134,22 @@ var fuzzConfigs = []string{
 }
 
 // FuzzTransformRaw: TransformRaw and Transform give the same outputs and
-// counters for any sequence of batches. The first byte picks the config
-// and how the rest is read: generated samples (a batch ends at a byte
-// 0xff), or encoded batches as they are (each behind a one-byte length),
-// malformed ones included.
+// counters for any sequence of batches (xformtest.FuzzFeed: generated, or
+// encoded as they come, malformed ones included). The first byte's upper
+// bits pick the config.
 func FuzzTransformRaw(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0xff, 11, 12, 13, 14, 15})
 	f.Add([]byte{2, 0x41, 0, 1, 1, 0, 0x41, 1, 5, 1, 0xff, 0x41, 3, 2, 2, 1})
 	for _, tc := range transformCases() {
-		seed := []byte{1}
-		for _, b := range tc.Batches {
-			data := xformtest.Encode(f, b)
-			if len(data) < 256 {
-				seed = append(append(seed, byte(len(data))), data...)
-			}
-		}
-		f.Add(seed)
+		f.Add(xformtest.FuzzSeed(f, tc.Batches))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
 		}
-		mode := data[0]
 		clock := t0
-		p := newPaths(t, fuzzConfigs[int(mode>>1)%len(fuzzConfigs)], &clock)
-		rest := data[1:]
-		if mode&1 == 1 {
-			for len(rest) > 0 {
-				n := min(int(rest[0]), len(rest)-1)
-				p.Feed(t, rest[1:1+n])
-				rest = rest[1+n:]
-				clock = clock.Add(time.Second)
-			}
-		} else {
-			g := &gen{data: rest}
-			for len(g.data) > 0 {
-				var batch []sample.Sample
-				for len(g.data) > 0 && g.data[0] != 0xff {
-					batch = append(batch, g.sample())
-				}
-				g.byte()
-				p.Feed(t, xformtest.Encode(t, batch))
-			}
-		}
-		p.SameCounters(t)
+		p := newPaths(t, fuzzConfigs[int(data[0]>>1)%len(fuzzConfigs)], &clock)
+		xformtest.FuzzFeed(t, p, data, &clock)
 	})
 }
 
