@@ -269,10 +269,18 @@ type BatchView struct {
 }
 
 // Parse reads data, refusing what Decoder.Samples refuses (the error wraps
-// ErrMalformed): nothing is returned for a batch that is refused in part.
-// The views alias data.
+// ErrMalformed; Samples and Events are then empty: a batch is refused
+// whole). The views alias data.
 func (b *BatchView) Parse(data []byte) error {
 	b.Samples, b.Events = b.Samples[:0], b.Events[:0]
+	if err := b.parse(data); err != nil {
+		b.Samples, b.Events = b.Samples[:0], b.Events[:0]
+		return err
+	}
+	return nil
+}
+
+func (b *BatchView) parse(data []byte) error {
 	for off := 0; off < len(data); {
 		num, typ, n := consumeTag(data[off:])
 		if n < 0 {
@@ -298,8 +306,7 @@ func (b *BatchView) Parse(data []byte) error {
 			// Grown without a zero value appended: parse sets every field.
 			b.Samples = slices.Grow(b.Samples, 1)[:len(b.Samples)+1]
 			if err := b.Samples[len(b.Samples)-1].parse(v); err != nil {
-				b.Samples = b.Samples[:len(b.Samples)-1]
-				return fmt.Errorf("sample %d: %w", len(b.Samples), err)
+				return fmt.Errorf("sample %d: %w", len(b.Samples)-1, err)
 			}
 		case 2:
 			b.event.Reset()

@@ -223,6 +223,7 @@ func TestBatchViewRefuses(t *testing.T) {
 	} {
 		var bv BatchView
 		require.ErrorIs(t, bv.Parse(data), ErrMalformed, name)
+		require.Empty(t, bv.Samples, name)
 		_, _, err := (&Decoder{}).Samples(data, nil, nil)
 		require.ErrorIs(t, err, ErrMalformed, name)
 	}
