@@ -83,6 +83,7 @@ func field(rec []byte, off int) (num protowire.Number, typ protowire.Type, val, 
 func (v *SampleView) parse(rec []byte) error {
 	*v = SampleView{rec: rec, metaStart: -1}
 	s := &v.Sample
+	var high uint64 // the strings' bytes ORed: ASCII unless a high bit is set
 	for off := 0; off < len(rec); {
 		start := off
 		var (
@@ -122,9 +123,7 @@ func (v *SampleView) parse(rec []byte) error {
 				}
 				off += m
 			}
-			if !validBytes(b) {
-				return malformed(fmt.Sprintf("sample field %d", num), errUTF8)
-			}
+			high |= orBytes(b)
 			switch num {
 			case 1, 3, 5, 6, 7, 9:
 				*stringField(s, num) = alias(b)
@@ -169,21 +168,38 @@ func (v *SampleView) parse(rec []byte) error {
 		v.fieldBytes[num] += int32(off - start)
 		v.fieldAt[num] = int32(start)
 	}
+	if high&0x8080808080808080 != 0 {
+		return v.checkUTF8()
+	}
 	return nil
 }
 
-// validBytes is utf8.Valid, with ASCII (most of a sample's strings)
-// checked eight bytes at a time.
-func validBytes(b []byte) bool {
+// checkUTF8 finds the first string of a parsed record that is not valid
+// UTF-8.
+func (v *SampleView) checkUTF8() error {
+	rec := v.rec
+	for off := 0; off < len(rec); {
+		num, typ, val, end := field(rec, off)
+		if want, known := sampleFieldType(num); known && want == typ && typ == protowire.BytesType && !utf8.Valid(rec[val:end]) {
+			return malformed(fmt.Sprintf("sample field %d", num), errUTF8)
+		}
+		off = end
+	}
+	return nil
+}
+
+// orBytes is the bytes of b ORed together, eight at a time: a string is
+// ASCII when no high bit is set.
+func orBytes(b []byte) uint64 {
 	var or uint64
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		or |= binary.LittleEndian.Uint64(b[i:])
+	for len(b) >= 8 {
+		or |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
 	}
-	for ; i < len(b); i++ {
-		or |= uint64(b[i])
+	for _, c := range b {
+		or |= uint64(c)
 	}
-	return or&0x8080808080808080 == 0 || utf8.Valid(b)
+	return or
 }
 
 // Meta returns the value the decoded sample's metadata map has for key:
@@ -196,20 +212,35 @@ func (v *SampleView) Meta(key string) (string, bool) {
 		return "", false
 	}
 	rec := v.rec[:v.metaEnd]
-	// The last matching key that has a value: its index.
-	want, i := -1, 0
-	for off := int(v.metaStart); off < len(rec) && i < int(v.nvals); {
+	// The last matching key that has a value: its index. The value at an
+	// index is noted when it comes after its key, as the encoder writes
+	// them (key, value, key, value...); otherwise a second pass finds it.
+	want, i, j := -1, 0, 0
+	var cand string
+	candAt := -1
+	for off := int(v.metaStart); off < len(rec); {
 		num, typ, val, end := field(rec, off)
-		if num == 12 && typ == protowire.BytesType {
-			if end-val == len(key) && alias(rec[val:end]) == key {
-				want = i
+		if typ == protowire.BytesType {
+			switch num {
+			case 12:
+				if i < int(v.nvals) && end-val == len(key) && alias(rec[val:end]) == key {
+					want = i
+				}
+				i++
+			case 13:
+				if j == want {
+					cand, candAt = alias(rec[val:end]), j
+				}
+				j++
 			}
-			i++
 		}
 		off = end
 	}
 	if want < 0 {
 		return "", false
+	}
+	if candAt == want {
+		return cand, true
 	}
 	i = 0
 	for off := int(v.metaStart); off < len(rec); {
@@ -222,7 +253,7 @@ func (v *SampleView) Meta(key string) (string, bool) {
 		}
 		off = end
 	}
-	return "", false
+	return "", false // not reached: want < nvals
 }
 
 // LoadMeta sets Sample.Metadata to m, made to hold the given keys that the
