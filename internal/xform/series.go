@@ -224,10 +224,7 @@ func (ss *Series) TransformRaw(ctx context.Context, in, out []byte, sel *Selecto
 	if ss.raw.meta == nil {
 		ss.raw.meta = make(map[string]string, len(metaKeys))
 	}
-	defer func() {
-		clear(ss.raw.meta) // no reference to in past the call
-		clear(b.Samples)
-	}()
+	defer clear(ss.raw.meta) // the views are overwritten by the next call
 	ss.Cache.Expire(now)
 	counts := make([]uint64, len(r.names))
 	for i := range b.Samples {
