@@ -108,7 +108,9 @@ func (s *server) transform(ctx context.Context, req any) (any, error) {
 	}
 	if in.KeepBytes {
 		if raw, ok := impl.(RawTransformer); ok {
-			buf := in.Buffer(len(in.Encoded))
+			// Room for an output somewhat larger than the input (longer
+			// names), so that it rarely outgrows the pooled buffer.
+			buf := in.Buffer(len(in.Encoded) + len(in.Encoded)/4)
 			out, err := raw.TransformRaw(ctx, in.Encoded, buf)
 			if err != nil {
 				return nil, base.StatusError("transform", err)
