@@ -1,6 +1,7 @@
 package roundtrip
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/internal/xform/xformtest"
@@ -131,4 +134,37 @@ func BenchmarkTransformerWire(b *testing.B) {
 		transformWire(b, in)
 	}
 	xformtest.ReportPerSample(b, xformtest.CPUTime()-cpu0)
+}
+
+// TestTransformerProcessRawPath: the real rate_of_change and delta binaries
+// take batches as bytes (transformer.RawTransformer). A sample they pass
+// on comes back through the agent's call as the very bytes it was sent as,
+// its fields in the order sent; a plugin that decodes and encodes would
+// write them in field order.
+func TestTransformerProcessRawPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("launches plugin processes")
+	}
+	var rec []byte
+	rec = protowire.AppendString(protowire.AppendTag(rec, 5, protowire.BytesType), "r1")
+	rec = protowire.AppendVarint(protowire.AppendTag(rec, 8, protowire.VarintType), uint64(xformtest.BenchTime(0).UnixNano()))
+	rec = protowire.AppendString(protowire.AppendTag(rec, 3, protowire.BytesType), "MB")
+	rec = protowire.AppendString(protowire.AppendTag(rec, 1, protowire.BytesType), "memory")
+	data := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), rec)
+	in, err := rawbatch.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"rate_of_change", "delta"} {
+		t.Run(name, func(t *testing.T) {
+			conn, _ := launchTransform(t, base.Transformer, "transform \""+name+"\" {\n"+xformtest.BenchConfigs[name]+"}")
+			out, err := rawbatch.Transform(t.Context(), conn, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), data) {
+				t.Fatalf("the passed sample came back as %x, not as sent (%x): the plugin did not take TransformRaw", out.Bytes(), data)
+			}
+		})
+	}
 }
