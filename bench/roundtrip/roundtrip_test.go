@@ -71,7 +71,7 @@ func launch(b *testing.B, kind base.Kind) *grpc.ClientConn {
 
 // launchTransform is launch with the sink's transform block given, and
 // returns the plugin's pid too.
-func launchTransform(b *testing.B, kind base.Kind, transform string) (*grpc.ClientConn, int) {
+func launchTransform(b testing.TB, kind base.Kind, transform string) (*grpc.ClientConn, int) {
 	dir := pluginDir(b)
 	ctx := context.Background()
 	m := pluginmgr.New(pluginmgr.Options{Dir: dir})

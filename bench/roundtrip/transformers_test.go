@@ -1,6 +1,7 @@
 package roundtrip
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,22 +10,32 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/internal/xform/xformtest"
 	"github.com/altimeter/altimeter/sdk/base"
-	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 	"github.com/altimeter/altimeter/sdk/sample"
-	"github.com/altimeter/altimeter/sdk/transformer"
-	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // BenchmarkTransformerProcess sends the transformers' benchmark workload
 // (internal/xform/xformtest: 1,000-sample batches, 100,000 series) through
-// each real plugin process as the agent does: batches in their wire form,
-// one Transform call at a time. The plugins' own BenchmarkTransform is the
-// same work in-process; the report sets the two side by side. cpu-ns/sample
-// is the CPU of both processes (this one, the host side, and the plugin's,
-// from /proc); rss-B/series (rate_of_change) is the plugin's resident
-// memory grown by filling its cache, per series.
+// each real plugin process as the agent does: each batch a rawbatch.Batch
+// (the bytes of an encoded altimeter.v1.Batch), sent and received by
+// rawbatch.Transform, the agent's call (host/agent's transformerOf), one
+// call at a time. The plugins' own BenchmarkTransform is the same work
+// in-process; the report sets the two side by side.
+//
+// What is counted: the calls alone. Between two calls the test rewrites
+// the next batch's timestamps and cpu volumes in place (the next round's,
+// so that rates stay valid) and parses it into a rawbatch.Batch, as the
+// agent receives a batch from a listener; neither is counted. samples/s
+// and ns/sample are wall time within the calls; cpu-ns/sample is the CPU
+// of both processes: this one's within the calls (the agent side: the
+// request's framing, gRPC, and the copy and Parse of the answer), and the
+// plugin's over the whole run (from /proc; it idles between calls), which
+// is also plugin-cpu-ns/sample. rss-B/series (rate_of_change) is the
+// plugin's resident memory grown by filling its cache, per series.
 //
 //	make dev && go test -run '^$' -bench TransformerProcess ./bench/roundtrip/
 func BenchmarkTransformerProcess(b *testing.B) {
@@ -32,39 +43,41 @@ func BenchmarkTransformerProcess(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			block := "transform \"" + name + "\" {\n" + xformtest.BenchConfigs[name] + "}"
 			conn, pid := launchTransform(b, base.Transformer, block)
-			c := transformer.NewClient(conn)
 			ctx := context.Background()
-			batch, batches := xformtest.BenchWorkload(name)
-			src := make([]*pb.Batch, batches)
-			for k := range src {
-				src[k] = wire.BatchToProto(&sample.Batch{Samples: batch(k, 0)})
+			enc := xformtest.EncodeWorkload(b, name)
+			batches := len(enc.Batches)
+			next := func(k, round int) *rawbatch.Batch {
+				enc.SetRound(k, round)
+				rb, err := rawbatch.Parse(enc.Batches[k])
+				if err != nil {
+					b.Fatal(err)
+				}
+				return rb
 			}
 			rss0 := rssBytes(b, pid)
-			for _, pbb := range src { // round 0 fills the state
-				if _, err := c.TransformProto(ctx, pbb); err != nil {
+			for k := range batches { // round 0 fills the state
+				if _, err := rawbatch.Transform(ctx, conn, next(k, 0)); err != nil {
 					b.Fatal(err)
 				}
 			}
 			grown := rssBytes(b, pid) - rss0
 			b.ReportAllocs()
-			host0, plugin0 := xformtest.CPUTime(), procCPU(b, pid)
+			var wall, host time.Duration
+			plugin0 := procCPU(b, pid)
 			i := 0
 			for b.Loop() {
-				round, k := 1+i/batches, i%batches
-				ts, vol := xformtest.BenchTime(round).UnixNano(), xformtest.BenchVolume(round)
-				for _, s := range src[k].Samples {
-					s.Timestamp = ts
-					if s.Name == "cpu" {
-						s.Volume = vol
-					}
-				}
-				if _, err := c.TransformProto(ctx, src[k]); err != nil {
+				rb := next(i%batches, 1+i/batches)
+				t0, cpu0 := time.Now(), xformtest.CPUTime()
+				if _, err := rawbatch.Transform(ctx, conn, rb); err != nil {
 					b.Fatal(err)
 				}
+				host += xformtest.CPUTime() - cpu0
+				wall += time.Since(t0)
 				i++
 			}
-			xformtest.ReportPerSample(b, xformtest.CPUTime()-host0+procCPU(b, pid)-plugin0)
-			b.ReportMetric(float64((procCPU(b, pid)-plugin0).Nanoseconds())/float64(b.N*xformtest.BenchBatch), "plugin-cpu-ns/sample")
+			plugin := procCPU(b, pid) - plugin0
+			xformtest.ReportPerSampleIn(b, wall, host+plugin)
+			b.ReportMetric(float64(plugin.Nanoseconds())/float64(b.N*xformtest.BenchBatch), "plugin-cpu-ns/sample")
 			if name == "rate_of_change" { // reported after b.Loop, which clears earlier metrics
 				b.ReportMetric(float64(grown)/xformtest.BenchSeries, "rss-B/series")
 			}
@@ -121,4 +134,37 @@ func BenchmarkTransformerWire(b *testing.B) {
 		transformWire(b, in)
 	}
 	xformtest.ReportPerSample(b, xformtest.CPUTime()-cpu0)
+}
+
+// TestTransformerProcessRawPath: the real rate_of_change and delta binaries
+// take batches as bytes (transformer.RawTransformer). A sample they pass
+// on comes back through the agent's call as the very bytes it was sent as,
+// its fields in the order sent; a plugin that decodes and encodes would
+// write them in field order.
+func TestTransformerProcessRawPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("launches plugin processes")
+	}
+	var rec []byte
+	rec = protowire.AppendString(protowire.AppendTag(rec, 5, protowire.BytesType), "r1")
+	rec = protowire.AppendVarint(protowire.AppendTag(rec, 8, protowire.VarintType), uint64(xformtest.BenchTime(0).UnixNano()))
+	rec = protowire.AppendString(protowire.AppendTag(rec, 3, protowire.BytesType), "MB")
+	rec = protowire.AppendString(protowire.AppendTag(rec, 1, protowire.BytesType), "memory")
+	data := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), rec)
+	in, err := rawbatch.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"rate_of_change", "delta"} {
+		t.Run(name, func(t *testing.T) {
+			conn, _ := launchTransform(t, base.Transformer, "transform \""+name+"\" {\n"+xformtest.BenchConfigs[name]+"}")
+			out, err := rawbatch.Transform(t.Context(), conn, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), data) {
+				t.Fatalf("the passed sample came back as %x, not as sent (%x): the plugin did not take TransformRaw", out.Bytes(), data)
+			}
+		})
+	}
 }

@@ -55,21 +55,21 @@ type transformerOf struct{ i *pluginmgr.Instance }
 
 // rawCall makes the batch-carrying calls with the codec that moves batches
 // as bytes: the host copies them, it does not decode them.
-var rawCall = grpc.ForceCodecV2(rawbatch.Codec{})
+var rawCall = rawbatch.CallOption()
 
 func (a transformerOf) Transform(ctx context.Context, b *rawbatch.Batch) (*rawbatch.Batch, error) {
 	conn, err := a.i.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out rawbatch.Msg
-	if err := conn.Invoke(ctx, pb.Transformer_Transform_FullMethodName, &rawbatch.Msg{Batch: b}, &out, rawCall); err != nil {
+	out, err := rawbatch.Transform(ctx, conn, b)
+	if errors.Is(err, rawbatch.ErrMalformed) {
+		return nil, fmt.Errorf("transformer %s returned a batch the host refuses: %w", a.i.ID(), err)
+	}
+	if err != nil {
 		return nil, a.i.Err(err)
 	}
-	if out.Err != nil {
-		return nil, fmt.Errorf("transformer %s returned a batch the host refuses: %w", a.i.ID(), out.Err)
-	}
-	return out.Batch, nil
+	return out, nil
 }
 
 func (a transformerOf) Flush(ctx context.Context) ([]sample.Sample, error) {

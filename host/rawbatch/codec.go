@@ -1,12 +1,16 @@
 package rawbatch
 
 import (
+	"context"
 	"fmt"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	pb "github.com/altimeter/altimeter/sdk/proto/altimeter/v1"
 )
 
 // Msg is any of the messages whose only field is `Batch batch = 1`:
@@ -27,6 +31,26 @@ type Delivery struct {
 	ID    uint64
 	Batch *Batch
 	Err   error
+}
+
+// CallOption makes a call's batch-carrying messages (Msg, Delivery) go
+// through Codec: the option the host's plugin clients give their calls.
+func CallOption() grpc.CallOption { return grpc.ForceCodecV2(Codec{}) }
+
+// Transform sends b through a transformer plugin's Transform over conn, as
+// bytes both ways (Codec): what the agent does with each batch a sink's
+// transformer takes. A batch the plugin returns that Parse refuses is an
+// error wrapping ErrMalformed (the call itself succeeded); any other error
+// is the call's, as gRPC returned it.
+func Transform(ctx context.Context, conn grpc.ClientConnInterface, b *Batch) (*Batch, error) {
+	var out Msg
+	if err := conn.Invoke(ctx, pb.Transformer_Transform_FullMethodName, &Msg{Batch: b}, &out, CallOption()); err != nil {
+		return nil, err
+	}
+	if out.Err != nil {
+		return nil, out.Err
+	}
+	return out.Batch, nil
 }
 
 // Codec is a gRPC codec (content subtype "proto") that moves Msg and

@@ -3,6 +3,7 @@ package scale
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/altimeter/altimeter/sdk/sample"
 )
@@ -105,6 +106,20 @@ func (s *Scale) String() string { return s.src }
 // Refs returns the meters a CompileMeters expression reads, in order of
 // first use: the order EvalRefs takes their samples in.
 func (s *Scale) Refs() []string { return s.refs }
+
+// MetaKeys returns the metadata keys the expression may read (of any
+// sample), each once, in the order of the nodes that read them: an
+// evaluation reads no other key, so a sample whose metadata map holds only
+// these keys evaluates as one with all of them.
+func (s *Scale) MetaKeys() []string {
+	var keys []string
+	for i := range s.nodes {
+		if n := &s.nodes[i]; n.op == opMeta && !slices.Contains(keys, n.key) {
+			keys = append(keys, n.key)
+		}
+	}
+	return keys
+}
 
 // Eval computes the expression for one sample.
 func (s *Scale) Eval(smp *sample.Sample) (float64, error) {

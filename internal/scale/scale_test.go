@@ -315,3 +315,32 @@ func TestParseFloat(t *testing.T) {
 	require.True(t, ok)
 	require.True(t, math.IsNaN(f))
 }
+
+// MetaKeys lists every key an expression may read, once: a sample whose
+// map holds only those keys evaluates as the sample with all its metadata.
+func TestMetaKeys(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string][]string{
+		"volume * 2": nil,
+		"100.0 / (10**9 * (resource_metadata.cpu_number or 1))":                                     {"cpu_number"},
+		"resource_metadata.a + metadata['b.c'] * resource_metadata.a if resource_metadata.d else 0": {"a", "b.c", "d"},
+	} {
+		s, err := Compile(src)
+		require.NoError(t, err, src)
+		require.ElementsMatch(t, want, s.MetaKeys(), src)
+	}
+	s, err := Compile("(resource_metadata.w or 1.0) * float(resource_metadata.n)")
+	require.NoError(t, err)
+	full := &sample.Sample{Metadata: map[string]string{"w": "2", "n": "3", "other": "x", "more": "y"}}
+	only := &sample.Sample{Metadata: map[string]string{}}
+	for _, k := range s.MetaKeys() {
+		if v, ok := full.Metadata[k]; ok {
+			only.Metadata[k] = v
+		}
+	}
+	a, err := s.Eval(full)
+	require.NoError(t, err)
+	b, err := s.Eval(only)
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+}

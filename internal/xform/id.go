@@ -14,6 +14,9 @@ import (
 // derived sample.
 type IDs struct {
 	key [16]byte
+	// Random, when set, makes the id of an output whose input has none
+	// (tests: deterministic ids); sample.NewMessageID otherwise.
+	Random func() string
 }
 
 // NewIDs returns the derivation for one transformer; parts identify it
@@ -37,6 +40,9 @@ func NewIDs(parts ...string) IDs {
 // a derived id would be read there as a place in a series.
 func (d IDs) Derive(in string) string {
 	if in == "" {
+		if d.Random != nil {
+			return d.Random()
+		}
 		return sample.NewMessageID()
 	}
 	var u [16]byte

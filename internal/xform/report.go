@@ -1,6 +1,7 @@
 package xform
 
 import (
+	"strings"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,6 +50,13 @@ func (r *Report) Warn(msg string, err error, kv ...any) {
 	}
 	switch {
 	case len(r.logged) < maxLoggedKinds:
+		// A logger may keep what it is given; a value may alias a batch's
+		// bytes (wire.SampleView), so strings are cloned.
+		for i, x := range kv {
+			if str, ok := x.(string); ok {
+				kv[i] = strings.Clone(str)
+			}
+		}
 		r.log.Warn(msg+"; further samples failing the same way are only counted", kv...)
 	case len(r.logged) == maxLoggedKinds:
 		r.log.Warn("too many distinct problems; no longer logging new ones", "kinds", maxLoggedKinds)

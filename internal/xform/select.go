@@ -62,7 +62,7 @@ func (s *Selector) Match(name string) bool {
 	if len(s.cache) >= maxCache {
 		clear(s.cache)
 	}
-	s.cache[name] = m
+	s.cache[strings.Clone(name)] = m // name may alias a batch's bytes
 	return m
 }
 
@@ -106,8 +106,8 @@ func Map(in []sample.Sample, sel *Selector, u Unmatched, fn func(s *sample.Sampl
 	out := in[:0]
 	for i := range in {
 		s := &in[i]
-		if !sel.Match(s.Name) {
-			if u == Pass {
+		if take, keep := route(sel, u, s.Name); !take {
+			if keep {
 				out = append(out, *s)
 			}
 			continue
@@ -117,4 +117,13 @@ func Map(in []sample.Sample, sel *Selector, u Unmatched, fn func(s *sample.Sampl
 		}
 	}
 	return out
+}
+
+// route is what becomes of a sample named name: taken by the transformer,
+// or else kept (passed on unchanged) or dropped as u says.
+func route(sel *Selector, u Unmatched, name string) (take, keep bool) {
+	if sel.Match(name) {
+		return true, false
+	}
+	return false, u == Pass
 }

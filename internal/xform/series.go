@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"strings"
 	"time"
 
 	"github.com/altimeter/altimeter/sdk/sample"
+	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // Prev is what a series remembers of its last accepted sample, and what
@@ -48,10 +50,17 @@ const (
 // both hashes collide (about one chance in 10^29 among 100,000 series).
 type Series struct {
 	Cache  *Cache[uint64, seriesEntry]
+	raw    rawScratch
 	names  map[string][2]uint64
 	seedA  maphash.Seed
 	seedB  maphash.Seed
 	seedID maphash.Seed
+}
+
+// rawScratch is TransformRaw's storage, reused from batch to batch.
+type rawScratch struct {
+	batch wire.BatchView
+	meta  map[string]string
 }
 
 type seriesEntry struct {
@@ -92,7 +101,7 @@ func (ss *Series) keys(s *sample.Sample) (uint64, uint64) {
 	if !ok {
 		n = [2]uint64{maphash.String(ss.seedA, s.Name), maphash.String(ss.seedB, s.Name)}
 		if len(ss.names) < maxCache {
-			ss.names[s.Name] = n
+			ss.names[strings.Clone(s.Name)] = n // s.Name may alias a batch's bytes
 		}
 	}
 	// The name's hash is mixed in with a multiply, so that (a, b) and
@@ -158,25 +167,85 @@ func (ss *Series) Transform(ctx context.Context, in []sample.Sample, sel *Select
 	ss.Cache.Expire(now)
 	counts := make([]uint64, len(r.names))
 	out := Map(in, sel, u, func(s *sample.Sample) (sample.Sample, bool) {
-		p, step := ss.Step(s, now)
-		switch step {
-		case First:
-			counts[CFirst]++
-			return sample.Sample{}, false
-		case Again:
-			counts[CAgain]++
-			if !p.HasOut {
-				return sample.Sample{}, false
-			}
-			return derive(s, p.Out), true
-		}
-		v, ok := next(s, p, counts)
-		if !ok {
-			return sample.Sample{}, false
-		}
-		p.Record(v)
-		return derive(s, v), true
+		return ss.step(s, now, counts, next, derive)
 	})
+	for i, n := range counts {
+		r.Add(i, n)
+	}
+	return out, nil
+}
+
+// step is one sample taken by Transform or TransformRaw.
+func (ss *Series) step(s *sample.Sample, now time.Time, counts []uint64,
+	next func(s *sample.Sample, p *Prev, counts []uint64) (float64, bool),
+	derive func(s *sample.Sample, v float64) sample.Sample,
+) (sample.Sample, bool) {
+	p, step := ss.Step(s, now)
+	switch step {
+	case First:
+		counts[CFirst]++
+		return sample.Sample{}, false
+	case Again:
+		counts[CAgain]++
+		if !p.HasOut {
+			return sample.Sample{}, false
+		}
+		return derive(s, p.Out), true
+	}
+	v, ok := next(s, p, counts)
+	if !ok {
+		return sample.Sample{}, false
+	}
+	p.Record(v)
+	return derive(s, v), true
+}
+
+// TransformRaw is Transform on an encoded batch (transformer.RawTransformer):
+// the same samples taken, the same state and counters, the output appended
+// to out encoded. in is read with a wire.BatchView, so a batch the decoder
+// refuses is refused whole, before any state changes. next and derive see
+// each sample as a wire.SampleView gives it: strings that alias in, valid
+// during the call only, and as metadata only metaKeys (the keys next may
+// read). An output keeps its input's metadata (derive's Metadata is not
+// read), and events pass on as they came, after the samples, as the SDK's
+// decode path sends them.
+func (ss *Series) TransformRaw(ctx context.Context, in, out []byte, sel *Selector, u Unmatched, r *Report, now time.Time,
+	metaKeys []string,
+	next func(s *sample.Sample, p *Prev, counts []uint64) (float64, bool),
+	derive func(s *sample.Sample, v float64) sample.Sample,
+) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return out, fmt.Errorf("transform: %w", err)
+	}
+	b := &ss.raw.batch
+	if err := b.Parse(in); err != nil {
+		return out, fmt.Errorf("transform: %w", err)
+	}
+	if ss.raw.meta == nil {
+		ss.raw.meta = make(map[string]string, len(metaKeys))
+	}
+	defer clear(ss.raw.meta) // the views are overwritten by the next call
+	ss.Cache.Expire(now)
+	counts := make([]uint64, len(r.names))
+	for i := range b.Samples {
+		v := &b.Samples[i]
+		if take, keep := route(sel, u, v.Sample.Name); !take {
+			if keep {
+				out = wire.AppendSample(out, v)
+			}
+			continue
+		}
+		v.LoadMeta(ss.raw.meta, metaKeys)
+		d, ok := ss.step(&v.Sample, now, counts, next, derive)
+		if !ok {
+			continue
+		}
+		var err error
+		if out, err = wire.AppendDerived(out, v, &d); err != nil {
+			return out, fmt.Errorf("transform: encode sample %d: %w", i, err)
+		}
+	}
+	out = append(out, b.Events...)
 	for i, n := range counts {
 		r.Add(i, n)
 	}

@@ -3,6 +3,7 @@ package xform
 import (
 	"errors"
 	"regexp"
+	"strings"
 
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
@@ -125,6 +126,7 @@ func (t *Target) apply(m *mapping, fixed *string, cache map[string]string, in st
 	if out, ok := cache[in]; ok {
 		return out
 	}
+	in = strings.Clone(in) // kept: in may alias a batch's bytes
 	out := m.from.ReplaceAllString(in, m.to)
 	if out == "" {
 		out = in

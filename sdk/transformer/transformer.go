@@ -1,6 +1,8 @@
 // Package transformer is the transformer plugin kind: batch in, batch out. A
 // transformer may keep per-resource state and emit what it holds on Flush.
-// Events pass through transformers untouched.
+// Events pass through transformers untouched. A transformer that also
+// implements RawTransformer gets each batch as its encoded bytes instead
+// of decoded samples.
 package transformer
 
 import (
@@ -20,6 +22,25 @@ import (
 // modify and return.
 type Transformer interface {
 	Transform(ctx context.Context, in []sample.Sample) ([]sample.Sample, error)
+}
+
+// RawTransformer is optional: a Transformer that also transforms batches in
+// their encoded form, which spares the SDK decoding each batch into samples
+// and encoding the result. Once the configured value has it, the SDK calls
+// TransformRaw, not Transform, for every batch (Flush is unchanged).
+//
+// in is an encoded altimeter.v1.Batch, valid only during the call: neither
+// it nor a string that aliases it (package wire's views) may be kept. The
+// result is the encoded output batch appended to out (an empty buffer the
+// SDK provides and sends). TransformRaw must give what Transform would
+// give for the decoded batch, encoded: the same samples in the same order,
+// the events passed on as they came, notifications dropped; and it must
+// refuse (with an error wrapping wire.ErrMalformed, before any state
+// changes) every batch the decoder refuses. wire.BatchView, wire.SampleView,
+// wire.AppendSample and wire.AppendDerived do the reading and writing.
+// Never called concurrently on one value, nor with Transform.
+type RawTransformer interface {
+	TransformRaw(ctx context.Context, in, out []byte) ([]byte, error)
 }
 
 // Flusher is optional: the host calls Flush on shutdown and reload, and the
@@ -49,8 +70,7 @@ func (s Spec[C]) Register() func(*grpc.Server, hclog.Logger) {
 		b := base.NewServer(info, base.Build(info.Schema, s.Defaults, s.New), log)
 		pb.RegisterBaseServer(g, b)
 		srv := &server{base: b}
-		desc := base.WithUnary(&pb.Transformer_ServiceDesc, "Transform",
-			func() any { return &wire.BatchMessage{KeepRawEvents: true, Decoder: &srv.dec} }, srv.transform)
+		desc := base.WithUnary(&pb.Transformer_ServiceDesc, "Transform", srv.newRequest, srv.transform)
 		desc = base.WithUnary(desc, "Flush", func() any { return &pb.FlushRequest{} }, srv.flush)
 		g.RegisterService(desc, srv)
 	}
@@ -70,11 +90,37 @@ type server struct {
 	dec  wire.Decoder
 }
 
+// newRequest is the message a Transform request is read into, made before
+// it is read: the batch is kept as bytes when the configured transformer
+// is a RawTransformer, decoded otherwise.
+func (s *server) newRequest() any {
+	impl, err := s.base.Impl()
+	_, raw := impl.(RawTransformer)
+	return &wire.BatchMessage{KeepRawEvents: true, Decoder: &s.dec, KeepBytes: err == nil && raw}
+}
+
 func (s *server) transform(ctx context.Context, req any) (any, error) {
 	in := req.(*wire.BatchMessage)
+	defer in.Free()
 	impl, err := s.base.Impl()
 	if err != nil {
 		return nil, err
+	}
+	if in.KeepBytes {
+		if raw, ok := impl.(RawTransformer); ok {
+			// Room for an output somewhat larger than the input (longer
+			// names), so that it rarely outgrows the pooled buffer.
+			buf := in.Buffer(len(in.Encoded) + len(in.Encoded)/4)
+			out, err := raw.TransformRaw(ctx, in.Encoded, buf)
+			if err != nil {
+				return nil, base.StatusError("transform", err)
+			}
+			return in.Reply(out), nil
+		}
+		// Reconfigured in between into a value without TransformRaw.
+		if in.Batch.Samples, in.RawEvents, err = s.dec.Samples(in.Encoded, nil, nil); err != nil {
+			return nil, base.StatusError("transform", err)
+		}
 	}
 	out, err := impl.Transform(ctx, in.Batch.Samples)
 	if err != nil {

@@ -25,6 +25,45 @@ type BatchMessage struct {
 	KeepRawEvents bool
 	// Decoder decodes; nil: a new one for this message.
 	Decoder *Decoder
+
+	// KeepBytes, set on a message before Codec decodes into it, keeps
+	// the batch as the bytes it came as, in Encoded, instead of decoding
+	// it: one copy, into a buffer of the codec's pool, and nothing checked
+	// but the message's own framing (the receiver reads the batch, with a
+	// BatchView). Call Free once done with Encoded.
+	KeepBytes bool
+	// Encoded is the batch a KeepBytes decode kept (an encoded
+	// altimeter.v1.Batch); for a message made by Reply, the batch to send.
+	Encoded []byte
+	buf     *[]byte        // Encoded's storage, from pool
+	pool    mem.BufferPool // nil: Encoded is not pooled
+	reply   bool           // made by Reply: send Encoded as it is
+}
+
+// Buffer returns an empty buffer with room for n bytes, from the pool m's
+// Encoded came from (a plain allocation when it came from none), for the
+// answer to m: Reply hands it back to the pool once it is sent.
+func (m *BatchMessage) Buffer(n int) []byte {
+	if m.pool == nil || n <= 0 {
+		return make([]byte, 0, n)
+	}
+	return (*m.pool.Get(n))[:0]
+}
+
+// Reply returns the message that sends encoded, an encoded
+// altimeter.v1.Batch, as it is (no encoding): a buffer from Buffer, or one
+// that append grew from it, goes back to the pool once gRPC has sent it.
+func (m *BatchMessage) Reply(encoded []byte) *BatchMessage {
+	return &BatchMessage{Encoded: encoded, pool: m.pool, reply: true}
+}
+
+// Free returns the buffer of a KeepBytes decode to its pool; Encoded is
+// no longer valid.
+func (m *BatchMessage) Free() {
+	if m.buf != nil && m.pool != nil {
+		m.pool.Put(m.buf)
+	}
+	m.buf, m.Encoded = nil, nil
 }
 
 // Delivery is an altimeter.v1.Delivery a listener plugin sends, encoded by
@@ -79,6 +118,9 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 	)
 	switch m := v.(type) {
 	case *BatchMessage:
+		if m.reply {
+			return encodedReply(m), nil
+		}
 		field = 1
 		if err := e.prepare(m.Batch.Samples, &m.Batch, m.RawEvents); err != nil {
 			return nil, err
@@ -128,11 +170,65 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
+// encodedReply frames a reply's batch: a field header, then the batch's
+// bytes, handed to gRPC (and from it back to the pool) without a copy.
+func encodedReply(m *BatchMessage) mem.BufferSlice {
+	hdr := protowire.AppendTag(make([]byte, 0, 1+protowire.SizeVarint(uint64(len(m.Encoded)))), 1, protowire.BytesType)
+	hdr = protowire.AppendVarint(hdr, uint64(len(m.Encoded)))
+	if len(m.Encoded) == 0 {
+		return mem.BufferSlice{mem.SliceBuffer(hdr)}
+	}
+	body := m.Encoded
+	return mem.BufferSlice{mem.SliceBuffer(hdr), mem.NewBuffer(&body, m.pool)}
+}
+
+// keepBytes is Unmarshal of a KeepBytes message: the data copied into a
+// pooled buffer, and the batch field's occurrences (which merge, by
+// concatenation, as a message of repeated fields does) moved together at
+// its front.
+func (c *Codec) keepBytes(data mem.BufferSlice, m *BatchMessage) error {
+	m.Free()
+	buf := c.buffers.Get(data.Len())
+	raw := *buf
+	data.CopyTo(raw)
+	end := 0
+	for off := 0; off < len(raw); {
+		num, typ, n := consumeTag(raw[off:])
+		if n < 0 {
+			c.buffers.Put(buf)
+			return malformed(fmt.Sprintf("message at byte %d", off), protowire.ParseError(n))
+		}
+		off += n
+		if num != 1 || typ != protowire.BytesType {
+			n = skip(num, typ, raw[off:])
+			if n < 0 {
+				c.buffers.Put(buf)
+				return malformed(fmt.Sprintf("message at byte %d", off), protowire.ParseError(n))
+			}
+			off += n
+			continue
+		}
+		part, n := protowire.ConsumeBytes(raw[off:])
+		if n < 0 {
+			c.buffers.Put(buf)
+			return malformed(fmt.Sprintf("message at byte %d", off), protowire.ParseError(n))
+		}
+		off += n
+		end += copy(raw[end:], part) // never ahead of where part is read
+	}
+	m.Batch, m.RawEvents = sample.Batch{}, nil
+	m.Encoded, m.buf, m.pool = raw[:end], buf, &c.buffers
+	return nil
+}
+
 // Unmarshal decodes data into v.
 func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*BatchMessage)
 	if !ok {
 		return protoCodec().Unmarshal(data, v)
+	}
+	if m.KeepBytes {
+		return c.keepBytes(data, m)
 	}
 	var raw []byte
 	if len(data) == 1 {

@@ -66,6 +66,11 @@ func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
 func appendSample(b []byte, s *sample.Sample, meta []string, size int) []byte {
 	b = protowire.AppendTag(b, 1, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(size))
+	return appendSampleFields(b, s, meta)
+}
+
+// appendSampleFields appends the field records of s, without a header.
+func appendSampleFields(b []byte, s *sample.Sample, meta []string) []byte {
 	b = appendString(b, 1, s.Name)
 	b = appendVarint(b, 2, uint64(int64(int32(s.Type))))
 	b = appendString(b, 3, s.Unit)

@@ -1,7 +1,9 @@
 package xformtest
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"runtime"
 	"syscall"
 	"testing"
@@ -10,11 +12,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/altimeter/altimeter/sdk/base"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
 	"github.com/altimeter/altimeter/sdk/transformer"
+	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // The transformer benchmarks' workload, shared by each plugin's in-process
@@ -153,10 +157,14 @@ func BenchTransform(b *testing.B, tr transformer.Transformer, name string) {
 // ReportPerSample reports samples/s and ns/sample of wall time, and
 // cpu-ns/sample: on a shared machine the wall clock counts other
 // processes' turns, the CPU time used does not.
-func ReportPerSample(b *testing.B, cpu time.Duration) {
+func ReportPerSample(b *testing.B, cpu time.Duration) { ReportPerSampleIn(b, b.Elapsed(), cpu) }
+
+// ReportPerSampleIn is ReportPerSample for a benchmark that counts only
+// part of each iteration: wall is the wall time counted.
+func ReportPerSampleIn(b *testing.B, wall, cpu time.Duration) {
 	n := float64(b.N) * BenchBatch
-	b.ReportMetric(n/b.Elapsed().Seconds(), "samples/s")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/sample")
+	b.ReportMetric(n/wall.Seconds(), "samples/s")
+	b.ReportMetric(float64(wall.Nanoseconds())/n, "ns/sample")
 	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/sample")
 }
 
@@ -167,4 +175,119 @@ func CPUTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Encoded is the workload's batches in their wire form (an encoded
+// altimeter.v1.Batch each), rewritten in place from round to round: each
+// batch is encoded once and SetRound changes its timestamps and cpu
+// volumes, the only fields a round changes, where they lie. Every sample
+// carries its volume field, also in round 0 (volume 0 encoded).
+type Encoded struct {
+	Batches [][]byte
+	ts, vol [][]int // per batch, where each timestamp varint and cpu volume lie
+}
+
+// EncodeWorkload encodes the named transformer's workload.
+func EncodeWorkload(tb testing.TB, name string) *Encoded {
+	tb.Helper()
+	batch, batches := BenchWorkload(name)
+	e := &Encoded{Batches: make([][]byte, batches), ts: make([][]int, batches), vol: make([][]int, batches)}
+	for k := range batches {
+		ss := batch(k, 1) // round 1: no volume is 0, so every volume field is there
+		for i := range ss {
+			if ss[i].Volume == 0 {
+				tb.Fatalf("sample %d of batch %d has volume 0", i, k)
+			}
+		}
+		data, err := wire.AppendBatch(nil, &sample.Batch{Samples: ss})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		e.Batches[k] = data
+		for off := 0; off < len(data); {
+			_, _, n := protowire.ConsumeTag(data[off:])
+			rec, m := protowire.ConsumeBytes(data[off+n:])
+			start := off + n + m - len(rec)
+			var cpu bool
+			for r := 0; r < len(rec); {
+				num, typ, tn := protowire.ConsumeTag(rec[r:])
+				vn := protowire.ConsumeFieldValue(num, typ, rec[r+tn:])
+				switch num {
+				case 1:
+					v, _ := protowire.ConsumeBytes(rec[r+tn:])
+					cpu = string(v) == "cpu"
+				case 4:
+					if cpu {
+						e.vol[k] = append(e.vol[k], start+r+tn)
+					}
+				case 8:
+					e.ts[k] = append(e.ts[k], start+r+tn)
+				}
+				r += tn + vn
+			}
+			off += n + m
+		}
+		if len(e.ts[k]) != len(ss) {
+			tb.Fatalf("batch %d: %d timestamps for %d samples", k, len(e.ts[k]), len(ss))
+		}
+	}
+	return e
+}
+
+// SetRound rewrites batch k to round round's timestamps and cpu volumes.
+func (e *Encoded) SetRound(k, round int) {
+	data := e.Batches[k]
+	ts := uint64(BenchTime(round).UnixNano())
+	for _, off := range e.ts[k] {
+		if n := protowire.SizeVarint(ts); n != protowire.SizeVarint(mustVarint(data[off:])) {
+			panic(fmt.Sprintf("round %d: a timestamp of %d bytes in the place of one of another size", round, n))
+		}
+		protowire.AppendVarint(data[off:off], ts)
+	}
+	vol := math.Float64bits(BenchVolume(round))
+	for _, off := range e.vol[k] {
+		binary.LittleEndian.PutUint64(data[off:], vol)
+	}
+}
+
+func mustVarint(b []byte) uint64 {
+	v, n := protowire.ConsumeVarint(b)
+	if n < 0 {
+		panic("not a varint")
+	}
+	return v
+}
+
+// BenchTransformRaw is BenchTransform through TransformRaw, for a
+// transformer.RawTransformer: the batches in their wire form, as the
+// plugin's SDK hands them over, rewritten in place for each round (counted:
+// a few stores per sample, as BenchTransform counts its copy and rewrite).
+func BenchTransformRaw(b *testing.B, tr transformer.Transformer, name string) {
+	raw, ok := tr.(transformer.RawTransformer)
+	if !ok {
+		b.Skip("not a RawTransformer")
+	}
+	e := EncodeWorkload(b, name)
+	batches := len(e.Batches)
+	var out []byte
+	for k := range batches {
+		e.SetRound(k, 0)
+		var err error
+		if out, err = raw.TransformRaw(b.Context(), e.Batches[k], out[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	cpu0 := CPUTime()
+	i := 0
+	for b.Loop() {
+		round, k := 1+i/batches, i%batches
+		e.SetRound(k, round)
+		var err error
+		if out, err = raw.TransformRaw(b.Context(), e.Batches[k], out[:0]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	ReportPerSample(b, CPUTime()-cpu0)
 }

@@ -49,9 +49,10 @@ type delta struct {
 }
 
 var (
-	_ transformer.Transformer = (*delta)(nil)
-	_ base.Closer             = (*delta)(nil)
-	_ base.CounterReporter    = (*delta)(nil)
+	_ transformer.Transformer    = (*delta)(nil)
+	_ transformer.RawTransformer = (*delta)(nil)
+	_ base.Closer                = (*delta)(nil)
+	_ base.CounterReporter       = (*delta)(nil)
 )
 
 func newDelta(c config, log hclog.Logger) (*delta, error) {
@@ -78,6 +79,13 @@ func newDelta(c config, log hclog.Logger) (*delta, error) {
 // previous sample of its series, in place.
 func (d *delta) Transform(ctx context.Context, in []sample.Sample) ([]sample.Sample, error) {
 	return d.series.Transform(ctx, in, d.sel, d.unmatched, d.report, d.now(), d.next, d.derive)
+}
+
+// TransformRaw is Transform on the encoded batch, with the same next and
+// derive (which read no metadata): the SDK then neither decodes the batch
+// nor encodes the result.
+func (d *delta) TransformRaw(ctx context.Context, in, out []byte) ([]byte, error) {
+	return d.series.TransformRaw(ctx, in, out, d.sel, d.unmatched, d.report, d.now(), nil, d.next, d.derive)
 }
 
 // next is the difference from the series' previous sample p to s.

@@ -23,9 +23,15 @@ type out = xformtest.Out
 // test_delta_transformer*, Pike to Rocky) and the over real gRPC.
 func TestTransform(t *testing.T) {
 	t.Parallel()
+	xformtest.Run(t, spec(), transformCases())
+}
+
+// transformCases are TestTransform's cases, which TestRawEquivalence also
+// runs through both paths.
+func transformCases() []xformtest.Case {
 	const newMeter = "meters = [\"cpu\"]\nname = \"new_meter\"\n"
 	v1, v2 := map[string]string{"version": "1.0"}, map[string]string{"version": "2.0"}
-	xformtest.Run(t, spec(), []xformtest.Case{
+	return []xformtest.Case{
 		{
 			// test_delta_transformer: the deltas keep the current sample's
 			// metadata; a fall is a negative delta.
@@ -84,7 +90,7 @@ func TestTransform(t *testing.T) {
 			Batches: [][]sample.Sample{{smp("cpu", sample.Cumulative, 1, "r", 0, nil), smp("memory", sample.Gauge, 1, "r", 0, nil), smp("cpu", sample.Cumulative, 3, "r", 1, nil)}},
 			Want:    [][]out{{o("memory", "ns", "gauge", "r", 1), o("new_meter", "ns", "delta", "r", 2)}},
 		},
-	})
+	}
 }
 
 // TestMetadata: a delta carries the current sample's metadata and

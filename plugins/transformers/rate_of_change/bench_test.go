@@ -42,3 +42,9 @@ func TestMemoryPerSeries(t *testing.T) {
 	require.Less(t, per, 200.0)
 	runtime.KeepAlive(r)
 }
+
+// BenchmarkTransformRaw is BenchmarkTransform through TransformRaw: the
+// batches in their wire form, as the plugin's SDK hands them over.
+func BenchmarkTransformRaw(b *testing.B) {
+	xformtest.BenchTransformRaw(b, xformtest.New(b, spec(), xformtest.BenchConfigs["rate_of_change"]), "rate_of_change")
+}

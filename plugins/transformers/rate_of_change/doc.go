@@ -8,6 +8,8 @@
 // volume is the growth. The first sample of a series, and a sample not
 // newer than the previous one, give no output and are counted. State is
 // bounded (idle expiry, max_series) and lost when the process restarts.
+// It implements transformer.RawTransformer, so the SDK hands it batches as
+// bytes; TransformRaw runs the same logic as Transform.
 //
 // It imports only the SDK and the shared internal/scale and internal/xform;
 // it never imports the host.

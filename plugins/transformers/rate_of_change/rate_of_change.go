@@ -54,12 +54,14 @@ type rate struct {
 	series    *xform.Series
 	report    *xform.Report
 	now       func() time.Time
+	metaKeys  []string // the metadata keys scale reads
 }
 
 var (
-	_ transformer.Transformer = (*rate)(nil)
-	_ base.Closer             = (*rate)(nil)
-	_ base.CounterReporter    = (*rate)(nil)
+	_ transformer.Transformer    = (*rate)(nil)
+	_ transformer.RawTransformer = (*rate)(nil)
+	_ base.Closer                = (*rate)(nil)
+	_ base.CounterReporter       = (*rate)(nil)
 )
 
 func newRate(c config, log hclog.Logger) (*rate, error) {
@@ -81,6 +83,8 @@ func newRate(c config, log hclog.Logger) (*rate, error) {
 		r.scale, err = scale.Compile(*c.Scale)
 		if err != nil {
 			errs.Add(schema.AttrError("scale", "must be an expression giving a number: "+err.Error()))
+		} else {
+			r.metaKeys = r.scale.MetaKeys()
 		}
 	}
 	if c.Max != nil && (math.IsNaN(*c.Max) || math.IsInf(*c.Max, 0)) {
@@ -100,6 +104,12 @@ func newRate(c config, log hclog.Logger) (*rate, error) {
 // dropped as unmatched says.
 func (r *rate) Transform(ctx context.Context, in []sample.Sample) ([]sample.Sample, error) {
 	return r.series.Transform(ctx, in, r.sel, r.unmatched, r.report, r.now(), r.next, r.derive)
+}
+
+// TransformRaw is Transform on the encoded batch, with the same next and
+// derive: the SDK then neither decodes the batch nor encodes the result.
+func (r *rate) TransformRaw(ctx context.Context, in, out []byte) ([]byte, error) {
+	return r.series.TransformRaw(ctx, in, out, r.sel, r.unmatched, r.report, r.now(), r.metaKeys, r.next, r.derive)
 }
 
 // next is the rate from the series' previous sample p to s.

@@ -40,11 +40,17 @@ scale  = "100.0 / (10**9 * (resource_metadata.cpu_number or 1))"
 // counters at the end.
 func TestTransform(t *testing.T) {
 	t.Parallel()
+	xformtest.Run(t, spec(), transformCases())
+}
+
+// transformCases are TestTransform's cases, which TestRawEquivalence also
+// runs through both paths.
+func transformCases() []xformtest.Case {
 	md4 := map[string]string{"cpu_number": "4"}
 	md2 := map[string]string{"cpu_number": "2"}
 	weighted := map[string]string{"cpu_number": "4", "user_metadata.autoscaling_weight": "1.1"}
 	gauge := func(v float64, rid string) out { return o("cpu_util", "%", "gauge", rid, v) }
-	xformtest.Run(t, spec(), []xformtest.Case{
+	return []xformtest.Case{
 		{
 			Name: "conversion (test_rate_of_change_conversion)",
 			Cfg:  cpuUtil,
@@ -182,7 +188,7 @@ type          = "gauge"
 			Want:     [][]out{{o("cpu", "ns", "cumulative", "ok", 25)}},
 			Counters: map[string]uint64{"scale_failed": 2, "first_sample": 3},
 		},
-	})
+	}
 }
 
 // TestRedelivery: a delivery retried after a publisher failed brings the
