@@ -95,10 +95,36 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		_ = sdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	if !idb.SpansClean() {
+		if err := idb.ExpandSpans(ctx, seriesSpans(sdb.SeriesList())); err != nil {
+			_ = idb.Close()
+			_ = sdb.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		log.Debug("resource sample times widened from the time series")
+	}
 	s := &Store{series: sdb, index: idb, guard: guard, log: log, now: o.Now, opts: o, stop: make(chan struct{}), done: make(chan struct{}),
 		notStored: newNotStored()}
 	go s.expireEvents()
 	return s, nil
+}
+
+// seriesSpans is, per resource, the times (unix nanoseconds) of the first
+// and the last sample of the series in ss that hold samples: what the index
+// widens its resource times to after a crash (index.DB.ExpandSpans).
+func seriesSpans(ss []series.Info) map[string][2]int64 {
+	out := make(map[string][2]int64)
+	for _, in := range ss {
+		if in.Count == 0 {
+			continue
+		}
+		f, l := in.First*int64(time.Microsecond), in.Last*int64(time.Microsecond)
+		if s, ok := out[in.Key.ResourceID]; ok {
+			f, l = min(f, s[0]), max(l, s[1])
+		}
+		out[in.Key.ResourceID] = [2]int64{f, l}
+	}
+	return out
 }
 
 // keepResources is how long a resource stays in the index after its last

@@ -20,9 +20,10 @@
 // separate pool of query-only connections and see a consistent snapshot per
 // call. The package keeps an in-memory cache of each resource's current
 // state (row id, first and last sample time, attributes, metadata hash and
-// meters), so an update that changes nothing but the last sample time costs
-// no statement of its own: the sample times of all the resources of a call
-// are written by a few multi-row statements at the end. History's answers
+// meters), so an update that changes nothing but the sample times costs no
+// SQL at all: the times are written lazily, before the reads that need them
+// and at Close, and widened from the series engine after a crash
+// (spans.go). History's answers
 // are cached too (histcache.go), until a write transaction that may change
 // a metadata history ends: listings that resolve each row's metadata then
 // cost no SQL per resource while only sample times move.

@@ -32,6 +32,12 @@ type DB struct {
 	times     *multiRow            // resource times update (prepareMulti)
 	events    *multiRow            // event insert (prepareMulti)
 	touched   map[string]*resState // Upsert's per-call map, kept empty between calls
+	// spans lists the resources whose sample times in the cache are ahead
+	// of resource_span (spans.go).
+	spans map[string]struct{}
+	// spansClean: resource_span is complete but for the listed spans
+	// (SpansClean).
+	spansClean bool
 
 	smu   sync.Mutex
 	stmts map[string]*sql.Stmt // prepared read statements by text
@@ -77,6 +83,7 @@ func Open(ctx context.Context, path string, log hclog.Logger) (*DB, error) {
 		log:       log,
 		w:         w,
 		resources: make(map[string]*resState),
+		spans:     make(map[string]struct{}),
 		types:     make(map[string]int64),
 		stmts:     make(map[string]*sql.Stmt),
 	}
@@ -100,6 +107,10 @@ func Open(ctx context.Context, path string, log hclog.Logger) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
+	if db.spansClean, err = db.openSpans(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
 	log.Debug("index opened", "path", path)
 	return db, nil
 }
@@ -109,13 +120,21 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.wmu.Lock()
 		defer db.wmu.Unlock()
+		var errs []error
+		if db.spansClean { // the times are complete but for the listed ones
+			if err := db.flushSpansLocked(context.Background()); err != nil {
+				errs = append(errs, err)
+			} else if err := db.markSpans(context.Background(), 1); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		db.smu.Lock()
 		for _, s := range db.stmts {
 			_ = s.Close()
 		}
 		db.stmts = nil
 		db.smu.Unlock()
-		errs := []error{db.ws.close()}
+		errs = append(errs, db.ws.close())
 		errs = append(errs, db.times.close(), db.events.close())
 		if db.r != nil {
 			errs = append(errs, db.r.Close())

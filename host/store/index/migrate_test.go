@@ -45,7 +45,7 @@ func TestMigrateV1(t *testing.T) {
 
 	var version int
 	require.NoError(t, db.r.QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&version))
-	require.Equal(t, 2, version)
+	require.Equal(t, SchemaVersion, version)
 	var tables int
 	require.NoError(t, db.r.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name IN ('trait', 'trait_text')`).Scan(&tables))
 	require.Zero(t, tables, "the trait table and its index are gone")
@@ -111,7 +111,7 @@ func TestMigrateV1(t *testing.T) {
 	check(db)
 	var migrations int
 	require.NoError(t, db.r.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&migrations))
-	require.Equal(t, 2, migrations)
+	require.Equal(t, SchemaVersion, migrations)
 }
 
 // sortedTraits returns trs sorted by name, as stored traits come back.

@@ -37,6 +37,9 @@ func (db *DB) Resources(ctx context.Context, f ResourceFilter) ([]Resource, erro
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("list resources: %w: negative limit %d", ErrInvalid, f.Limit)
 	}
+	if err := db.flushSpans(ctx); err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
 	// The statement text depends only on which fields are set (and on the
 	// number of metadata terms); every value is a parameter.
 	var q strings.Builder
@@ -352,6 +355,9 @@ func (db *DB) ExpireResources(ctx context.Context, before time.Time) (int64, err
 	var gone []string
 	var n int64
 	err := db.writeTxHist(ctx, func() ([]string, bool) { return gone, false }, func(tx *sql.Tx) error {
+		if err := db.updateTimes(&txStmts{ctx: ctx, tx: tx, ws: &db.ws}, db.appendSpans(nil, nil)); err != nil {
+			return fmt.Errorf("write resource times: %w", err)
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT r.resource_id FROM resource r JOIN resource_span s ON s.id = r.id WHERE s.last_ns < ?`, cut)
 		if err != nil {
 			return err
@@ -388,6 +394,7 @@ func (db *DB) ExpireResources(ctx context.Context, before time.Time) (int64, err
 	if err != nil {
 		return 0, fmt.Errorf("expire resources before %s: %w", before.Format(time.RFC3339), err)
 	}
+	clear(db.spans)
 	for _, id := range gone {
 		delete(db.resources, id)
 	}

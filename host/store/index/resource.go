@@ -71,8 +71,8 @@ type resState struct {
 // history: when the metadata at T differs from the version valid at T, a new
 // version starts at T, also for updates that arrive out of order. Applying
 // the same updates again changes nothing, so the facade can replay samples
-// to rebuild lost rows. Unchanged resources cost no SQL but a row update
-// when a sample time or an attribute moves.
+// to rebuild lost rows. Updates that move nothing but sample times cost no
+// SQL: the times are written lazily (spans.go).
 func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 	if len(ups) == 0 {
 		return nil
@@ -85,10 +85,12 @@ func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 			return fmt.Errorf("upsert resources: update %d (resource %q): %w", i, ups[i].ResourceID, err)
 		}
 	}
-	order := updateOrder(ups)
-
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
+	if db.quietUpsert(ups) {
+		return nil
+	}
+	order := updateOrder(ups)
 	touched := db.touched
 	if touched == nil {
 		touched = make(map[string]*resState, len(ups))
@@ -147,9 +149,11 @@ func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 				return fmt.Errorf("resource %q: %w", u.ResourceID, err)
 			}
 		}
-		times := make([]int64, 0, 3*len(touched))
-		for _, st := range touched {
-			if st.dirty {
+		// The times of this call's resources, and those listed since the
+		// last flush (spans.go).
+		times := db.appendSpans(make([]int64, 0, 3*(len(touched)+len(db.spans))), touched)
+		for rid, st := range touched {
+			if _, listed := db.spans[rid]; st.dirty || listed {
 				times = append(times, st.id, st.first, st.last)
 				st.dirty = false
 			}
@@ -171,6 +175,7 @@ func (db *DB) Upsert(ctx context.Context, ups []ResourceUpdate) error {
 	for id, st := range touched {
 		db.resources[id] = st
 	}
+	clear(db.spans)
 	return nil
 }
 

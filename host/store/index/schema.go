@@ -20,9 +20,9 @@ import (
 //     still in resource_id order. A source filter walks resource_id order
 //     (sources are few and rarely filtered on; one index less to write).
 //   - resource_span holds the sample times apart from the wide resource
-//     row, so the per-batch update of last_ns rewrites few pages; it has no
-//     index on last_ns (ExpireResources scans it, rarely), so that update
-//     maintains no index.
+//     row, so an update of last_ns rewrites few pages; it has no index on
+//     last_ns (ExpireResources scans it, rarely), so that update maintains
+//     no index. The times are written lazily (spans.go), not per batch.
 //   - resource_meter PK (rid, name, type, unit): a resource's meters;
 //     resource_meter_name (name, rid): listings filtered by meter.
 //   - metadata_version PK (rid, from_ns): History and MatchingIntervals.
@@ -126,6 +126,12 @@ CREATE INDEX trait_text ON trait (name, t_text) WHERE t_text IS NOT NULL;
 `},
 	// The traits move into the event row, packed; the trait table goes.
 	2: {sql: `ALTER TABLE event ADD COLUMN traits BLOB; -- NULL: no traits`, fn: packTraitTable},
+	// The index's own state: spans_clean (spans.go) is 1 when the last
+	// process wrote every resource's sample times before it closed.
+	3: {sql: `CREATE TABLE index_state (
+	name  TEXT    PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;`},
 }
 
 // migration is one schema version: sql, then fn when set, in one
@@ -136,7 +142,7 @@ type migration struct {
 }
 
 // SchemaVersion is the schema version this package writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // packTraitTable (migration 2) packs the rows of the version 1 trait table
 // into their events' traits column and drops the table. A float stored as
