@@ -27,6 +27,7 @@ import (
 	"github.com/altimeter/altimeter/host/pidfile"
 	"github.com/altimeter/altimeter/host/pipeline"
 	"github.com/altimeter/altimeter/host/pluginmgr"
+	"github.com/altimeter/altimeter/host/rawbatch"
 	"github.com/altimeter/altimeter/host/store"
 	"github.com/altimeter/altimeter/sdk/base"
 )
@@ -412,7 +413,7 @@ func (a *Agent) stopUnused(ctx context.Context, log hclog.Logger, unused []*runn
 
 // graphSpec is the engine's spec for cfg, with the cluster's ownership.
 func (a *Agent) graphSpec(cfg *config.Config, insts instances) pipeline.Spec {
-	spec := graphSpec(cfg, insts, storePublisher{s: a.store, onEvents: a.alarmEvents})
+	spec := graphSpec(cfg, insts, storePublisher{s: a.store, onEvents: a.alarmEvents, dec: rawbatch.NewDecoder()})
 	for i := range spec.Listeners {
 		spec.Listeners[i].Archive = archiver{db: a.archive, st: a.store}
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/altimeter/altimeter/sdk/publisher"
 	"github.com/altimeter/altimeter/sdk/sample"
 	"github.com/altimeter/altimeter/sdk/schema"
-	"github.com/altimeter/altimeter/sdk/wire"
 )
 
 // StorePublisher is the name of the built-in publisher that writes into the
@@ -85,10 +84,13 @@ func storeOptions(cfg *config.Config) store.Options {
 }
 
 // storePublisher is the built-in store publisher. onEvents, when set, is
-// handed the events once stored (the event alarms).
+// handed the events once stored (the event alarms). dec, when set, decodes
+// the batches (what it interns kept from batch to batch); without it each
+// batch gets a fresh decoder.
 type storePublisher struct {
 	s        *store.Store
 	onEvents func(context.Context, []sample.Event)
+	dec      *rawbatch.Decoder
 }
 
 // Publish writes the batch's samples. Bad samples are rejected one by one
@@ -97,12 +99,19 @@ type storePublisher struct {
 // makes safe: listeners' brokers keep their deliveries and polled samples
 // stay queued until the store takes them.
 func (p storePublisher) Publish(ctx context.Context, rb *rawbatch.Batch) (publisher.Result, error) {
-	// The one place in the pipeline where the host looks inside a batch.
-	b, err := rb.Decode()
+	// The one place in the pipeline where the host looks inside a batch:
+	// decoded straight into samples and events, without the generated
+	// messages in between (strings that repeat from sample to sample,
+	// interned).
+	dec := p.dec
+	if dec == nil {
+		dec = rawbatch.NewDecoder()
+	}
+	b, err := dec.Decode(rb)
 	if err != nil {
 		return publisher.Result{Outcome: base.Rejected, Reason: err.Error()}, nil
 	}
-	samples := wire.SamplesFromProto(b.GetSamples())
+	samples := b.Samples
 	res := publisher.Result{Outcome: base.Accepted}
 	good := samples[:0]
 	for i := range samples {
@@ -112,14 +121,13 @@ func (p storePublisher) Publish(ctx context.Context, rb *rawbatch.Batch) (publis
 		}
 		good = append(good, samples[i])
 	}
-	var events []sample.Event
-	for i, pe := range b.GetEvents() {
-		ev := wire.EventFromProto(pe)
-		if err := store.ValidateEvent(&ev); err != nil {
+	events := b.Events[:0]
+	for i := range b.Events {
+		if err := store.ValidateEvent(&b.Events[i]); err != nil {
 			res.Items = append(res.Items, publisher.ItemOutcome{Index: len(samples) + i, Outcome: base.Rejected, Reason: err.Error()})
 			continue
 		}
-		events = append(events, ev)
+		events = append(events, b.Events[i])
 	}
 	// Samples (the series engine, then the resource index) and events (the
 	// index's event table) are written side by side: the batch waits for
