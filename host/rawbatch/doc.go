@@ -21,10 +21,10 @@
 // archive) and Bytes no longer holds them, so they never reach a sink.
 //
 // Decoder decodes a Batch into package sample's types for the one host
-// component that looks inside (the store publisher): samples through the
-// sdk's wire.Decoder, events by its own decoder, both without protobuf's
-// generated messages in between, and with the strings that repeat from
-// item to item interned. FuzzDecoder holds it to protobuf's result.
+// component that looks inside (the store publisher), through the sdk's
+// wire.Decoder: samples and events without protobuf's generated messages in
+// between, and with the strings that repeat from item to item interned.
+// FuzzDecoder holds it to protobuf's result.
 //
 // A received Delivery without a batch field has a nil Batch: that is the
 // listener's ready marker (id 0, no batch), told apart from an empty batch.

@@ -28,11 +28,13 @@ const (
 
 // Decoder decodes altimeter.v1.Batch bytes straight into package sample's
 // types, with the result protobuf's decoder and BatchFromProto give, without
-// the generated messages in between. Strings that repeat from sample to
-// sample (names, units, ids of resources, projects and users, metadata) are
-// interned in a bounded table kept across batches, so a repeated value costs
-// a lookup instead of an allocation; message ids and signatures are not. The
-// decoded strings never share memory with the input. A Decoder is safe for
+// the generated messages in between. Strings that repeat from item to item
+// (names, units, ids of resources, projects and users, metadata, event
+// types, trait names) are interned in a bounded table kept across batches,
+// so a repeated value costs a lookup instead of an allocation; message ids,
+// signatures and trait texts are not (a trait's text equal to the previous
+// event's at the same position is that string again). The decoded strings
+// never share memory with the input. A Decoder is safe for
 // concurrent use (calls are serialised); the zero value is ready.
 type Decoder struct {
 	mu     sync.Mutex
@@ -41,6 +43,9 @@ type Decoder struct {
 	// whose strings are reused when equal at the same position.
 	keys, values         []string
 	prevKeys, prevValues []string
+	// The previous event's traits, whose text is reused when equal at the
+	// same position (event.go).
+	prevTraits []sample.Trait
 }
 
 func malformed(what string, err error) error {
@@ -121,15 +126,19 @@ func (d *Decoder) batch(data []byte, out []sample.Sample, rawEvents []byte, full
 				return out[:len(out)-1], rawEvents, fmt.Errorf("sample %d: %w", len(out)-1-first, err)
 			}
 		case 2:
-			var e pb.Event
-			if err := proto.Unmarshal(v, &e); err != nil {
-				return out, rawEvents, malformed("event", err)
-			}
-			if full != nil {
-				full.Events = append(full.Events, EventFromProto(&e))
-			} else {
+			if full == nil {
+				var e pb.Event
+				if err := proto.Unmarshal(v, &e); err != nil {
+					return out, rawEvents, malformed("event", err)
+				}
 				rawEvents = append(rawEvents, data[start:off]...)
+				continue
 			}
+			var ev sample.Event
+			if err := d.event(v, &ev); err != nil {
+				return out, rawEvents, fmt.Errorf("event %d: %w", len(full.Events), err)
+			}
+			full.Events = append(full.Events, ev)
 		case 3:
 			if full == nil {
 				continue
