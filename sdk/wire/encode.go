@@ -172,7 +172,7 @@ func (e *batchEncoding) prepare(samples []sample.Sample, b *sample.Batch, rawEve
 	if b != nil {
 		var err error
 		for i := range b.Events {
-			if e.extra, err = appendMessage(e.extra, 2, EventToProto(&b.Events[i])); err != nil {
+			if e.extra, err = appendEvent(e.extra, &b.Events[i]); err != nil {
 				return fmt.Errorf("encode event %d: %w", i, err)
 			}
 		}

@@ -136,3 +136,70 @@ func (d *Decoder) trait(b []byte, i int) (sample.Trait, error) {
 	}
 	return tr, nil
 }
+
+// traitSize is the encoded size of t as an altimeter.v1.Trait: its name
+// and the one value of its oneof, which is encoded even when zero.
+func traitSize(t *sample.Trait) int {
+	n := sizeString(t.Name)
+	switch t.Type {
+	case sample.TraitInt:
+		n += 1 + protowire.SizeVarint(uint64(t.Int)) //nolint:gosec // int64 on the wire
+	case sample.TraitFloat:
+		n += 1 + 8
+	case sample.TraitDatetime:
+		n += 1 + protowire.SizeVarint(uint64(unixNano(t.Datetime))) //nolint:gosec // int64 on the wire
+	default:
+		n += 1 + protowire.SizeBytes(len(t.Text))
+	}
+	return n
+}
+
+// appendEvent appends e as a Batch field 2 record: the bytes protobuf's
+// encoder gives for EventToProto(e), without building the messages. It
+// refuses what that encoder refuses, a string that is not UTF-8.
+func appendEvent(b []byte, e *sample.Event) ([]byte, error) {
+	if !validString(e.MessageID) || !validString(e.EventType) {
+		return b, fmt.Errorf("message_id or event_type: %w", errUTF8)
+	}
+	size := sizeString(e.MessageID) + sizeString(e.EventType) + sizeVarint(uint64(unixNano(e.Generated))) //nolint:gosec // int64 on the wire
+	for i := range e.Traits {
+		t := &e.Traits[i]
+		if !validString(t.Name) || t.Type != sample.TraitInt && t.Type != sample.TraitFloat && t.Type != sample.TraitDatetime && !validString(t.Text) {
+			return b, fmt.Errorf("trait %q: %w", t.Name, errUTF8)
+		}
+		size += 1 + protowire.SizeBytes(traitSize(t))
+	}
+	if len(e.Raw) > 0 {
+		size += 1 + protowire.SizeBytes(len(e.Raw))
+	}
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(size))
+	b = appendString(b, 1, e.MessageID)
+	b = appendString(b, 2, e.EventType)
+	b = appendVarint(b, 3, uint64(unixNano(e.Generated))) //nolint:gosec // int64 on the wire
+	for i := range e.Traits {
+		t := &e.Traits[i]
+		b = protowire.AppendTag(b, 4, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(traitSize(t)))
+		b = appendString(b, 1, t.Name)
+		switch t.Type {
+		case sample.TraitInt:
+			b = protowire.AppendTag(b, 3, protowire.VarintType)
+			b = protowire.AppendVarint(b, uint64(t.Int)) //nolint:gosec // int64 on the wire
+		case sample.TraitFloat:
+			b = protowire.AppendTag(b, 4, protowire.Fixed64Type)
+			b = protowire.AppendFixed64(b, math.Float64bits(t.Float))
+		case sample.TraitDatetime:
+			b = protowire.AppendTag(b, 5, protowire.VarintType)
+			b = protowire.AppendVarint(b, uint64(unixNano(t.Datetime))) //nolint:gosec // int64 on the wire
+		default:
+			b = protowire.AppendTag(b, 2, protowire.BytesType)
+			b = protowire.AppendString(b, t.Text)
+		}
+	}
+	if len(e.Raw) > 0 {
+		b = protowire.AppendTag(b, 5, protowire.BytesType)
+		b = protowire.AppendBytes(b, e.Raw)
+	}
+	return b, nil
+}
