@@ -76,7 +76,7 @@ func FuzzAppendEvent(f *testing.F) {
 func TestAppendEvent(t *testing.T) {
 	t.Parallel()
 	e := sample.Event{MessageID: "m", EventType: "compute.instance.exists", Generated: time.Unix(9, 0),
-		Traits: []sample.Trait{{Name: "zero", Type: sample.TraitInt}, {Name: "empty"}, {Name: "f", Type: sample.TraitFloat, Float: -0.0},
+		Traits: []sample.Trait{{Name: "zero", Type: sample.TraitInt}, {Name: "empty"}, {Name: "f", Type: sample.TraitFloat, Float: math.Copysign(0, -1)},
 			{Name: "when", Type: sample.TraitDatetime}, {Name: "neg", Type: sample.TraitInt, Int: -5}}, Raw: []byte("{}")}
 	raw, err := proto.Marshal(EventToProto(&e))
 	require.NoError(t, err)
