@@ -156,7 +156,7 @@ func fromMessage(msg map[string]any, raw string, fallbackPriority string, now ti
 // compute.instance.exists notification (BenchmarkDecodeNotice).
 func decodeObject(b []byte) (map[string]any, error) {
 	d := decoders.Get().(*objectDecoder)
-	defer decoders.Put(d)
+	defer d.release()
 	return d.object(b)
 }
 
@@ -165,7 +165,7 @@ func decodeObject(b []byte) (map[string]any, error) {
 // new slice.
 func decodeObjectString(s string) (map[string]any, error) {
 	d := decoders.Get().(*objectDecoder)
-	defer decoders.Put(d)
+	defer d.release()
 	d.text = append(d.text[:0], s...)
 	m, err := d.object(d.text)
 	if cap(d.text) > maxKeptText {
@@ -196,9 +196,17 @@ const (
 // decoders recycles objectDecoders between notifications.
 var decoders = sync.Pool{New: func() any { return &objectDecoder{names: intern.New(maxInternedNames, maxInternedName)} }}
 
+// release returns d to the pool without the input it parsed in place, so
+// that a pooled decoder does not keep a notification's body alive.
+func (d *objectDecoder) release() {
+	d.in = bytes.Buffer{}
+	d.dec.Reset(&d.in)
+	decoders.Put(d)
+}
+
 func (d *objectDecoder) object(b []byte) (map[string]any, error) {
 	// A bytes.Buffer is parsed in place, without a copy into the
-	// decoder's own buffer. (The decoder holds b until its next use.)
+	// decoder's own buffer. (The decoder holds b until release.)
 	d.in = *bytes.NewBuffer(b)
 	d.dec.Reset(&d.in, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	v, err := d.value()
