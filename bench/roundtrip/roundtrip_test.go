@@ -56,7 +56,9 @@ func pluginDir(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	if _, err := os.Stat(abs); err != nil {
-		tb.Skipf("no plugin binaries in %s (run make dev): %v", abs, err)
+		// make test and make bench build them first (make dev); a test
+		// without them fails rather than passing unseen.
+		tb.Fatalf("no plugin binaries in %s (run make dev): %v", abs, err)
 	}
 	return abs
 }

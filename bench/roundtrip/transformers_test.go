@@ -143,7 +143,7 @@ func BenchmarkTransformerWire(b *testing.B) {
 // write them in field order.
 func TestTransformerProcessRawPath(t *testing.T) {
 	if testing.Short() {
-		t.Skip("launches plugin processes")
+		t.Skip("-short (make test-short) leaves out the tests of real plugin processes; make test runs it")
 	}
 	var rec []byte
 	rec = protowire.AppendString(protowire.AppendTag(rec, 5, protowire.BytesType), "r1")

@@ -1,23 +1,20 @@
 package store
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/altimeter/altimeter/internal/crashtest"
 	"github.com/altimeter/altimeter/sdk/sample"
 )
 
-const spansHelperEnv = "ALTIMETER_STORE_SPANS_HELPER_DIR"
+func TestMain(m *testing.M) {
+	crashtest.Main(m, map[string]crashtest.Writer{"spans": spansWriter})
+}
 
 // spansBatch is batch k of the spans helper: one sample of each of 50
 // resources at t0+k minutes, the same metadata each time, so that after
@@ -35,20 +32,18 @@ func spansBatch(k int) []sample.Sample {
 	return out
 }
 
-// TestSpansHelper is the child process of TestResourceTimesSurviveKill:
-// it writes batches until killed, printing each acknowledged batch number.
-func TestSpansHelper(t *testing.T) {
-	dir := os.Getenv(spansHelperEnv)
-	if dir == "" {
-		t.Skip("helper process only")
+// spansWriter is TestResourceTimesSurviveKill's child process: it
+// writes spansBatch after spansBatch until killed.
+func spansWriter(dir string, ack func(int)) error {
+	s, err := Open(context.Background(), dir, testOptions())
+	if err != nil {
+		return err
 	}
-	s := openTest(t, dir)
 	for k := 0; ; k++ {
 		if err := s.Write(context.Background(), spansBatch(k)); err != nil {
-			fmt.Println("error", err)
-			os.Exit(2)
+			return err
 		}
-		fmt.Println("acked", k)
+		ack(k)
 	}
 }
 
@@ -60,29 +55,7 @@ func TestSpansHelper(t *testing.T) {
 func TestResourceTimesSurviveKill(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSpansHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), spansHelperEnv+"="+dir)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	pid := cmd.Process.Pid
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL); _ = cmd.Wait() })
-
-	acked := -1
-	sc := bufio.NewScanner(out)
-	deadline := time.Now().Add(60 * time.Second)
-	for acked < 60 && sc.Scan() {
-		line := sc.Text()
-		require.False(t, strings.HasPrefix(line, "error"), line)
-		if n, ok := strings.CutPrefix(line, "acked "); ok {
-			acked, err = strconv.Atoi(n)
-			require.NoError(t, err)
-		}
-		require.True(t, time.Now().Before(deadline), "helper too slow")
-	}
-	require.Equal(t, 60, acked, "helper output ended early")
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	_ = cmd.Wait()
+	acked := crashtest.KillAfter(t, "spans", dir, 60)
 
 	s := openTest(t, dir)
 	ctx := context.Background()

@@ -17,12 +17,18 @@ import (
 
 var t0 = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 
-func openTest(t *testing.T, dir string) *Store {
-	t.Helper()
+// testOptions are the options of the tests' stores: the clock two days
+// after t0, every meter on the medium policy.
+func testOptions() Options {
 	o := Options{Now: func() time.Time { return t0.Add(48 * time.Hour) }}
 	o.Series.Policies = series.DefaultPolicies()
 	o.Series.Rules = []series.Rule{{Pattern: "*", Policy: "medium"}}
-	s, err := Open(context.Background(), dir, o)
+	return o
+}
+
+func openTest(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir, testOptions())
 	require.NoError(t, err)
 	return s
 }

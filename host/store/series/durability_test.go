@@ -1,21 +1,20 @@
 package series
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/altimeter/altimeter/internal/crashtest"
 )
 
-const helperEnv = "ALTIMETER_SERIES_HELPER_DIR"
+func TestMain(m *testing.M) {
+	crashtest.Main(m, map[string]crashtest.Writer{"durability": durabilityWriter})
+}
 
 // durabilityBatch is batch k of the helper: 200 samples over 20 series,
 // half with message ids, with one late sample into an older window.
@@ -36,56 +35,28 @@ func durabilityBatch(k int) []Input {
 	return in
 }
 
-// TestDurabilityHelper is the child process of TestDurabilityKill: it
-// writes batches until killed, printing each acknowledged batch number.
-func TestDurabilityHelper(t *testing.T) {
-	dir := os.Getenv(helperEnv)
-	if dir == "" {
-		t.Skip("helper process only")
-	}
-	db, err := Open(dir, Options{ChunkWindow: 5 * time.Minute, OutOfOrder: 10 * time.Minute, RetainEvery: -1}, testLogger(t))
+// durabilityWriter is TestDurabilityKill's child process: it writes
+// durabilityBatch after durabilityBatch until killed.
+func durabilityWriter(dir string, ack func(int)) error {
+	db, err := Open(dir, Options{ChunkWindow: 5 * time.Minute, OutOfOrder: 10 * time.Minute, RetainEvery: -1}, hclog.NewNullLogger())
 	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(2)
+		return err
 	}
 	for k := 0; ; k++ {
 		if _, err := db.Write(context.Background(), durabilityBatch(k)); err != nil {
-			fmt.Println("error", err)
-			os.Exit(2)
+			return err
 		}
-		fmt.Println("acked", k)
+		ack(k)
 	}
 }
 
 func TestDurabilityKill(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDurabilityHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	pid := cmd.Process.Pid
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL); _ = cmd.Wait() })
-
 	// Kill -9 once at least 150 batches are acknowledged (some windows
 	// packed, some not); the last acknowledged batch is the floor of what
 	// must survive.
-	acked := -1
-	sc := bufio.NewScanner(out)
-	deadline := time.Now().Add(60 * time.Second)
-	for acked < 150 && sc.Scan() {
-		line := sc.Text()
-		require.False(t, strings.HasPrefix(line, "error"), line)
-		if n, ok := strings.CutPrefix(line, "acked "); ok {
-			acked, err = strconv.Atoi(n)
-			require.NoError(t, err)
-		}
-		require.True(t, time.Now().Before(deadline), "helper too slow")
-	}
-	require.Equal(t, 150, acked, "helper output ended early")
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	_ = cmd.Wait()
+	acked := crashtest.KillAfter(t, "durability", dir, 150)
 
 	db := openTest(t, dir, Options{OutOfOrder: 10 * time.Minute})
 	ctx := context.Background()
