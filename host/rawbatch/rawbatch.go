@@ -1,7 +1,6 @@
 package rawbatch
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -270,7 +269,7 @@ func plainSample(data []byte) bool {
 				n = n&0x7f | int(data[off])<<7
 				off++
 			}
-			if n > len(data)-off || !ascii(data[off:off+n]) {
+			if n > len(data)-off || !wire.ASCII(data[off:off+n]) {
 				return false
 			}
 			off += n
@@ -299,18 +298,6 @@ func plainSample(data []byte) bool {
 	return true
 }
 
-// ascii reports whether b is all ASCII, eight bytes at a time.
-func ascii(b []byte) bool {
-	var or uint64
-	for len(b) >= 8 {
-		or |= binary.LittleEndian.Uint64(b)
-		b = b[8:]
-	}
-	for _, c := range b {
-		or |= uint64(c)
-	}
-	return or&0x8080808080808080 == 0
-}
 
 var wireOf = [...]protowire.Type{kString: protowire.BytesType, kBytes: protowire.BytesType, kVarint: protowire.VarintType,
 	kFixed64: protowire.Fixed64Type, kTrait: protowire.BytesType}

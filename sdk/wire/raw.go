@@ -188,6 +188,10 @@ func (v *SampleView) checkUTF8() error {
 	return nil
 }
 
+// ASCII reports whether b is all ASCII (so valid UTF-8), eight bytes at a
+// time: the host's structural check of a batch uses it too.
+func ASCII(b []byte) bool { return orBytes(b)&0x8080808080808080 == 0 }
+
 // orBytes is the bytes of b ORed together, eight at a time: a string is
 // ASCII when no high bit is set.
 func orBytes(b []byte) uint64 {
