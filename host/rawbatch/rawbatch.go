@@ -298,7 +298,6 @@ func plainSample(data []byte) bool {
 	return true
 }
 
-
 var wireOf = [...]protowire.Type{kString: protowire.BytesType, kBytes: protowire.BytesType, kVarint: protowire.VarintType,
 	kFixed64: protowire.Fixed64Type, kTrait: protowire.BytesType}
 
